@@ -1,0 +1,25 @@
+//! tcplink: the classic TCP lesson — a greeting server and an HTTP GET client — as an
+//! embedded device would run it.
+//!
+//! The crate is `no_std` and never allocates: every buffer is a fixed array sized by const
+//! generics and handed in by the caller, sockets live in a [`managed`] slice, and time is an
+//! argument ([`smoltcp::time::Instant`]), never read from a clock. One [`app::App`] drives the
+//! smoltcp interface and every application in a single cooperative poll loop, the loop a
+//! microcontroller's `main` calls.
+//!
+//! * [`stack`] — the smoltcp `Interface` plus its `SocketSet`, configured for static IPv4.
+//! * [`greeting`] — the seed's `tcp_server.py`: `Welcome`, `Hello, X!`, `exit`.
+//! * [`framing`] — how the greeting server cuts received bytes into messages.
+//! * [`link`] — an in-memory Ethernet link for tests and demos: real frames, no OS.
+//! * [`app`] — the poll loop that ties them together and reports [`app::Event`]s.
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod app;
+pub mod framing;
+pub mod greeting;
+pub mod link;
+pub mod stack;
+
+pub use smoltcp;

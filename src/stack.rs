@@ -1,0 +1,152 @@
+//! The network stack: one smoltcp [`Interface`] and the [`SocketSet`] its sockets live in.
+//!
+//! The caller owns all memory: the socket slots (`[SocketStorage; K]`) and every socket's
+//! byte buffers ([`TcpBuffers`]) are arrays it declares, so RAM use is fixed at compile time.
+
+use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
+use smoltcp::phy::Device;
+use smoltcp::socket::tcp;
+use smoltcp::time::Instant;
+use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address, Ipv4Cidr};
+
+/// How the interface is addressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StackConfig {
+    /// The Ethernet address of this device.
+    pub mac: EthernetAddress,
+    /// Static IPv4 address and prefix; `None` leaves the interface unaddressed (for DHCP).
+    pub ip: Option<Ipv4Cidr>,
+    /// Default gateway, if any.
+    pub gateway: Option<Ipv4Address>,
+    /// Seed for initial sequence numbers and ephemeral ports; use a different one each boot.
+    pub random_seed: u64,
+}
+
+impl StackConfig {
+    /// A static configuration: `mac`, `ip/prefix`, no gateway.
+    pub const fn new(mac: [u8; 6], ip: [u8; 4], prefix: u8) -> Self {
+        Self {
+            mac: EthernetAddress(mac),
+            ip: Some(Ipv4Cidr::new(
+                Ipv4Address::new(ip[0], ip[1], ip[2], ip[3]),
+                prefix,
+            )),
+            gateway: None,
+            random_seed: 0,
+        }
+    }
+
+    /// The same configuration with a default gateway.
+    pub const fn with_gateway(mut self, gateway: [u8; 4]) -> Self {
+        self.gateway = Some(Ipv4Address::new(
+            gateway[0], gateway[1], gateway[2], gateway[3],
+        ));
+        self
+    }
+
+    /// The same configuration with another random seed.
+    pub const fn with_seed(mut self, random_seed: u64) -> Self {
+        self.random_seed = random_seed;
+        self
+    }
+}
+
+/// The receive and transmit buffers of one TCP socket, `RX` and `TX` bytes.
+pub struct TcpBuffers<const RX: usize, const TX: usize> {
+    rx: [u8; RX],
+    tx: [u8; TX],
+}
+
+impl<const RX: usize, const TX: usize> TcpBuffers<RX, TX> {
+    /// Zeroed buffers; `const` so they can sit in a `static`.
+    pub const fn new() -> Self {
+        Self {
+            rx: [0; RX],
+            tx: [0; TX],
+        }
+    }
+}
+
+impl<const RX: usize, const TX: usize> Default for TcpBuffers<RX, TX> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A smoltcp interface and its sockets, over caller-provided storage.
+pub struct Stack<'s> {
+    /// The interface: addresses, routes, neighbour cache.
+    pub iface: Interface,
+    /// Every socket of every application.
+    pub sockets: SocketSet<'s>,
+}
+
+impl<'s> Stack<'s> {
+    /// Brings up an interface on `device` with `config`, its sockets kept in `storage`.
+    pub fn new<D: Device + ?Sized>(
+        config: &StackConfig,
+        device: &mut D,
+        storage: &'s mut [SocketStorage<'s>],
+        now: Instant,
+    ) -> Self {
+        let mut iface_config = Config::new(HardwareAddress::Ethernet(config.mac));
+        iface_config.random_seed = config.random_seed;
+        let mut stack = Self {
+            iface: Interface::new(iface_config, device, now),
+            sockets: SocketSet::new(storage),
+        };
+        stack.set_ipv4(config.ip, config.gateway);
+        stack
+    }
+
+    /// Replaces the IPv4 address and default route (static setup, or a DHCP lease).
+    pub fn set_ipv4(&mut self, ip: Option<Ipv4Cidr>, gateway: Option<Ipv4Address>) {
+        self.iface.update_ip_addrs(|addrs| {
+            addrs.clear();
+            if let Some(ip) = ip {
+                // One address: the capacity is at least one.
+                let _ = addrs.push(IpCidr::Ipv4(ip));
+            }
+        });
+        match gateway {
+            Some(gw) => {
+                // The route table has room for the default route.
+                let _ = self.iface.routes_mut().add_default_ipv4_route(gw);
+            }
+            None => {
+                self.iface.routes_mut().remove_default_ipv4_route();
+            }
+        }
+    }
+
+    /// The interface's IPv4 address, if it has one.
+    pub fn ipv4(&self) -> Option<Ipv4Address> {
+        self.iface.ipv4_addr()
+    }
+
+    /// Adds a TCP socket whose buffers are `buffers`.
+    ///
+    /// # Panics
+    /// If the socket storage is full: storage is sized once, at build time.
+    pub fn add_tcp<const RX: usize, const TX: usize>(
+        &mut self,
+        buffers: &'s mut TcpBuffers<RX, TX>,
+    ) -> SocketHandle {
+        let socket = tcp::Socket::new(
+            tcp::SocketBuffer::new(&mut buffers.rx[..]),
+            tcp::SocketBuffer::new(&mut buffers.tx[..]),
+        );
+        self.sockets.add(socket)
+    }
+
+    /// Moves frames between `device` and the sockets; true if any socket may have changed.
+    pub fn poll<D: Device + ?Sized>(&mut self, now: Instant, device: &mut D) -> bool {
+        self.iface.poll(now, device, &mut self.sockets)
+            == smoltcp::iface::PollResult::SocketStateChanged
+    }
+
+    /// When the interface next needs [`poll`](Self::poll) even if no frame arrives.
+    pub fn poll_at(&mut self, now: Instant) -> Option<Instant> {
+        self.iface.poll_at(now, &self.sockets)
+    }
+}

@@ -1,0 +1,268 @@
+//! The greeting server over the in-memory link, against a smoltcp peer, on simulated time.
+
+use smoltcp::time::Duration;
+use smoltcp::wire::{IpAddress, IpEndpoint};
+use tcplink::app::Event;
+use tcplink::greeting::{CloseReason, GreetingConfig, GreetingEvent};
+use tcplink_testkit::{Client, Outcome, Sim, Step, PEER_IP};
+
+const SEED: [&str; 4] = ["Welcome", "Hello, Alice!", "Hello, Bob!", "Hello, Jack!"];
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+fn peer(client: &Client) -> IpEndpoint {
+    IpEndpoint::new(IpAddress::Ipv4(PEER_IP), client.local_port)
+}
+
+#[test]
+fn seed_transcript_byte_for_byte() {
+    let mut sim = Sim::<4>::greeting(GreetingConfig::default(), 1);
+    let c = sim.start(Client::seed(&["Alice", "Bob", "Jack"]));
+    sim.run_clients(secs(5));
+
+    let client = sim.peer.client(c);
+    assert_eq!(client.outcome(), Some(Outcome::Completed));
+    assert_eq!(client.transcript_strings(), SEED);
+    assert_eq!(
+        client.received,
+        SEED.concat().as_bytes(),
+        "nothing after the last reply"
+    );
+    assert!(client.server_closed, "the server closed after exit");
+
+    let peer = peer(client);
+    assert_eq!(
+        sim.event_list(),
+        [
+            Event::Greeting(GreetingEvent::Accepted { peer }),
+            Event::Greeting(GreetingEvent::Closed {
+                peer,
+                reason: CloseReason::Exit
+            }),
+        ]
+    );
+    let lines: Vec<String> = sim.event_list().iter().map(|e| e.to_string()).collect();
+    assert_eq!(
+        lines,
+        [
+            format!(
+                "Accept new connection from 10.0.0.1:{}...",
+                client.local_port
+            ),
+            format!("Connection from 10.0.0.1:{} close.", client.local_port),
+        ]
+    );
+}
+
+#[test]
+fn full_pool_refuses_at_once_and_frees_for_later_clients() {
+    const N: usize = 4;
+    let mut sim = Sim::<N>::greeting(GreetingConfig::default(), N + 2);
+    // N clients hold their sockets (they pause before exit); one more arrives meanwhile.
+    let holding: Vec<usize> = (0..N)
+        .map(|i| {
+            let name = format!("client{i}");
+            sim.start(Client::new(vec![
+                Step::Recv,
+                Step::Send(name.into_bytes()),
+                Step::Recv,
+                Step::Pause(secs(2)),
+                Step::Send(b"exit".to_vec()),
+                Step::Close,
+            ]))
+        })
+        .collect();
+    let refused_at = sim.now;
+    let extra = sim.start(Client::seed(&["Alice"]));
+    sim.run_until(secs(1), |sim| sim.peer.client(extra).finished());
+
+    let extra_client = sim.peer.client(extra);
+    assert_eq!(extra_client.outcome(), Some(Outcome::Refused));
+    let (when, _) = extra_client.finished.unwrap();
+    assert!(
+        when - refused_at < Duration::from_millis(10),
+        "refused after {}",
+        when - refused_at
+    );
+
+    sim.run_clients(secs(10));
+    for &i in &holding {
+        let client = sim.peer.client(i);
+        assert_eq!(client.outcome(), Some(Outcome::Completed), "{client:?}");
+        assert_eq!(
+            client.transcript_strings(),
+            ["Welcome".to_string(), format!("Hello, client{i}!")]
+        );
+    }
+
+    // A socket is free again: a later client is served.
+    sim.advance(Duration::from_millis(100));
+    let later = sim.start(Client::seed(&["Alice", "Bob", "Jack"]));
+    sim.run_clients(secs(5));
+    assert_eq!(sim.peer.client(later).transcript_strings(), SEED);
+    let accepted = sim
+        .event_list()
+        .iter()
+        .filter(|e| matches!(e, Event::Greeting(GreetingEvent::Accepted { .. })))
+        .count();
+    assert_eq!(accepted, N + 1, "the refused client was never accepted");
+}
+
+#[test]
+fn reply_delay_runs_per_socket_not_in_a_queue() {
+    let config = GreetingConfig {
+        reply_delay: secs(1),
+        ..GreetingConfig::default()
+    };
+    let mut sim = Sim::<5>::greeting(config, 5);
+    let start = sim.now;
+    for _ in 0..5 {
+        sim.start(Client::seed(&["Alice", "Bob", "Jack"]));
+    }
+    sim.run_clients(secs(30));
+    for client in sim.peer.clients() {
+        assert_eq!(client.transcript_strings(), SEED);
+    }
+    // Three delayed replies plus the delayed `exit`: ~4 s whatever the number of clients.
+    let last = sim
+        .peer
+        .clients()
+        .map(|c| c.finished.unwrap().0)
+        .max()
+        .unwrap();
+    let took = last - start;
+    assert!(
+        took >= secs(3) && took < Duration::from_millis(4500),
+        "5 clients x 3 messages with a 1 s delay took {took}"
+    );
+}
+
+#[test]
+fn lines_in_one_read_are_separate_messages() {
+    let mut sim = Sim::<1>::greeting(GreetingConfig::default(), 1);
+    let expected = b"Hello, Alice!Hello, Bob!";
+    let c = sim.start(Client::new(vec![
+        Step::Recv,
+        Step::Send(b"Alice\nBob\n".to_vec()),
+        Step::RecvExact(expected.len()),
+        Step::Send(b"exit\r\n".to_vec()),
+        Step::Close,
+    ]));
+    sim.run_clients(secs(5));
+    let client = sim.peer.client(c);
+    assert_eq!(client.outcome(), Some(Outcome::Completed));
+    assert_eq!(client.received, b"WelcomeHello, Alice!Hello, Bob!");
+}
+
+#[test]
+fn long_message_is_split_and_nothing_is_lost() {
+    let mut sim = Sim::<1>::greeting(GreetingConfig::default(), 1);
+    let message: Vec<u8> = (0..3000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let c = sim.start(Client::new(vec![
+        Step::Recv,
+        Step::Send(message.clone()),
+        Step::Pause(secs(1)),
+        Step::Send(b"exit".to_vec()),
+        Step::Close,
+    ]));
+    sim.run_clients(secs(5));
+    let client = sim.peer.client(c);
+    assert_eq!(client.outcome(), Some(Outcome::Completed));
+    let body = client.received.strip_prefix(b"Welcome").unwrap();
+    // Replies are `Hello, <part>!` for consecutive parts that together are the message.
+    let mut parts = Vec::new();
+    let mut rest = body;
+    while !rest.is_empty() {
+        let after = rest.strip_prefix(b"Hello, ").expect("reply prefix");
+        let end = after.iter().position(|&b| b == b'!').expect("reply suffix");
+        parts.push(&after[..end]);
+        rest = &after[end + 1..];
+    }
+    assert!(parts.len() >= 3, "3,000 bytes in reads of at most 1,024");
+    assert!(parts.iter().all(|p| p.len() <= 1024));
+    assert_eq!(parts.concat(), message);
+}
+
+#[test]
+fn any_bytes_come_back_unchanged() {
+    let mut sim = Sim::<1>::greeting(GreetingConfig::default(), 1);
+    let garbage = vec![0xff, 0x00, 0xc3, 0x28, 0x80, b'!', 0x7f];
+    let mut expected = b"Hello, ".to_vec();
+    expected.extend_from_slice(&garbage);
+    expected.push(b'!');
+    let c = sim.start(Client::new(vec![
+        Step::Recv,
+        Step::Send(garbage),
+        Step::RecvExact(expected.len()),
+        Step::Send(b"exit".to_vec()),
+        Step::Close,
+    ]));
+    sim.run_clients(secs(5));
+    let client = sim.peer.client(c);
+    assert_eq!(client.transcript[1], expected);
+}
+
+#[test]
+fn idle_client_is_closed_after_the_timeout() {
+    let config = GreetingConfig {
+        idle_timeout: secs(30),
+        ..GreetingConfig::default()
+    };
+    let mut sim = Sim::<1>::greeting(config, 2);
+    let start = sim.now;
+    let c = sim.start(Client::new(vec![
+        Step::Recv,
+        Step::Pause(secs(3600)),
+        Step::Send(b"Alice".to_vec()),
+    ]));
+    sim.run_until(secs(60), |sim| sim.peer.client(c).finished());
+    let client = sim.peer.client(c);
+    assert_eq!(client.outcome(), Some(Outcome::Reset), "{client:?}");
+    let took = client.finished.unwrap().0 - start;
+    assert!(took >= secs(30) && took < secs(31), "closed after {took}");
+    assert!(matches!(
+        sim.event_list().last(),
+        Some(Event::Greeting(GreetingEvent::Closed {
+            reason: CloseReason::IdleTimeout,
+            ..
+        }))
+    ));
+
+    // The socket serves again.
+    let next = sim.start(Client::seed(&["Alice", "Bob", "Jack"]));
+    sim.run_clients(secs(5));
+    assert_eq!(sim.peer.client(next).transcript_strings(), SEED);
+}
+
+#[test]
+fn client_closing_first_frees_the_socket() {
+    let mut sim = Sim::<1>::greeting(GreetingConfig::default(), 2);
+    let c = sim.start(Client::new(vec![
+        Step::Recv,
+        Step::Send(b"Alice".to_vec()),
+        Step::Close,
+    ]));
+    sim.run_clients(secs(5));
+    assert_eq!(sim.peer.client(c).received, b"WelcomeHello, Alice!");
+    assert!(matches!(
+        sim.event_list().last(),
+        Some(Event::Greeting(GreetingEvent::Closed {
+            reason: CloseReason::PeerClosed,
+            ..
+        }))
+    ));
+    // The last ACK of the close is still on the wire when the client is done; a moment later
+    // the socket listens again (the peer delays its ACK by up to 10 ms).
+    sim.advance(Duration::from_millis(100));
+    let next = sim.start(Client::seed(&["Bob"]));
+    sim.run_clients(secs(5));
+    assert_eq!(
+        sim.peer.client(next).transcript_strings(),
+        ["Welcome", "Hello, Bob!"],
+        "{:?} {:?}",
+        sim.peer.client(next),
+        sim.event_list()
+    );
+}
