@@ -1,0 +1,133 @@
+//! tcplink on the Arm MPS2 AN385 board (Cortex-M3 + LAN9118), as QEMU emulates it.
+//!
+//! Boots, brings up the LAN9118, and runs the tcplink core's `App` (the greeting server on
+//! port 9999) in one loop that sleeps in `wfi` between frames and timer deadlines. The log
+//! goes to the debugger's (QEMU's) stdout through semihosting.
+#![no_std]
+#![no_main]
+#![deny(unsafe_code)]
+
+mod clock;
+#[allow(unsafe_code)]
+mod lan9118;
+
+use cortex_m_rt::{entry, exception, ExceptionFrame};
+use cortex_m_semihosting::{debug, hprintln};
+use smoltcp::iface::SocketStorage;
+use tcplink::app::{App, Event};
+use tcplink::greeting::{GreetingConfig, GreetingServer};
+use tcplink::smoltcp;
+use tcplink::stack::{Stack, StackConfig, TcpBuffers};
+
+use clock::Clock;
+use lan9118::{Counters, Lan9118};
+
+/// Locally administered station address for the board.
+const MAC: [u8; 6] = [0x02, 0x00, 0x00, 0x69, 0x00, 0x02];
+const DEVICE_IP: [u8; 4] = [192, 168, 69, 2];
+const PREFIX: u8 = 24;
+const GATEWAY: [u8; 4] = [192, 168, 69, 1];
+
+/// Clients the greeting server serves at once; one more is refused with RST.
+const GREETING_SOCKETS: usize = 4;
+/// The most one read takes, as the seed's `recv(1024)`.
+const GREETING_MSG: usize = 1024;
+/// Per-socket TCP buffers: a 1 KiB window in, and room for the longest reply out.
+const GREETING_RX: usize = 1024;
+const GREETING_TX: usize = GREETING_MSG + 8;
+/// Socket slots: the greeting server's sockets.
+const SOCKETS: usize = GREETING_SOCKETS;
+
+type GreetingBuffers = [TcpBuffers<GREETING_RX, GREETING_TX>; GREETING_SOCKETS];
+type GreetingApp = App<'static, GREETING_SOCKETS, GREETING_MSG>;
+
+#[entry]
+fn main() -> ! {
+    let mut cp = cortex_m::Peripherals::take().expect("core peripherals are taken once");
+    let mut clock = Clock::start(cp.SYST);
+    hprintln!("tcplink-mps2-an385: booting");
+
+    // Statics, each taken once: the RAM they use is fixed at build time (.bss).
+    let nic = match Lan9118::take(MAC) {
+        Ok(nic) => cortex_m::singleton!(: Lan9118 = nic).expect("taken once"),
+        Err(e) => fail(format_args!("lan9118: {e}")),
+    };
+    nic.enable_interrupt(&mut cp.NVIC);
+    let config = StackConfig::new(MAC, DEVICE_IP, PREFIX)
+        .with_gateway(GATEWAY)
+        .with_seed(0x7463_706c_696e_6b00 ^ u64::from(nic.free_running_counter()));
+    hprintln!("lan9118: up, MAC {}", config.mac);
+
+    let storage = cortex_m::singleton!(: [SocketStorage<'static>; SOCKETS] =
+        [SocketStorage::EMPTY; SOCKETS])
+    .expect("taken once");
+    let greeting_buffers = cortex_m::singleton!(: GreetingBuffers =
+        [const { TcpBuffers::new() }; GREETING_SOCKETS])
+    .expect("taken once");
+
+    let mut stack = Stack::new(&config, nic, storage, clock.now());
+    let greeting_config = GreetingConfig::default();
+    let greeting = GreetingServer::<GREETING_SOCKETS, GREETING_MSG>::new(
+        greeting_config,
+        &mut stack,
+        greeting_buffers,
+    );
+    if let Some(ip) = stack.ipv4() {
+        hprintln!("greeting: listening on {}:{}", ip, greeting_config.port);
+    }
+    let app = cortex_m::singleton!(: GreetingApp = App::new(stack).with_greeting(greeting))
+        .expect("taken once");
+
+    let mut on_event = |event: Event| hprintln!("{}", event);
+    let mut reported = Counters::default();
+    loop {
+        let next = app.poll(clock.now(), nic, &mut on_event);
+
+        let counters = nic.counters();
+        if (counters.rx_dropped, counters.tx_errors) != (reported.rx_dropped, reported.tx_errors) {
+            hprintln!(
+                "lan9118: rx_frames={} tx_frames={} rx_dropped={} tx_errors={}",
+                counters.rx_frames,
+                counters.tx_frames,
+                counters.rx_dropped,
+                counters.tx_errors
+            );
+            reported = counters;
+        }
+
+        // Sleep until a frame arrives (LAN9118 interrupt) or the next 1 ms tick, unless
+        // there is work now. Interrupts stay masked from the check to `wfi`, so a frame that
+        // lands in between leaves its interrupt pending and `wfi` returns at once.
+        cortex_m::interrupt::free(|_| {
+            nic.arm_rx_interrupt();
+            let due = next.is_some_and(|at| at <= clock.now());
+            if !due && !nic.rx_pending() {
+                cortex_m::asm::wfi();
+            }
+        });
+    }
+}
+
+/// Logs why the board cannot go on and ends the QEMU run with a failure status.
+fn fail(why: core::fmt::Arguments) -> ! {
+    hprintln!("{}", why);
+    debug::exit(debug::EXIT_FAILURE);
+    // Only reached on hardware without a debugger attached.
+    loop {
+        cortex_m::asm::wfi();
+    }
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    fail(format_args!("panic: {info}"))
+}
+
+/// A fault is a bug: say where it happened instead of spinning silently.
+// SAFETY: cortex-m-rt requires `unsafe fn` for this handler; it only reads the frame it is
+// given and stops the program.
+#[allow(unsafe_code)]
+#[exception]
+unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
+    fail(format_args!("hard fault at pc={:#010x}", frame.pc()))
+}
