@@ -10,6 +10,8 @@
 //! * [`stack`] — the smoltcp `Interface` plus its `SocketSet`, configured for static IPv4.
 //! * [`greeting`] — the seed's `tcp_server.py`: `Welcome`, `Hello, X!`, `exit`.
 //! * [`framing`] — how the greeting server cuts received bytes into messages.
+//! * [`http`] — the seed's `http_get.py`: a streaming HTTP/1.1 GET client with DNS.
+//! * [`url`] — `http://` URLs parsed in place.
 //! * [`link`] — an in-memory Ethernet link for tests and demos: real frames, no OS.
 //! * [`app`] — the poll loop that ties them together and reports [`app::Event`]s.
 #![no_std]
@@ -19,7 +21,9 @@
 pub mod app;
 pub mod framing;
 pub mod greeting;
+pub mod http;
 pub mod link;
 pub mod stack;
+pub mod url;
 
 pub use smoltcp;

@@ -79,7 +79,12 @@ pub struct Stack<'s> {
     pub iface: Interface,
     /// Every socket of every application.
     pub sockets: SocketSet<'s>,
+    /// Next local port for outgoing connections.
+    next_port: u16,
 }
+
+/// Outgoing connections use local ports from this range (RFC 6335 dynamic ports).
+const EPHEMERAL: core::ops::RangeInclusive<u16> = 49152..=65535;
 
 impl<'s> Stack<'s> {
     /// Brings up an interface on `device` with `config`, its sockets kept in `storage`.
@@ -94,6 +99,8 @@ impl<'s> Stack<'s> {
         let mut stack = Self {
             iface: Interface::new(iface_config, device, now),
             sockets: SocketSet::new(storage),
+            // Start somewhere seed-dependent so a reboot does not reuse the last ports.
+            next_port: *EPHEMERAL.start() + (config.random_seed % 16384) as u16,
         };
         stack.set_ipv4(config.ip, config.gateway);
         stack
@@ -137,6 +144,17 @@ impl<'s> Stack<'s> {
             tcp::SocketBuffer::new(&mut buffers.tx[..]),
         );
         self.sockets.add(socket)
+    }
+
+    /// A local port for a new outgoing connection (cycles through the dynamic range).
+    pub fn ephemeral_port(&mut self) -> u16 {
+        let port = self.next_port;
+        self.next_port = if port == *EPHEMERAL.end() {
+            *EPHEMERAL.start()
+        } else {
+            port + 1
+        };
+        port
     }
 
     /// Moves frames between `device` and the sockets; true if any socket may have changed.

@@ -2,9 +2,8 @@
 
 use smoltcp::time::Duration;
 use smoltcp::wire::{IpAddress, IpEndpoint};
-use tcplink::app::Event;
 use tcplink::greeting::{CloseReason, GreetingConfig, GreetingEvent};
-use tcplink_testkit::{Client, Outcome, Sim, Step, PEER_IP};
+use tcplink_testkit::{Client, Outcome, Recorded, Sim, Step, PEER_IP};
 
 const SEED: [&str; 4] = ["Welcome", "Hello, Alice!", "Hello, Bob!", "Hello, Jack!"];
 
@@ -36,14 +35,21 @@ fn seed_transcript_byte_for_byte() {
     assert_eq!(
         sim.event_list(),
         [
-            Event::Greeting(GreetingEvent::Accepted { peer }),
-            Event::Greeting(GreetingEvent::Closed {
+            Recorded::Greeting(GreetingEvent::Accepted { peer }),
+            Recorded::Greeting(GreetingEvent::Closed {
                 peer,
                 reason: CloseReason::Exit
             }),
         ]
     );
-    let lines: Vec<String> = sim.event_list().iter().map(|e| e.to_string()).collect();
+    let lines: Vec<String> = sim
+        .event_list()
+        .iter()
+        .map(|e| match e {
+            Recorded::Greeting(g) => g.to_string(),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
     assert_eq!(
         lines,
         [
@@ -105,7 +111,7 @@ fn full_pool_refuses_at_once_and_frees_for_later_clients() {
     let accepted = sim
         .event_list()
         .iter()
-        .filter(|e| matches!(e, Event::Greeting(GreetingEvent::Accepted { .. })))
+        .filter(|e| matches!(e, Recorded::Greeting(GreetingEvent::Accepted { .. })))
         .count();
     assert_eq!(accepted, N + 1, "the refused client was never accepted");
 }
@@ -224,7 +230,7 @@ fn idle_client_is_closed_after_the_timeout() {
     assert!(took >= secs(30) && took < secs(31), "closed after {took}");
     assert!(matches!(
         sim.event_list().last(),
-        Some(Event::Greeting(GreetingEvent::Closed {
+        Some(Recorded::Greeting(GreetingEvent::Closed {
             reason: CloseReason::IdleTimeout,
             ..
         }))
@@ -248,7 +254,7 @@ fn client_closing_first_frees_the_socket() {
     assert_eq!(sim.peer.client(c).received, b"WelcomeHello, Alice!");
     assert!(matches!(
         sim.event_list().last(),
-        Some(Event::Greeting(GreetingEvent::Closed {
+        Some(Recorded::Greeting(GreetingEvent::Closed {
             reason: CloseReason::PeerClosed,
             ..
         }))

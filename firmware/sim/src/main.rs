@@ -6,7 +6,7 @@
 
 use smoltcp::time::Duration;
 use tcplink::greeting::GreetingConfig;
-use tcplink_testkit::{Client, Sim, DEVICE_IP};
+use tcplink_testkit::{Client, Recorded, Sim, DEVICE_IP};
 
 fn main() {
     let mut sim = Sim::<4>::greeting(GreetingConfig::default(), 1);
@@ -20,7 +20,9 @@ fn main() {
     println!("--- server (the device) ---");
     println!("Waiting for connection...");
     for (_, event) in &sim.events.list {
-        println!("{event}");
+        if let Recorded::Greeting(event) = event {
+            println!("{event}");
+        }
     }
     println!("\n--- client (the peer, as tcp_client.py) ---");
     for line in sim.peer.client(client).transcript_strings() {

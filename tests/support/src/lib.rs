@@ -9,15 +9,21 @@
 //! outlive it, and a test process is short.
 
 mod client;
+mod dns_server;
+mod http_server;
 
 pub use client::{Client, Outcome, Step};
+pub use dns_server::DnsServer;
+pub use http_server::{End, HttpServer, Response};
 
+use sha2::{Digest, Sha256};
 use smoltcp::iface::{SocketHandle, SocketStorage};
 use smoltcp::socket::tcp;
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{IpAddress, IpEndpoint, Ipv4Address};
-use tcplink::app::{App, Event};
-use tcplink::greeting::{GreetingConfig, GreetingServer};
+use tcplink::app::{App, DhcpEvent, Event, SinkError};
+use tcplink::greeting::{GreetingConfig, GreetingEvent, GreetingServer};
+use tcplink::http::{HttpClient, HttpConfig, HttpError, HttpEvent, HttpStorage};
 use tcplink::link::{Link, Port};
 use tcplink::stack::{Stack, StackConfig, TcpBuffers};
 
@@ -47,6 +53,11 @@ pub fn leak<T>(value: T) -> &'static mut T {
     Box::leak(Box::new(value))
 }
 
+/// Leaks `items` as a slice for the rest of the test process.
+pub fn leak_vec<T>(items: Vec<T>) -> &'static mut [T] {
+    Box::leak(items.into_boxed_slice())
+}
+
 /// `count` empty socket slots for a stack.
 pub fn socket_storage(count: usize) -> &'static mut [SocketStorage<'static>] {
     let slots: Vec<_> = (0..count).map(|_| SocketStorage::EMPTY).collect();
@@ -58,10 +69,80 @@ pub fn new_link() -> &'static SimLink {
     leak(SimLink::new())
 }
 
-/// Collects the device's events with the simulated time they happened at.
+/// A device event, owned so it can be kept after the poll that produced it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    /// From the greeting server.
+    Greeting(GreetingEvent),
+    /// DNS answered.
+    Resolved(Ipv4Address),
+    /// The GET connected.
+    Connected(IpEndpoint),
+    /// A response head: status and the head as printed.
+    Head {
+        /// Status code.
+        status: u16,
+        /// The head's text (Display of the event).
+        text: String,
+    },
+    /// A redirect was followed.
+    Redirect {
+        /// Status of the redirect.
+        status: u16,
+        /// Where to.
+        to: String,
+    },
+    /// The GET completed.
+    Done {
+        /// Final status.
+        status: u16,
+        /// Body bytes.
+        body_len: u64,
+    },
+    /// The GET failed.
+    Failed(HttpError),
+    /// From DHCP.
+    Dhcp(DhcpEvent),
+}
+
+impl From<Event<'_>> for Recorded {
+    fn from(event: Event<'_>) -> Self {
+        match event {
+            Event::Greeting(e) => Self::Greeting(e),
+            Event::Dhcp(e) => Self::Dhcp(e),
+            Event::Http(HttpEvent::Resolved { addr }) => Self::Resolved(addr),
+            Event::Http(HttpEvent::Connected { remote }) => Self::Connected(remote),
+            Event::Http(HttpEvent::Head(head)) => Self::Head {
+                status: head.status,
+                text: head.to_string(),
+            },
+            Event::Http(HttpEvent::Redirect { status, to }) => Self::Redirect {
+                status,
+                to: to.to_string(),
+            },
+            Event::Http(HttpEvent::Done { status, body_len }) => Self::Done { status, body_len },
+            Event::Http(HttpEvent::Failed(error)) => Self::Failed(error),
+        }
+    }
+}
+
+/// Bodies up to this size are kept whole for byte-exact checks; larger ones only hashed.
+pub const BODY_KEEP: usize = 1 << 20;
+
+/// The platform side of the device: collects events (with their simulated time) and bodies.
 pub struct Events {
     /// Every event so far, in order.
-    pub list: Vec<(Instant, Event)>,
+    pub list: Vec<(Instant, Recorded)>,
+    /// The body bytes (only the first [`BODY_KEEP`] bytes are kept).
+    pub body: Vec<u8>,
+    /// Body bytes received in all.
+    pub body_len: u64,
+    /// SHA-256 of all body bytes.
+    pub body_hash: Sha256,
+    /// Body writes seen (how many pieces the body came in).
+    pub body_writes: u64,
+    /// Refuse body bytes after this many (to test sink errors).
+    pub body_limit: Option<u64>,
     now: Instant,
 }
 
@@ -69,15 +150,73 @@ impl Default for Events {
     fn default() -> Self {
         Self {
             list: Vec::new(),
+            body: Vec::new(),
+            body_len: 0,
+            body_hash: Sha256::new(),
+            body_writes: 0,
+            body_limit: None,
             now: Instant::ZERO,
         }
     }
 }
 
-impl tcplink::app::Handler for Events {
-    fn event(&mut self, event: Event) {
-        self.list.push((self.now, event));
+impl Events {
+    /// SHA-256 of the body so far, as hex.
+    pub fn body_sha256(&self) -> String {
+        hex(&self.body_hash.clone().finalize())
     }
+
+    /// The GET's final outcome, if it has ended.
+    pub fn http_outcome(&self) -> Option<Result<(u16, u64), HttpError>> {
+        self.list.iter().rev().find_map(|(_, e)| match e {
+            Recorded::Done { status, body_len } => Some(Ok((*status, *body_len))),
+            Recorded::Failed(error) => Some(Err(*error)),
+            _ => None,
+        })
+    }
+}
+
+impl tcplink::app::Handler for Events {
+    fn event(&mut self, event: Event<'_>) {
+        self.list.push((self.now, event.into()));
+    }
+
+    fn body(&mut self, chunk: &[u8]) -> Result<(), SinkError> {
+        if self
+            .body_limit
+            .is_some_and(|limit| self.body_len + chunk.len() as u64 > limit)
+        {
+            return Err(SinkError);
+        }
+        let keep = BODY_KEEP.saturating_sub(self.body.len()).min(chunk.len());
+        self.body.extend_from_slice(&chunk[..keep]);
+        self.body_len += chunk.len() as u64;
+        self.body_hash.update(chunk);
+        self.body_writes += 1;
+        Ok(())
+    }
+}
+
+/// SHA-256 of `data`, as hex.
+pub fn sha256(data: &[u8]) -> String {
+    hex(&Sha256::digest(data))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Deterministic pseudo-random bytes (xorshift), for bodies.
+pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
 }
 
 /// The normal-OS side: a smoltcp interface with client sockets, each run by a [`Client`].
@@ -87,6 +226,10 @@ pub struct Peer {
     port: SimPort,
     clients: Vec<(SocketHandle, Client)>,
     next_port: u16,
+    /// HTTP servers on the peer.
+    pub http: Vec<HttpServer>,
+    /// The DNS responder on the peer, if started.
+    pub dns: Option<DnsServer>,
 }
 
 impl Peer {
@@ -100,7 +243,25 @@ impl Peer {
             port,
             clients: Vec::new(),
             next_port: 49152,
+            http: Vec::new(),
+            dns: None,
         }
+    }
+
+    /// Starts an HTTP server on `port` with `sockets` connections; returns its index.
+    pub fn serve_http(&mut self, port: u16, sockets: usize) -> usize {
+        let server = HttpServer::new(&mut self.stack, port, sockets);
+        self.http.push(server);
+        self.http.len() - 1
+    }
+
+    /// Starts the DNS responder with `records`.
+    pub fn serve_dns(&mut self, records: &[(&str, Ipv4Address)]) -> &mut DnsServer {
+        let mut dns = DnsServer::new(&mut self.stack);
+        for (name, addr) in records {
+            dns.records.insert(name.to_string(), *addr);
+        }
+        self.dns.insert(dns)
     }
 
     /// Starts `client` on a new socket connecting to `remote`; returns its index.
@@ -137,9 +298,31 @@ impl Peer {
             client.drive(socket, now);
             next = earliest(next, client.wake_at());
         }
+        for server in &mut self.http {
+            next = earliest(next, server.poll(&mut self.stack, now));
+        }
+        if let Some(dns) = &mut self.dns {
+            dns.poll(&mut self.stack);
+        }
         self.stack.poll(now, &mut self.port);
         earliest(next, self.stack.poll_at(now))
     }
+}
+
+/// Receive buffer of the device's GET socket: the window the body streams through.
+pub const HTTP_RX: usize = 4096;
+/// Transmit buffer of the device's GET socket (the request).
+pub const HTTP_TX: usize = 1024;
+
+/// What the device under test runs.
+#[derive(Debug, Clone, Default)]
+pub struct DeviceSetup {
+    /// The greeting server, if any.
+    pub greeting: Option<GreetingConfig>,
+    /// The GET client, if any.
+    pub http: Option<HttpConfig>,
+    /// DNS servers for the GET client.
+    pub dns: Vec<Ipv4Address>,
 }
 
 /// The device under test: the tcplink [`App`] on end 0 of the link.
@@ -150,19 +333,29 @@ pub struct Device<const N: usize> {
 }
 
 impl<const N: usize> Device<N> {
-    /// A device at [`DEVICE_IP`] running the greeting server with `config` on `N` sockets.
-    pub fn greeting(link: &'static SimLink, config: GreetingConfig, now: Instant) -> Self {
+    /// A device at [`DEVICE_IP`] running what `setup` says (greeting on `N` sockets).
+    pub fn new(link: &'static SimLink, setup: &DeviceSetup, now: Instant) -> Self {
         let mut port = link.port(0);
         let storage = socket_storage(N + 4);
         let stack_config =
             StackConfig::new(DEVICE_MAC, DEVICE_IP.octets(), 24).with_seed(0x5eed_0002);
         let mut stack = Stack::new(&stack_config, &mut port, storage, now);
-        let buffers = leak([const { TcpBuffers::<GREETING_RX, GREETING_TX>::new() }; N]);
-        let server = GreetingServer::<N>::new(config, &mut stack, buffers);
-        Self {
-            app: App::new(stack).with_greeting(server),
-            port,
+        let greeting = setup.greeting.map(|config| {
+            let buffers = leak([const { TcpBuffers::<GREETING_RX, GREETING_TX>::new() }; N]);
+            GreetingServer::<N>::new(config, &mut stack, buffers)
+        });
+        let http = setup.http.map(|config| {
+            let storage = leak(HttpStorage::<HTTP_RX, HTTP_TX>::new());
+            HttpClient::new(config, &mut stack, storage, &setup.dns)
+        });
+        let mut app = App::new(stack);
+        if let Some(server) = greeting {
+            app = app.with_greeting(server);
         }
+        if let Some(client) = http {
+            app = app.with_http(client);
+        }
+        Self { app, port }
     }
 }
 
@@ -181,17 +374,37 @@ pub struct Sim<const N: usize> {
 }
 
 impl<const N: usize> Sim<N> {
-    /// A greeting server with `config` on `N` sockets, and a peer with room for `clients`.
-    pub fn greeting(config: GreetingConfig, clients: usize) -> Self {
+    /// A device running `setup`, and a peer with room for `sockets` sockets.
+    pub fn new(setup: &DeviceSetup, sockets: usize) -> Self {
         let link = new_link();
         let now = Instant::ZERO;
         Self {
             now,
             link,
-            device: Device::greeting(link, config, now),
-            peer: Peer::new(link, clients, now),
+            device: Device::new(link, setup, now),
+            peer: Peer::new(link, sockets, now),
             events: Events::default(),
         }
+    }
+
+    /// A greeting server with `config` on `N` sockets, and a peer with room for `clients`.
+    pub fn greeting(config: GreetingConfig, clients: usize) -> Self {
+        let setup = DeviceSetup {
+            greeting: Some(config),
+            ..DeviceSetup::default()
+        };
+        Self::new(&setup, clients)
+    }
+
+    /// Starts a GET on the device.
+    pub fn get(&mut self, url: &str) -> Result<(), HttpError> {
+        self.device.app.get(url, self.now)
+    }
+
+    /// Runs until the GET ends (or `limit` passes); returns its outcome.
+    pub fn run_get(&mut self, limit: Duration) -> Option<Result<(u16, u64), HttpError>> {
+        self.run_until(limit, |sim| sim.events.http_outcome().is_some());
+        self.events.http_outcome()
     }
 
     /// The device's greeting endpoint.
@@ -254,8 +467,8 @@ impl<const N: usize> Sim<N> {
     }
 
     /// The device's events, without their times.
-    pub fn event_list(&self) -> Vec<Event> {
-        self.events.list.iter().map(|(_, e)| *e).collect()
+    pub fn event_list(&self) -> Vec<Recorded> {
+        self.events.list.iter().map(|(_, e)| e.clone()).collect()
     }
 }
 

@@ -1,0 +1,626 @@
+//! The GET state machine over one TCP socket and one DNS socket.
+
+use core::fmt;
+
+use heapless::String;
+use smoltcp::iface::SocketHandle;
+use smoltcp::socket::dns::{self, DnsQuery, GetQueryResultError, QueryHandle};
+use smoltcp::socket::tcp::{self, State as TcpState};
+use smoltcp::time::{Duration, Instant};
+use smoltcp::wire::{DnsQueryType, IpAddress, IpEndpoint, Ipv4Address};
+
+use super::body::BodyDecoder;
+use super::head::{self, ResponseHead, MAX_HEADERS};
+use super::{HttpError, USER_AGENT};
+use crate::stack::{Stack, TcpBuffers};
+use crate::url::{self, Url};
+
+/// smoltcp gives up on a DNS server after this long; a failure sooner is an answer.
+const SMOLTCP_DNS_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Limits and timeouts of the GET client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpConfig {
+    /// How long a DNS lookup may take.
+    pub dns_timeout: Duration,
+    /// How long connecting may take (and waiting for a DHCP address before it).
+    pub connect_timeout: Duration,
+    /// How long the server may stay silent while the response is due.
+    pub idle_timeout: Duration,
+    /// How many redirects are followed.
+    pub max_redirects: u8,
+}
+
+impl Default for HttpConfig {
+    /// DNS 5 s, connect 10 s, idle 30 s, 5 redirects.
+    fn default() -> Self {
+        Self {
+            dns_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
+            max_redirects: 5,
+        }
+    }
+}
+
+/// The client's socket memory: TCP buffers (`RX` bytes is the window the body streams
+/// through) and one DNS query slot.
+pub struct HttpStorage<const RX: usize, const TX: usize> {
+    tcp: TcpBuffers<RX, TX>,
+    dns: [Option<DnsQuery>; 1],
+}
+
+impl<const RX: usize, const TX: usize> HttpStorage<RX, TX> {
+    /// Empty storage; `const` so it can sit in a `static`.
+    pub const fn new() -> Self {
+        Self {
+            tcp: TcpBuffers::new(),
+            dns: [const { None }; 1],
+        }
+    }
+}
+
+impl<const RX: usize, const TX: usize> Default for HttpStorage<RX, TX> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What the GET client reports.
+#[derive(Debug, Clone, Copy)]
+pub enum HttpEvent<'a> {
+    /// The host name resolved to this address.
+    Resolved {
+        /// The address that will be contacted.
+        addr: Ipv4Address,
+    },
+    /// Connected; the request has been queued.
+    Connected {
+        /// The server's endpoint.
+        remote: IpEndpoint,
+    },
+    /// A response head arrived (every response, redirects included; 1xx are skipped).
+    Head(ResponseHead<'a>),
+    /// Following a redirect to this URL.
+    Redirect {
+        /// The redirect's status.
+        status: u16,
+        /// The absolute URL being fetched next.
+        to: &'a str,
+    },
+    /// The whole body arrived and went to the sink.
+    Done {
+        /// Final status code.
+        status: u16,
+        /// Body bytes delivered.
+        body_len: u64,
+    },
+    /// The GET failed; nothing more comes for it.
+    Failed(HttpError),
+}
+
+impl fmt::Display for HttpEvent<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Resolved { addr } => write!(f, "resolved to {addr}"),
+            Self::Connected { remote } => write!(f, "connected to {remote}"),
+            Self::Head(head) => head.fmt(f),
+            Self::Redirect { status, to } => write!(f, "redirect ({status}) to {to}"),
+            Self::Done { status, body_len } => write!(f, "done: status {status}, {body_len} bytes"),
+            Self::Failed(error) => write!(f, "GET failed: {error}"),
+        }
+    }
+}
+
+/// Where the GET is.
+#[derive(Clone, Copy)]
+enum State {
+    /// No GET running.
+    Idle,
+    /// The interface has no address yet (DHCP).
+    WaitAddress { since: Instant },
+    /// DNS query running.
+    Resolving { query: QueryHandle, since: Instant },
+    /// Waiting for the socket to be free (an aborted earlier connection) before connecting.
+    Reconnect { addr: Ipv4Address, since: Instant },
+    /// SYN sent.
+    Connecting { since: Instant },
+    /// Request sent, reading the head.
+    Head { heard: Instant },
+    /// Streaming the body.
+    Body {
+        decoder: BodyDecoder,
+        status: u16,
+        heard: Instant,
+    },
+}
+
+/// The outcome of one step of the machine.
+enum Step {
+    /// Go on in this state.
+    Stay(bool),
+    /// Move to this state and run again.
+    Next(State),
+    /// The GET ended.
+    End(Result<(u16, u64), HttpError>),
+}
+
+/// The GET client; `HEAD` bytes for the response head, `URL` bytes for the URL.
+pub struct HttpClient<const HEAD: usize = 4096, const URL: usize = 256> {
+    config: HttpConfig,
+    tcp: SocketHandle,
+    dns: SocketHandle,
+    has_dns_server: bool,
+    url: String<URL>,
+    head: [u8; HEAD],
+    head_len: usize,
+    /// Hashes of the URLs of this GET, to see redirect loops.
+    visited: heapless::Vec<u32, 16>,
+    state: State,
+}
+
+impl<const HEAD: usize, const URL: usize> HttpClient<HEAD, URL> {
+    /// Adds the client's TCP and DNS sockets to `stack`; names resolve via `dns_servers`.
+    pub fn new<'s, const RX: usize, const TX: usize>(
+        config: HttpConfig,
+        stack: &mut Stack<'s>,
+        storage: &'s mut HttpStorage<RX, TX>,
+        dns_servers: &[Ipv4Address],
+    ) -> Self {
+        let tcp = stack.add_tcp(&mut storage.tcp);
+        let dns = stack
+            .sockets
+            .add(dns::Socket::new(&[], &mut storage.dns[..]));
+        let mut client = Self {
+            config,
+            tcp,
+            dns,
+            has_dns_server: false,
+            url: String::new(),
+            head: [0; HEAD],
+            head_len: 0,
+            visited: heapless::Vec::new(),
+            state: State::Idle,
+        };
+        client.set_dns_servers(stack, dns_servers);
+        client
+    }
+
+    /// Replaces the DNS servers (e.g. from a DHCP lease).
+    pub fn set_dns_servers(&mut self, stack: &mut Stack<'_>, servers: &[Ipv4Address]) {
+        let mut list = heapless::Vec::<IpAddress, 4>::new();
+        for &server in servers.iter().take(4) {
+            let _ = list.push(IpAddress::Ipv4(server));
+        }
+        self.has_dns_server = !list.is_empty();
+        stack
+            .sockets
+            .get_mut::<dns::Socket>(self.dns)
+            .update_servers(&list);
+    }
+
+    /// Whether any DNS server is configured.
+    pub fn has_dns_server(&self) -> bool {
+        self.has_dns_server
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &HttpConfig {
+        &self.config
+    }
+
+    /// Whether a GET is running.
+    pub fn is_busy(&self) -> bool {
+        !matches!(self.state, State::Idle)
+    }
+
+    /// Starts a GET of `url`. Errors that need no network (bad URL, `https://`, busy) come
+    /// back at once; everything after comes as [`HttpEvent`]s.
+    pub fn get(&mut self, url: &str, now: Instant) -> Result<(), HttpError> {
+        if self.is_busy() {
+            return Err(HttpError::Busy);
+        }
+        Url::parse(url)?;
+        self.url.clear();
+        self.url
+            .push_str(url)
+            .map_err(|_| HttpError::Url(url::UrlError::TooLong))?;
+        self.visited.clear();
+        let _ = self.visited.push(fnv1a(url.as_bytes()));
+        self.state = State::WaitAddress { since: now };
+        Ok(())
+    }
+
+    /// Moves the GET forward; reports through `emit` and sends body bytes to `sink`.
+    /// Returns true if anything changed.
+    pub fn service(
+        &mut self,
+        now: Instant,
+        stack: &mut Stack<'_>,
+        emit: &mut dyn FnMut(HttpEvent<'_>),
+        sink: &mut dyn FnMut(&[u8]) -> Result<(), HttpError>,
+    ) -> bool {
+        let mut changed = false;
+        // Each transition is a state change; a handful covers any path through one poll.
+        for _ in 0..8 {
+            match self.step(now, stack, emit, sink) {
+                Step::Stay(c) => return changed | c,
+                Step::Next(state) => {
+                    self.state = state;
+                    changed = true;
+                }
+                Step::End(result) => {
+                    self.end(stack, result, emit);
+                    return true;
+                }
+            }
+        }
+        changed
+    }
+
+    /// When the client needs to run even without network input.
+    pub fn poll_at(&self) -> Option<Instant> {
+        let c = &self.config;
+        match self.state {
+            State::Idle | State::Reconnect { .. } => None,
+            State::WaitAddress { since } | State::Connecting { since } => {
+                Some(since + c.connect_timeout)
+            }
+            State::Resolving { since, .. } => Some(since + c.dns_timeout),
+            State::Head { heard } | State::Body { heard, .. } => Some(heard + c.idle_timeout),
+        }
+    }
+
+    fn end(
+        &mut self,
+        stack: &mut Stack<'_>,
+        result: Result<(u16, u64), HttpError>,
+        emit: &mut dyn FnMut(HttpEvent<'_>),
+    ) {
+        let socket = stack.sockets.get_mut::<tcp::Socket>(self.tcp);
+        match result {
+            Ok((status, body_len)) => {
+                // `Connection: close` was asked for; close our side politely.
+                socket.close();
+                emit(HttpEvent::Done { status, body_len });
+            }
+            Err(error) => {
+                socket.abort();
+                if let State::Resolving { query, .. } = self.state {
+                    stack
+                        .sockets
+                        .get_mut::<dns::Socket>(self.dns)
+                        .cancel_query(query);
+                }
+                emit(HttpEvent::Failed(error));
+            }
+        }
+        self.state = State::Idle;
+    }
+
+    fn step(
+        &mut self,
+        now: Instant,
+        stack: &mut Stack<'_>,
+        emit: &mut dyn FnMut(HttpEvent<'_>),
+        sink: &mut dyn FnMut(&[u8]) -> Result<(), HttpError>,
+    ) -> Step {
+        let c = self.config;
+        match self.state {
+            State::Idle => Step::Stay(false),
+            State::WaitAddress { since } => {
+                if stack.ipv4().is_some() {
+                    self.lookup(now, stack)
+                } else if now >= since + c.connect_timeout {
+                    Step::End(Err(HttpError::NoAddress))
+                } else {
+                    Step::Stay(false)
+                }
+            }
+            State::Resolving { query, since } => {
+                let socket = stack.sockets.get_mut::<dns::Socket>(self.dns);
+                match socket.get_query_result(query) {
+                    Ok(addrs) => {
+                        let addr = addrs.iter().find_map(|a| match a {
+                            IpAddress::Ipv4(v4) => Some(*v4),
+                            #[allow(unreachable_patterns)]
+                            _ => None,
+                        });
+                        // The slot is free again; the state must not cancel it.
+                        self.state = State::Idle;
+                        match addr {
+                            Some(addr) => {
+                                emit(HttpEvent::Resolved { addr });
+                                Step::Next(State::Reconnect { addr, since: now })
+                            }
+                            None => Step::End(Err(HttpError::DnsNotFound)),
+                        }
+                    }
+                    Err(GetQueryResultError::Pending) if now >= since + c.dns_timeout => {
+                        Step::End(Err(HttpError::DnsTimeout))
+                    }
+                    Err(GetQueryResultError::Pending) => Step::Stay(false),
+                    Err(GetQueryResultError::Failed) => {
+                        self.state = State::Idle;
+                        if now >= since + SMOLTCP_DNS_TIMEOUT {
+                            Step::End(Err(HttpError::DnsTimeout))
+                        } else {
+                            Step::End(Err(HttpError::DnsNotFound))
+                        }
+                    }
+                }
+            }
+            State::Reconnect { addr, since } => self.connect(addr, since, now, stack),
+            State::Connecting { since } => {
+                let socket = stack.sockets.get_mut::<tcp::Socket>(self.tcp);
+                if socket.may_send() {
+                    let remote = socket.remote_endpoint();
+                    match self.send_request(socket) {
+                        Ok(()) => {
+                            if let Some(remote) = remote {
+                                emit(HttpEvent::Connected { remote });
+                            }
+                            self.head_len = 0;
+                            Step::Next(State::Head { heard: now })
+                        }
+                        Err(error) => Step::End(Err(error)),
+                    }
+                } else if socket.state() == TcpState::Closed {
+                    Step::End(Err(HttpError::ConnectionRefused))
+                } else if now >= since + c.connect_timeout {
+                    Step::End(Err(HttpError::ConnectTimeout))
+                } else {
+                    Step::Stay(false)
+                }
+            }
+            State::Head { heard } => self.read_head(heard, now, stack, emit, sink),
+            State::Body {
+                mut decoder,
+                status,
+                heard,
+            } => {
+                let socket = stack.sockets.get_mut::<tcp::Socket>(self.tcp);
+                let mut got = false;
+                while socket.can_recv() && !decoder.is_done() {
+                    let fed = socket.recv(|data| match decoder.feed(data, sink) {
+                        Ok(used) => (used, Ok(used)),
+                        Err(error) => (0, Err(error)),
+                    });
+                    match fed {
+                        Ok(Ok(_)) => got = true,
+                        Ok(Err(error)) => return Step::End(Err(error)),
+                        Err(_) => break,
+                    }
+                }
+                let heard = if got { now } else { heard };
+                if decoder.is_done() {
+                    return Step::End(Ok((status, decoder.delivered())));
+                }
+                if socket.state() == TcpState::Closed {
+                    return Step::End(Err(HttpError::Reset));
+                }
+                if !socket.may_recv() && !socket.can_recv() {
+                    return Step::End(decoder.finish().map(|()| (status, decoder.delivered())));
+                }
+                if now >= heard + c.idle_timeout {
+                    return Step::End(Err(HttpError::IdleTimeout));
+                }
+                self.state = State::Body {
+                    decoder,
+                    status,
+                    heard,
+                };
+                Step::Stay(got)
+            }
+        }
+    }
+
+    /// Resolves the current URL's host, or skips DNS for a literal address.
+    fn lookup(&mut self, now: Instant, stack: &mut Stack<'_>) -> Step {
+        let Ok(url) = Url::parse(&self.url) else {
+            return Step::End(Err(HttpError::Url(url::UrlError::Malformed)));
+        };
+        if let Some(addr) = url.ipv4() {
+            return Step::Next(State::Reconnect { addr, since: now });
+        }
+        if !self.has_dns_server {
+            return Step::End(Err(HttpError::NoDnsServer));
+        }
+        let socket = stack.sockets.get_mut::<dns::Socket>(self.dns);
+        match socket.start_query(stack.iface.context(), url.host, DnsQueryType::A) {
+            Ok(query) => Step::Next(State::Resolving { query, since: now }),
+            Err(_) => Step::End(Err(HttpError::Url(url::UrlError::Malformed))),
+        }
+    }
+
+    /// Connects once the socket is free; `since` starts the connect timeout.
+    fn connect(
+        &mut self,
+        addr: Ipv4Address,
+        since: Instant,
+        now: Instant,
+        stack: &mut Stack<'_>,
+    ) -> Step {
+        let port = match Url::parse(&self.url) {
+            Ok(url) => url.port,
+            Err(error) => return Step::End(Err(error.into())),
+        };
+        let local_port = stack.ephemeral_port();
+        let socket = stack.sockets.get_mut::<tcp::Socket>(self.tcp);
+        let free = match socket.state() {
+            TcpState::Closed => socket.remote_endpoint().is_none(),
+            TcpState::TimeWait => true,
+            _ => {
+                // An earlier connection still holds the socket: cut it (RST) and wait.
+                socket.abort();
+                false
+            }
+        };
+        if !free {
+            return if now >= since + self.config.connect_timeout {
+                Step::End(Err(HttpError::ConnectTimeout))
+            } else {
+                Step::Stay(false)
+            };
+        }
+        let remote = IpEndpoint::new(IpAddress::Ipv4(addr), port);
+        match socket.connect(stack.iface.context(), remote, local_port) {
+            Ok(()) => Step::Next(State::Connecting { since }),
+            Err(_) => Step::End(Err(HttpError::NoAddress)),
+        }
+    }
+
+    /// Queues the whole request, or fails if the transmit buffer cannot hold it.
+    fn send_request(&self, socket: &mut tcp::Socket) -> Result<(), HttpError> {
+        let url = Url::parse(&self.url)?;
+        let mut counter = Counter(0);
+        write_request(&mut counter, &url).map_err(|_| HttpError::RequestTooLarge)?;
+        if counter.0 > socket.send_capacity() - socket.send_queue() {
+            return Err(HttpError::RequestTooLarge);
+        }
+        write_request(&mut SocketWriter(socket), &url).map_err(|_| HttpError::RequestTooLarge)
+    }
+
+    fn read_head(
+        &mut self,
+        heard: Instant,
+        now: Instant,
+        stack: &mut Stack<'_>,
+        emit: &mut dyn FnMut(HttpEvent<'_>),
+        sink: &mut dyn FnMut(&[u8]) -> Result<(), HttpError>,
+    ) -> Step {
+        let socket = stack.sockets.get_mut::<tcp::Socket>(self.tcp);
+        let got = socket
+            .recv_slice(&mut self.head[self.head_len..])
+            .unwrap_or(0);
+        self.head_len += got;
+        let heard = if got > 0 { now } else { heard };
+        loop {
+            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let parsed = match head::parse(&self.head[..self.head_len], &mut headers) {
+                Ok(parsed) => parsed,
+                Err(error) => return Step::End(Err(error)),
+            };
+            let Some((head, len)) = parsed else {
+                break;
+            };
+            if (100..200).contains(&head.status) {
+                // Interim response (100 Continue, 103 Early Hints): skip it.
+                self.head.copy_within(len..self.head_len, 0);
+                self.head_len -= len;
+                continue;
+            }
+            emit(HttpEvent::Head(head));
+            let status = head.status;
+            if head.is_redirect() {
+                let Some(location) = head.header("location") else {
+                    return Step::End(Err(HttpError::MissingLocation));
+                };
+                let mut next = String::<URL>::new();
+                let resolved = core::str::from_utf8(location)
+                    .map_err(|_| HttpError::Url(url::UrlError::Malformed))
+                    .and_then(|location| {
+                        let base = Url::parse(&self.url)?;
+                        url::resolve(&base, location, &mut next).map_err(HttpError::from)
+                    });
+                return match resolved {
+                    // An https:// Location fails here, after its head was shown.
+                    Ok(()) => self.redirect(status, next, now, stack, emit),
+                    Err(error) => Step::End(Err(error)),
+                };
+            }
+            let framing = match head.framing() {
+                Ok(framing) => framing,
+                Err(error) => return Step::End(Err(error)),
+            };
+            let mut decoder = BodyDecoder::new(framing);
+            // Body bytes that came in with the head.
+            if let Err(error) = decoder.feed(&self.head[len..self.head_len], sink) {
+                return Step::End(Err(error));
+            }
+            return Step::Next(State::Body {
+                decoder,
+                status,
+                heard,
+            });
+        }
+        if self.head_len == HEAD {
+            return Step::End(Err(HttpError::HeadTooLarge));
+        }
+        let socket = stack.sockets.get_mut::<tcp::Socket>(self.tcp);
+        if socket.state() == TcpState::Closed {
+            return Step::End(Err(HttpError::Reset));
+        }
+        if !socket.may_recv() && !socket.can_recv() {
+            return Step::End(Err(HttpError::NoResponse));
+        }
+        if now >= heard + self.config.idle_timeout {
+            return Step::End(Err(HttpError::IdleTimeout));
+        }
+        self.state = State::Head { heard };
+        Step::Stay(got > 0)
+    }
+
+    fn redirect(
+        &mut self,
+        status: u16,
+        next: String<URL>,
+        now: Instant,
+        stack: &mut Stack<'_>,
+        emit: &mut dyn FnMut(HttpEvent<'_>),
+    ) -> Step {
+        let hash = fnv1a(next.as_bytes());
+        if self.visited.contains(&hash) {
+            return Step::End(Err(HttpError::RedirectLoop));
+        }
+        if self.visited.len() > usize::from(self.config.max_redirects) || self.visited.is_full() {
+            return Step::End(Err(HttpError::TooManyRedirects));
+        }
+        let _ = self.visited.push(hash);
+        emit(HttpEvent::Redirect { status, to: &next });
+        self.url = next;
+        // The rest of this response is not needed: cut the connection.
+        stack.sockets.get_mut::<tcp::Socket>(self.tcp).abort();
+        Step::Next(State::WaitAddress { since: now })
+    }
+}
+
+fn write_request(out: &mut dyn fmt::Write, url: &Url<'_>) -> fmt::Result {
+    write!(out, "GET {} HTTP/1.1\r\nHost: {}", url.target(), url.host)?;
+    if url.port != 80 {
+        write!(out, ":{}", url.port)?;
+    }
+    write!(
+        out,
+        "\r\nUser-Agent: {USER_AGENT}\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+    )
+}
+
+/// Counts what would be written.
+struct Counter(usize);
+
+impl fmt::Write for Counter {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0 += s.len();
+        Ok(())
+    }
+}
+
+/// Writes into a socket whose free space was checked first.
+struct SocketWriter<'a, 'b>(&'a mut tcp::Socket<'b>);
+
+impl fmt::Write for SocketWriter<'_, '_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        match self.0.send_slice(s.as_bytes()) {
+            Ok(n) if n == s.len() => Ok(()),
+            _ => Err(fmt::Error),
+        }
+    }
+}
+
+/// FNV-1a: a tiny fixed hash to remember visited URLs without storing them.
+fn fnv1a(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5, |h, &b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
+}

@@ -1,0 +1,106 @@
+//! Every way a GET can fail, as one typed error.
+
+use core::fmt;
+
+use crate::url::UrlError;
+
+/// Why a GET failed. Each variant is one distinct cause; `Display` says it for a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum HttpError {
+    /// The URL (given or from a redirect) cannot be fetched.
+    Url(UrlError),
+    /// A GET is already running.
+    Busy,
+    /// The host name needs DNS, but no DNS server is configured.
+    NoDnsServer,
+    /// The DNS server answered that the name does not exist (or refused to answer).
+    DnsNotFound,
+    /// No DNS answer within the DNS timeout.
+    DnsTimeout,
+    /// The interface had no IPv4 address (no DHCP lease) within the connect timeout.
+    NoAddress,
+    /// The server refused the connection (RST to our SYN).
+    ConnectionRefused,
+    /// No connection within the connect timeout.
+    ConnectTimeout,
+    /// The request does not fit the socket's transmit buffer.
+    RequestTooLarge,
+    /// The response head is larger than the head buffer.
+    HeadTooLarge,
+    /// The status line is not `HTTP/1.x NNN reason`.
+    BadStatusLine,
+    /// A header line is malformed.
+    BadHeader,
+    /// `Content-Length` is not a number that fits in 64 bits, or two of them disagree.
+    BadContentLength,
+    /// Both `Content-Length` and `Transfer-Encoding` were sent: the length is ambiguous.
+    AmbiguousLength,
+    /// The connection closed before the response head was complete.
+    NoResponse,
+    /// The connection closed before `Content-Length` bytes of body arrived.
+    TruncatedBody {
+        /// Bytes promised by `Content-Length`.
+        expected: u64,
+        /// Bytes that arrived.
+        received: u64,
+    },
+    /// A chunk-size line (or chunk framing) of a chunked body is malformed.
+    BadChunk,
+    /// The connection closed before the last chunk of a chunked body.
+    TruncatedChunked,
+    /// The server reset the connection before the response was complete.
+    Reset,
+    /// Nothing arrived for the idle timeout.
+    IdleTimeout,
+    /// A redirect led back to a URL already visited.
+    RedirectLoop,
+    /// More redirects than the configured limit.
+    TooManyRedirects,
+    /// A redirect status without a `Location` header.
+    MissingLocation,
+    /// The body sink refused the data (e.g. disk full).
+    Sink,
+}
+
+impl From<UrlError> for HttpError {
+    fn from(error: UrlError) -> Self {
+        Self::Url(error)
+    }
+}
+
+impl fmt::Display for HttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Url(error) => error.fmt(f),
+            Self::Busy => f.write_str("a GET is already running"),
+            Self::NoDnsServer => f.write_str("host name needs DNS but no DNS server is configured"),
+            Self::DnsNotFound => f.write_str("DNS: no such host name"),
+            Self::DnsTimeout => f.write_str("DNS: no answer (timed out)"),
+            Self::NoAddress => f.write_str("no IPv4 address (no DHCP lease)"),
+            Self::ConnectionRefused => f.write_str("connection refused"),
+            Self::ConnectTimeout => f.write_str("connect timed out"),
+            Self::RequestTooLarge => f.write_str("request does not fit the transmit buffer"),
+            Self::HeadTooLarge => f.write_str("response head larger than the head buffer"),
+            Self::BadStatusLine => f.write_str("malformed HTTP status line"),
+            Self::BadHeader => f.write_str("malformed HTTP header"),
+            Self::BadContentLength => f.write_str("invalid Content-Length"),
+            Self::AmbiguousLength => {
+                f.write_str("both Content-Length and Transfer-Encoding: body length is ambiguous")
+            }
+            Self::NoResponse => f.write_str("connection closed before the response head"),
+            Self::TruncatedBody { expected, received } => write!(
+                f,
+                "body truncated: {received} of {expected} bytes before the connection closed"
+            ),
+            Self::BadChunk => f.write_str("malformed chunked body"),
+            Self::TruncatedChunked => f.write_str("chunked body truncated before its last chunk"),
+            Self::Reset => f.write_str("connection reset by the server"),
+            Self::IdleTimeout => f.write_str("server went silent (idle timeout)"),
+            Self::RedirectLoop => f.write_str("redirect loop"),
+            Self::TooManyRedirects => f.write_str("too many redirects"),
+            Self::MissingLocation => f.write_str("redirect without a Location header"),
+            Self::Sink => f.write_str("the body sink refused the data"),
+        }
+    }
+}

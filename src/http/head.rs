@@ -1,0 +1,225 @@
+//! The response head: status line and headers, parsed with `httparse` from a bounded buffer.
+
+use core::fmt;
+
+use super::body::Framing;
+use super::HttpError;
+
+/// Most headers a response may have.
+pub const MAX_HEADERS: usize = 48;
+
+/// A parsed response head, borrowing the head buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct ResponseHead<'a> {
+    /// Status code, e.g. 200.
+    pub status: u16,
+    /// Reason phrase, e.g. `OK`.
+    pub reason: &'a str,
+    /// The headers in the order they came.
+    pub headers: &'a [httparse::Header<'a>],
+    /// The head exactly as received, without the blank line that ends it.
+    pub raw: &'a [u8],
+}
+
+impl<'a> ResponseHead<'a> {
+    /// The value of the first header called `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&'a [u8]> {
+        self.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value)
+    }
+
+    /// Whether the status is a redirect this client follows.
+    pub fn is_redirect(&self) -> bool {
+        matches!(self.status, 301 | 302 | 303 | 307 | 308)
+    }
+
+    /// How the body after this head is delimited (RFC 9112 section 6.3).
+    pub fn framing(&self) -> Result<Framing, HttpError> {
+        if matches!(self.status, 100..=199 | 204 | 304) {
+            return Ok(Framing::Length(0));
+        }
+        let mut length = None;
+        let mut encoding = None;
+        for header in self.headers {
+            if header.name.eq_ignore_ascii_case("content-length") {
+                let value = parse_length(header.value)?;
+                if length.is_some_and(|l| l != value) {
+                    return Err(HttpError::BadContentLength);
+                }
+                length = Some(value);
+            } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
+                encoding = Some(header.value);
+            }
+        }
+        match (encoding, length) {
+            (Some(_), Some(_)) => Err(HttpError::AmbiguousLength),
+            (Some(te), None) => {
+                // Only a final `chunked` coding delimits the body; anything else runs to close.
+                let last = te.rsplit(|&b| b == b',').next().unwrap_or(b"");
+                if trim(last).eq_ignore_ascii_case(b"chunked") {
+                    Ok(Framing::Chunked)
+                } else {
+                    Ok(Framing::UntilClose)
+                }
+            }
+            (None, Some(len)) => Ok(Framing::Length(len)),
+            (None, None) => Ok(Framing::UntilClose),
+        }
+    }
+}
+
+/// Prints the head as the seed does (`print(header.decode('utf-8'))`), lossily for non-UTF-8.
+impl fmt::Display for ResponseHead<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for chunk in self.raw.utf8_chunks() {
+            f.write_str(chunk.valid())?;
+            if !chunk.invalid().is_empty() {
+                f.write_str("\u{FFFD}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parses the head at the start of `buf`. `Ok(None)`: incomplete, read more.
+/// `Ok(Some((head, len)))`: the head uses the first `len` bytes of `buf`.
+pub fn parse<'b>(
+    buf: &'b [u8],
+    headers: &'b mut [httparse::Header<'b>; MAX_HEADERS],
+) -> Result<Option<(ResponseHead<'b>, usize)>, HttpError> {
+    let mut response = httparse::Response::new(headers);
+    let len = match response.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::Status | httparse::Error::Version) => {
+            return Err(HttpError::BadStatusLine)
+        }
+        Err(httparse::Error::TooManyHeaders) => return Err(HttpError::HeadTooLarge),
+        Err(_) => return Err(HttpError::BadHeader),
+    };
+    let (Some(status), Some(_version)) = (response.code, response.version) else {
+        return Err(HttpError::BadStatusLine);
+    };
+    let head = ResponseHead {
+        status,
+        reason: response.reason.unwrap_or(""),
+        headers: response.headers,
+        raw: strip_blank_line(&buf[..len]),
+    };
+    Ok(Some((head, len)))
+}
+
+fn strip_blank_line(head: &[u8]) -> &[u8] {
+    let head = head.strip_suffix(b"\n").unwrap_or(head);
+    let head = head.strip_suffix(b"\r").unwrap_or(head);
+    let head = head.strip_suffix(b"\n").unwrap_or(head);
+    head.strip_suffix(b"\r").unwrap_or(head)
+}
+
+fn trim(value: &[u8]) -> &[u8] {
+    let start = value
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(value.len());
+    let end = value
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
+    &value[start..end]
+}
+
+fn parse_length(value: &[u8]) -> Result<u64, HttpError> {
+    let digits = trim(value);
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(HttpError::BadContentLength);
+    }
+    digits.iter().try_fold(0u64, |n, &d| {
+        n.checked_mul(10)
+            .and_then(|n| n.checked_add(u64::from(d - b'0')))
+            .ok_or(HttpError::BadContentLength)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::format;
+
+    fn framing_of(head: &[u8]) -> Result<Framing, HttpError> {
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let (head, _) = parse(head, &mut headers)?.expect("complete head");
+        head.framing()
+    }
+
+    #[test]
+    fn parses_status_headers_and_raw_text() {
+        let buf = b"HTTP/1.1 302 Moved Temporarily\r\nLocation: https://x/\r\n\r\nbody";
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let (head, len) = parse(buf, &mut headers).unwrap().unwrap();
+        assert_eq!(
+            (head.status, head.reason, len),
+            (302, "Moved Temporarily", buf.len() - 4)
+        );
+        assert_eq!(head.header("location"), Some(&b"https://x/"[..]));
+        assert!(head.is_redirect());
+        assert_eq!(
+            format!("{head}"),
+            "HTTP/1.1 302 Moved Temporarily\r\nLocation: https://x/"
+        );
+    }
+
+    #[test]
+    fn incomplete_and_broken_heads() {
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        assert!(parse(b"HTTP/1.1 200 OK\r\nA: b\r\n", &mut headers)
+            .unwrap()
+            .is_none());
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        assert_eq!(
+            parse(b"HTTP/9 OK\r\n\r\n", &mut headers).unwrap_err(),
+            HttpError::BadStatusLine
+        );
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        assert_eq!(
+            parse(b"SSH-2.0-x\r\n\r\n", &mut headers).unwrap_err(),
+            HttpError::BadStatusLine
+        );
+    }
+
+    #[test]
+    fn framing_follows_the_rules() {
+        assert_eq!(
+            framing_of(b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n"),
+            Ok(Framing::Length(12))
+        );
+        assert_eq!(
+            framing_of(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
+            Ok(Framing::Chunked)
+        );
+        assert_eq!(
+            framing_of(b"HTTP/1.1 200 OK\r\n\r\n"),
+            Ok(Framing::UntilClose)
+        );
+        assert_eq!(
+            framing_of(b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n"),
+            Ok(Framing::Length(0))
+        );
+        assert_eq!(
+            framing_of(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+            ),
+            Err(HttpError::AmbiguousLength)
+        );
+        for bad in ["-1", "18446744073709551616", "1x", ""] {
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {bad}\r\n\r\n");
+            assert_eq!(
+                framing_of(head.as_bytes()),
+                Err(HttpError::BadContentLength),
+                "{bad}"
+            );
+        }
+    }
+}

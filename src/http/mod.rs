@@ -1,0 +1,20 @@
+//! The HTTP/1.1 GET client: the seed's `http_get.py` for a device.
+//!
+//! One request at a time, through fixed buffers: the URL (`URL` bytes), the response head
+//! (`HEAD` bytes) and the TCP socket's buffers. The body is never stored: it streams from the
+//! socket's receive buffer to the platform's [`Handler::body`](crate::app::Handler::body) sink,
+//! whatever its size. Host names are resolved with smoltcp's DNS socket; literal IPv4
+//! addresses skip DNS. Redirects to `http://` are followed; every failure is an [`HttpError`].
+
+mod body;
+mod client;
+mod error;
+mod head;
+
+pub use body::{BodyDecoder, Framing, MAX_LINE, MAX_TRAILERS};
+pub use client::{HttpClient, HttpConfig, HttpEvent, HttpStorage};
+pub use error::HttpError;
+pub use head::{parse as parse_head, ResponseHead, MAX_HEADERS};
+
+/// `User-Agent` sent with every request.
+pub const USER_AGENT: &str = concat!("tcplink/", env!("CARGO_PKG_VERSION"));

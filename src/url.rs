@@ -1,0 +1,207 @@
+//! `http://host[:port]/path?query` URLs, parsed in place (no allocation).
+
+use core::fmt;
+
+/// Why a URL was rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum UrlError {
+    /// `https://`: this device has no TLS.
+    TlsUnsupported,
+    /// A scheme other than `http://` or `https://`.
+    UnsupportedScheme,
+    /// No host, a bad port, or characters that cannot be sent in a request line.
+    Malformed,
+    /// Longer than the URL buffer.
+    TooLong,
+}
+
+impl fmt::Display for UrlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::TlsUnsupported => "https:// is not supported (no TLS on this device)",
+            Self::UnsupportedScheme => "only http:// URLs are supported",
+            Self::Malformed => "malformed URL (expected http://host[:port]/path)",
+            Self::TooLong => "URL too long for the URL buffer",
+        })
+    }
+}
+
+/// A parsed `http://` URL borrowing its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Url<'a> {
+    /// Host name or dotted IPv4 address.
+    pub host: &'a str,
+    /// TCP port (80 unless given).
+    pub port: u16,
+    /// Path and query as written (`/` when empty; starts with `/` or `?`); no fragment.
+    pub path: &'a str,
+}
+
+/// The request target of a [`Url`] (its path, with the `/` that `http://h?q` leaves out).
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a>(&'a str);
+
+impl fmt::Display for Target<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.starts_with('?') {
+            f.write_str("/")?;
+        }
+        f.write_str(self.0)
+    }
+}
+
+impl<'a> Url<'a> {
+    /// Parses `text`. The scheme is case-insensitive; `https://` is [`UrlError::TlsUnsupported`].
+    pub fn parse(text: &'a str) -> Result<Self, UrlError> {
+        let rest = strip_prefix_ignore_case(text, "http://").ok_or_else(|| {
+            if strip_prefix_ignore_case(text, "https://").is_some() {
+                UrlError::TlsUnsupported
+            } else {
+                UrlError::UnsupportedScheme
+            }
+        })?;
+        let rest = rest.split('#').next().unwrap_or("");
+        let split = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, path) = rest.split_at(split);
+        let path = if path.is_empty() { "/" } else { path };
+        if authority.contains('@') {
+            return Err(UrlError::Malformed);
+        }
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((host, port)) => (host, parse_port(port)?),
+            None => (authority, 80),
+        };
+        let host_ok = !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+        // Request lines and headers must not carry controls or spaces.
+        let path_ok = path.bytes().all(|b| b.is_ascii_graphic());
+        if !host_ok || !path_ok {
+            return Err(UrlError::Malformed);
+        }
+        Ok(Self { host, port, path })
+    }
+
+    /// What goes in the request line: the path, always starting with `/`.
+    pub fn target(&self) -> Target<'a> {
+        Target(self.path)
+    }
+
+    /// The literal IPv4 address in the host part, if it is one (then no DNS is needed).
+    pub fn ipv4(&self) -> Option<core::net::Ipv4Addr> {
+        self.host.parse().ok()
+    }
+}
+
+impl fmt::Display for Url<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "http://{}", self.host)?;
+        if self.port != 80 {
+            write!(f, ":{}", self.port)?;
+        }
+        self.target().fmt(f)
+    }
+}
+
+fn parse_port(text: &str) -> Result<u16, UrlError> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(UrlError::Malformed);
+    }
+    match text.parse::<u16>() {
+        Ok(0) | Err(_) => Err(UrlError::Malformed),
+        Ok(port) => Ok(port),
+    }
+}
+
+fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = text.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &text[prefix.len()..])
+}
+
+/// Writes into `out` the absolute URL that `location` (from a redirect) names, relative to
+/// `base`. Handles absolute URLs, `//host/path`, `/path` and `path` forms.
+pub fn resolve<const CAP: usize>(
+    base: &Url<'_>,
+    location: &str,
+    out: &mut heapless::String<CAP>,
+) -> Result<(), UrlError> {
+    use core::fmt::Write;
+    out.clear();
+    let location = location.trim();
+    let written = if location.contains("://") {
+        out.push_str(location).map_err(|_| UrlError::TooLong)
+    } else if let Some(rest) = location.strip_prefix("//") {
+        write!(out, "http://{rest}").map_err(|_| UrlError::TooLong)
+    } else {
+        let origin = Url { path: "", ..*base };
+        if location.starts_with('/') {
+            write!(out, "{origin}{location}").map_err(|_| UrlError::TooLong)
+        } else {
+            // Relative to the directory of the base path (query dropped).
+            let path = base.path.split('?').next().unwrap_or("/");
+            let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+            write!(out, "{origin}{dir}{location}").map_err(|_| UrlError::TooLong)
+        }
+    };
+    written?;
+    Url::parse(out).map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::string::ToString;
+
+    #[test]
+    fn parses_the_parts() {
+        let url = Url::parse("http://www.sina.com.cn").unwrap();
+        assert_eq!((url.host, url.port, url.path), ("www.sina.com.cn", 80, "/"));
+        let url = Url::parse("HTTP://10.0.0.1:8080/a/b?x=1#frag").unwrap();
+        assert_eq!(
+            (url.host, url.port, url.path),
+            ("10.0.0.1", 8080, "/a/b?x=1")
+        );
+        assert_eq!(url.ipv4(), Some(core::net::Ipv4Addr::new(10, 0, 0, 1)));
+        let url = Url::parse("http://h?q").unwrap();
+        assert_eq!((url.path, url.target().to_string().as_str()), ("?q", "/?q"));
+    }
+
+    #[test]
+    fn rejects_what_cannot_be_fetched() {
+        assert_eq!(Url::parse("https://x/"), Err(UrlError::TlsUnsupported));
+        assert_eq!(Url::parse("ftp://x/"), Err(UrlError::UnsupportedScheme));
+        for bad in [
+            "http://",
+            "http://:80/",
+            "http://h:0/",
+            "http://h:99999/",
+            "http://h/a b",
+            "http://u@h/",
+        ] {
+            assert_eq!(Url::parse(bad), Err(UrlError::Malformed), "{bad}");
+        }
+    }
+
+    #[test]
+    fn resolves_redirect_locations() {
+        let base = Url::parse("http://h:81/dir/page?q=1").unwrap();
+        let mut out = heapless::String::<64>::new();
+        for (location, want) in [
+            ("http://other/x", "http://other/x"),
+            ("//other:82/y", "http://other:82/y"),
+            ("/abs", "http://h:81/abs"),
+            ("rel?z", "http://h:81/dir/rel?z"),
+        ] {
+            resolve(&base, location, &mut out).unwrap();
+            assert_eq!(out.as_str(), want);
+        }
+        assert_eq!(
+            resolve(&base, "https://h/", &mut out),
+            Err(UrlError::TlsUnsupported)
+        );
+    }
+}
