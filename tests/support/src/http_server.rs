@@ -202,7 +202,10 @@ impl HttpServer {
             }
             if let Some((response, sent)) = &mut conn.response {
                 if *sent < response.bytes.len() && now >= conn.next_write && socket.can_send() {
-                    let end = response.bytes.len().min(*sent + response.per_write);
+                    let end = response
+                        .bytes
+                        .len()
+                        .min(sent.saturating_add(response.per_write));
                     *sent += socket.send_slice(&response.bytes[*sent..end]).unwrap_or(0);
                     conn.next_write = now + response.gap;
                 }
