@@ -1,0 +1,208 @@
+//! The command line: what to run, on which TAP, with which addresses.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+use smoltcp::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
+
+/// Socket counts the greeting server is built for. The core sizes its sockets with a const
+/// generic (RAM fixed at compile time, as on a board), so each count is its own compiled
+/// instance; these cover the useful range without compiling 64 of them.
+pub const SUPPORTED_SOCKETS: [usize; 7] = [1, 2, 4, 8, 16, 32, 64];
+
+/// The tcplink core (a no_std smoltcp device) on a Linux TAP interface: the seed's greeting
+/// server and HTTP GET client, answering on the TAP as a separate host would.
+#[derive(Debug, Parser)]
+#[command(name = "tcplink-tap", version)]
+pub struct Cli {
+    #[command(flatten)]
+    pub net: NetArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The device's network: where it is attached and how it is addressed.
+#[derive(Debug, Args)]
+pub struct NetArgs {
+    /// TAP interface to attach to; opened if it exists, created (down, unconfigured) if not.
+    #[arg(long, value_name = "NAME")]
+    pub tap: String,
+
+    /// Ethernet address of the device (not the TAP's own, host-side address).
+    #[arg(long, value_name = "MAC", default_value = "02:00:00:00:00:02", value_parser = parse_mac)]
+    pub mac: EthernetAddress,
+
+    /// Static IPv4 address and prefix of the device, e.g. 192.168.69.2/24.
+    #[arg(long, value_name = "ADDR/PREFIX", value_parser = parse_cidr,
+          required_unless_present = "dhcp", conflicts_with = "dhcp")]
+    pub ip: Option<Ipv4Cidr>,
+
+    /// Default gateway (with --ip).
+    #[arg(long, value_name = "IP", requires = "ip")]
+    pub gateway: Option<Ipv4Address>,
+
+    /// Get the address, gateway and DNS servers by DHCP instead.
+    #[arg(long)]
+    pub dhcp: bool,
+
+    /// DNS server for host names in URLs; repeat for more (added to any DHCP gives).
+    #[arg(long = "dns", value_name = "IP")]
+    pub dns: Vec<Ipv4Address>,
+
+    /// Record every frame, both directions, to FILE (pcap; tcpdump -r FILE, Wireshark).
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
+
+    /// Log what the device does on stderr (-v info, -vv debug incl. smoltcp, -vvv trace);
+    /// RUST_LOG overrides.
+    #[arg(short, long, action = ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the greeting server (the seed's tcp_server.py) until SIGINT or SIGTERM.
+    Serve(ServeArgs),
+    /// Fetch an http:// URL: print the response head, save the body, print its size.
+    Get(GetArgs),
+    /// Run the greeting server, and fetch a URL at the same time if --get is given.
+    ///
+    /// Serves until SIGINT or SIGTERM; exits non-zero if the fetch failed.
+    Run(RunArgs),
+}
+
+/// The greeting server's settings.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// TCP port to listen on.
+    #[arg(long, default_value_t = 9999, value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: u16,
+
+    /// Clients served at once; one more is refused (RST) at once. One of 1, 2, 4, 8, 16, 32, 64.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = parse_sockets)]
+    pub sockets: usize,
+
+    /// Wait this long before each reply (the seed sleeps 1000 ms); other clients are not held up.
+    #[arg(long, value_name = "MS", default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    pub delay_ms: u64,
+
+    /// Close a connection that sends nothing for this long.
+    #[arg(long, value_name = "S", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub idle_timeout_s: u64,
+}
+
+/// One fetch.
+#[derive(Debug, Clone, Args)]
+pub struct GetArgs {
+    /// http://host[:port]/path (host name or IPv4 address).
+    pub url: String,
+    #[command(flatten)]
+    pub fetch: FetchArgs,
+}
+
+/// Where a fetch saves, and how long it may take.
+#[derive(Debug, Clone, Args)]
+pub struct FetchArgs {
+    /// Save the body here [default: the URL's last path segment, or index.html].
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Give up if the whole fetch (DNS, connect, transfer) takes longer than this.
+    #[arg(long, value_name = "S", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub timeout_s: u64,
+}
+
+/// Serve, optionally fetching at the same time.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Fetch this http:// URL while serving.
+    #[arg(long, value_name = "URL")]
+    pub get: Option<String>,
+    #[command(flatten)]
+    pub fetch: FetchArgs,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+fn parse_mac(s: &str) -> Result<EthernetAddress, String> {
+    let mac: EthernetAddress = s
+        .parse()
+        .map_err(|()| format!("{s:?} is not a MAC address like 02:00:00:00:00:02"))?;
+    if !mac.is_unicast() {
+        return Err(format!(
+            "{s} is a multicast address; a device needs a unicast one"
+        ));
+    }
+    Ok(mac)
+}
+
+fn parse_cidr(s: &str) -> Result<Ipv4Cidr, String> {
+    let cidr: Ipv4Cidr = s
+        .parse()
+        .map_err(|()| format!("{s:?} is not ADDR/PREFIX like 192.168.69.2/24"))?;
+    if cidr.prefix_len() == 0 || cidr.prefix_len() > 32 {
+        return Err(format!("prefix of {s} must be 1..=32"));
+    }
+    Ok(cidr)
+}
+
+fn parse_sockets(s: &str) -> Result<usize, String> {
+    let n: usize = s.parse().map_err(|e| format!("{s:?}: {e}"))?;
+    if SUPPORTED_SOCKETS.contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!(
+            "{n} sockets is not a built-in size; use one of {SUPPORTED_SOCKETS:?} \
+             (the core fixes the count at compile time)"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn static_or_dhcp_exactly_one() {
+        let base = ["tcplink-tap", "--tap", "tap0"];
+        let with = |extra: &[&str]| Cli::try_parse_from(base.iter().chain(extra));
+        assert!(with(&["serve"]).is_err());
+        assert!(with(&["--ip", "192.168.69.2/24", "--dhcp", "serve"]).is_err());
+        assert!(with(&["--dhcp", "serve"]).is_ok());
+        let cli = with(&["--ip", "192.168.69.2/24", "serve", "--sockets", "16"]).unwrap();
+        let Command::Serve(serve) = cli.command else {
+            panic!("not serve")
+        };
+        assert_eq!((serve.port, serve.sockets), (9999, 16));
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_reason() {
+        let err = Cli::try_parse_from([
+            "tcplink-tap",
+            "--tap",
+            "t",
+            "--ip",
+            "1.2.3.4/24",
+            "serve",
+            "--sockets",
+            "3",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("not a built-in size"), "{err}");
+        assert!(parse_mac("01:00:5e:00:00:01").is_err());
+        assert!(parse_mac("02:00:00:00:00:02").is_ok());
+        assert!(parse_cidr("192.168.69.2").is_err());
+        assert!(parse_cidr("192.168.69.2/0").is_err());
+    }
+}

@@ -1,0 +1,194 @@
+//! The poll loop on a TAP: run the core until there is nothing to do, then sleep in poll(2)
+//! until a frame arrives, the core's next deadline passes, or a signal asks to stop.
+//!
+//! An idle device makes no system calls at all between frames, so it uses no CPU.
+
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+use std::time::{Duration as StdDuration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{anyhow, Context, Result};
+use smoltcp::phy::{PcapMode, PcapWriter};
+use smoltcp::time::Instant;
+use tcplink::app::{App, Handler};
+
+use crate::pcap::{Fault, Recorder};
+use crate::shutdown::Shutdown;
+use crate::tap::{self, TapDevice};
+
+/// The device the core runs on: the TAP, every frame offered to the (possibly off) recorder.
+pub type Nic = PcapWriter<TapDevice, Recorder>;
+
+/// The stack's clock: monotonic, zero when the program started.
+pub struct Clock {
+    start: std::time::Instant,
+    /// Wall-clock µs since the Unix epoch at `start`, for pcap timestamps.
+    epoch_micros: i64,
+}
+
+impl Clock {
+    /// A clock whose zero is now.
+    pub fn start() -> Self {
+        let epoch_micros = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+        Self {
+            start: std::time::Instant::now(),
+            epoch_micros,
+        }
+    }
+
+    /// Now, for smoltcp.
+    pub fn now(&self) -> Instant {
+        let micros = self.start.elapsed().as_micros();
+        Instant::from_micros(i64::try_from(micros).unwrap_or(i64::MAX))
+    }
+
+    /// Wall-clock time of `Instant::ZERO`, µs since the Unix epoch.
+    pub fn epoch_micros(&self) -> i64 {
+        self.epoch_micros
+    }
+}
+
+/// The platform side of a run: it receives the core's events and says when the run is over.
+pub trait Session: Handler {
+    /// `Some(result)` ends the run: finished, or failed (stdout closed, fetch failed...).
+    fn outcome(&mut self, now: Instant) -> Option<Result<()>>;
+
+    /// When [`outcome`](Self::outcome) must be asked again even if nothing happens (a
+    /// timeout of the session's own).
+    fn wake_at(&self) -> Option<Instant> {
+        None
+    }
+}
+
+/// How a run ended without an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// SIGINT or SIGTERM.
+    Signal,
+    /// The session said it was done.
+    Finished,
+}
+
+/// Everything the loop needs besides the core: the device, the clock, the stop signal.
+pub struct Node {
+    pub nic: Nic,
+    pub clock: Clock,
+    shutdown: Shutdown,
+    pcap: Option<(PathBuf, Fault)>,
+}
+
+impl Node {
+    /// Opens TAP `name`, wrapped in a recorder writing to `pcap` if given, and installs the
+    /// SIGINT/SIGTERM handlers.
+    pub fn open(name: &str, pcap: Option<PathBuf>) -> Result<Self> {
+        let clock = Clock::start();
+        let existed = TapDevice::exists(name);
+        let tap = TapDevice::open(name).with_context(|| format!("cannot open TAP {name}"))?;
+        if !existed {
+            // Not an error (the user may configure it next), but the first thing to check when
+            // nothing answers.
+            log::warn!(
+                "TAP {} did not exist and was created; it stays down with no host address until \
+                 configured (ip addr add ... dev {0}; ip link set {0} up)",
+                tap.name()
+            );
+        } else if !tap.is_up() {
+            log::warn!("TAP {} is down: ip link set {0} up", tap.name());
+        }
+        let (recorder, pcap) = match pcap {
+            Some(path) => {
+                let recorder = Recorder::create(&path, clock.epoch_micros())
+                    .with_context(|| format!("cannot create pcap file {}", path.display()))?;
+                let fault = recorder.fault();
+                (recorder, Some((path, fault)))
+            }
+            None => (Recorder::off(), None),
+        };
+        let shutdown = Shutdown::install().context("cannot install the SIGINT/SIGTERM handlers")?;
+        Ok(Self {
+            nic: PcapWriter::new(tap, recorder, PcapMode::Both),
+            clock,
+            shutdown,
+            pcap,
+        })
+    }
+
+    /// Runs `app` until `session` ends the run, a signal arrives, or the TAP fails.
+    pub fn run<const N: usize, const MSG: usize>(
+        &mut self,
+        app: &mut App<'_, N, MSG>,
+        session: &mut impl Session,
+    ) -> Result<Stop> {
+        loop {
+            let now = self.clock.now();
+            let next = app.poll(now, &mut self.nic, session);
+            self.check_devices()?;
+            if let Some(result) = session.outcome(now) {
+                return result.map(|()| Stop::Finished);
+            }
+            let wake = earliest(next, session.wake_at());
+            let timeout = wake.map(|at| until(now, at));
+            let ready = tap::wait(self.nic.get_ref(), self.shutdown.as_fd(), timeout)
+                .context("poll(2) on the TAP failed")?;
+            if ready.other && self.shutdown.requested() {
+                log::info!("signal received, stopping");
+                return Ok(Stop::Signal);
+            }
+        }
+    }
+
+    /// Errors the device and recorder could not return through smoltcp's API.
+    fn check_devices(&self) -> Result<()> {
+        let tap = self.nic.get_ref();
+        if let Some(e) = tap.take_error() {
+            return Err(anyhow!("TAP {}: {e}", tap.name()));
+        }
+        if let Some((path, fault)) = &self.pcap {
+            if let Some(e) = fault.borrow_mut().take() {
+                return Err(anyhow!("cannot write pcap file {}: {e}", path.display()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How long from `now` to `at`; zero if `at` has passed (smoltcp's `Instant - Instant` is
+/// an absolute difference, which would turn a missed deadline into a long sleep).
+fn until(now: Instant, at: Instant) -> StdDuration {
+    let micros = at.total_micros().saturating_sub(now.total_micros());
+    StdDuration::from_micros(u64::try_from(micros).unwrap_or(0))
+}
+
+/// The earlier of two optional deadlines.
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn past_deadlines_mean_no_sleep() {
+        let now = Instant::from_millis(5_000);
+        assert_eq!(until(now, Instant::from_millis(4_000)), StdDuration::ZERO);
+        assert_eq!(
+            until(now, Instant::from_millis(5_250)),
+            StdDuration::from_millis(250)
+        );
+    }
+
+    #[test]
+    fn earliest_deadline_wins() {
+        let (a, b) = (Instant::from_millis(1), Instant::from_millis(2));
+        assert_eq!(earliest(Some(b), Some(a)), Some(a));
+        assert_eq!(earliest(None, Some(b)), Some(b));
+        assert_eq!(earliest(None, None), None);
+    }
+}

@@ -1,0 +1,271 @@
+//! Shared by the TAP tests: a namespace per test, programs run inside it, children that are
+//! always killed, and a deadline on every wait.
+//!
+//! Every test creates its own namespace (`tt-<test>-<pid>`) with TAP `tap0` at 192.168.69.1/24
+//! and runs every program inside it, so traffic never leaves the namespace and tests run in
+//! parallel. The namespace is deleted when the [`Lab`] drops.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use tcplink_host::netns::{require_privileges, Namespace};
+
+pub use tcplink_host::netns::{DEVICE_IP, HOST_IP};
+
+pub const TAP_BIN: &str = env!("CARGO_BIN_EXE_tcplink-tap");
+pub const SEED_CLIENT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/seed/tcp_client.py"
+);
+/// The seed client's exact output.
+pub const TRANSCRIPT: &str = "Welcome\nHello, Alice!\nHello, Bob!\nHello, Jack!\n";
+/// No single wait in a test may take longer than this.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+/// The device's static address arguments.
+pub const STATIC_NET: [&str; 4] = ["--tap", "tap0", "--ip", "192.168.69.2/24"];
+
+/// `tcplink-host`, built next to `tcplink-tap` by `cargo test --workspace`.
+pub fn host_bin() -> PathBuf {
+    let path = PathBuf::from(TAP_BIN).with_file_name("tcplink-host");
+    assert!(
+        path.exists(),
+        "{} is missing: build it first with `cargo build -p tcplink-host` \
+         (or run `cargo test --workspace`)",
+        path.display()
+    );
+    path
+}
+
+/// A test's own network namespace with `tap0`; deleted on drop.
+pub struct Lab {
+    pub ns: Namespace,
+}
+
+impl Lab {
+    /// The namespace for `test`, or `None` when the test cannot run here (it then prints why,
+    /// or panics under CI=true).
+    pub fn new(test: &str) -> Option<Lab> {
+        if !require_privileges(test) {
+            return None;
+        }
+        let name = format!("tt-{test}-{}", std::process::id());
+        let ns = Namespace::create(&name, "tap0")
+            .unwrap_or_else(|e| panic!("cannot create namespace {name}: {e}"));
+        Some(Lab { ns })
+    }
+
+    /// `program` run inside the namespace.
+    pub fn cmd(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = self.ns.command(program);
+        cmd.stdin(Stdio::null());
+        cmd
+    }
+
+    /// `tcplink-tap ARGS` inside the namespace.
+    pub fn tap(&self, args: &[&str]) -> Command {
+        let mut cmd = self.cmd(TAP_BIN);
+        cmd.args(args);
+        cmd
+    }
+
+    /// Starts `tcplink-tap NET serve SERVE` and waits until it says it is waiting.
+    pub fn serve(&self, net: &[&str], serve: &[&str]) -> Server {
+        let mut cmd = self.tap(net);
+        cmd.arg("serve").args(serve);
+        let mut server = Server::spawn(&mut cmd);
+        let first = server.next_line();
+        assert_eq!(first, "Waiting for connection...");
+        server
+    }
+
+    /// Runs `cmd` to completion inside the time limit, output captured.
+    pub fn run(&self, cmd: &mut Command) -> Output {
+        run(cmd, DEADLINE)
+    }
+}
+
+/// A child process that is killed and reaped when the guard drops, whatever the test did.
+pub struct ChildGuard(pub Child);
+
+impl ChildGuard {
+    pub fn spawn(cmd: &mut Command) -> ChildGuard {
+        ChildGuard(cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}")))
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
+    /// Waits for the exit, killing the child and panicking past `deadline`.
+    pub fn wait(&mut self, deadline: Duration) -> ExitStatus {
+        let end = Instant::now() + deadline;
+        loop {
+            if let Some(status) = self.0.try_wait().expect("try_wait") {
+                return status;
+            }
+            if Instant::now() > end {
+                let _ = self.0.kill();
+                panic!("pid {} did not exit within {deadline:?}", self.0.id());
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A running `tcplink-tap`: its stdout as lines, its stderr collected.
+pub struct Server {
+    pub child: ChildGuard,
+    lines: Receiver<String>,
+    stderr: Option<JoinHandle<String>>,
+    /// Every stdout line read so far.
+    pub seen: Vec<String>,
+}
+
+impl Server {
+    pub fn spawn(cmd: &mut Command) -> Server {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = ChildGuard::spawn(cmd);
+        let out = child.0.stdout.take().expect("stdout piped");
+        let mut err = child.0.stderr.take().expect("stderr piped");
+        let (tx, lines) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = thread::spawn(move || {
+            let mut s = String::new();
+            let _ = err.read_to_string(&mut s);
+            s
+        });
+        Server {
+            child,
+            lines,
+            stderr: Some(stderr),
+            seen: Vec::new(),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.pid()
+    }
+
+    /// The next stdout line, within the deadline.
+    pub fn next_line(&mut self) -> String {
+        match self.lines.recv_timeout(DEADLINE) {
+            Ok(line) => {
+                self.seen.push(line.clone());
+                line
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                panic!("no output within {DEADLINE:?}: {:?}", self.seen)
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                let status = self.child.wait(DEADLINE);
+                let stderr = self.stderr.take().map(|t| t.join().unwrap());
+                panic!(
+                    "tcplink-tap exited ({status}); stdout {:?}; stderr {stderr:?}",
+                    self.seen
+                )
+            }
+        }
+    }
+
+    /// Stops it with SIGTERM; asserts a clean exit (status 0) and returns its stderr.
+    pub fn stop(mut self) -> String {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM {}", self.pid());
+        let status = self.child.wait(DEADLINE);
+        let stderr = self
+            .stderr
+            .take()
+            .map(|t| t.join().unwrap())
+            .unwrap_or_default();
+        assert!(
+            status.success(),
+            "tcplink-tap exited with {status} on SIGTERM: {stderr}"
+        );
+        // Collect whatever was printed before the exit.
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push(line);
+        }
+        stderr
+    }
+}
+
+/// Runs `cmd` to completion with captured output, killing it and panicking past `deadline`.
+pub fn run(cmd: &mut Command, deadline: Duration) -> Output {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = ChildGuard::spawn(cmd);
+    let mut out = child.0.stdout.take().unwrap();
+    let mut err = child.0.stderr.take().unwrap();
+    let out_t = thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out.read_to_end(&mut v);
+        v
+    });
+    let err_t = thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err.read_to_end(&mut v);
+        v
+    });
+    let status = child.wait(deadline);
+    Output {
+        status,
+        stdout: out_t.join().unwrap(),
+        stderr: err_t.join().unwrap(),
+    }
+}
+
+/// Stdout as text, panicking with the whole output if the command failed.
+pub fn success(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "failed ({}): stdout {:?} stderr {:?}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Parses `Accept new connection from IP:PORT...` into (IP, PORT).
+pub fn accepted(line: &str) -> Option<(String, u16)> {
+    let peer = line
+        .strip_prefix("Accept new connection from ")?
+        .strip_suffix("...")?;
+    split_peer(peer)
+}
+
+/// Parses `Connection from IP:PORT close.` into (IP, PORT).
+pub fn closed(line: &str) -> Option<(String, u16)> {
+    let peer = line
+        .strip_prefix("Connection from ")?
+        .strip_suffix(" close.")?;
+    split_peer(peer)
+}
+
+fn split_peer(peer: &str) -> Option<(String, u16)> {
+    let (ip, port) = peer.rsplit_once(':')?;
+    Some((ip.to_string(), port.parse().ok()?))
+}

@@ -1,0 +1,223 @@
+//! `tcplink-tap serve` on a real TAP in a test's own namespace, against kernel-socket clients:
+//! the seed's own client, `tcplink-host greet`, many at once, and an idle server's CPU use.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::*;
+
+/// The seed's tcp_client.py gets the seed's transcript, and the server logs the seed's lines
+/// with the client's address.
+#[test]
+fn seed_client_gets_the_seed_transcript() {
+    let Some(lab) = Lab::new("seed") else { return };
+    let mut server = lab.serve(&STATIC_NET, &[]);
+
+    let out = lab.run(lab.cmd("python3").args([SEED_CLIENT, DEVICE_IP, "9999"]));
+    assert_eq!(success(&out), TRANSCRIPT);
+
+    let accept = server.next_line();
+    let close = server.next_line();
+    let (ip, port) = accepted(&accept).unwrap_or_else(|| panic!("not an accept line: {accept}"));
+    assert_eq!(ip, HOST_IP);
+    assert!(port >= 1024, "client port {port} is not an ephemeral port");
+    assert_eq!(closed(&close), Some((ip, port)), "{close}");
+    let stderr = server.stop();
+    assert_eq!(stderr, "", "nothing on stderr without -v");
+}
+
+/// `tcplink-host greet` (the seed client in Rust) gets the same transcript.
+#[test]
+fn host_greet_gets_the_seed_transcript() {
+    let Some(lab) = Lab::new("greet") else { return };
+    let host = host_bin();
+    let mut server = lab.serve(&STATIC_NET, &["--sockets", "1"]);
+    let addr = format!("{DEVICE_IP}:9999");
+    for _ in 0..2 {
+        // Twice on one socket: a freed socket listens again.
+        let out = lab.run(lab.cmd(&host).args(["greet", &addr]));
+        assert_eq!(success(&out), TRANSCRIPT);
+        assert!(accepted(&server.next_line()).is_some());
+        assert!(closed(&server.next_line()).is_some());
+    }
+    server.stop();
+}
+
+/// Holds N connections open at once, then tries one more, then finishes all N. Prints each
+/// client's local port, the extra client's fate, and every reply.
+const HOLD_CLIENTS: &str = r#"
+import socket, sys, time
+host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+socks = [socket.create_connection((host, port), timeout=10) for _ in range(n)]
+for s in socks:
+    assert s.recv(1024) == b'Welcome'
+    print('port', s.getsockname()[1], flush=True)
+start = time.monotonic()
+try:
+    socket.create_connection((host, port), timeout=10).close()
+    print('extra: connected')
+except ConnectionRefusedError:
+    print('extra: refused after %.3f s' % (time.monotonic() - start))
+except OSError as e:
+    print('extra: %s after %.3f s' % (e, time.monotonic() - start))
+for i, s in enumerate(socks):
+    s.sendall(b'client%d' % i)
+    print(s.recv(1024).decode())
+for s in socks:
+    s.sendall(b'exit')
+    s.close()
+"#;
+
+/// With `--sockets 8`, eight clients are served at the same time, a ninth is refused at once
+/// (RST, not a timeout), and the server keeps serving afterwards.
+#[test]
+fn eight_at_once_and_the_ninth_is_refused() {
+    let Some(lab) = Lab::new("eight") else { return };
+    let mut server = lab.serve(&STATIC_NET, &["--sockets", "8"]);
+
+    let out = lab.run(
+        lab.cmd("python3")
+            .args(["-c", HOLD_CLIENTS, DEVICE_IP, "9999", "8"]),
+    );
+    let text = success(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 8 + 1 + 8, "{text}");
+    let ports: BTreeSet<u16> = lines[..8]
+        .iter()
+        .map(|l| l.strip_prefix("port ").unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(ports.len(), 8, "{text}");
+    let extra = lines[8];
+    let secs: f64 = extra
+        .strip_prefix("extra: refused after ")
+        .and_then(|s| s.strip_suffix(" s"))
+        .unwrap_or_else(|| panic!("the ninth client was not refused: {extra}"))
+        .parse()
+        .unwrap();
+    assert!(secs < 1.0, "refused only after {secs} s");
+    for (i, reply) in lines[9..].iter().enumerate() {
+        assert_eq!(*reply, format!("Hello, client{i}!"));
+    }
+
+    // The server saw exactly those eight clients, each accepted and closed once, all eight
+    // accepted before any closed.
+    let log: Vec<String> = (0..16).map(|_| server.next_line()).collect();
+    let accepts: BTreeSet<u16> = log[..8].iter().map(|l| accepted(l).unwrap().1).collect();
+    let closes: BTreeSet<u16> = log[8..].iter().map(|l| closed(l).unwrap().1).collect();
+    assert_eq!(accepts, ports, "{log:?}");
+    assert_eq!(closes, ports, "{log:?}");
+
+    let out = lab.run(lab.cmd("python3").args([SEED_CLIENT, DEVICE_IP, "9999"]));
+    assert_eq!(success(&out), TRANSCRIPT, "still serving after the refusal");
+    server.stop();
+}
+
+/// An idle server sleeps in poll(2): over 3 s it uses well under 10% of a CPU.
+#[test]
+fn idle_server_uses_no_cpu() {
+    let Some(lab) = Lab::new("idle") else { return };
+    let mut server = lab.serve(&STATIC_NET, &[]);
+    // One session first, so the measurement includes whatever timers a finished connection
+    // leaves behind.
+    let out = lab.run(lab.cmd("python3").args([SEED_CLIENT, DEVICE_IP, "9999"]));
+    assert_eq!(success(&out), TRANSCRIPT);
+    server.next_line();
+    server.next_line();
+
+    let pid = server.pid();
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+    assert_eq!(comm.trim(), "tcplink-tap", "measuring the right process");
+    let before = cpu_seconds(pid);
+    std::thread::sleep(Duration::from_secs(3));
+    let used = cpu_seconds(pid) - before;
+    eprintln!("idle serve: {used:.3} s CPU in 3 s");
+    assert!(used < 0.2, "idle server used {used} s of CPU in 3 s");
+    server.stop();
+}
+
+/// utime + stime of `pid`, in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    ticks as f64 / clock_ticks()
+}
+
+fn clock_ticks() -> f64 {
+    let out = std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .expect("getconf");
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+/// `--pcap` records the handshake in a file tcpdump reads.
+#[test]
+fn pcap_records_the_handshake() {
+    let Some(lab) = Lab::new("pcap") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("serve.pcap");
+    let pcap_arg = pcap.to_str().unwrap();
+    let mut net = STATIC_NET.to_vec();
+    net.extend(["--pcap", pcap_arg]);
+    let mut server = lab.serve(&net, &[]);
+    let out = lab.run(
+        lab.cmd(host_bin())
+            .args(["greet", &format!("{DEVICE_IP}:9999")]),
+    );
+    assert_eq!(success(&out), TRANSCRIPT);
+    let (_, port) = accepted(&server.next_line()).unwrap();
+    server.next_line();
+    server.stop();
+
+    let out = lab.run(lab.cmd("tcpdump").args(["-r", pcap_arg, "-nn"]));
+    let dump = success(&out);
+    let syn = format!("IP {HOST_IP}.{port} > {DEVICE_IP}.9999: Flags [S],");
+    let syn_ack = format!("IP {DEVICE_IP}.9999 > {HOST_IP}.{port}: Flags [S.],");
+    assert!(dump.contains(&syn), "no SYN in\n{dump}");
+    assert!(dump.contains(&syn_ack), "no SYN-ACK in\n{dump}");
+    assert!(
+        dump.contains("ARP, Reply 192.168.69.2 is-at 02:00:00:00:00:02"),
+        "{dump}"
+    );
+}
+
+/// Failures exit non-zero with one line on stderr that names the cause.
+#[test]
+fn failures_are_one_clear_line() {
+    let Some(lab) = Lab::new("fail") else { return };
+    let one_line = |out: &std::process::Output| {
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        err
+    };
+
+    let out = lab.run(&mut lab.tap(&["--tap", "lo", "--ip", "192.168.69.2/24", "serve"]));
+    let err = one_line(&out);
+    assert!(
+        err.contains("cannot open TAP lo") && err.contains("not a TAP"),
+        "{err}"
+    );
+
+    // Without CAP_NET_ADMIN (uid nobody), attaching to the root-owned TAP is refused.
+    let mut cmd = lab.cmd("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", TAP_BIN])
+        .args(STATIC_NET)
+        .arg("serve");
+    let err = one_line(&lab.run(&mut cmd));
+    assert!(
+        err.contains("cannot open TAP tap0: permission denied"),
+        "{err}"
+    );
+
+    let out = lab.run(&mut lab.tap(&["--tap", "tap0", "--dhcp", "--ip", "1.2.3.4/8", "serve"]));
+    assert!(!out.status.success());
+    let out = lab.run(lab.tap(&STATIC_NET).args(["serve", "--sockets", "3"]));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a built-in size"));
+    assert!(!out.status.success());
+}
