@@ -386,6 +386,7 @@ fn greeting_sessions_complete_during_a_large_download() {
         greeting: Some(GreetingConfig::default()),
         http: Some(HttpConfig::default()),
         dns: vec![PEER_IP],
+        ..DeviceSetup::default()
     };
     let mut sim = Sim::<4>::new(&setup, 32);
     sim.peer.serve_http(80, 1);

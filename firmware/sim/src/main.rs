@@ -25,6 +25,7 @@ fn main() {
         greeting: Some(GreetingConfig::default()),
         http: Some(HttpConfig::default()),
         dns: vec![PEER_IP],
+        ..DeviceSetup::default()
     };
     let mut sim = Sim::<4>::new(&setup, 8);
     sim.peer.serve_http(80, 1);

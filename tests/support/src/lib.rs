@@ -10,10 +10,12 @@
 
 mod client;
 mod dns_server;
+mod faults;
 mod http_server;
 
 pub use client::{Client, Outcome, Step};
 pub use dns_server::DnsServer;
+pub use faults::{faulty, FaultStats, Faults, FaultyPort, Shuffle};
 pub use http_server::{End, HttpServer, Response};
 
 use sha2::{Digest, Sha256};
@@ -266,7 +268,7 @@ impl Peer {
 
     /// Starts `client` on a new socket connecting to `remote`; returns its index.
     pub fn connect(&mut self, remote: IpEndpoint, mut client: Client, now: Instant) -> usize {
-        let handle = self.stack.add_tcp(leak(TcpBuffers::<65536, 65536>::new()));
+        let handle = self.stack.add_tcp(leak(TcpBuffers::<16384, 16384>::new()));
         let socket = self.stack.sockets.get_mut::<tcp::Socket>(handle);
         let local = self.next_port;
         self.next_port = self.next_port.wrapping_add(1).max(49152);
@@ -323,19 +325,24 @@ pub struct DeviceSetup {
     pub http: Option<HttpConfig>,
     /// DNS servers for the GET client.
     pub dns: Vec<Ipv4Address>,
+    /// How bad the device's network is (none by default).
+    pub faults: Faults,
 }
 
 /// The device under test: the tcplink [`App`] on end 0 of the link.
 pub struct Device<const N: usize> {
     /// The app under test.
     pub app: App<'static, N>,
-    port: SimPort,
+    /// Its network interface; change its fault settings to break the link mid-run.
+    pub port: FaultyPort,
+    /// What the reordering/duplicating stage did.
+    pub fault_stats: &'static std::cell::Cell<FaultStats>,
 }
 
 impl<const N: usize> Device<N> {
     /// A device at [`DEVICE_IP`] running what `setup` says (greeting on `N` sockets).
     pub fn new(link: &'static SimLink, setup: &DeviceSetup, now: Instant) -> Self {
-        let mut port = link.port(0);
+        let (mut port, fault_stats) = faulty(link.port(0), setup.faults);
         let storage = socket_storage(N + 4);
         let stack_config =
             StackConfig::new(DEVICE_MAC, DEVICE_IP.octets(), 24).with_seed(0x5eed_0002);
@@ -355,7 +362,11 @@ impl<const N: usize> Device<N> {
         if let Some(client) = http {
             app = app.with_http(client);
         }
-        Self { app, port }
+        Self {
+            app,
+            port,
+            fault_stats,
+        }
     }
 }
 

@@ -1,0 +1,181 @@
+//! A bad network: loss, corruption, reordering and duplication on the in-memory link, seeded
+//! so every run replays exactly. Nothing may be reported as success unless it is exact.
+
+use smoltcp::time::{Duration, Instant};
+use tcplink::greeting::GreetingConfig;
+use tcplink::http::{HttpConfig, HttpError};
+use tcplink_testkit::{
+    pseudo_random, sha256, Client, DeviceSetup, Faults, Outcome, Response, Sim, PEER_IP,
+};
+
+/// Seeded runs per scenario (the issue asks for 100; `TCPLINK_FAULT_RUNS` changes it).
+fn runs() -> u32 {
+    std::env::var("TCPLINK_FAULT_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100)
+}
+
+fn bad_network(seed: u32) -> Faults {
+    Faults {
+        drop_pct: 10,
+        corrupt_pct: 1,
+        reorder_pct: 5,
+        duplicate_pct: 1,
+        seed,
+    }
+}
+
+/// On a link that loses one frame in ten, the sender's retransmission timer backs off past
+/// 30 s now and then; a device made for such a link waits longer before calling it dead.
+const LOSSY_LINK: HttpConfig = HttpConfig {
+    dns_timeout: Duration::from_secs(15),
+    connect_timeout: Duration::from_secs(30),
+    idle_timeout: Duration::from_secs(120),
+    max_redirects: 5,
+};
+
+fn http_sim(faults: Faults, response: Response) -> Sim<16> {
+    let setup = DeviceSetup {
+        greeting: Some(GreetingConfig::default()),
+        http: Some(LOSSY_LINK),
+        dns: vec![PEER_IP],
+        faults,
+    };
+    let mut sim = Sim::<16>::new(&setup, 24);
+    sim.peer.serve_http(80, 1);
+    sim.peer.serve_dns(&[("files.test", PEER_IP)]);
+    sim.peer.http[0].route("/f", response);
+    sim
+}
+
+fn frames(sim: &Sim<16>) -> u64 {
+    sim.link.stats(0).sent + sim.link.stats(1).sent
+}
+
+#[test]
+fn one_mib_gets_are_exact_or_a_typed_error() {
+    let body = pseudo_random(1 << 20, 11);
+    let want = sha256(&body);
+    for (form, response) in [
+        ("fixed", Response::fixed(&body)),
+        ("chunked", Response::chunked(&body, 4000)),
+    ] {
+        // Frames a clean run needs: more means something was retransmitted.
+        let mut clean = http_sim(Faults::default(), response.clone());
+        clean.get("http://files.test/f").unwrap();
+        assert_eq!(
+            clean.run_get(Duration::from_secs(60)),
+            Some(Ok((200, 1 << 20)))
+        );
+        let clean_frames = frames(&clean);
+
+        let (mut ok, mut failed, mut retransmitted) = (0, Vec::new(), 0);
+        let mut worst = Duration::ZERO;
+        let (mut reordered, mut duplicated) = (0, 0);
+        for seed in 1..=runs() {
+            let mut sim = http_sim(bad_network(seed), response.clone());
+            sim.get("http://files.test/f").unwrap();
+            let outcome = sim.run_get(Duration::from_secs(3600));
+            match outcome {
+                Some(Ok((200, len))) => {
+                    assert_eq!(len, 1 << 20, "{form} seed {seed}: length");
+                    assert_eq!(
+                        sim.events.body_sha256(),
+                        want,
+                        "{form} seed {seed}: wrong data reported as success"
+                    );
+                    ok += 1;
+                }
+                Some(Err(error)) => failed.push((seed, error)),
+                other => panic!("{form} seed {seed}: {other:?}"),
+            }
+            worst = worst.max(sim.now - Instant::ZERO);
+            retransmitted +=
+                u32::from(outcome.is_some_and(|o| o.is_ok()) && frames(&sim) > clean_frames);
+            let stats = sim.device.fault_stats.get();
+            reordered += stats.reordered;
+            duplicated += stats.duplicated;
+        }
+        println!(
+            "{form}: {} runs, {ok} exact, {} typed failures {failed:?}, {retransmitted} of the exact runs needed retransmission, \
+             {reordered} frames reordered, {duplicated} duplicated, worst completion {worst} simulated",
+            runs(),
+            failed.len()
+        );
+        // A bad network may fail a run, but only with a timeout-class error, and rarely.
+        for (seed, error) in &failed {
+            assert!(
+                matches!(
+                    error,
+                    HttpError::IdleTimeout | HttpError::ConnectTimeout | HttpError::DnsTimeout
+                ),
+                "{form} seed {seed}: {error:?}"
+            );
+        }
+        assert!(
+            ok * 10 >= runs() * 9,
+            "{form}: only {ok} of {} runs completed",
+            runs()
+        );
+        assert_eq!(retransmitted, ok, "the faults hit every run");
+    }
+}
+
+#[test]
+fn sixteen_greeting_sessions_are_exact_or_typed() {
+    let seed_transcript = ["Welcome", "Hello, Alice!", "Hello, Bob!", "Hello, Jack!"];
+    let (mut exact, mut typed) = (0u32, 0u32);
+    let mut worst = Duration::ZERO;
+    for seed in 1..=runs() {
+        let setup = DeviceSetup {
+            greeting: Some(GreetingConfig::default()),
+            faults: bad_network(seed),
+            ..DeviceSetup::default()
+        };
+        let mut sim = Sim::<16>::new(&setup, 16);
+        for _ in 0..16 {
+            sim.start(Client::seed(&["Alice", "Bob", "Jack"]));
+        }
+        sim.run_clients(Duration::from_secs(3600));
+        for client in sim.peer.clients() {
+            match client.outcome() {
+                Some(Outcome::Completed) => {
+                    assert_eq!(client.transcript_strings(), seed_transcript, "seed {seed}");
+                    exact += 1;
+                }
+                // A reset or early close is visible to the client: never silent corruption.
+                Some(Outcome::Reset | Outcome::ClosedEarly | Outcome::Refused) => typed += 1,
+                None => unreachable!("run_clients waits for every client"),
+            }
+        }
+        worst = worst.max(sim.now - Instant::ZERO);
+    }
+    println!(
+        "greeting: {} runs x 16 sessions: {exact} exact, {typed} ended with a visible error, worst {worst} simulated",
+        runs()
+    );
+    assert!(exact * 10 >= runs() * 16 * 9, "only {exact} exact sessions");
+}
+
+#[test]
+fn a_link_that_dies_mid_transfer_ends_in_idle_timeout() {
+    let body = pseudo_random(1 << 20, 5);
+    let mut sim = http_sim(Faults::default(), Response::fixed(&body));
+    sim.get("http://files.test/f").unwrap();
+    sim.run_until(Duration::from_secs(10), |sim| {
+        sim.events.body_len >= 300_000
+    });
+    assert!(sim.events.http_outcome().is_none());
+    // The cable is cut: every frame in both directions is lost from now on.
+    sim.device.port.set_drop_chance(100);
+    let cut_at = sim.now;
+    let outcome = sim.run_get(Duration::from_secs(600));
+    assert_eq!(outcome, Some(Err(HttpError::IdleTimeout)));
+    assert_eq!(sim.now - cut_at, LOSSY_LINK.idle_timeout);
+    assert!(sim.events.body_len < body.len() as u64);
+    assert!(!sim
+        .event_list()
+        .iter()
+        .any(|e| matches!(e, tcplink_testkit::Recorded::Done { .. })));
+}
