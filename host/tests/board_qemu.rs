@@ -444,7 +444,6 @@ fn fnv1a64(data: &[u8]) -> u64 {
 }
 
 #[test]
-#[ignore = "the board firmware runs the GET once the core's HTTP client (tcplink::http) lands"]
 fn board_downloads_a_file_over_http() {
     let test = "board_downloads_a_file_over_http";
     if !can_run(test) {
@@ -518,4 +517,5 @@ fn board_downloads_a_file_over_http() {
     assert!(log.contains(&want), "want `{want}` in:\n{log}");
     // The greeting server runs alongside the client.
     wait_until_serving(&ns, &mut board);
+    eprintln!("board log:\n{}", board.output());
 }

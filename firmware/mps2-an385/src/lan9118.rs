@@ -244,7 +244,7 @@ impl Lan9118 {
         if !(0x0115..=0x0118).contains(&(id >> 16)) {
             return Err(Error::UnknownChip(id));
         }
-        // Quiet interrupts until `enable_rx_interrupt`.
+        // Quiet interrupts until `enable_interrupt`.
         r.write(INT_EN, 0);
         r.write(INT_STS, u32::MAX);
         r.write(IRQ_CFG, 0);

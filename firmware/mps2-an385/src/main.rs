@@ -1,8 +1,10 @@
 //! tcplink on the Arm MPS2 AN385 board (Cortex-M3 + LAN9118), as QEMU emulates it.
 //!
-//! Boots, brings up the LAN9118, and runs the tcplink core's `App` (the greeting server on
-//! port 9999) in one loop that sleeps in `wfi` between frames and timer deadlines. The log
-//! goes to the debugger's (QEMU's) stdout through semihosting.
+//! Boots, brings up the LAN9118, and runs the tcplink core's `App` in one loop that sleeps
+//! in `wfi` between frames and timer deadlines: the greeting server on port 9999 and, when
+//! built with `TCPLINK_GET_URL=http://...`, one HTTP GET whose head, body size and FNV-1a
+//! hash it logs (the body itself is not kept: a board has nowhere to save it). The log goes
+//! to the debugger's (QEMU's) stdout through semihosting.
 #![no_std]
 #![no_main]
 #![deny(unsafe_code)]
@@ -14,8 +16,10 @@ mod lan9118;
 use cortex_m_rt::{entry, exception, ExceptionFrame};
 use cortex_m_semihosting::{debug, hprintln};
 use smoltcp::iface::SocketStorage;
-use tcplink::app::{App, Event};
+use smoltcp::wire::Ipv4Address;
+use tcplink::app::{App, Event, Handler, SinkError};
 use tcplink::greeting::{GreetingConfig, GreetingServer};
+use tcplink::http::{HttpClient, HttpConfig, HttpEvent, HttpStorage};
 use tcplink::smoltcp;
 use tcplink::stack::{Stack, StackConfig, TcpBuffers};
 
@@ -35,11 +39,24 @@ const GREETING_MSG: usize = 1024;
 /// Per-socket TCP buffers: a 1 KiB window in, and room for the longest reply out.
 const GREETING_RX: usize = 1024;
 const GREETING_TX: usize = GREETING_MSG + 8;
-/// Socket slots: the greeting server's sockets.
-const SOCKETS: usize = GREETING_SOCKETS;
+
+/// The URL to GET once at boot, chosen at build time; none: the board only serves.
+const GET_URL: Option<&str> = option_env!("TCPLINK_GET_URL");
+/// DNS server for a GET by host name (a literal IP needs none), chosen at build time.
+const DNS_SERVER: Option<&str> = option_env!("TCPLINK_DNS");
+/// The GET's TCP receive buffer: the window the body streams through (six frames, what
+/// the driver advertises anyway). Its transmit buffer only holds the request.
+const HTTP_RX: usize = 8192;
+const HTTP_TX: usize = 512;
+/// Response head and URL buffers inside the client.
+const HTTP_HEAD: usize = 2048;
+const HTTP_URL: usize = 256;
+
+/// Socket slots: the greeting server's, plus the GET's TCP and DNS sockets if it runs.
+const SOCKETS: usize = GREETING_SOCKETS + if GET_URL.is_some() { 2 } else { 0 };
 
 type GreetingBuffers = [TcpBuffers<GREETING_RX, GREETING_TX>; GREETING_SOCKETS];
-type GreetingApp = App<'static, GREETING_SOCKETS, GREETING_MSG>;
+type BoardApp = App<'static, GREETING_SOCKETS, GREETING_MSG, HTTP_HEAD, HTTP_URL>;
 
 #[entry]
 fn main() -> ! {
@@ -75,13 +92,24 @@ fn main() -> ! {
     if let Some(ip) = stack.ipv4() {
         hprintln!("greeting: listening on {}:{}", ip, greeting_config.port);
     }
-    let app = cortex_m::singleton!(: GreetingApp = App::new(stack).with_greeting(greeting))
-        .expect("taken once");
+    let mut app = App::new(stack).with_greeting(greeting);
+    if let Some(url) = GET_URL {
+        let storage = cortex_m::singleton!(: HttpStorage<HTTP_RX, HTTP_TX> = HttpStorage::new())
+            .expect("taken once");
+        let dns: Option<Ipv4Address> = DNS_SERVER.and_then(|s| s.parse().ok());
+        let client = HttpClient::new(HttpConfig::default(), app.stack(), storage, dns.as_slice());
+        app = app.with_http(client);
+        hprintln!("GET {}", url);
+        if let Err(e) = app.get(url, clock.now()) {
+            hprintln!("http: failed: {}", e);
+        }
+    }
+    let app = cortex_m::singleton!(: BoardApp = app).expect("taken once");
 
-    let mut on_event = |event: Event| hprintln!("{}", event);
+    let mut log = Log::default();
     let mut reported = Counters::default();
     loop {
-        let next = app.poll(clock.now(), nic, &mut on_event);
+        let next = app.poll(clock.now(), nic, &mut log);
 
         let counters = nic.counters();
         if (counters.rx_dropped, counters.tx_errors) != (reported.rx_dropped, reported.tx_errors) {
@@ -105,6 +133,63 @@ fn main() -> ! {
                 cortex_m::asm::wfi();
             }
         });
+    }
+}
+
+/// Prints the applications' events over semihosting; hashes GET bodies instead of storing
+/// them.
+#[derive(Default)]
+struct Log {
+    body_len: u64,
+    body_hash: Fnv1a64,
+}
+
+impl Handler for Log {
+    fn event(&mut self, event: Event<'_>) {
+        match event {
+            Event::Http(HttpEvent::Head(head)) => {
+                // A new response (after a redirect, the next one): its body starts afresh.
+                self.body_len = 0;
+                self.body_hash = Fnv1a64::default();
+                hprintln!("{}", head);
+            }
+            Event::Http(HttpEvent::Done { status, body_len }) => {
+                debug_assert_eq!(body_len, self.body_len);
+                hprintln!(
+                    "http: done, status {}, body {} bytes, fnv1a64 {:016x}",
+                    status,
+                    body_len,
+                    self.body_hash.0
+                );
+            }
+            Event::Http(HttpEvent::Failed(e)) => hprintln!("http: failed: {}", e),
+            Event::Http(event) => hprintln!("http: {}", event),
+            // The greeting server's lines are the seed's own wording.
+            event => hprintln!("{}", event),
+        }
+    }
+
+    fn body(&mut self, chunk: &[u8]) -> Result<(), SinkError> {
+        self.body_len += chunk.len() as u64;
+        self.body_hash.update(chunk);
+        Ok(())
+    }
+}
+
+/// FNV-1a, 64 bits: a few lines, no table, enough to tell a body arrived intact.
+struct Fnv1a64(u64);
+
+impl Default for Fnv1a64 {
+    fn default() -> Self {
+        Fnv1a64(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv1a64 {
+    fn update(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
     }
 }
 
