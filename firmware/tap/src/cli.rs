@@ -25,7 +25,7 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct NetArgs {
     /// TAP interface to attach to; opened if it exists, created (down, unconfigured) if not.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = parse_tap_name)]
     pub tap: String,
 
     /// Ethernet address of the device (not the TAP's own, host-side address).
@@ -45,7 +45,8 @@ pub struct NetArgs {
     #[arg(long)]
     pub dhcp: bool,
 
-    /// DNS server for host names in URLs; repeat for more (added to any DHCP gives).
+    /// DNS server for host names in URLs; repeat for more (up to 4). Given, it is used instead
+    /// of the one DHCP offers.
     #[arg(long = "dns", value_name = "IP")]
     pub dns: Vec<Ipv4Address>,
 
@@ -127,6 +128,25 @@ pub struct RunArgs {
     pub serve: ServeArgs,
 }
 
+/// Interface names are at most 15 bytes (IFNAMSIZ - 1); the kernel would silently truncate a
+/// longer one and attach to some other interface.
+fn parse_tap_name(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.len() <= 15
+        && s != "."
+        && s != ".."
+        && !s
+            .bytes()
+            .any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace() || b == 0);
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "{s:?} is not an interface name (1 to 15 bytes, no '/', ':' or spaces)"
+        ))
+    }
+}
+
 fn parse_mac(s: &str) -> Result<EthernetAddress, String> {
     let mac: EthernetAddress = s
         .parse()
@@ -200,6 +220,9 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("not a built-in size"), "{err}");
+        assert!(parse_tap_name("tap0").is_ok());
+        assert!(parse_tap_name("a-very-long-tap-name").is_err());
+        assert!(parse_tap_name("../x").is_err());
         assert!(parse_mac("01:00:5e:00:00:01").is_err());
         assert!(parse_mac("02:00:00:00:00:02").is_ok());
         assert!(parse_cidr("192.168.69.2").is_err());

@@ -5,67 +5,137 @@
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
+use std::process::ExitCode;
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Result};
 use smoltcp::iface::SocketStorage;
 use smoltcp::time::Duration;
 use tcplink::app::App;
 use tcplink::greeting::{GreetingConfig, GreetingServer};
+use tcplink::http::{HttpClient, HttpConfig, HttpStorage};
 use tcplink::stack::{Stack, StackConfig, TcpBuffers};
 
-use crate::cli::{FetchArgs, GetArgs, NetArgs, ServeArgs, SUPPORTED_SOCKETS};
-use crate::output::GreetingLog;
-use crate::runner::Node;
+use crate::cli::{FetchArgs, GetArgs, NetArgs, RunArgs, ServeArgs, SUPPORTED_SOCKETS};
+use crate::download::default_name;
+use crate::runner::{Node, Stop};
+use crate::session::{Console, Fetch};
 
 /// Largest greeting message, the seed's `recv(1024)`.
 const MSG: usize = 1024;
 /// A greeting socket's buffers: a whole read in, the longest reply (MSG + 8) out.
 type GreetingBuffers = TcpBuffers<2048, 2048>;
+/// The GET socket: the receive buffer is the TCP window the body streams through (64 KiB
+/// keeps a TAP link busy); the request is a few hundred bytes.
+type GetStorage = HttpStorage<{ 64 * 1024 }, 1024>;
 
-/// `serve`, or `run` (serve plus an optional fetch).
-pub fn serve(net: &NetArgs, args: &ServeArgs, fetch: Option<(String, FetchArgs)>) -> Result<()> {
-    if fetch.is_some() {
-        bail!("--get needs the core's HTTP client, which this build does not have yet");
-    }
-    check_net(net)?;
-    let mut node = Node::open(&net.tap, net.pcap.clone())?;
-    match args.sockets {
-        1 => serve_on::<1>(&mut node, net, args),
-        2 => serve_on::<2>(&mut node, net, args),
-        4 => serve_on::<4>(&mut node, net, args),
-        8 => serve_on::<8>(&mut node, net, args),
-        16 => serve_on::<16>(&mut node, net, args),
-        32 => serve_on::<32>(&mut node, net, args),
-        64 => serve_on::<64>(&mut node, net, args),
+/// What one run does.
+struct Plan<'a> {
+    net: &'a NetArgs,
+    serve: Option<&'a ServeArgs>,
+    fetch: Option<(&'a str, &'a FetchArgs)>,
+}
+
+/// `serve`.
+pub fn serve(net: &NetArgs, args: &ServeArgs) -> Result<ExitCode> {
+    run_plan(&Plan {
+        net,
+        serve: Some(args),
+        fetch: None,
+    })
+}
+
+/// `get URL`.
+pub fn get(net: &NetArgs, args: &GetArgs) -> Result<ExitCode> {
+    run_plan(&Plan {
+        net,
+        serve: None,
+        fetch: Some((&args.url, &args.fetch)),
+    })
+}
+
+/// `run [--get URL]`: serve, fetching at the same time.
+pub fn run(net: &NetArgs, args: &RunArgs) -> Result<ExitCode> {
+    run_plan(&Plan {
+        net,
+        serve: Some(&args.serve),
+        fetch: args.get.as_deref().map(|url| (url, &args.fetch)),
+    })
+}
+
+/// Picks the compiled greeting server size and runs.
+fn run_plan(plan: &Plan<'_>) -> Result<ExitCode> {
+    let mut node = Node::open(&plan.net.tap, plan.net.pcap.clone())?;
+    match plan.serve.map_or(1, |s| s.sockets) {
+        1 => run_on::<1>(&mut node, plan),
+        2 => run_on::<2>(&mut node, plan),
+        4 => run_on::<4>(&mut node, plan),
+        8 => run_on::<8>(&mut node, plan),
+        16 => run_on::<16>(&mut node, plan),
+        32 => run_on::<32>(&mut node, plan),
+        64 => run_on::<64>(&mut node, plan),
         n => bail!("{n} sockets is not a built-in size; use one of {SUPPORTED_SOCKETS:?}"),
     }
 }
 
-/// `get URL`.
-pub fn get(net: &NetArgs, args: &GetArgs) -> Result<()> {
-    let _ = (net, args);
-    bail!("get needs the core's HTTP client, which this build does not have yet")
-}
+/// Builds the app with a greeting server on `N` sockets (if serving), the GET client (if
+/// fetching) and DHCP (if asked), and runs it.
+fn run_on<const N: usize>(node: &mut Node, plan: &Plan<'_>) -> Result<ExitCode> {
+    let net = plan.net;
+    let slots = plan.serve.map_or(0, |_| N) + plan.fetch.map_or(0, |_| 2) + usize::from(net.dhcp);
+    let mut storage: Vec<SocketStorage> = (0..slots).map(|_| SocketStorage::EMPTY).collect();
+    let mut greeting_buffers = plan
+        .serve
+        .map(|_| boxed_array::<GreetingBuffers, N>(GreetingBuffers::new));
+    let mut get_storage = plan.fetch.map(|_| Box::new(GetStorage::new()));
 
-fn check_net(net: &NetArgs) -> Result<()> {
-    if net.dhcp {
-        bail!("--dhcp needs the core's DHCP client, which this build does not have yet");
-    }
-    Ok(())
-}
-
-/// The greeting server on `N` sockets until a signal.
-fn serve_on<const N: usize>(node: &mut Node, net: &NetArgs, args: &ServeArgs) -> Result<()> {
-    let mut storage: Vec<SocketStorage> = (0..N).map(|_| SocketStorage::EMPTY).collect();
-    let mut buffers = boxed_array::<GreetingBuffers, N>(GreetingBuffers::new);
     let now = node.clock.now();
     let mut stack = Stack::new(&stack_config(net), &mut node.nic, &mut storage, now);
-    let server = GreetingServer::<N, MSG>::new(greeting_config(args), &mut stack, &mut buffers);
-    let mut app = App::new(stack).with_greeting(server);
-    let mut log = GreetingLog::default();
-    log.start();
-    node.run(&mut app, &mut log)?;
-    Ok(())
+    let greeting = match (plan.serve, greeting_buffers.as_deref_mut()) {
+        (Some(args), Some(buffers)) => Some(GreetingServer::<N, MSG>::new(
+            greeting_config(args),
+            &mut stack,
+            buffers,
+        )),
+        _ => None,
+    };
+    let http = get_storage
+        .as_deref_mut()
+        .map(|storage| HttpClient::new(HttpConfig::default(), &mut stack, storage, &net.dns));
+
+    let mut app = App::<N, MSG>::new(stack);
+    if let Some(greeting) = greeting {
+        app = app.with_greeting(greeting);
+    }
+    if let Some(http) = http {
+        app = app.with_http(http);
+    }
+    if net.dhcp {
+        app = app.with_dhcp();
+    }
+
+    let fetch = match plan.fetch {
+        Some((url, args)) => {
+            app.get(url, now).map_err(|e| anyhow!("GET {url}: {e}"))?;
+            let output = args.output.clone().unwrap_or_else(|| default_name(url));
+            let timeout = Duration::from_secs(args.timeout_s);
+            Some(Fetch::new(url, output, timeout, now)?)
+        }
+        None => None,
+    };
+    let mut console = Console::new(plan.serve.is_some(), fetch);
+    if plan.serve.is_some() {
+        console.waiting();
+    }
+    let stop = node.run(&mut app, &mut console)?;
+    log::info!("stopped: {stop:?}");
+    if plan.serve.is_none() && stop == Stop::Signal {
+        bail!("interrupted; nothing saved");
+    }
+    Ok(if console.fetch_failed() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn stack_config(net: &NetArgs) -> StackConfig {

@@ -5,38 +5,35 @@
 
 mod cli;
 mod commands;
+mod download;
 mod output;
 mod pcap;
 mod runner;
+mod session;
 mod shutdown;
 mod tap;
 
 use std::process::ExitCode;
 
-use anyhow::Result;
 use clap::Parser;
 
 use crate::cli::{Cli, Command};
+use crate::session::one_line;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.net.verbose);
-    match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+    let result = match &cli.command {
+        Command::Serve(args) => commands::serve(&cli.net, args),
+        Command::Get(args) => commands::get(&cli.net, args),
+        Command::Run(args) => commands::run(&cli.net, args),
+    };
+    match result {
+        Ok(code) => code,
         Err(e) => {
             // One line naming the cause: the context chain joined by ": ".
             eprintln!("tcplink-tap: {}", one_line(&e));
             ExitCode::FAILURE
-        }
-    }
-}
-
-fn run(cli: Cli) -> Result<()> {
-    match cli.command {
-        Command::Serve(args) => commands::serve(&cli.net, &args, None),
-        Command::Get(args) => commands::get(&cli.net, &args),
-        Command::Run(args) => {
-            commands::serve(&cli.net, &args.serve, args.get.map(|url| (url, args.fetch)))
         }
     }
 }
@@ -52,9 +49,4 @@ fn init_logging(verbose: u8) {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
         .format_target(verbose >= 2)
         .init();
-}
-
-/// An error and its causes on one line.
-fn one_line(e: &anyhow::Error) -> String {
-    format!("{e:#}").replace('\n', " ")
 }

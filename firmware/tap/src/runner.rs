@@ -9,12 +9,16 @@ use std::time::{Duration as StdDuration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, Context, Result};
 use smoltcp::phy::{PcapMode, PcapWriter};
-use smoltcp::time::Instant;
+use smoltcp::time::{Duration, Instant};
 use tcplink::app::{App, Handler};
 
 use crate::pcap::{Fault, Recorder};
 use crate::shutdown::Shutdown;
 use crate::tap::{self, TapDevice};
+
+/// How long the stack keeps running after a session ended (see [`Node::linger`]): a few
+/// round trips on a TAP.
+const LINGER: Duration = Duration::from_millis(100);
 
 /// The device the core runs on: the TAP, every frame offered to the (possibly off) recorder.
 pub type Nic = PcapWriter<TapDevice, Recorder>;
@@ -126,6 +130,7 @@ impl Node {
             let next = app.poll(now, &mut self.nic, session);
             self.check_devices()?;
             if let Some(result) = session.outcome(now) {
+                self.linger(app, session, now + LINGER)?;
                 return result.map(|()| Stop::Finished);
             }
             let wake = earliest(next, session.wake_at());
@@ -137,6 +142,36 @@ impl Node {
                 return Ok(Stop::Signal);
             }
         }
+    }
+
+    /// Keeps the stack running until `end`, so what the end of a session queued (a FIN,
+    /// the ACK of the server's FIN, an RST) reaches the wire before the device disappears.
+    fn linger<const N: usize, const MSG: usize>(
+        &mut self,
+        app: &mut App<'_, N, MSG>,
+        session: &mut impl Session,
+        end: Instant,
+    ) -> Result<()> {
+        // Bounded by the deadline; the count only guards against a clock that stands still.
+        for _ in 0..10_000 {
+            let now = self.clock.now();
+            if now >= end {
+                break;
+            }
+            let next = app.poll(now, &mut self.nic, session);
+            self.check_devices()?;
+            let wake = earliest(next, Some(end)).unwrap_or(end);
+            let ready = tap::wait(
+                self.nic.get_ref(),
+                self.shutdown.as_fd(),
+                Some(until(now, wake)),
+            )
+            .context("poll(2) on the TAP failed")?;
+            if ready.other && self.shutdown.requested() {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// Errors the device and recorder could not return through smoltcp's API.

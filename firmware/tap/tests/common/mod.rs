@@ -186,8 +186,8 @@ impl Server {
         }
     }
 
-    /// Stops it with SIGTERM; asserts a clean exit (status 0) and returns its stderr.
-    pub fn stop(mut self) -> String {
+    /// Sends SIGTERM and waits for the exit; returns the status and everything on stderr.
+    pub fn terminate(&mut self) -> (ExitStatus, String) {
         let status = Command::new("kill")
             .args(["-TERM", &self.pid().to_string()])
             .status()
@@ -199,14 +199,20 @@ impl Server {
             .take()
             .map(|t| t.join().unwrap())
             .unwrap_or_default();
-        assert!(
-            status.success(),
-            "tcplink-tap exited with {status} on SIGTERM: {stderr}"
-        );
         // Collect whatever was printed before the exit.
         while let Ok(line) = self.lines.try_recv() {
             self.seen.push(line);
         }
+        (status, stderr)
+    }
+
+    /// Stops it with SIGTERM; asserts a clean exit (status 0) and returns its stderr.
+    pub fn stop(mut self) -> String {
+        let (status, stderr) = self.terminate();
+        assert!(
+            status.success(),
+            "tcplink-tap exited with {status} on SIGTERM: {stderr}"
+        );
         stderr
     }
 }
@@ -268,4 +274,61 @@ pub fn closed(line: &str) -> Option<(String, u16)> {
 fn split_peer(peer: &str) -> Option<(String, u16)> {
     let (ip, port) = peer.rsplit_once(':')?;
     Some((ip.to_string(), port.parse().ok()?))
+}
+
+/// Waits until `ip:port` inside the lab's namespace accepts TCP connections.
+pub fn wait_listening(lab: &Lab, ip: &str, port: u16) {
+    const PROBE: &str = r#"
+import socket, sys, time
+end = time.monotonic() + 10
+while True:
+    try:
+        socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=1).close()
+        break
+    except OSError:
+        if time.monotonic() > end:
+            sys.exit('nothing listens on %s:%s' % (sys.argv[1], sys.argv[2]))
+        time.sleep(0.02)
+"#;
+    let out = lab.run(
+        lab.cmd("python3")
+            .args(["-c", PROBE, ip, &port.to_string()]),
+    );
+    success(&out);
+}
+
+/// `n` random bytes (from /dev/urandom: no RNG crate needed).
+pub fn random_bytes(n: usize) -> Vec<u8> {
+    let mut bytes = vec![0; n];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .expect("read /dev/urandom");
+    bytes
+}
+
+/// Hex SHA-256 of `data`.
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The names in `dir`, sorted.
+pub fn dir_names(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("read_dir")
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Asserts a failed run: non-zero status and exactly one stderr line, which it returns.
+pub fn one_error_line(out: &Output) -> String {
+    assert!(!out.status.success(), "succeeded: {out:?}");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(err.lines().count(), 1, "not one line: {err:?}");
+    err
 }

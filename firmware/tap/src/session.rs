@@ -1,0 +1,218 @@
+//! The platform side of a run: turns the core's events into the seed's output, saves a GET's
+//! body, and decides when the run is over and how it ended.
+//!
+//! stdout carries what the seed prints (server log lines; the response head) plus DHCP leases
+//! and the saved size; stderr carries only progress and errors.
+
+use std::path::PathBuf;
+
+use anyhow::{anyhow, Error, Result};
+use smoltcp::time::{Duration, Instant};
+use tcplink::app::{DhcpEvent, Event, Handler, SinkError};
+use tcplink::http::HttpEvent;
+
+use crate::download::Download;
+use crate::output::Stdout;
+use crate::runner::Session;
+
+/// A GET this run makes.
+pub struct Fetch {
+    url: String,
+    /// `None` once the GET ended.
+    download: Option<Download>,
+    deadline: Instant,
+    timeout: Duration,
+    /// Status and reason of the latest response head.
+    status: Option<(u16, String)>,
+    /// How the GET ended, until the run reports it.
+    result: Option<Result<()>>,
+}
+
+impl Fetch {
+    /// A GET of `url` saved to `output`, allowed `timeout` from `now`.
+    pub fn new(url: &str, output: PathBuf, timeout: Duration, now: Instant) -> Result<Self> {
+        Ok(Self {
+            url: url.to_string(),
+            download: Some(Download::create(&output)?),
+            deadline: now + timeout,
+            timeout,
+            status: None,
+            result: None,
+        })
+    }
+
+    fn running(&self) -> bool {
+        self.download.is_some()
+    }
+
+    /// Ends the GET: the download is finished or dropped (deleting the temporary file).
+    fn end(&mut self, result: Result<()>) {
+        self.download = None;
+        self.result = Some(result);
+    }
+
+    fn failed(&mut self, cause: impl std::fmt::Display) {
+        let error = anyhow!("GET {}: {cause}", self.url);
+        self.end(Err(error));
+    }
+}
+
+/// Everything the run prints and stores.
+pub struct Console {
+    out: Stdout,
+    fetch: Option<Fetch>,
+    /// `run`: keep serving after the GET ended. `get`: the GET's end is the run's end.
+    serving: bool,
+    /// `run`: the GET failed (already reported on stderr).
+    fetch_failed: bool,
+    /// Whether DHCP ever gave a lease: smoltcp reports "deconfigured" once at start, which
+    /// is not news to anyone.
+    leased: bool,
+}
+
+impl Console {
+    /// Output for a run that serves (`serving`) and/or fetches.
+    pub fn new(serving: bool, fetch: Option<Fetch>) -> Self {
+        Self {
+            out: Stdout::default(),
+            fetch,
+            serving,
+            fetch_failed: false,
+            leased: false,
+        }
+    }
+
+    /// The seed server's first line.
+    pub fn waiting(&mut self) {
+        self.out.line("Waiting for connection...");
+    }
+
+    /// Whether a GET made while serving failed.
+    pub fn fetch_failed(&self) -> bool {
+        self.fetch_failed
+    }
+
+    fn http(&mut self, event: HttpEvent<'_>) {
+        let Some(fetch) = self.fetch.as_mut().filter(|f| f.running()) else {
+            return;
+        };
+        match event {
+            HttpEvent::Resolved { .. } | HttpEvent::Connected { .. } => log::info!("{event}"),
+            HttpEvent::Redirect { .. } => log::info!("{event}"),
+            HttpEvent::Head(head) => {
+                // The header block as text, as the seed prints it, but with the terminal's
+                // line endings (the wire's CRLF would put a stray CR in every line of a pipe),
+                // then the blank line that ends a head on the wire.
+                for line in head.to_string().lines() {
+                    self.out.line(line);
+                }
+                self.out.line("");
+                fetch.status = Some((head.status, head.reason.to_string()));
+                if !head.is_redirect() {
+                    let length = head
+                        .header("content-length")
+                        .and_then(|v| std::str::from_utf8(v).ok())
+                        .and_then(|v| v.trim().parse().ok());
+                    if let Some(download) = &mut fetch.download {
+                        download.start(length);
+                    }
+                }
+            }
+            HttpEvent::Done { status, body_len } => {
+                if !(200..300).contains(&status) {
+                    let reason = fetch.status.as_ref().map_or("", |(_, r)| r.as_str());
+                    let cause = format!("server answered {status} {reason}");
+                    fetch.failed(cause.trim_end());
+                    return;
+                }
+                let Some(download) = fetch.download.take() else {
+                    return;
+                };
+                let path = download.path().to_path_buf();
+                match download.finish() {
+                    Ok(saved) => {
+                        debug_assert_eq!(saved, body_len);
+                        self.out
+                            .line(format_args!("{saved} bytes saved to {}", path.display()));
+                        fetch.end(Ok(()));
+                    }
+                    Err(e) => fetch.end(Err(e)),
+                }
+            }
+            HttpEvent::Failed(error) => {
+                let Some(mut download) = fetch.download.take() else {
+                    return;
+                };
+                match download.take_error() {
+                    // The core only knows the sink refused; the cause is ours to tell.
+                    Some(io) => {
+                        let path = download.path().display().to_string();
+                        fetch.end(Err(anyhow!("cannot write {path}: {io}")));
+                    }
+                    None => fetch.failed(error),
+                }
+            }
+        }
+    }
+}
+
+impl Handler for Console {
+    fn event(&mut self, event: Event<'_>) {
+        log::debug!("{event:?}");
+        match event {
+            Event::Greeting(event) => self.out.line(event),
+            Event::Dhcp(event) => {
+                let leased = matches!(event, DhcpEvent::Configured { .. });
+                if leased || self.leased {
+                    self.out.line(event);
+                }
+                self.leased = leased;
+            }
+            Event::Http(event) => self.http(event),
+        }
+    }
+
+    fn body(&mut self, chunk: &[u8]) -> Result<(), SinkError> {
+        // Refusing the data also cancels a GET this side already gave up on (timeout).
+        let download = self.fetch.as_mut().and_then(|f| f.download.as_mut());
+        match download.map(|d| d.write(chunk)) {
+            Some(true) => Ok(()),
+            _ => Err(SinkError),
+        }
+    }
+}
+
+impl Session for Console {
+    fn outcome(&mut self, now: Instant) -> Option<Result<()>> {
+        if let Err(e) = self.out.check() {
+            return Some(Err(e));
+        }
+        let fetch = self.fetch.as_mut()?;
+        if fetch.running() && now >= fetch.deadline {
+            let secs = fetch.timeout.secs();
+            fetch.failed(format_args!("timed out after {secs} s"));
+        }
+        let result = fetch.result.take()?;
+        if !self.serving {
+            return Some(result);
+        }
+        if let Err(e) = result {
+            // The server goes on; say now why the GET failed, and exit non-zero later.
+            eprintln!("tcplink-tap: {}", one_line(&e));
+            self.fetch_failed = true;
+        }
+        None
+    }
+
+    fn wake_at(&self) -> Option<Instant> {
+        self.fetch
+            .as_ref()
+            .filter(|f| f.running())
+            .map(|f| f.deadline)
+    }
+}
+
+/// An error and its causes on one line.
+pub fn one_line(e: &Error) -> String {
+    format!("{e:#}").replace('\n', " ")
+}
