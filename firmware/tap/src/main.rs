@@ -38,15 +38,16 @@ fn main() -> ExitCode {
     }
 }
 
-/// `-v` levels for this program and the core; `RUST_LOG` takes precedence when set.
+/// `-v` levels; `RUST_LOG` takes precedence when set. Without `-v` only this program's own
+/// warnings show (smoltcp's would be noise on a normal run's stderr); `-vv` adds smoltcp.
 fn init_logging(verbose: u8) {
-    let level = match verbose {
-        0 => "warn",
-        1 => "info",
+    let filter = match verbose {
+        0 => "tcplink_tap=warn",
+        1 => "tcplink_tap=info,tcplink=info",
         2 => "debug",
         _ => "trace",
     };
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(filter))
         .format_target(verbose >= 2)
         .init();
 }

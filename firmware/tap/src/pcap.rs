@@ -57,7 +57,9 @@ impl Recorder {
 impl PcapSink for Recorder {
     fn write(&mut self, data: &[u8]) {
         let Some(out) = &mut self.out else { return };
-        if let Err(e) = out.write_all(data) {
+        // Qualified: with smoltcp's `std` feature on (another workspace crate may enable
+        // it), `BufWriter` is a `PcapSink` too and `out.flush()` would be ambiguous.
+        if let Err(e) = Write::write_all(out, data) {
             self.fault.borrow_mut().get_or_insert(e);
             // Stop at the first error: what follows would be a torn record anyway.
             self.out = None;
@@ -67,7 +69,7 @@ impl PcapSink for Recorder {
     /// Called after every frame, so the file is complete even if the process is killed.
     fn flush(&mut self) {
         let Some(out) = &mut self.out else { return };
-        if let Err(e) = out.flush() {
+        if let Err(e) = Write::flush(out) {
             self.fault.borrow_mut().get_or_insert(e);
             self.out = None;
         }
