@@ -97,8 +97,9 @@ impl Console {
             return;
         };
         match event {
-            HttpEvent::Resolved { .. } | HttpEvent::Connected { .. } => log::info!("{event}"),
-            HttpEvent::Redirect { .. } => log::info!("{event}"),
+            HttpEvent::Resolved { .. }
+            | HttpEvent::Connected { .. }
+            | HttpEvent::Redirect { .. } => log::info!("{event}"),
             HttpEvent::Head(head) => {
                 // The header block as text, as the seed prints it, but with the terminal's
                 // line endings (the wire's CRLF would put a stray CR in every line of a pipe),
