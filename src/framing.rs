@@ -1,8 +1,8 @@
 //! How the greeting server turns received bytes into messages and messages into replies.
 //!
 //! Seed-compatible: the seed's server answers whatever one `recv(1024)` returned, so one read is
-//! one message. Within a read, `\n` separates messages and a trailing `\r` is stripped, so a
-//! line-oriented client (`nc`, telnet) works too. Empty lines are not messages. Bytes need not
+//! one message. Within a read, `\n` or `\r\n` separates messages, so a line-oriented client
+//! (`nc`, telnet) works too. Empty lines are not messages. Bytes need not
 //! be UTF-8: they are echoed back as they came.
 
 /// Sent once when a client connects.
@@ -23,12 +23,18 @@ pub fn next_message(read: &[u8]) -> Option<(&[u8], usize)> {
     let mut start = 0;
     while start < read.len() {
         let rest = &read[start..];
-        let (line, used) = match rest.iter().position(|&b| b == b'\n') {
-            Some(end) => (&rest[..end], end + 1),
-            None => (rest, rest.len()),
+        let line = match rest.iter().position(|&b| b == b'\n') {
+            // A line ending is `\n` or `\r\n`; a `\r` elsewhere is data.
+            Some(end) => {
+                start += end + 1;
+                let line = &rest[..end];
+                line.strip_suffix(b"\r").unwrap_or(line)
+            }
+            None => {
+                start += rest.len();
+                rest
+            }
         };
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        start += used;
         if !line.is_empty() {
             return Some((line, start));
         }
@@ -69,6 +75,7 @@ mod tests {
     fn lines_are_messages_and_crlf_is_stripped() {
         assert_eq!(all(b"Alice\nBob\r\n"), [b"Alice" as &[u8], b"Bob"]);
         assert_eq!(all(b"\r\n\n a \n"), [b" a " as &[u8]]);
+        assert_eq!(all(b"a\rb\r"), [b"a\rb\r" as &[u8]], "a lone CR is data");
         assert!(all(b"\n\r\n").is_empty());
     }
 

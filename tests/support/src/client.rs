@@ -41,6 +41,8 @@ pub struct Client {
     script: Vec<Step>,
     next: usize,
     pending: usize,
+    /// Bytes read off the socket while no Recv step was waiting (so the peer never stalls).
+    stash: Vec<u8>,
     wake_at: Option<Instant>,
     connected: bool,
     /// One entry per `Recv`/`RecvExact` step.
@@ -63,7 +65,13 @@ impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
             .field("port", &self.local_port)
-            .field("step", &self.script.get(self.next))
+            .field(
+                "step",
+                &self.script.get(self.next).map(|step| match step {
+                    Step::Send(bytes) => format!("Send({} bytes)", bytes.len()),
+                    other => format!("{other:?}"),
+                }),
+            )
             .field("transcript", &self.transcript_strings())
             .field("finished", &self.finished)
             .finish()
@@ -77,6 +85,7 @@ impl Client {
             script,
             next: 0,
             pending: 0,
+            stash: Vec::new(),
             wake_at: None,
             connected: false,
             transcript: Vec::new(),
@@ -148,29 +157,24 @@ impl Client {
         while let Some(step) = self.script.get(self.next).cloned() {
             let done = match step {
                 Step::Recv => {
-                    let mut chunk = vec![0u8; 65536];
-                    match socket.recv_slice(&mut chunk) {
-                        Ok(n) if n > 0 => {
-                            chunk.truncate(n);
-                            self.received.extend_from_slice(&chunk);
-                            self.transcript.push(chunk);
-                            true
-                        }
-                        _ => false,
+                    self.read_available(socket);
+                    if self.stash.is_empty() {
+                        false
+                    } else {
+                        self.transcript.push(std::mem::take(&mut self.stash));
+                        true
                     }
                 }
                 Step::RecvExact(len) => {
-                    let want = len - self.pending;
-                    let mut chunk = vec![0u8; want];
-                    let n = socket.recv_slice(&mut chunk).unwrap_or(0);
-                    if n > 0 {
+                    self.read_available(socket);
+                    let take = self.stash.len().min(len - self.pending);
+                    if take > 0 {
                         if self.pending == 0 {
                             self.transcript.push(Vec::new());
                         }
                         let entry = self.transcript.last_mut().expect("entry pushed");
-                        entry.extend_from_slice(&chunk[..n]);
-                        self.received.extend_from_slice(&chunk[..n]);
-                        self.pending += n;
+                        entry.extend(self.stash.drain(..take));
+                        self.pending += take;
                     }
                     if self.pending == len {
                         self.pending = 0;
@@ -218,16 +222,9 @@ impl Client {
             self.next += 1;
         }
         let script_done = self.next == self.script.len();
-        if script_done {
-            // Drain what still arrives after the script (e.g. replies to the last message).
-            let mut chunk = vec![0u8; 65536];
-            while let Ok(n) = socket.recv_slice(&mut chunk) {
-                if n == 0 {
-                    break;
-                }
-                self.received.extend_from_slice(&chunk[..n]);
-            }
-        }
+        // Keep reading whatever arrives (like a client with a reader thread), so a server
+        // that answers while we send never stalls on a full window.
+        self.read_available(socket);
         if !socket.may_recv() && self.connected {
             self.server_closed = true;
         }
@@ -235,10 +232,19 @@ impl Client {
             State::Closed if !self.connected => self.finish(now, Outcome::Refused),
             State::Closed | State::TimeWait if script_done => self.finish(now, Outcome::Completed),
             State::Closed => self.finish(now, Outcome::Reset),
-            State::CloseWait if !script_done && !socket.can_recv() && self.waits_for_data() => {
+            State::CloseWait if !script_done && self.stash.is_empty() && self.waits_for_data() => {
                 self.finish(now, Outcome::ClosedEarly)
             }
             _ => {}
+        }
+    }
+
+    /// Moves everything the socket has into the stash (and the record of all bytes).
+    fn read_available(&mut self, socket: &mut tcp::Socket) {
+        let mut chunk = [0u8; 4096];
+        while let Ok(n @ 1..) = socket.recv_slice(&mut chunk) {
+            self.received.extend_from_slice(&chunk[..n]);
+            self.stash.extend_from_slice(&chunk[..n]);
         }
     }
 
