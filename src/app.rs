@@ -20,7 +20,7 @@
 //! let mut stack = Stack::new(&config, &mut device, &mut storage, now);
 //! let greeting =
 //!     GreetingServer::<2>::new(GreetingConfig::default(), &mut stack, &mut buffers);
-//! let mut app: App<2> = App::new(stack).with_greeting(greeting);
+//! let mut app = App::new(stack).with_greeting(greeting);
 //! let next = app.poll(now, &mut device, &mut |event: Event| {
 //!     let _ = event; // print it, log it, count it
 //! });
@@ -122,48 +122,146 @@ impl<F: FnMut(Event<'_>)> Handler for F {
     }
 }
 
+/// An application the poll loop runs: the greeting server, the GET client, or `()` for none.
+///
+/// Applications are composed by type, not chosen at run time, so a board that only serves
+/// greetings links no HTTP code and reserves no HTTP buffers. `Option<S>` is an application
+/// too, for platforms that decide at start-up.
+pub trait Service {
+    /// Does what is ready at `now`; returns true if anything changed (so the interface is
+    /// polled again to send what was queued).
+    fn service(&mut self, now: Instant, stack: &mut Stack<'_>, handler: &mut dyn Handler) -> bool;
+
+    /// When it next needs to run even without network input.
+    fn poll_at(&self, now: Instant) -> Option<Instant>;
+
+    /// DHCP learned these DNS servers.
+    fn dns_servers(&mut self, stack: &mut Stack<'_>, servers: &[Ipv4Address]) {
+        let _ = (stack, servers);
+    }
+}
+
+/// No application.
+impl Service for () {
+    fn service(&mut self, _: Instant, _: &mut Stack<'_>, _: &mut dyn Handler) -> bool {
+        false
+    }
+
+    fn poll_at(&self, _: Instant) -> Option<Instant> {
+        None
+    }
+}
+
+/// An application present or not, decided at start-up.
+impl<S: Service> Service for Option<S> {
+    fn service(&mut self, now: Instant, stack: &mut Stack<'_>, handler: &mut dyn Handler) -> bool {
+        self.as_mut()
+            .is_some_and(|s| s.service(now, stack, handler))
+    }
+
+    fn poll_at(&self, now: Instant) -> Option<Instant> {
+        self.as_ref().and_then(|s| s.poll_at(now))
+    }
+
+    fn dns_servers(&mut self, stack: &mut Stack<'_>, servers: &[Ipv4Address]) {
+        if let Some(s) = self {
+            s.dns_servers(stack, servers);
+        }
+    }
+}
+
+impl<const N: usize, const MSG: usize> Service for GreetingServer<N, MSG> {
+    fn service(&mut self, now: Instant, stack: &mut Stack<'_>, handler: &mut dyn Handler) -> bool {
+        GreetingServer::service(self, now, &mut stack.sockets, &mut |event| {
+            handler.event(Event::Greeting(event))
+        })
+    }
+
+    fn poll_at(&self, now: Instant) -> Option<Instant> {
+        GreetingServer::poll_at(self, now)
+    }
+}
+
+impl<const HEAD: usize, const URL: usize> Service for HttpClient<HEAD, URL> {
+    fn service(&mut self, now: Instant, stack: &mut Stack<'_>, handler: &mut dyn Handler) -> bool {
+        // Both closures need the handler; they never run at the same time.
+        let handler = core::cell::RefCell::new(handler);
+        HttpClient::service(
+            self,
+            now,
+            stack,
+            &mut |event| handler.borrow_mut().event(Event::Http(event)),
+            &mut |chunk| {
+                handler
+                    .borrow_mut()
+                    .body(chunk)
+                    .map_err(|SinkError| HttpError::Sink)
+            },
+        )
+    }
+
+    fn poll_at(&self, _now: Instant) -> Option<Instant> {
+        HttpClient::poll_at(self)
+    }
+
+    fn dns_servers(&mut self, stack: &mut Stack<'_>, servers: &[Ipv4Address]) {
+        // Servers given by configuration win over DHCP's.
+        if !self.has_dns_server() {
+            self.set_dns_servers(stack, servers);
+        }
+    }
+}
+
 /// Upper bound on interface/application rounds in one [`App::poll`], so one call is bounded
 /// work even under a flood; leftover work is reported as an immediate deadline.
 const MAX_ROUNDS: usize = 8;
 
-/// The stack and its applications: the greeting server on `N` sockets with `MSG`-byte reads,
-/// and the GET client with a `HEAD`-byte head buffer and `URL`-byte URLs.
-pub struct App<
-    's,
-    const N: usize,
-    const MSG: usize = 1024,
-    const HEAD: usize = 4096,
-    const URL: usize = 256,
-> {
+/// The stack and its applications: a greeting server `G` and a GET client `H`, each a
+/// [`Service`] (`()` when absent).
+pub struct App<'s, G = (), H = ()> {
     stack: Stack<'s>,
-    greeting: Option<GreetingServer<N, MSG>>,
-    http: Option<HttpClient<HEAD, URL>>,
+    greeting: G,
+    http: H,
     dhcp: Option<SocketHandle>,
+    /// Whether DHCP has held a lease (its first "deconfigured" is not news).
+    leased: bool,
 }
 
-impl<'s, const N: usize, const MSG: usize, const HEAD: usize, const URL: usize>
-    App<'s, N, MSG, HEAD, URL>
-{
+impl<'s> App<'s> {
     /// An app with no applications yet.
     pub fn new(stack: Stack<'s>) -> Self {
         Self {
             stack,
-            greeting: None,
-            http: None,
+            greeting: (),
+            http: (),
             dhcp: None,
+            leased: false,
+        }
+    }
+}
+
+impl<'s, G: Service, H: Service> App<'s, G, H> {
+    /// Runs `server` (a [`GreetingServer`], or an `Option` of one) in this app.
+    pub fn with_greeting<G2: Service>(self, server: G2) -> App<'s, G2, H> {
+        App {
+            stack: self.stack,
+            greeting: server,
+            http: self.http,
+            dhcp: self.dhcp,
+            leased: self.leased,
         }
     }
 
-    /// Runs `server` in this app.
-    pub fn with_greeting(mut self, server: GreetingServer<N, MSG>) -> Self {
-        self.greeting = Some(server);
-        self
-    }
-
-    /// Runs `client` in this app; start requests with [`get`](Self::get).
-    pub fn with_http(mut self, client: HttpClient<HEAD, URL>) -> Self {
-        self.http = Some(client);
-        self
+    /// Runs `client` (an [`HttpClient`], or an `Option` of one) in this app; start requests
+    /// with `get`.
+    pub fn with_http<H2: Service>(self, client: H2) -> App<'s, G, H2> {
+        App {
+            stack: self.stack,
+            greeting: self.greeting,
+            http: client,
+            dhcp: self.dhcp,
+            leased: self.leased,
+        }
     }
 
     /// Learns address, gateway and DNS servers by DHCP (the stack needs a free socket slot).
@@ -177,23 +275,14 @@ impl<'s, const N: usize, const MSG: usize, const HEAD: usize, const URL: usize>
         &mut self.stack
     }
 
-    /// The greeting server, if running.
-    pub fn greeting(&self) -> Option<&GreetingServer<N, MSG>> {
-        self.greeting.as_ref()
+    /// The greeting server.
+    pub fn greeting(&self) -> &G {
+        &self.greeting
     }
 
-    /// The GET client, if any.
-    pub fn http(&self) -> Option<&HttpClient<HEAD, URL>> {
-        self.http.as_ref()
-    }
-
-    /// Starts a GET of `url` (needs [`with_http`](Self::with_http)). The outcome comes as
-    /// events, the body through [`Handler::body`].
-    pub fn get(&mut self, url: &str, now: Instant) -> Result<(), HttpError> {
-        match &mut self.http {
-            Some(client) => client.get(url, now),
-            None => Err(HttpError::Busy),
-        }
+    /// The GET client.
+    pub fn http(&self) -> &H {
+        &self.http
     }
 
     /// Does all work that is ready at `now`: frames in and out, accepts, replies, GET
@@ -213,45 +302,17 @@ impl<'s, const N: usize, const MSG: usize, const HEAD: usize, const URL: usize>
             if !changed && !more {
                 break;
             }
-            more = self.service(now, handler);
+            more = self.service_dhcp(handler);
+            more |= self.greeting.service(now, &mut self.stack, handler);
+            more |= self.http.service(now, &mut self.stack, handler);
         }
         let mut next = self.stack.poll_at(now);
-        if let Some(server) = &self.greeting {
-            next = earliest(next, server.poll_at(now));
-        }
-        if let Some(client) = &self.http {
-            next = earliest(next, client.poll_at());
-        }
+        next = earliest(next, self.greeting.poll_at(now));
+        next = earliest(next, self.http.poll_at(now));
         if more {
             next = Some(now);
         }
         next
-    }
-
-    /// Runs every application once; true if any did something.
-    fn service(&mut self, now: Instant, handler: &mut impl Handler) -> bool {
-        let mut changed = self.service_dhcp(handler);
-        if let Some(server) = &mut self.greeting {
-            changed |= server.service(now, &mut self.stack.sockets, &mut |event| {
-                handler.event(Event::Greeting(event))
-            });
-        }
-        if let Some(client) = &mut self.http {
-            // Both closures need the handler; they never run at the same time.
-            let handler = core::cell::RefCell::new(&mut *handler);
-            changed |= client.service(
-                now,
-                &mut self.stack,
-                &mut |event| handler.borrow_mut().event(Event::Http(event)),
-                &mut |chunk| {
-                    handler
-                        .borrow_mut()
-                        .body(chunk)
-                        .map_err(|SinkError| HttpError::Sink)
-                },
-            );
-        }
-        changed
     }
 
     fn service_dhcp(&mut self, handler: &mut impl Handler) -> bool {
@@ -274,17 +335,53 @@ impl<'s, const N: usize, const MSG: usize, const HEAD: usize, const URL: usize>
                 dns,
                 ..
             } => {
+                self.leased = true;
                 self.stack.set_ipv4(Some(address), router);
-                if let (Some(client), Some(dns)) = (&mut self.http, dns) {
-                    if !client.has_dns_server() {
-                        client.set_dns_servers(&mut self.stack, &[dns]);
-                    }
+                if let Some(dns) = dns {
+                    self.greeting.dns_servers(&mut self.stack, &[dns]);
+                    self.http.dns_servers(&mut self.stack, &[dns]);
                 }
             }
-            DhcpEvent::Deconfigured => self.stack.set_ipv4(None, None),
+            DhcpEvent::Deconfigured => {
+                self.stack.set_ipv4(None, None);
+                // smoltcp reports "deconfigured" once at start; only a lost lease is news.
+                if !core::mem::replace(&mut self.leased, false) {
+                    return true;
+                }
+            }
         }
         handler.event(Event::Dhcp(event));
         true
+    }
+}
+
+impl<G: Service, const HEAD: usize, const URL: usize> App<'_, G, HttpClient<HEAD, URL>> {
+    /// Starts a GET of `url`. The outcome comes as events, the body through
+    /// [`Handler::body`].
+    pub fn get(&mut self, url: &str, now: Instant) -> Result<(), HttpError> {
+        self.http.get(url, now)
+    }
+
+    /// Abandons the running GET, if any (reported as [`HttpError::Cancelled`]).
+    pub fn cancel_get(&mut self) {
+        self.http.cancel(&mut self.stack);
+    }
+}
+
+impl<G: Service, const HEAD: usize, const URL: usize> App<'_, G, Option<HttpClient<HEAD, URL>>> {
+    /// Starts a GET of `url`; [`HttpError::NoClient`] if the app was built without one.
+    pub fn get(&mut self, url: &str, now: Instant) -> Result<(), HttpError> {
+        match &mut self.http {
+            Some(client) => client.get(url, now),
+            None => Err(HttpError::NoClient),
+        }
+    }
+
+    /// Abandons the running GET, if any (reported as [`HttpError::Cancelled`]).
+    pub fn cancel_get(&mut self) {
+        if let Some(client) = &mut self.http {
+            client.cancel(&mut self.stack);
+        }
     }
 }
 

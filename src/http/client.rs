@@ -157,6 +157,7 @@ pub struct HttpClient<const HEAD: usize = 4096, const URL: usize = 256> {
     /// Hashes of the URLs of this GET, to see redirect loops.
     visited: heapless::Vec<u32, 16>,
     state: State,
+    cancelled: bool,
 }
 
 impl<const HEAD: usize, const URL: usize> HttpClient<HEAD, URL> {
@@ -181,6 +182,7 @@ impl<const HEAD: usize, const URL: usize> HttpClient<HEAD, URL> {
             head_len: 0,
             visited: heapless::Vec::new(),
             state: State::Idle,
+            cancelled: false,
         };
         client.set_dns_servers(stack, dns_servers);
         client
@@ -240,6 +242,10 @@ impl<const HEAD: usize, const URL: usize> HttpClient<HEAD, URL> {
         emit: &mut dyn FnMut(HttpEvent<'_>),
         sink: &mut dyn FnMut(&[u8]) -> Result<(), HttpError>,
     ) -> bool {
+        if core::mem::take(&mut self.cancelled) {
+            self.end(stack, Err(HttpError::Cancelled), emit);
+            return true;
+        }
         let mut changed = false;
         // Each transition is a state change; a handful covers any path through one poll.
         for _ in 0..8 {
@@ -256,6 +262,27 @@ impl<const HEAD: usize, const URL: usize> HttpClient<HEAD, URL> {
             }
         }
         changed
+    }
+
+    /// Abandons the running GET: the connection is reset and the next
+    /// [`service`](Self::service) reports [`HttpError::Cancelled`]. Nothing happens when idle.
+    pub fn cancel(&mut self, stack: &mut Stack<'_>) {
+        if self.is_busy() {
+            self.cancelled = true;
+            stack.sockets.get_mut::<tcp::Socket>(self.tcp).abort();
+        }
+    }
+
+    /// Whether the last connection has finished closing (its FIN or RST is out), so a
+    /// platform about to power down or exit loses nothing in flight.
+    pub fn is_quiet(&self, stack: &Stack<'_>) -> bool {
+        let socket = stack.sockets.get::<tcp::Socket>(self.tcp);
+        !self.is_busy()
+            && match socket.state() {
+                TcpState::Closed => socket.remote_endpoint().is_none(),
+                TcpState::TimeWait => true,
+                _ => false,
+            }
     }
 
     /// When the client needs to run even without network input.

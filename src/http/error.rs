@@ -12,6 +12,10 @@ pub enum HttpError {
     Url(UrlError),
     /// A GET is already running.
     Busy,
+    /// The app was built without a GET client.
+    NoClient,
+    /// The platform cancelled the GET.
+    Cancelled,
     /// The host name needs DNS, but no DNS server is configured.
     NoDnsServer,
     /// The DNS server answered that the name does not exist (or refused to answer).
@@ -74,6 +78,8 @@ impl fmt::Display for HttpError {
         match self {
             Self::Url(error) => error.fmt(f),
             Self::Busy => f.write_str("a GET is already running"),
+            Self::NoClient => f.write_str("this app has no GET client"),
+            Self::Cancelled => f.write_str("GET cancelled"),
             Self::NoDnsServer => f.write_str("host name needs DNS but no DNS server is configured"),
             Self::DnsNotFound => f.write_str("DNS: no such host name"),
             Self::DnsTimeout => f.write_str("DNS: no answer (timed out)"),

@@ -16,10 +16,13 @@ mod lan9118;
 use cortex_m_rt::{entry, exception, ExceptionFrame};
 use cortex_m_semihosting::{debug, hprintln};
 use smoltcp::iface::SocketStorage;
+#[cfg(tcplink_get)]
 use smoltcp::wire::Ipv4Address;
 use tcplink::app::{App, Event, Handler, SinkError};
 use tcplink::greeting::{GreetingConfig, GreetingServer};
-use tcplink::http::{HttpClient, HttpConfig, HttpEvent, HttpStorage};
+use tcplink::http::HttpEvent;
+#[cfg(tcplink_get)]
+use tcplink::http::{HttpClient, HttpConfig, HttpStorage};
 use tcplink::smoltcp;
 use tcplink::stack::{Stack, StackConfig, TcpBuffers};
 
@@ -32,8 +35,12 @@ const DEVICE_IP: [u8; 4] = [192, 168, 69, 2];
 const PREFIX: u8 = 24;
 const GATEWAY: [u8; 4] = [192, 168, 69, 1];
 
-/// Clients the greeting server serves at once; one more is refused with RST.
-const GREETING_SOCKETS: usize = 4;
+/// Clients the greeting server serves at once (one more is refused with RST); 4 unless
+/// built with `TCPLINK_SOCKETS=N` (the footprint benchmark builds 1, 4 and 16).
+const GREETING_SOCKETS: usize = match option_env!("TCPLINK_SOCKETS") {
+    Some(n) => parse_count(n),
+    None => 4,
+};
 /// The most one read takes, as the seed's `recv(1024)`.
 const GREETING_MSG: usize = 1024;
 /// Per-socket TCP buffers: a 1 KiB window in, and room for the longest reply out.
@@ -43,20 +50,32 @@ const GREETING_TX: usize = GREETING_MSG + 8;
 /// The URL to GET once at boot, chosen at build time; none: the board only serves.
 const GET_URL: Option<&str> = option_env!("TCPLINK_GET_URL");
 /// DNS server for a GET by host name (a literal IP needs none), chosen at build time.
+#[cfg(tcplink_get)]
 const DNS_SERVER: Option<&str> = option_env!("TCPLINK_DNS");
 /// The GET's TCP receive buffer: the window the body streams through (six frames, what
 /// the driver advertises anyway). Its transmit buffer only holds the request.
+#[cfg(tcplink_get)]
 const HTTP_RX: usize = 8192;
+#[cfg(tcplink_get)]
 const HTTP_TX: usize = 512;
 /// Response head and URL buffers inside the client.
+#[cfg(tcplink_get)]
 const HTTP_HEAD: usize = 2048;
+#[cfg(tcplink_get)]
 const HTTP_URL: usize = 256;
 
 /// Socket slots: the greeting server's, plus the GET's TCP and DNS sockets if it runs.
 const SOCKETS: usize = GREETING_SOCKETS + if GET_URL.is_some() { 2 } else { 0 };
 
 type GreetingBuffers = [TcpBuffers<GREETING_RX, GREETING_TX>; GREETING_SOCKETS];
-type BoardApp = App<'static, GREETING_SOCKETS, GREETING_MSG, HTTP_HEAD, HTTP_URL>;
+type Greeting = GreetingServer<GREETING_SOCKETS, GREETING_MSG>;
+/// The GET client exists only in builds with a URL, so a serving-only board links no HTTP
+/// code and reserves no HTTP buffers (build.rs sets `tcplink_get`).
+#[cfg(tcplink_get)]
+type Http = HttpClient<HTTP_HEAD, HTTP_URL>;
+#[cfg(not(tcplink_get))]
+type Http = ();
+type BoardApp = App<'static, Greeting, Http>;
 
 #[entry]
 fn main() -> ! {
@@ -92,18 +111,22 @@ fn main() -> ! {
     if let Some(ip) = stack.ipv4() {
         hprintln!("greeting: listening on {}:{}", ip, greeting_config.port);
     }
-    let mut app = App::new(stack).with_greeting(greeting);
-    if let Some(url) = GET_URL {
+    let app = App::new(stack).with_greeting(greeting);
+    #[cfg(tcplink_get)]
+    let app = {
+        let url = GET_URL.expect("build.rs sets tcplink_get only with a URL");
+        let mut app = app;
         let storage = cortex_m::singleton!(: HttpStorage<HTTP_RX, HTTP_TX> = HttpStorage::new())
             .expect("taken once");
         let dns: Option<Ipv4Address> = DNS_SERVER.and_then(|s| s.parse().ok());
-        let client = HttpClient::new(HttpConfig::default(), app.stack(), storage, dns.as_slice());
-        app = app.with_http(client);
+        let client = Http::new(HttpConfig::default(), app.stack(), storage, dns.as_slice());
+        let mut app = app.with_http(client);
         hprintln!("GET {}", url);
         if let Err(e) = app.get(url, clock.now()) {
             hprintln!("http: failed: {}", e);
         }
-    }
+        app
+    };
     let app = cortex_m::singleton!(: BoardApp = app).expect("taken once");
 
     let mut log = Log::default();
@@ -191,6 +214,24 @@ impl Fnv1a64 {
             self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
         }
     }
+}
+
+/// A socket count from the build environment, checked at compile time.
+const fn parse_count(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    assert!(!bytes.is_empty(), "TCPLINK_SOCKETS must be a number");
+    let mut n = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        assert!(
+            bytes[i].is_ascii_digit(),
+            "TCPLINK_SOCKETS must be a number"
+        );
+        n = n * 10 + (bytes[i] - b'0') as usize;
+        i += 1;
+    }
+    assert!(n > 0, "TCPLINK_SOCKETS must be at least 1");
+    n
 }
 
 /// Logs why the board cannot go on and ends the QEMU run with a failure status.

@@ -27,6 +27,8 @@ type GreetingBuffers = TcpBuffers<2048, 2048>;
 /// The GET socket: the receive buffer is the TCP window the body streams through (64 KiB
 /// keeps a TAP link busy); the request is a few hundred bytes.
 type GetStorage = HttpStorage<{ 64 * 1024 }, 1024>;
+/// The GET client with the core's default head (4 KiB) and URL (256 B) buffers.
+type GetClient = HttpClient;
 
 /// What one run does.
 struct Plan<'a> {
@@ -100,15 +102,9 @@ fn run_on<const N: usize>(node: &mut Node, plan: &Plan<'_>) -> Result<ExitCode> 
     };
     let http = get_storage
         .as_deref_mut()
-        .map(|storage| HttpClient::new(HttpConfig::default(), &mut stack, storage, &net.dns));
+        .map(|storage| GetClient::new(HttpConfig::default(), &mut stack, storage, &net.dns));
 
-    let mut app = App::<N, MSG>::new(stack);
-    if let Some(greeting) = greeting {
-        app = app.with_greeting(greeting);
-    }
-    if let Some(http) = http {
-        app = app.with_http(http);
-    }
+    let mut app = App::new(stack).with_greeting(greeting).with_http(http);
     if net.dhcp {
         app = app.with_dhcp();
     }

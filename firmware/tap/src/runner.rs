@@ -10,7 +10,7 @@ use std::time::{Duration as StdDuration, SystemTime, UNIX_EPOCH};
 use anyhow::{anyhow, Context, Result};
 use smoltcp::phy::{PcapMode, PcapWriter};
 use smoltcp::time::{Duration, Instant};
-use tcplink::app::{App, Handler};
+use tcplink::app::{App, Handler, Service};
 
 use crate::pcap::{Fault, Recorder};
 use crate::shutdown::Shutdown;
@@ -120,9 +120,9 @@ impl Node {
     }
 
     /// Runs `app` until `session` ends the run, a signal arrives, or the TAP fails.
-    pub fn run<const N: usize, const MSG: usize>(
+    pub fn run<G: Service, H: Service>(
         &mut self,
-        app: &mut App<'_, N, MSG>,
+        app: &mut App<'_, G, H>,
         session: &mut impl Session,
     ) -> Result<Stop> {
         loop {
@@ -146,9 +146,9 @@ impl Node {
 
     /// Keeps the stack running until `end`, so what the end of a session queued (a FIN,
     /// the ACK of the server's FIN, an RST) reaches the wire before the device disappears.
-    fn linger<const N: usize, const MSG: usize>(
+    fn linger<G: Service, H: Service>(
         &mut self,
-        app: &mut App<'_, N, MSG>,
+        app: &mut App<'_, G, H>,
         session: &mut impl Session,
         end: Instant,
     ) -> Result<()> {

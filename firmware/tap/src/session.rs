@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use anyhow::{anyhow, Error, Result};
 use smoltcp::time::{Duration, Instant};
-use tcplink::app::{DhcpEvent, Event, Handler, SinkError};
+use tcplink::app::{Event, Handler, SinkError};
 use tcplink::http::HttpEvent;
 
 use crate::download::Download;
@@ -65,9 +65,6 @@ pub struct Console {
     serving: bool,
     /// `run`: the GET failed (already reported on stderr).
     fetch_failed: bool,
-    /// Whether DHCP ever gave a lease: smoltcp reports "deconfigured" once at start, which
-    /// is not news to anyone.
-    leased: bool,
 }
 
 impl Console {
@@ -78,7 +75,6 @@ impl Console {
             fetch,
             serving,
             fetch_failed: false,
-            leased: false,
         }
     }
 
@@ -162,13 +158,7 @@ impl Handler for Console {
         log::debug!("{event:?}");
         match event {
             Event::Greeting(event) => self.out.line(event),
-            Event::Dhcp(event) => {
-                let leased = matches!(event, DhcpEvent::Configured { .. });
-                if leased || self.leased {
-                    self.out.line(event);
-                }
-                self.leased = leased;
-            }
+            Event::Dhcp(event) => self.out.line(event),
             Event::Http(event) => self.http(event),
         }
     }

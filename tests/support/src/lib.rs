@@ -329,10 +329,13 @@ pub struct DeviceSetup {
     pub faults: Faults,
 }
 
+/// The device's app: a greeting server on `N` sockets and a GET client, each optional.
+pub type DeviceApp<const N: usize> = App<'static, Option<GreetingServer<N>>, Option<HttpClient>>;
+
 /// The device under test: the tcplink [`App`] on end 0 of the link.
 pub struct Device<const N: usize> {
     /// The app under test.
-    pub app: App<'static, N>,
+    pub app: DeviceApp<N>,
     /// Its network interface; change its fault settings to break the link mid-run.
     pub port: FaultyPort,
     /// What the reordering/duplicating stage did.
@@ -355,13 +358,7 @@ impl<const N: usize> Device<N> {
             let storage = leak(HttpStorage::<HTTP_RX, HTTP_TX>::new());
             HttpClient::new(config, &mut stack, storage, &setup.dns)
         });
-        let mut app = App::new(stack);
-        if let Some(server) = greeting {
-            app = app.with_greeting(server);
-        }
-        if let Some(client) = http {
-            app = app.with_http(client);
-        }
+        let app = App::new(stack).with_greeting(greeting).with_http(http);
         Self {
             app,
             port,
@@ -420,7 +417,12 @@ impl<const N: usize> Sim<N> {
 
     /// The device's greeting endpoint.
     pub fn server(&self) -> IpEndpoint {
-        let port = self.device.app.greeting().map_or(9999, |s| s.config().port);
+        let port = self
+            .device
+            .app
+            .greeting()
+            .as_ref()
+            .map_or(9999, |s| s.config().port);
         IpEndpoint::new(IpAddress::Ipv4(DEVICE_IP), port)
     }
 
