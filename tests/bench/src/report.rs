@@ -130,7 +130,10 @@ fn splice(old: &str, name: &str, body: &str) -> String {
     sections.sort_by_key(|(n, _)| rank(n));
     let mut out = String::from(PREAMBLE);
     for (n, content) in sections {
-        let _ = write!(out, "\n<!-- bench:{n} -->\n{content}\n<!-- /bench:{n} -->\n");
+        let _ = write!(
+            out,
+            "\n<!-- bench:{n} -->\n{content}\n<!-- /bench:{n} -->\n"
+        );
     }
     out
 }

@@ -44,7 +44,10 @@ impl Summary {
         if self.runs <= 1 {
             format!("{:.prec$}", self.median)
         } else {
-            format!("{:.prec$} ({:.prec$}–{:.prec$})", self.median, self.min, self.max)
+            format!(
+                "{:.prec$} ({:.prec$}–{:.prec$})",
+                self.median, self.min, self.max
+            )
         }
     }
 }

@@ -1,0 +1,142 @@
+//! Small programs the TAP figures run *inside* their namespaces (as hidden subcommands of
+//! this binary, started with `ip netns exec`): a connect probe, a kernel-socket bulk writer,
+//! and the plain smoltcp receiver that is figure 2's baseline.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant as StdInstant};
+
+use smoltcp::iface::{Config, Interface, SocketSet};
+use smoltcp::phy::{wait as phy_wait, Medium, TunTapInterface};
+use smoltcp::socket::tcp;
+use smoltcp::time::Instant;
+use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Cidr};
+
+/// Connects to `addr` until it accepts, at most `limit`.
+pub fn probe(addr: SocketAddr, limit: Duration) -> Result<(), String> {
+    let end = StdInstant::now() + limit;
+    loop {
+        match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            Ok(_) => return Ok(()),
+            Err(e) if StdInstant::now() > end => {
+                return Err(format!("{addr} not accepting after {limit:?}: {e}"))
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
+
+/// Kernel TCP writer: connects (retrying while the receiver starts), writes `bytes` bytes,
+/// half-closes, and waits for the receiver to close. Bounded by `limit`.
+pub fn kernel_writer(addr: SocketAddr, bytes: u64, limit: Duration) -> Result<(), String> {
+    probe_connect(addr, limit).and_then(|mut s| {
+        s.set_write_timeout(Some(limit))
+            .map_err(|e| e.to_string())?;
+        s.set_read_timeout(Some(limit)).map_err(|e| e.to_string())?;
+        let chunk = vec![0x5a; 64 * 1024];
+        let mut left = bytes;
+        while left > 0 {
+            let n = left.min(chunk.len() as u64) as usize;
+            s.write_all(&chunk[..n])
+                .map_err(|e| format!("write: {e}"))?;
+            left -= n as u64;
+        }
+        s.shutdown(Shutdown::Write).map_err(|e| e.to_string())?;
+        let mut sink = [0u8; 64];
+        let _ = s.read(&mut sink);
+        Ok(())
+    })
+}
+
+fn probe_connect(addr: SocketAddr, limit: Duration) -> Result<TcpStream, String> {
+    let end = StdInstant::now() + limit;
+    loop {
+        match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            Ok(s) => return Ok(s),
+            Err(e) if StdInstant::now() > end => return Err(format!("connect {addr}: {e}")),
+            Err(_) => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+}
+
+/// What the receiver reports (one JSON line on stdout).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct RxReport {
+    pub bytes: u64,
+    /// From the connection's establishment to the last byte.
+    pub secs: f64,
+    pub polls: u64,
+}
+
+/// The plain smoltcp receiver, the way smoltcp's `examples/benchmark.rs` measures: one
+/// interface on `phy::TunTapInterface`, one listening TCP socket with a `window`-byte
+/// receive buffer, `iface.poll` then the socket, then `phy::wait` on the TAP until the
+/// interface's next deadline. Counts bytes, copies nothing out.
+pub fn smoltcp_rx(
+    tap: &str,
+    cidr: Ipv4Cidr,
+    mac: EthernetAddress,
+    port: u16,
+    bytes: u64,
+    window: usize,
+    limit: Duration,
+) -> Result<RxReport, String> {
+    let mut device =
+        TunTapInterface::new(tap, Medium::Ethernet).map_err(|e| format!("TAP {tap}: {e}"))?;
+    let fd = device.as_raw_fd();
+    let start = StdInstant::now();
+    let now = || Instant::from_micros(start.elapsed().as_micros() as i64);
+    let mut iface = Interface::new(
+        Config::new(HardwareAddress::Ethernet(mac)),
+        &mut device,
+        now(),
+    );
+    iface.update_ip_addrs(|a| {
+        let _ = a.push(IpCidr::Ipv4(cidr));
+    });
+    let mut sockets = SocketSet::new(Vec::new());
+    let handle = sockets.add(tcp::Socket::new(
+        tcp::SocketBuffer::new(vec![0; window]),
+        tcp::SocketBuffer::new(vec![0; 1024]),
+    ));
+    sockets
+        .get_mut::<tcp::Socket>(handle)
+        .listen(port)
+        .map_err(|e| format!("listen: {e}"))?;
+    let (mut received, mut polls) = (0u64, 0u64);
+    let mut since: Option<StdInstant> = None;
+    loop {
+        let t = now();
+        iface.poll(t, &mut device, &mut sockets);
+        polls += 1;
+        let socket = sockets.get_mut::<tcp::Socket>(handle);
+        if since.is_none() && socket.is_active() && socket.may_recv() {
+            since = Some(StdInstant::now());
+        }
+        while let Ok(n @ 1..) = socket.recv(|b| (b.len(), b.len())) {
+            received += n as u64;
+        }
+        if received >= bytes || (since.is_some() && !socket.may_recv()) {
+            let secs = since.map_or(0.0, |s| s.elapsed().as_secs_f64());
+            socket.close();
+            // Let the FIN go out so the writer sees the close.
+            for _ in 0..10 {
+                iface.poll(now(), &mut device, &mut sockets);
+                let _ = phy_wait(fd, Some(smoltcp::time::Duration::from_millis(5)));
+            }
+            return Ok(RxReport {
+                bytes: received,
+                secs,
+                polls,
+            });
+        }
+        if start.elapsed() > limit {
+            return Err(format!("received {received} of {bytes} bytes in {limit:?}"));
+        }
+        let delay = iface
+            .poll_delay(now(), &sockets)
+            .unwrap_or(smoltcp::time::Duration::from_millis(100));
+        phy_wait(fd, Some(delay)).map_err(|e| format!("wait: {e}"))?;
+    }
+}
