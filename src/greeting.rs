@@ -18,7 +18,7 @@ use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::IpEndpoint;
 
 use crate::framing::{self, REPLY_OVERHEAD, REPLY_PREFIX, REPLY_SUFFIX, WELCOME};
-use crate::stack::{Stack, TcpBuffers};
+use crate::stack::{tcp_is_free, Stack, TcpBuffers};
 
 /// The seed's port.
 pub const DEFAULT_PORT: u16 = 9999;
@@ -246,14 +246,7 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
                 changed
             }
             Slot::Closing { deadline } => {
-                let done = match socket.state() {
-                    // Closed with no remote endpoint: the FIN handshake ended or our RST went out.
-                    State::Closed => socket.remote_endpoint().is_none(),
-                    // Our FIN was acknowledged and so was theirs; TIME-WAIT guards nothing we need.
-                    State::TimeWait => true,
-                    _ => false,
-                };
-                if done {
+                if tcp_is_free(socket) {
                     self.listen(socket);
                     self.slots[i] = Slot::Listening;
                     true

@@ -73,6 +73,20 @@ impl<const RX: usize, const TX: usize> Default for TcpBuffers<RX, TX> {
     }
 }
 
+/// Whether a TCP socket's connection is over and its last segment (the ACK of a FIN, or an
+/// RST after an abort) has been sent, so the socket can be reused at once.
+///
+/// smoltcp keeps the remote endpoint of an aborted socket until its RST is out; reusing the
+/// socket earlier would swallow the RST. TIME-WAIT only guards against old duplicates, which
+/// a device with a handful of sockets cannot afford to wait out.
+pub fn tcp_is_free(socket: &tcp::Socket) -> bool {
+    match socket.state() {
+        tcp::State::Closed => socket.remote_endpoint().is_none(),
+        tcp::State::TimeWait => true,
+        _ => false,
+    }
+}
+
 /// A smoltcp interface and its sockets, over caller-provided storage.
 pub struct Stack<'s> {
     /// The interface: addresses, routes, neighbour cache.

@@ -3,10 +3,12 @@
 //! These are the peers the no_std core is tested and demonstrated against: the seed's greeting
 //! client (`greet`), a concurrent load generator (`load`), a thread-per-connection greeting
 //! server that is the kernel-stack baseline (`greeting_server`), a static HTTP server for test
-//! pages (`http_server`) and the network-namespace/TAP helper (`netns`).
+//! pages (`http_server`), the network-namespace/TAP helper (`netns`), and bounded child
+//! processes for tests (`child`).
 #![forbid(unsafe_code)]
 
 pub mod addr;
+pub mod child;
 mod client;
 pub mod error;
 pub mod greet;

@@ -12,7 +12,7 @@ use smoltcp::wire::{DnsQueryType, IpAddress, IpEndpoint, Ipv4Address};
 use super::body::BodyDecoder;
 use super::head::{self, ResponseHead, MAX_HEADERS};
 use super::{HttpError, USER_AGENT};
-use crate::stack::{Stack, TcpBuffers};
+use crate::stack::{tcp_is_free, Stack, TcpBuffers};
 use crate::url::{self, Url};
 
 /// smoltcp gives up on a DNS server after this long; a failure sooner is an answer.
@@ -276,13 +276,7 @@ impl<const HEAD: usize, const URL: usize> HttpClient<HEAD, URL> {
     /// Whether the last connection has finished closing (its FIN or RST is out), so a
     /// platform about to power down or exit loses nothing in flight.
     pub fn is_quiet(&self, stack: &Stack<'_>) -> bool {
-        let socket = stack.sockets.get::<tcp::Socket>(self.tcp);
-        !self.is_busy()
-            && match socket.state() {
-                TcpState::Closed => socket.remote_endpoint().is_none(),
-                TcpState::TimeWait => true,
-                _ => false,
-            }
+        !self.is_busy() && tcp_is_free(stack.sockets.get::<tcp::Socket>(self.tcp))
     }
 
     /// When the client needs to run even without network input.
@@ -472,18 +466,12 @@ impl<const HEAD: usize, const URL: usize> HttpClient<HEAD, URL> {
             Ok(url) => url.port,
             Err(error) => return Step::End(Err(error.into())),
         };
-        let local_port = stack.ephemeral_port();
         let socket = stack.sockets.get_mut::<tcp::Socket>(self.tcp);
-        let free = match socket.state() {
-            TcpState::Closed => socket.remote_endpoint().is_none(),
-            TcpState::TimeWait => true,
-            _ => {
-                // An earlier connection still holds the socket: cut it (RST) and wait.
+        if !tcp_is_free(socket) {
+            // An earlier connection still holds the socket: cut it (RST) and wait.
+            if socket.state() != TcpState::Closed {
                 socket.abort();
-                false
             }
-        };
-        if !free {
             return if now >= since + self.config.connect_timeout {
                 Step::End(Err(HttpError::ConnectTimeout))
             } else {
@@ -491,6 +479,8 @@ impl<const HEAD: usize, const URL: usize> HttpClient<HEAD, URL> {
             };
         }
         let remote = IpEndpoint::new(IpAddress::Ipv4(addr), port);
+        let local_port = stack.ephemeral_port();
+        let socket = stack.sockets.get_mut::<tcp::Socket>(self.tcp);
         match socket.connect(stack.iface.context(), remote, local_port) {
             Ok(()) => Step::Next(State::Connecting { since }),
             Err(_) => Step::End(Err(HttpError::NoAddress)),

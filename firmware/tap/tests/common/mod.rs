@@ -4,16 +4,18 @@
 //! Every test creates its own namespace (`tt-<test>-<pid>`) with TAP `tap0` at 192.168.69.1/24
 //! and runs every program inside it, so traffic never leaves the namespace and tests run in
 //! parallel. The namespace is deleted when the [`Lab`] drops.
-#![allow(dead_code)] // each test binary uses a different subset
+#![allow(dead_code, unused_imports)] // each test binary uses a different subset
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tcplink_host::netns::{require_privileges, Namespace};
+
+pub use tcplink_host::child::{run, ChildGuard};
 
 pub use tcplink_host::netns::{DEVICE_IP, HOST_IP};
 
@@ -86,41 +88,6 @@ impl Lab {
     /// Runs `cmd` to completion inside the time limit, output captured.
     pub fn run(&self, cmd: &mut Command) -> Output {
         run(cmd, DEADLINE)
-    }
-}
-
-/// A child process that is killed and reaped when the guard drops, whatever the test did.
-pub struct ChildGuard(pub Child);
-
-impl ChildGuard {
-    pub fn spawn(cmd: &mut Command) -> ChildGuard {
-        ChildGuard(cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}")))
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.0.id()
-    }
-
-    /// Waits for the exit, killing the child and panicking past `deadline`.
-    pub fn wait(&mut self, deadline: Duration) -> ExitStatus {
-        let end = Instant::now() + deadline;
-        loop {
-            if let Some(status) = self.0.try_wait().expect("try_wait") {
-                return status;
-            }
-            if Instant::now() > end {
-                let _ = self.0.kill();
-                panic!("pid {} did not exit within {deadline:?}", self.0.id());
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 
@@ -214,32 +181,6 @@ impl Server {
             "tcplink-tap exited with {status} on SIGTERM: {stderr}"
         );
         stderr
-    }
-}
-
-/// Runs `cmd` to completion with captured output, killing it and panicking past `deadline`.
-pub fn run(cmd: &mut Command, deadline: Duration) -> Output {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = ChildGuard::spawn(cmd);
-    let mut out = child.0.stdout.take().unwrap();
-    let mut err = child.0.stderr.take().unwrap();
-    let out_t = thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = out.read_to_end(&mut v);
-        v
-    });
-    let err_t = thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = err.read_to_end(&mut v);
-        v
-    });
-    let status = child.wait(deadline);
-    Output {
-        status,
-        stdout: out_t.join().unwrap(),
-        stderr: err_t.join().unwrap(),
     }
 }
 
