@@ -140,3 +140,106 @@ pub fn smoltcp_rx(
         phy_wait(fd, Some(delay)).map_err(|e| format!("wait: {e}"))?;
     }
 }
+
+/// Counts a GET's body and remembers how it ended.
+#[derive(Default)]
+struct Counter {
+    body: u64,
+    done: Option<Result<u64, String>>,
+}
+
+impl tcplink::app::Handler for Counter {
+    fn event(&mut self, event: tcplink::app::Event<'_>) {
+        use tcplink::app::Event;
+        use tcplink::http::HttpEvent;
+        match event {
+            Event::Http(HttpEvent::Done { body_len, .. }) => self.done = Some(Ok(body_len)),
+            Event::Http(HttpEvent::Failed(e)) => self.done = Some(Err(e.to_string())),
+            _ => {}
+        }
+    }
+
+    fn body(&mut self, chunk: &[u8]) -> Result<(), tcplink::app::SinkError> {
+        self.body += chunk.len() as u64;
+        Ok(())
+    }
+}
+
+/// Experiment for figure 2: the tcplink core's GET client (`App` + `HttpClient`, as
+/// `tcplink-tap get` builds it) on smoltcp's `TunTapInterface`, driven by the same loop as
+/// `tcplink-tap` (poll, then sleep on the TAP until the next deadline), into a counting
+/// sink; `window` picks the client's receive buffer, the knob `tcplink-tap` fixes at 64 KiB.
+pub fn tcplink_rx(
+    tap: &str,
+    cidr: Ipv4Cidr,
+    mac: EthernetAddress,
+    url: &str,
+    window: usize,
+    limit: Duration,
+) -> Result<RxReport, String> {
+    match window {
+        65536 => tcplink_rx_with::<65536>(tap, cidr, mac, url, limit),
+        262144 => tcplink_rx_with::<262144>(tap, cidr, mac, url, limit),
+        1048576 => tcplink_rx_with::<1048576>(tap, cidr, mac, url, limit),
+        w => Err(format!("window {w}: built for 65536, 262144 or 1048576")),
+    }
+}
+
+fn tcplink_rx_with<const RX: usize>(
+    tap: &str,
+    cidr: Ipv4Cidr,
+    mac: EthernetAddress,
+    url: &str,
+    limit: Duration,
+) -> Result<RxReport, String> {
+    use tcplink::app::App;
+    use tcplink::http::{HttpClient, HttpConfig, HttpStorage};
+    use tcplink::stack::{Stack, StackConfig};
+
+    let mut device =
+        TunTapInterface::new(tap, Medium::Ethernet).map_err(|e| format!("TAP {tap}: {e}"))?;
+    let fd = device.as_raw_fd();
+    let start = StdInstant::now();
+    let now = || Instant::from_micros(start.elapsed().as_micros() as i64);
+    let config = StackConfig {
+        mac,
+        ip: Some(cidr),
+        gateway: None,
+        random_seed: u64::from(std::process::id()),
+    };
+    let storage = tcplink_testkit::socket_storage(2);
+    let mut stack = Stack::new(&config, &mut device, storage, now());
+    let http_storage = tcplink_testkit::leak(HttpStorage::<RX, 1024>::new());
+    // The head and URL sizes tcplink-tap uses (the core's defaults).
+    let client: HttpClient<4096, 256> =
+        HttpClient::new(HttpConfig::default(), &mut stack, http_storage, &[]);
+    let mut app = App::new(stack).with_http(client);
+    app.get(url, now()).map_err(|e| format!("GET {url}: {e}"))?;
+    let mut counter = Counter::default();
+    let t0 = StdInstant::now();
+    let mut polls = 0u64;
+    loop {
+        let next = app.poll(now(), &mut device, &mut counter);
+        polls += 1;
+        if let Some(done) = counter.done.take() {
+            let bytes = done?;
+            return Ok(RxReport {
+                bytes,
+                secs: t0.elapsed().as_secs_f64(),
+                polls,
+            });
+        }
+        if start.elapsed() > limit {
+            return Err(format!("{} body bytes in {limit:?}", counter.body));
+        }
+        let delay = next.map(|at| {
+            let us = (at.total_micros() - now().total_micros()).max(0);
+            smoltcp::time::Duration::from_micros(us as u64)
+        });
+        phy_wait(
+            fd,
+            Some(delay.unwrap_or(smoltcp::time::Duration::from_millis(100))),
+        )
+        .map_err(|e| format!("wait: {e}"))?;
+    }
+}

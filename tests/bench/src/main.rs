@@ -6,6 +6,7 @@
 //! their own network namespaces, sending traffic nowhere else.
 
 mod devices;
+mod footprint;
 mod helpers;
 mod link_bench;
 mod plot;
@@ -46,6 +47,8 @@ struct Cli {
 enum Cmd {
     /// Figure 1: in-memory bulk transfer, tcplink `Link` vs smoltcp `phy::Loopback`.
     Link(LinkArgs),
+    /// Figure 5: flash and static RAM of the board firmware (needs the thumbv7m target).
+    Footprint,
     /// Figure 6: per-poll CPU and memory with 1…256 greeting sockets; writes scaling.png.
     Scaling(ScalingArgs),
     /// Figure 2 (root): HTTP GET over TAP vs a plain smoltcp receiver and curl over veth.
@@ -87,6 +90,22 @@ enum Cmd {
         #[arg(long)]
         bytes: u64,
         /// Receive buffer (TCP window) in bytes.
+        #[arg(long, default_value_t = 65536)]
+        window: usize,
+        #[arg(long, default_value_t = 120)]
+        limit_s: u64,
+    },
+    /// (inside a namespace) The tcplink core's GET client on a TAP, counting the body.
+    #[command(hide = true)]
+    TcplinkRx {
+        #[arg(long)]
+        tap: String,
+        #[arg(long, value_parser = parse_cidr)]
+        ip: smoltcp::wire::Ipv4Cidr,
+        #[arg(long, default_value = "02:00:00:00:00:02", value_parser = parse_mac)]
+        mac: smoltcp::wire::EthernetAddress,
+        url: String,
+        /// The GET socket's receive buffer: 65536, 262144 or 1048576.
         #[arg(long, default_value_t = 65536)]
         window: usize,
         #[arg(long, default_value_t = 120)]
@@ -264,6 +283,18 @@ fn run(cli: Cli) -> Result<(), String> {
             println!("{}", serde_json::to_string(&r).map_err(|e| e.to_string())?);
             Ok(())
         }
+        Cmd::TcplinkRx {
+            tap,
+            ip,
+            mac,
+            url,
+            window,
+            limit_s,
+        } => {
+            let r = helpers::tcplink_rx(&tap, ip, mac, &url, window, Duration::from_secs(limit_s))?;
+            println!("{}", serde_json::to_string(&r).map_err(|e| e.to_string())?);
+            Ok(())
+        }
         Cmd::TapGet(a) => emit(&tapfig::get_figure(
             &tap_bins()?,
             a.bytes,
@@ -293,6 +324,7 @@ fn run(cli: Cli) -> Result<(), String> {
             &a.profile,
         )?),
         Cmd::Scaling(a) => emit(&scaling_figure(&a, &output)?),
+        Cmd::Footprint => emit(&footprint::figure(&[1, 4, 16])?),
         Cmd::All { quick } => {
             let (bytes, runs) = if quick {
                 (20_000_000, 2)
@@ -320,6 +352,7 @@ fn run(cli: Cli) -> Result<(), String> {
             if quick {
                 return Ok(());
             }
+            emit(&footprint::figure(&[1, 4, 16])?)?;
             match tapfig::can_run() {
                 Err(why) => {
                     eprintln!("tcplink-bench: skipping the TAP figures 2–4: {why}");

@@ -147,9 +147,14 @@ pub fn get_figure(b: &Bins, bytes: u64, runs: usize, limit: Duration) -> Result<
         "tcplink-tap get → file on tmpfs (/dev/shm)",
         "tcplink-tap get → file on disk",
         "plain smoltcp receiver (kernel writer → smoltcp, 64 KiB window, counting)",
+        "experiment: tcplink core GET, tcplink-tap's loop, counting, 64 KiB window",
+        "experiment: same, 256 KiB window",
+        "experiment: same, 1 MiB window",
         "curl, kernel ↔ kernel over veth → /dev/null (ceiling)",
         "curl, kernel ↔ kernel over veth → file on disk",
     ];
+    const BASE: usize = 2;
+    const CEILING: usize = 6;
     let mut samples: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     let url = "http://192.168.69.1:8080/blob";
     let curl_url = format!("http://{VETH_A_IP}:8080/blob");
@@ -160,7 +165,10 @@ pub fn get_figure(b: &Bins, bytes: u64, runs: usize, limit: Duration) -> Result<
                 0 => tap_get(b, &ns, url, &shm.0.join("out.bin"), bytes, limit)?,
                 1 => tap_get(b, &ns, url, &disk.0.join("out.bin"), bytes, limit)?,
                 2 => smoltcp_rx(b, &ns, bytes, limit)?,
-                3 => curl(
+                3 => tcplink_rx(b, &ns, url, 65536, bytes, limit)?,
+                4 => tcplink_rx(b, &ns, url, 262144, bytes, limit)?,
+                5 => tcplink_rx(b, &ns, url, 1048576, bytes, limit)?,
+                6 => curl(
                     &veth.b.name,
                     &curl_url,
                     Path::new("/dev/null"),
@@ -189,8 +197,11 @@ pub fn get_figure(b: &Bins, bytes: u64, runs: usize, limit: Duration) -> Result<
          device at 192.168.69.2 on a TAP in a namespace; {runs} runs, contenders interleaved. \
          `tcplink-tap get` is timed as a whole process (start to exit, including opening the \
          TAP, ARP, connect and the final fsync); it has no discard option, so its counting \
-         sink is a file on tmpfs. The smoltcp receiver is timed from connection to last byte. \
-         Ratios are per run.",
+         sink is a file on tmpfs. The smoltcp receiver is timed from connection to last byte, \
+         the experiment rows from the GET to the last body byte: they are the core's `App` + \
+         `HttpClient` in this binary on smoltcp's `TunTapInterface`, polled like \
+         `tcplink-tap` (poll, then sleep on the TAP until the next deadline), counting the body, \
+         with the GET socket's receive buffer (tcplink-tap: 64 KiB) varied. Ratios are per run.",
         human_bytes(bytes)
     ));
     let mut t = Table::new(&["contender", "Gbit/s", "÷ plain smoltcp", "÷ curl (ceiling)"]);
@@ -198,8 +209,8 @@ pub fn get_figure(b: &Bins, bytes: u64, runs: usize, limit: Duration) -> Result<
         t.row(vec![
             name.to_string(),
             Summary::of(&samples[i]).show(3),
-            show_ratio(&ratios(&samples[i], &samples[2])),
-            show_ratio(&ratios(&samples[i], &samples[3])),
+            show_ratio(&ratios(&samples[i], &samples[BASE])),
+            show_ratio(&ratios(&samples[i], &samples[CEILING])),
         ]);
     }
     s.table(&t);
@@ -291,6 +302,41 @@ fn smoltcp_rx(b: &Bins, ns: &Namespace, bytes: u64, limit: Duration) -> Result<D
     if report.bytes != bytes {
         return Err(format!(
             "smoltcp receiver got {} of {bytes} bytes",
+            report.bytes
+        ));
+    }
+    Ok(Dl {
+        gbit_s: gbit(bytes, report.secs),
+    })
+}
+
+fn tcplink_rx(
+    b: &Bins,
+    ns: &Namespace,
+    url: &str,
+    window: usize,
+    bytes: u64,
+    limit: Duration,
+) -> Result<Dl, String> {
+    let mut cmd = ns.command(&b.bench);
+    cmd.args([
+        "tcplink-rx",
+        "--tap",
+        ns.tap(),
+        "--ip",
+        DEVICE_CIDR,
+        "--mac",
+        DEVICE_MAC,
+        url,
+    ])
+    .args(["--window", &window.to_string()])
+    .args(["--limit-s", &limit.as_secs().to_string()]);
+    let out = procs::run(cmd, "tcplink core GET", limit + Duration::from_secs(5))?;
+    let report: RxReport = serde_json::from_str(out.trim())
+        .map_err(|e| format!("tcplink core GET said {out:?}: {e}"))?;
+    if report.bytes != bytes {
+        return Err(format!(
+            "tcplink core GET got {} of {bytes} bytes",
             report.bytes
         ));
     }
