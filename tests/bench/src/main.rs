@@ -250,6 +250,16 @@ fn run(cli: Cli) -> Result<(), String> {
             .emit(s)
             .map_err(|e| format!("cannot write results: {e}"))
     };
+    let helper = matches!(
+        cli.command,
+        Cmd::Probe { .. }
+            | Cmd::KernelWriter { .. }
+            | Cmd::SmoltcpRx { .. }
+            | Cmd::TcplinkRx { .. }
+    );
+    if !helper {
+        emit(&report::machine_section())?;
+    }
     let seed = cli.seed_server.clone().unwrap_or_else(tapfig::default_seed);
     let tap_bins = || -> Result<tapfig::Bins, String> {
         tapfig::can_run().map_err(|e| format!("the TAP figures need root: {e}"))?;

@@ -138,6 +138,44 @@ fn splice(old: &str, name: &str, body: &str) -> String {
     out
 }
 
+/// When and where the figures were measured, and how to measure them again.
+pub fn machine_section() -> Section {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|m| m.trim_start_matches([' ', '\t', ':']).to_string())
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let date = std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let mut s = Section::new("machine", "Machine and commands");
+    s.para(&format!(
+        "Last refreshed {date} on {cores} cores ({model}), Linux {}, shared with other \
+         builds (hence several runs and per-run ratios).",
+        kernel.trim()
+    ));
+    s.para(
+        "```sh\n\
+         cargo build --release -p tcplink-bench -p tcplink-tap -p tcplink-host\n\
+         target/release/tcplink-bench all            # every figure; 2–4 only as root\n\
+         target/release/tcplink-bench all --quick    # smoke test of the in-process figures (CI)\n\
+         # one figure at a time:\n\
+         target/release/tcplink-bench link           # 1: 1 GB through memory, 5 runs\n\
+         sudo target/release/tcplink-bench tap-get   # 2: 1 GiB GET over TAP (own namespaces)\n\
+         sudo target/release/tcplink-bench tap-load  # 3: sessions/s with 1, 8, 64 clients\n\
+         sudo target/release/tcplink-bench idle-cpu  # 4: 10 idle seconds\n\
+         target/release/tcplink-bench footprint      # 5: board firmware, opt s/z, 1/4/16 sockets\n\
+         target/release/tcplink-bench scaling        # 6: 1…256 sockets, writes scaling.png\n\
+         ```",
+    );
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
