@@ -29,7 +29,7 @@
 
 use core::fmt;
 
-use smoltcp::iface::SocketHandle;
+use smoltcp::iface::{SocketHandle, SocketSet};
 use smoltcp::phy::Device;
 use smoltcp::socket::dhcpv4;
 use smoltcp::time::Instant;
@@ -139,6 +139,19 @@ pub trait Service {
     fn dns_servers(&mut self, stack: &mut Stack<'_>, servers: &[Ipv4Address]) {
         let _ = (stack, servers);
     }
+
+    /// A received frame just changed some socket; take back sockets that are free again.
+    /// Runs between frames, so it must be cheap.
+    fn sockets_changed(&mut self, sockets: &mut SocketSet<'_>) {
+        let _ = sockets;
+    }
+
+    /// Whether nothing is in flight: no connection is still closing, so a platform may stop
+    /// without cutting one off.
+    fn is_quiet(&self, stack: &Stack<'_>) -> bool {
+        let _ = stack;
+        true
+    }
 }
 
 /// No application.
@@ -168,6 +181,16 @@ impl<S: Service> Service for Option<S> {
             s.dns_servers(stack, servers);
         }
     }
+
+    fn sockets_changed(&mut self, sockets: &mut SocketSet<'_>) {
+        if let Some(s) = self {
+            s.sockets_changed(sockets);
+        }
+    }
+
+    fn is_quiet(&self, stack: &Stack<'_>) -> bool {
+        self.as_ref().is_none_or(|s| s.is_quiet(stack))
+    }
 }
 
 impl<const N: usize, const MSG: usize> Service for GreetingServer<N, MSG> {
@@ -179,6 +202,14 @@ impl<const N: usize, const MSG: usize> Service for GreetingServer<N, MSG> {
 
     fn poll_at(&self, now: Instant) -> Option<Instant> {
         GreetingServer::poll_at(self, now)
+    }
+
+    fn sockets_changed(&mut self, sockets: &mut SocketSet<'_>) {
+        self.relisten(sockets);
+    }
+
+    fn is_quiet(&self, _stack: &Stack<'_>) -> bool {
+        self.closing() == 0
     }
 }
 
@@ -202,6 +233,10 @@ impl<const HEAD: usize, const URL: usize> Service for HttpClient<HEAD, URL> {
 
     fn poll_at(&self, _now: Instant) -> Option<Instant> {
         HttpClient::poll_at(self)
+    }
+
+    fn is_quiet(&self, stack: &Stack<'_>) -> bool {
+        HttpClient::is_quiet(self, stack)
     }
 
     fn dns_servers(&mut self, stack: &mut Stack<'_>, servers: &[Ipv4Address]) {
@@ -285,6 +320,12 @@ impl<'s, G: Service, H: Service> App<'s, G, H> {
         &self.http
     }
 
+    /// Whether no connection is still closing, so the platform may stop without cutting one
+    /// off (e.g. after a GET, until its FIN or RST is out).
+    pub fn is_quiet(&self) -> bool {
+        self.greeting.is_quiet(&self.stack) && self.http.is_quiet(&self.stack)
+    }
+
     /// Does all work that is ready at `now`: frames in and out, accepts, replies, GET
     /// progress, timers.
     ///
@@ -298,7 +339,11 @@ impl<'s, G: Service, H: Service> App<'s, G, H> {
     ) -> Option<Instant> {
         let mut more = true;
         for _ in 0..MAX_ROUNDS {
-            let changed = self.stack.poll(now, device);
+            let (greeting, http) = (&mut self.greeting, &mut self.http);
+            let changed = self.stack.poll_with(now, device, |sockets| {
+                greeting.sockets_changed(sockets);
+                http.sockets_changed(sockets);
+            });
             if !changed && !more {
                 break;
             }

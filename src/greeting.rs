@@ -171,6 +171,14 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
             .count()
     }
 
+    /// Connections closed but not yet finished (their FIN handshake or RST still going).
+    pub fn closing(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|slot| matches!(slot, Slot::Closing { .. }))
+            .count()
+    }
+
     fn listen(&self, socket: &mut tcp::Socket) {
         // Only fails for port 0 or an open socket; neither can happen here.
         let _ = socket.listen(self.config.port);
@@ -255,6 +263,21 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
                     true
                 } else {
                     false
+                }
+            }
+        }
+    }
+
+    /// Listens again on every socket whose connection has just finished closing. Cheap
+    /// enough to run between received frames (see [`Stack::poll_with`]).
+    pub fn relisten(&mut self, sockets: &mut SocketSet<'_>) {
+        for (slot, &handle) in self.slots.iter_mut().zip(&self.handles) {
+            if matches!(slot, Slot::Closing { .. }) {
+                let socket = sockets.get_mut::<tcp::Socket>(handle);
+                if tcp_is_free(socket) {
+                    // Only fails for port 0 or an open socket; neither can happen here.
+                    let _ = socket.listen(self.config.port);
+                    *slot = Slot::Listening;
                 }
             }
         }

@@ -3,7 +3,9 @@
 //! The caller owns all memory: the socket slots (`[SocketStorage; K]`) and every socket's
 //! byte buffers ([`TcpBuffers`]) are arrays it declares, so RAM use is fixed at compile time.
 
-use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
+use smoltcp::iface::{
+    Config, Interface, PollIngressSingleResult, PollResult, SocketHandle, SocketSet, SocketStorage,
+};
 use smoltcp::phy::Device;
 use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
@@ -173,8 +175,40 @@ impl<'s> Stack<'s> {
 
     /// Moves frames between `device` and the sockets; true if any socket may have changed.
     pub fn poll<D: Device + ?Sized>(&mut self, now: Instant, device: &mut D) -> bool {
-        self.iface.poll(now, device, &mut self.sockets)
-            == smoltcp::iface::PollResult::SocketStateChanged
+        self.poll_with(now, device, |_| {})
+    }
+
+    /// Like [`poll`](Self::poll), but runs `on_change` after each received frame that changed
+    /// a socket, before the next frame is processed. A server uses it to listen again on a
+    /// socket whose connection just ended, so a client reconnecting in the same burst of
+    /// frames is accepted instead of refused.
+    pub fn poll_with<D: Device + ?Sized>(
+        &mut self,
+        now: Instant,
+        device: &mut D,
+        mut on_change: impl FnMut(&mut SocketSet<'s>),
+    ) -> bool {
+        let mut changed = false;
+        self.iface.poll_maintenance(now);
+        loop {
+            match self
+                .iface
+                .poll_ingress_single(now, device, &mut self.sockets)
+            {
+                PollIngressSingleResult::None => break,
+                PollIngressSingleResult::PacketProcessed => {}
+                PollIngressSingleResult::SocketStateChanged => {
+                    changed = true;
+                    on_change(&mut self.sockets);
+                }
+            }
+        }
+        while self.iface.poll_egress(now, device, &mut self.sockets)
+            == PollResult::SocketStateChanged
+        {
+            changed = true;
+        }
+        changed
     }
 
     /// When the interface next needs [`poll`](Self::poll) even if no frame arrives.

@@ -104,7 +104,6 @@ fn full_pool_refuses_at_once_and_frees_for_later_clients() {
     }
 
     // A socket is free again: a later client is served.
-    sim.advance(Duration::from_millis(100));
     let later = sim.start(Client::seed(&["Alice", "Bob", "Jack"]));
     sim.run_clients(secs(5));
     assert_eq!(sim.peer.client(later).transcript_strings(), SEED);
@@ -259,10 +258,16 @@ fn client_closing_first_frees_the_socket() {
             ..
         }))
     ));
-    // The last ACK of the close is still on the wire when the client is done; a moment later
-    // the socket listens again (the peer delays its ACK by up to 10 ms).
-    sim.advance(Duration::from_millis(100));
+    // The next client connects at once: its SYN goes out before the device runs again, right
+    // behind the last ACK of the close. The device frees the socket on that ACK and listens
+    // before it processes the SYN, so the client is served, not refused.
     let next = sim.start(Client::seed(&["Bob"]));
+    sim.peer.poll(sim.now);
+    assert_eq!(
+        sim.link.in_flight(),
+        2,
+        "the last ACK and the new SYN wait together"
+    );
     sim.run_clients(secs(5));
     assert_eq!(
         sim.peer.client(next).transcript_strings(),

@@ -1,8 +1,10 @@
 //! Where a GET's body goes: a temporary file next to the output, renamed over it only when
 //! the whole body arrived, so a failed or interrupted download never leaves a file that looks
-//! complete. A progress bar is drawn on stderr when stderr is a terminal.
+//! complete. An output that exists and is not a regular file (`/dev/null`, a FIFO) is written
+//! directly: renaming over a device node would replace it. A progress bar is drawn on stderr
+//! when stderr is a terminal.
 
-use std::fs::Permissions;
+use std::fs::{File, OpenOptions, Permissions};
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -11,10 +13,34 @@ use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use tempfile::NamedTempFile;
 
+/// What the body is written to.
+enum Sink {
+    /// A temporary file, renamed over the output when complete.
+    Staged(NamedTempFile),
+    /// The output itself, which is not a regular file (a device or a pipe).
+    Direct(File),
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Sink::Staged(file) => file.write(buf),
+            Sink::Direct(file) => file.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Sink::Staged(file) => file.flush(),
+            Sink::Direct(file) => file.flush(),
+        }
+    }
+}
+
 /// One body being saved.
 pub struct Download {
     path: PathBuf,
-    file: Option<BufWriter<NamedTempFile>>,
+    file: Option<BufWriter<Sink>>,
     received: u64,
     /// The first error writing the body (disk full...), reported instead of the core's
     /// generic "sink refused".
@@ -26,6 +52,28 @@ impl Download {
     /// Prepares to save to `path`: creates the temporary file in the same directory (so the
     /// final rename stays on one filesystem and is atomic).
     pub fn create(path: &Path) -> Result<Self> {
+        let sink = match std::fs::metadata(path) {
+            Ok(meta) if meta.is_dir() => anyhow::bail!("output {} is a directory", path.display()),
+            Ok(meta) if !meta.is_file() => Sink::Direct(
+                OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .with_context(|| format!("cannot open {}", path.display()))?,
+            ),
+            _ => Sink::Staged(Self::temporary(path)?),
+        };
+        Ok(Self {
+            path: path.to_path_buf(),
+            file: Some(BufWriter::with_capacity(64 * 1024, sink)),
+            received: 0,
+            error: None,
+            progress: None,
+        })
+    }
+
+    /// A temporary file in the output's directory (so the final rename stays on one
+    /// filesystem and is atomic).
+    fn temporary(path: &Path) -> Result<NamedTempFile> {
         let dir = match path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir,
             _ => Path::new("."),
@@ -40,13 +88,7 @@ impl Download {
             .permissions(Permissions::from_mode(0o666))
             .tempfile_in(dir)
             .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-        Ok(Self {
-            path: path.to_path_buf(),
-            file: Some(BufWriter::with_capacity(64 * 1024, tmp)),
-            received: 0,
-            error: None,
-            progress: None,
-        })
+        Ok(tmp)
     }
 
     /// Where the body will be saved.
@@ -103,16 +145,20 @@ impl Download {
             .file
             .take()
             .with_context(|| format!("cannot write {}", self.path.display()))?;
-        let tmp = file
+        let sink = file
             .into_inner()
             .map_err(|e| e.into_error())
             .with_context(|| format!("cannot write {}", self.path.display()))?;
-        tmp.as_file()
-            .sync_all()
-            .with_context(|| format!("cannot write {}", self.path.display()))?;
-        tmp.persist(&self.path)
-            .map_err(|e| e.error)
-            .with_context(|| format!("cannot rename the download to {}", self.path.display()))?;
+        if let Sink::Staged(tmp) = sink {
+            tmp.as_file()
+                .sync_all()
+                .with_context(|| format!("cannot write {}", self.path.display()))?;
+            tmp.persist(&self.path)
+                .map_err(|e| e.error)
+                .with_context(|| {
+                    format!("cannot rename the download to {}", self.path.display())
+                })?;
+        }
         Ok(self.received)
     }
 
@@ -171,6 +217,20 @@ mod tests {
             std::fs::read_dir(dir.path()).unwrap().count(),
             1,
             "no leftovers"
+        );
+    }
+
+    #[test]
+    fn a_device_is_written_to_never_replaced() {
+        let null = Path::new("/dev/null");
+        let mut download = Download::create(null).unwrap();
+        assert!(download.write(b"discarded"));
+        assert_eq!(download.finish().unwrap(), 9);
+        let meta = std::fs::metadata(null).unwrap();
+        assert!(!meta.is_file(), "/dev/null is still a device");
+        assert!(
+            Download::create(Path::new("/tmp")).is_err(),
+            "a directory is refused"
         );
     }
 

@@ -16,9 +16,9 @@ use crate::pcap::{Fault, Recorder};
 use crate::shutdown::Shutdown;
 use crate::tap::{self, TapDevice};
 
-/// How long the stack keeps running after a session ended (see [`Node::linger`]): a few
-/// round trips on a TAP.
-const LINGER: Duration = Duration::from_millis(100);
+/// The longest the stack keeps running after a session ended, waiting for its connections
+/// to finish closing (see [`Node::linger`]); usually one round trip is enough.
+const LINGER: Duration = Duration::from_millis(500);
 
 /// The device the core runs on: the TAP, every frame offered to the (possibly off) recorder.
 pub type Nic = PcapWriter<TapDevice, Recorder>;
@@ -144,8 +144,9 @@ impl Node {
         }
     }
 
-    /// Keeps the stack running until `end`, so what the end of a session queued (a FIN,
-    /// the ACK of the server's FIN, an RST) reaches the wire before the device disappears.
+    /// Keeps the stack running until every connection has finished closing (or until `end`),
+    /// so what the end of a session queued (a FIN, the ACK of the server's FIN, an RST)
+    /// reaches the wire before the device disappears.
     fn linger<G: Service, H: Service>(
         &mut self,
         app: &mut App<'_, G, H>,
@@ -155,7 +156,7 @@ impl Node {
         // Bounded by the deadline; the count only guards against a clock that stands still.
         for _ in 0..10_000 {
             let now = self.clock.now();
-            if now >= end {
+            if now >= end || app.is_quiet() {
                 break;
             }
             let next = app.poll(now, &mut self.nic, session);

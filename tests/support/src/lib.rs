@@ -270,6 +270,9 @@ impl Peer {
     pub fn connect(&mut self, remote: IpEndpoint, mut client: Client, now: Instant) -> usize {
         let handle = self.stack.add_tcp(leak(TcpBuffers::<16384, 16384>::new()));
         let socket = self.stack.sockets.get_mut::<tcp::Socket>(handle);
+        // Acknowledge at once, as a desktop stack does at the end of a connection, so the
+        // device sees the last ACK of one session and the next SYN in the same burst.
+        socket.set_ack_delay(None);
         let local = self.next_port;
         self.next_port = self.next_port.wrapping_add(1).max(49152);
         socket
