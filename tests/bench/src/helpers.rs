@@ -3,7 +3,7 @@
 //! and the plain smoltcp receiver that is figure 2's baseline.
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant as StdInstant};
 
@@ -30,23 +30,68 @@ pub fn probe(addr: SocketAddr, limit: Duration) -> Result<(), String> {
 /// Kernel TCP writer: connects (retrying while the receiver starts), writes `bytes` bytes,
 /// half-closes, and waits for the receiver to close. Bounded by `limit`.
 pub fn kernel_writer(addr: SocketAddr, bytes: u64, limit: Duration) -> Result<(), String> {
-    probe_connect(addr, limit).and_then(|mut s| {
-        s.set_write_timeout(Some(limit))
-            .map_err(|e| e.to_string())?;
+    let mut s = probe_connect(addr, limit)?;
+    write_and_close(&mut s, b"", bytes, limit)
+}
+
+/// The same writer behind a minimal HTTP server: every request on `listen` gets a fixed
+/// `Content-Length` head and `bytes` bytes, written exactly as [`kernel_writer`] writes them.
+/// So a GET and the plain receiver read from the same sender. Serves one connection at a
+/// time until `limit` has passed.
+pub fn kernel_http(listen: SocketAddr, bytes: u64, limit: Duration) -> Result<(), String> {
+    let listener = TcpListener::bind(listen).map_err(|e| format!("bind {listen}: {e}"))?;
+    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let end = StdInstant::now() + limit;
+    let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {bytes}\r\nConnection: close\r\n\r\n");
+    while StdInstant::now() < end {
+        let mut s = match listener.accept() {
+            Ok((s, _)) => s,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(5));
+                continue;
+            }
+            Err(e) => return Err(format!("accept: {e}")),
+        };
+        s.set_nonblocking(false).map_err(|e| e.to_string())?;
         s.set_read_timeout(Some(limit)).map_err(|e| e.to_string())?;
-        let chunk = vec![0x5a; 64 * 1024];
-        let mut left = bytes;
-        while left > 0 {
-            let n = left.min(chunk.len() as u64) as usize;
-            s.write_all(&chunk[..n])
-                .map_err(|e| format!("write: {e}"))?;
-            left -= n as u64;
+        // The request head (any GET is answered alike), bounded.
+        let mut request = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 16 * 1024 {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => request.extend_from_slice(&buf[..n]),
+            }
         }
-        s.shutdown(Shutdown::Write).map_err(|e| e.to_string())?;
-        let mut sink = [0u8; 64];
-        let _ = s.read(&mut sink);
-        Ok(())
-    })
+        // A failed transfer (a probe that connects and leaves) is not the server's problem.
+        let _ = write_and_close(&mut s, head.as_bytes(), bytes, limit);
+    }
+    Ok(())
+}
+
+/// Writes `head` then `bytes` bytes in 64 KiB writes, half-closes, waits for the peer's close.
+fn write_and_close(
+    s: &mut TcpStream,
+    head: &[u8],
+    bytes: u64,
+    limit: Duration,
+) -> Result<(), String> {
+    s.set_write_timeout(Some(limit))
+        .map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(limit)).map_err(|e| e.to_string())?;
+    s.write_all(head).map_err(|e| format!("write: {e}"))?;
+    let chunk = vec![0x5a; 64 * 1024];
+    let mut left = bytes;
+    while left > 0 {
+        let n = left.min(chunk.len() as u64) as usize;
+        s.write_all(&chunk[..n])
+            .map_err(|e| format!("write: {e}"))?;
+        left -= n as u64;
+    }
+    s.shutdown(Shutdown::Write).map_err(|e| e.to_string())?;
+    let mut sink = [0u8; 64];
+    let _ = s.read(&mut sink);
+    Ok(())
 }
 
 fn probe_connect(addr: SocketAddr, limit: Duration) -> Result<TcpStream, String> {

@@ -18,7 +18,7 @@ use tcplink::link::Link;
 use tcplink::stack::{Stack, StackConfig, TcpBuffers};
 use tcplink_testkit::leak;
 
-use crate::devices::{Caps, Profile, RingLink};
+use crate::devices::{Caps, Profile};
 use crate::report::{Section, Table};
 use crate::stats::{ratios, show_ratio, Summary};
 
@@ -233,18 +233,15 @@ pub enum Contender {
     Link,
     /// smoltcp's `phy::Loopback`, one interface.
     Loopback,
-    /// The proposed `RingLink`, two tcplink stacks.
-    Ring,
 }
 
 impl Contender {
-    pub const ALL: [Contender; 3] = [Contender::Link, Contender::Loopback, Contender::Ring];
+    pub const ALL: [Contender; 2] = [Contender::Link, Contender::Loopback];
 
     pub fn label(self) -> &'static str {
         match self {
             Contender::Link => "tcplink `Link` (2 tcplink stacks)",
             Contender::Loopback => "smoltcp `phy::Loopback` (1 interface)",
-            Contender::Ring => "proposed ring `Link` (experiment, 2 tcplink stacks)",
         }
     }
 }
@@ -267,19 +264,6 @@ pub fn run_one(
         (Contender::Link, Profile::Loopback) => {
             let link: &'static Link<2, JUMBO_DEPTH, JUMBO_MTU> = leak_link();
             let counts = Box::new(move || counts_of(link.stats(0), link.stats(1)));
-            let (a, b) = (link.port(0), link.port(1));
-            let mut rig = TwoStacks::new(Caps::new(a, profile), Caps::new(b, profile), counts);
-            transfer(&mut rig, total, limit)
-        }
-        (Contender::Ring, Profile::Ethernet) => {
-            let link: &'static RingLink<2, DEPTH, 1514> = Box::leak(RingLink::boxed());
-            let counts = Box::new(move || link.counts());
-            let mut rig = TwoStacks::new(link.port(0), link.port(1), counts);
-            transfer(&mut rig, total, limit)
-        }
-        (Contender::Ring, Profile::Loopback) => {
-            let link: &'static RingLink<2, JUMBO_DEPTH, JUMBO_MTU> = Box::leak(RingLink::boxed());
-            let counts = Box::new(move || link.counts());
             let (a, b) = (link.port(0), link.port(1));
             let mut rig = TwoStacks::new(Caps::new(a, profile), Caps::new(b, profile), counts);
             transfer(&mut rig, total, limit)

@@ -76,6 +76,15 @@ enum Cmd {
         #[arg(long, default_value_t = 120)]
         limit_s: u64,
     },
+    /// (inside a namespace) Answer GETs on LISTEN with BYTES written like `kernel-writer`.
+    #[command(hide = true)]
+    KernelHttp {
+        listen: std::net::SocketAddr,
+        #[arg(long)]
+        bytes: u64,
+        #[arg(long, default_value_t = 600)]
+        limit_s: u64,
+    },
     /// (inside a namespace) The plain smoltcp receiver on a TAP; prints a JSON report.
     #[command(hide = true)]
     SmoltcpRx {
@@ -254,6 +263,7 @@ fn run(cli: Cli) -> Result<(), String> {
         cli.command,
         Cmd::Probe { .. }
             | Cmd::KernelWriter { .. }
+            | Cmd::KernelHttp { .. }
             | Cmd::SmoltcpRx { .. }
             | Cmd::TcplinkRx { .. }
     );
@@ -272,6 +282,11 @@ fn run(cli: Cli) -> Result<(), String> {
             bytes,
             limit_s,
         } => helpers::kernel_writer(addr, bytes, Duration::from_secs(limit_s)),
+        Cmd::KernelHttp {
+            listen,
+            bytes,
+            limit_s,
+        } => helpers::kernel_http(listen, bytes, Duration::from_secs(limit_s)),
         Cmd::SmoltcpRx {
             tap,
             ip,

@@ -114,7 +114,6 @@ pub fn get_figure(b: &Bins, bytes: u64, runs: usize, limit: Duration) -> Result<
             .as_path(),
         "bench-get",
     )?;
-    let shm = TempDir::new(Path::new("/dev/shm"), "tcplink-bench")?;
     let blob = disk.0.join("blob");
     // A sparse file: served from the page cache, so the server's disk never limits.
     std::fs::File::create(&blob)
@@ -122,6 +121,17 @@ pub fn get_figure(b: &Bins, bytes: u64, runs: usize, limit: Duration) -> Result<
         .map_err(|e| format!("{}: {e}", blob.display()))?;
     let root = disk.0.to_string_lossy().into_owned();
 
+    // Every contender but the tiny_http row reads from the same sender: the kernel writer
+    // the plain smoltcp receiver is measured with, behind a minimal HTTP head.
+    let writer_limit = limit * (runs as u32 + 1) * 8;
+    let _tap_writer = kernel_http(
+        ns.command(&b.bench),
+        "192.168.69.1:8081",
+        bytes,
+        writer_limit,
+    )?;
+    let veth_listen = format!("{VETH_A_IP}:8081");
+    let _veth_writer = kernel_http(veth.a.command(&b.bench), &veth_listen, bytes, writer_limit)?;
     let mut cmd = ns.command(&b.host);
     cmd.args([
         "serve-http",
@@ -131,57 +141,35 @@ pub fn get_figure(b: &Bins, bytes: u64, runs: usize, limit: Duration) -> Result<
         "192.168.69.1:8080",
     ]);
     let _tap_server = Proc::spawn(quiet(cmd), "HTTP server in the TAP namespace")?;
-    let mut cmd = veth.a.command(&b.host);
-    cmd.args([
-        "serve-http",
-        "--root",
-        &root,
-        "--listen",
-        &format!("{VETH_A_IP}:8080"),
-    ]);
-    let _veth_server = Proc::spawn(quiet(cmd), "HTTP server in the veth namespace")?;
     probe(b, ns.name(), "192.168.69.1:8080")?;
-    probe(b, &veth.b.name, &format!("{VETH_A_IP}:8080"))?;
+    probe(b, ns.name(), "192.168.69.1:8081")?;
+    probe(b, &veth.b.name, &format!("{VETH_A_IP}:8081"))?;
 
     let names = [
-        "tcplink-tap get → file on tmpfs (/dev/shm)",
-        "tcplink-tap get → file on disk",
-        "plain smoltcp receiver (kernel writer → smoltcp, 64 KiB window, counting)",
-        "experiment: tcplink core GET, tcplink-tap's loop, counting, 64 KiB window",
-        "experiment: same, 256 KiB window",
-        "experiment: same, 1 MiB window",
-        "curl, kernel ↔ kernel over veth → /dev/null (ceiling)",
-        "curl, kernel ↔ kernel over veth → file on disk",
+        "tcplink-tap get -o /dev/null (whole process)",
+        "tcplink core GET (App + HttpClient), 64 KiB window",
+        "plain smoltcp receiver, 64 KiB window",
+        "tcplink core GET, 256 KiB window",
+        "curl, kernel to kernel over veth -o /dev/null",
+        "tcplink-tap get -o /dev/null from tcplink-host serve-http (tiny_http)",
     ];
     const BASE: usize = 2;
-    const CEILING: usize = 6;
+    const CEILING: usize = 4;
     let mut samples: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
-    let url = "http://192.168.69.1:8080/blob";
-    let curl_url = format!("http://{VETH_A_IP}:8080/blob");
+    let url = "http://192.168.69.1:8081/blob";
+    let tiny_url = "http://192.168.69.1:8080/blob";
+    let curl_url = format!("http://{VETH_A_IP}:8081/blob");
+    let null = Path::new("/dev/null");
     for run in 1..=runs {
         for (i, name) in names.iter().enumerate() {
             let _ = procs::ip(&["-n", ns.name(), "neigh", "flush", "dev", &tap]);
             let d = match i {
-                0 => tap_get(b, &ns, url, &shm.0.join("out.bin"), bytes, limit)?,
-                1 => tap_get(b, &ns, url, &disk.0.join("out.bin"), bytes, limit)?,
+                0 => tap_get(b, &ns, url, null, bytes, limit)?,
+                1 => tcplink_rx(b, &ns, url, 65536, bytes, limit)?,
                 2 => smoltcp_rx(b, &ns, bytes, limit)?,
-                3 => tcplink_rx(b, &ns, url, 65536, bytes, limit)?,
-                4 => tcplink_rx(b, &ns, url, 262144, bytes, limit)?,
-                5 => tcplink_rx(b, &ns, url, 1048576, bytes, limit)?,
-                6 => curl(
-                    &veth.b.name,
-                    &curl_url,
-                    Path::new("/dev/null"),
-                    bytes,
-                    limit,
-                )?,
-                _ => curl(
-                    &veth.b.name,
-                    &curl_url,
-                    &disk.0.join("curl.bin"),
-                    bytes,
-                    limit,
-                )?,
+                3 => tcplink_rx(b, &ns, url, 262144, bytes, limit)?,
+                4 => curl(&veth.b.name, &curl_url, null, bytes, limit)?,
+                _ => tap_get(b, &ns, tiny_url, null, bytes, limit)?,
             };
             eprintln!(
                 "tap-get run {run}/{runs}: {name:<75} {:7.3} Gbit/s",
@@ -193,15 +181,16 @@ pub fn get_figure(b: &Bins, bytes: u64, runs: usize, limit: Duration) -> Result<
     let _ = VETH_B_IP;
     let mut s = Section::new("tap-get", "2. HTTP GET over TAP (Gbit/s)");
     s.para(&format!(
-        "{} body from `tcplink-host serve-http` (a sparse file, so from the page cache) to the \
-         device at 192.168.69.2 on a TAP in a namespace; {runs} runs, contenders interleaved. \
-         `tcplink-tap get` is timed as a whole process (start to exit, including opening the \
-         TAP, ARP, connect and the final fsync); it has no discard option, so its counting \
-         sink is a file on tmpfs. The smoltcp receiver is timed from connection to last byte, \
-         the experiment rows from the GET to the last body byte: they are the core's `App` + \
-         `HttpClient` in this binary on smoltcp's `TunTapInterface`, polled like \
-         `tcplink-tap` (poll, then sleep on the TAP until the next deadline), counting the body, \
-         with the GET socket's receive buffer (tcplink-tap: 64 KiB) varied. Ratios are per run.",
+        "{} per download to the device at 192.168.69.2 on a TAP in a namespace; {runs} runs, \
+         contenders interleaved, ratios per run. Every row but the last reads from the same \
+         sender, the kernel writer the plain smoltcp receiver is measured with (64 KiB \
+         writes), behind a minimal HTTP head. The plain smoltcp receiver (smoltcp's \
+         `TunTapInterface`, one socket, `iface.poll` then read, like smoltcp's `benchmark` \
+         example) and the core GET rows (`App` + `HttpClient` on the same device, polled like \
+         `tcplink-tap`) are timed from connection to last byte; `tcplink-tap get` as a whole \
+         process (TAP open, ARP, connect, transfer, close). curl runs between two namespaces \
+         over a veth pair, kernel on both ends: the ceiling. The last row shows what \
+         `tcplink-host serve-http` (tiny_http) costs as the sender.",
         human_bytes(bytes)
     ));
     let mut t = Table::new(&["contender", "Gbit/s", "÷ plain smoltcp", "÷ curl (ceiling)"]);
@@ -215,6 +204,18 @@ pub fn get_figure(b: &Bins, bytes: u64, runs: usize, limit: Duration) -> Result<
     }
     s.table(&t);
     Ok(s)
+}
+
+/// Starts `tcplink-bench kernel-http` (the kernel writer behind an HTTP head) via `cmd`.
+fn kernel_http(
+    mut cmd: Command,
+    listen: &str,
+    bytes: u64,
+    limit: Duration,
+) -> Result<Proc, String> {
+    cmd.args(["kernel-http", listen, "--bytes", &bytes.to_string()])
+        .args(["--limit-s", &limit.as_secs().to_string()]);
+    Proc::spawn(quiet(cmd), "kernel HTTP writer")
 }
 
 fn gbit(bytes: u64, secs: f64) -> f64 {
@@ -244,12 +245,19 @@ fn tap_get(
     .arg(out)
     .args(["--timeout-s", &limit.as_secs().to_string()]);
     let t0 = Instant::now();
-    procs::run(cmd, "tcplink-tap get", limit + Duration::from_secs(5))?;
+    let stdout = procs::run(cmd, "tcplink-tap get", limit + Duration::from_secs(5))?;
     let secs = t0.elapsed().as_secs_f64();
-    let got = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
-    let _ = std::fs::remove_file(out);
+    // Its last line: `N bytes saved to FILE`.
+    let got: u64 = stdout
+        .lines()
+        .rev()
+        .find_map(|line| line.strip_suffix(&format!(" bytes saved to {}", out.display())))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
     if got != bytes {
-        return Err(format!("tcplink-tap get saved {got} of {bytes} bytes"));
+        return Err(format!(
+            "tcplink-tap get saved {got} of {bytes} bytes: {stdout}"
+        ));
     }
     Ok(Dl {
         gbit_s: gbit(bytes, secs),

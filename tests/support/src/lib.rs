@@ -500,20 +500,20 @@ pub fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
 /// Checks what a greeting client received against what it sent.
 ///
 /// `received` must be `Welcome` followed by `Hello, m!` replies whose messages `m`, in order,
-/// spell a prefix of `sent` with its framing (`\n` and the `\r` of `\r\n`) removed; a lone
-/// `\r` split from its `\n` by a read boundary may count as framing too. Returns how many bytes
-/// of the unframed input were echoed, or `None` if `received` is not such a sequence.
+/// spell a prefix of `sent` with its framing removed. Line feeds are framing; carriage
+/// returns are compared loosely (ignored on both sides): a `\r` is framing before a `\n` in
+/// the same read and data otherwise, and where reads split depends on the network (the exact
+/// rule is unit-tested in `tcplink::framing`). Returns how many bytes of the unframed input
+/// were echoed, or `None` if `received` is not such a sequence.
 pub fn greeting_echo(sent: &[u8], received: &[u8]) -> Option<usize> {
-    let content: Vec<u8> = sent.iter().copied().filter(|&b| b != b'\n').collect();
-    let content: Vec<u8> = content.into_iter().filter(|&b| b != b'\r').collect();
-    let replies: Vec<u8> = received
-        .strip_prefix(b"Welcome")?
+    let content: Vec<u8> = sent
         .iter()
         .copied()
-        .filter(|&b| b != b'\r')
+        .filter(|&b| b != b'\n' && b != b'\r')
         .collect();
+    let replies = received.strip_prefix(b"Welcome")?;
     let mut seen = std::collections::HashSet::new();
-    echo_from(&replies, 0, &content, 0, &mut seen)
+    echo_from(replies, 0, &content, 0, &mut seen)
 }
 
 /// Depth-first: replies from `at` echo content from `echoed`; messages may contain `!`.
@@ -531,9 +531,25 @@ fn echo_from(
         return None;
     }
     let body = replies[at..].strip_prefix(b"Hello, ")?;
-    let start = at + 7;
-    (1..=body.len().min(content.len() - echoed))
-        .filter(|&len| body.get(len) == Some(&b'!'))
-        .take_while(|&len| body[..len] == content[echoed..echoed + len])
-        .find_map(|len| echo_from(replies, start + len + 1, content, echoed + len, seen))
+    (1..body.len())
+        .filter(|&len| body[len] == b'!')
+        .find_map(|len| {
+            let message: Vec<u8> = body[..len]
+                .iter()
+                .copied()
+                .filter(|&b| b != b'\r')
+                .collect();
+            content[echoed..]
+                .starts_with(&message)
+                .then(|| {
+                    echo_from(
+                        replies,
+                        at + 7 + len + 1,
+                        content,
+                        echoed + message.len(),
+                        seen,
+                    )
+                })
+                .flatten()
+        })
 }
