@@ -512,44 +512,51 @@ pub fn greeting_echo(sent: &[u8], received: &[u8]) -> Option<usize> {
         .filter(|&b| b != b'\n' && b != b'\r')
         .collect();
     let replies = received.strip_prefix(b"Welcome")?;
-    let mut seen = std::collections::HashSet::new();
-    echo_from(replies, 0, &content, 0, &mut seen)
+    echo_from(
+        replies,
+        0,
+        &content,
+        0,
+        &mut std::collections::HashMap::new(),
+    )
 }
 
-/// Depth-first: replies from `at` echo content from `echoed`; messages may contain `!`.
+/// Depth-first: replies from `at` echo content from `echoed`. Messages may contain `!` and
+/// `Hello, `, so a reply sequence can parse more than one way; the longest echo wins.
 fn echo_from(
     replies: &[u8],
     at: usize,
     content: &[u8],
     echoed: usize,
-    seen: &mut std::collections::HashSet<(usize, usize)>,
+    memo: &mut std::collections::HashMap<(usize, usize), Option<usize>>,
 ) -> Option<usize> {
     if at == replies.len() {
         return Some(echoed);
     }
-    if !seen.insert((at, echoed)) {
-        return None;
+    if let Some(&known) = memo.get(&(at, echoed)) {
+        return known;
     }
-    let body = replies[at..].strip_prefix(b"Hello, ")?;
-    (1..body.len())
-        .filter(|&len| body[len] == b'!')
-        .find_map(|len| {
-            let message: Vec<u8> = body[..len]
-                .iter()
-                .copied()
-                .filter(|&b| b != b'\r')
-                .collect();
-            content[echoed..]
-                .starts_with(&message)
-                .then(|| {
+    let best = replies[at..].strip_prefix(b"Hello, ").and_then(|body| {
+        (1..body.len())
+            .filter(|&len| body[len] == b'!')
+            .filter_map(|len| {
+                let message: Vec<u8> = body[..len]
+                    .iter()
+                    .copied()
+                    .filter(|&b| b != b'\r')
+                    .collect();
+                content[echoed..].starts_with(&message).then(|| {
                     echo_from(
                         replies,
                         at + 7 + len + 1,
                         content,
                         echoed + message.len(),
-                        seen,
+                        memo,
                     )
-                })
-                .flatten()
-        })
+                })?
+            })
+            .max()
+    });
+    memo.insert((at, echoed), best);
+    best
 }
