@@ -24,9 +24,10 @@ use crate::session::{Console, Fetch};
 const MSG: usize = 1024;
 /// A greeting socket's buffers: a whole read in, the longest reply (MSG + 8) out.
 type GreetingBuffers = TcpBuffers<2048, 2048>;
-/// The GET socket: the receive buffer is the TCP window the body streams through (64 KiB
-/// keeps a TAP link busy); the request is a few hundred bytes.
-type GetStorage = HttpStorage<{ 64 * 1024 }, 1024>;
+/// The GET socket: the receive buffer is the TCP window the body streams through. 256 KiB
+/// (window scaling) keeps a TAP with a large MTU busy; at MTU 1500 64 KiB would do. The
+/// request is a few hundred bytes.
+type GetStorage = HttpStorage<{ 256 * 1024 }, 1024>;
 /// The GET client with the core's default head (4 KiB) and URL (256 B) buffers.
 type GetClient = HttpClient;
 
