@@ -245,6 +245,11 @@ fn kernel_http(
     Proc::spawn(quiet(cmd), "kernel HTTP writer")
 }
 
+/// The device's TAP, address and MAC, as every device-side program takes them.
+fn device_args(ns: &Namespace) -> [&str; 6] {
+    ["--tap", ns.tap(), "--ip", DEVICE_CIDR, "--mac", DEVICE_MAC]
+}
+
 fn gbit(bytes: u64, secs: f64) -> f64 {
     bytes as f64 * 8.0 / secs.max(1e-9) / 1e9
 }
@@ -258,19 +263,11 @@ fn tap_get(
     limit: Duration,
 ) -> Result<Dl, String> {
     let mut cmd = ns.command(&b.tap);
-    cmd.args([
-        "--tap",
-        ns.tap(),
-        "--ip",
-        DEVICE_CIDR,
-        "--mac",
-        DEVICE_MAC,
-        "get",
-        url,
-    ])
-    .arg("-o")
-    .arg(out)
-    .args(["--timeout-s", &limit.as_secs().to_string()]);
+    cmd.args(device_args(ns))
+        .args(["get", url])
+        .arg("-o")
+        .arg(out)
+        .args(["--timeout-s", &limit.as_secs().to_string()]);
     let t0 = Instant::now();
     let stdout = procs::run(cmd, "tcplink-tap get", limit + Duration::from_secs(5))?;
     let secs = t0.elapsed().as_secs_f64();
@@ -299,19 +296,12 @@ fn smoltcp_rx(
     limit: Duration,
 ) -> Result<Dl, String> {
     let mut rx = ns.command(&b.bench);
-    rx.args([
-        "smoltcp-rx",
-        "--tap",
-        ns.tap(),
-        "--ip",
-        DEVICE_CIDR,
-        "--mac",
-        DEVICE_MAC,
-    ])
-    .args(["--port", "5001", "--bytes", &bytes.to_string()])
-    .args(["--window", &window.to_string()])
-    .args(["--limit-s", &limit.as_secs().to_string()])
-    .stdout(Stdio::piped());
+    rx.arg("smoltcp-rx")
+        .args(device_args(ns))
+        .args(["--port", "5001", "--bytes", &bytes.to_string()])
+        .args(["--window", &window.to_string()])
+        .args(["--limit-s", &limit.as_secs().to_string()])
+        .stdout(Stdio::piped());
     let mut receiver = Proc::spawn(rx, "smoltcp receiver")?;
     let mut wr = ns.command(&b.bench);
     wr.args([
@@ -361,18 +351,11 @@ fn tcplink_rx(
     limit: Duration,
 ) -> Result<Dl, String> {
     let mut cmd = ns.command(&b.bench);
-    cmd.args([
-        "tcplink-rx",
-        "--tap",
-        ns.tap(),
-        "--ip",
-        DEVICE_CIDR,
-        "--mac",
-        DEVICE_MAC,
-        url,
-    ])
-    .args(["--window", &window.to_string()])
-    .args(["--limit-s", &limit.as_secs().to_string()]);
+    cmd.arg("tcplink-rx")
+        .args(device_args(ns))
+        .arg(url)
+        .args(["--window", &window.to_string()])
+        .args(["--limit-s", &limit.as_secs().to_string()]);
     let out = procs::run(cmd, "tcplink core GET", limit + Duration::from_secs(5))?;
     let report: RxReport = serde_json::from_str(out.trim())
         .map_err(|e| format!("tcplink core GET said {out:?}: {e}"))?;
@@ -422,7 +405,7 @@ fn start_servers(b: &Bins, name: &str, tap: &str, seed: &Path) -> Result<Servers
     let ns = Namespace::create(name, tap).map_err(|e| e.to_string())?;
     let mut procs = Vec::new();
     let mut cmd = ns.command(&b.tap);
-    cmd.args(["--tap", ns.tap(), "--ip", DEVICE_CIDR, "--mac", DEVICE_MAC])
+    cmd.args(device_args(&ns))
         .args(["serve", "--sockets", "64"]);
     procs.push(Proc::spawn(quiet(cmd), "tcplink-tap serve")?);
     if !seed.exists() {
