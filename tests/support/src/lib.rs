@@ -536,27 +536,24 @@ fn echo_from(
     if let Some(&known) = memo.get(&(at, echoed)) {
         return known;
     }
-    let best = replies[at..].strip_prefix(b"Hello, ").and_then(|body| {
-        (1..body.len())
-            .filter(|&len| body[len] == b'!')
-            .filter_map(|len| {
-                let message: Vec<u8> = body[..len]
-                    .iter()
-                    .copied()
-                    .filter(|&b| b != b'\r')
-                    .collect();
-                content[echoed..].starts_with(&message).then(|| {
-                    echo_from(
-                        replies,
-                        at + 7 + len + 1,
-                        content,
-                        echoed + message.len(),
-                        memo,
-                    )
-                })?
-            })
-            .max()
-    });
+    let body = replies[at..].strip_prefix(b"Hello, ")?;
+    // Walk the message once: wherever a `!` could end it, try the rest; stop at the first
+    // byte that cannot be the input's next (CRs are skipped, see above).
+    let mut best = None;
+    let mut matched = 0;
+    for (len, &byte) in body.iter().enumerate() {
+        if byte == b'!' && len > 0 {
+            let rest = echo_from(replies, at + 7 + len + 1, content, echoed + matched, memo);
+            best = best.max(rest);
+        }
+        if byte == b'\r' {
+            continue;
+        }
+        if content.get(echoed + matched) != Some(&byte) {
+            break;
+        }
+        matched += 1;
+    }
     memo.insert((at, echoed), best);
     best
 }
