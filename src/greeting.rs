@@ -1,7 +1,7 @@
 //! The greeting server: the seed's `tcp_server.py` without threads.
 //!
 //! `N` TCP sockets listen on one port. A connected client gets `Welcome`, each message `X`
-//! gets `Hello, X!`, and `exit` closes (see [`framing`](crate::framing)). While all `N` sockets
+//! gets `Hello, X!`, and `exit` closes (see [`crate::framing`]). While all `N` sockets
 //! are busy no socket listens, so smoltcp answers a new SYN with RST: the client is refused at
 //! once instead of waiting. A socket listens again as soon as its connection is over.
 //!
