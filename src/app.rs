@@ -337,19 +337,25 @@ impl<'s, G: Service, H: Service> App<'s, G, H> {
         device: &mut D,
         handler: &mut impl Handler,
     ) -> Option<Instant> {
-        let mut more = true;
+        // Frames in (once: each read that finds nothing is a wasted system call on a TAP)
+        // and out.
+        let (greeting, http) = (&mut self.greeting, &mut self.http);
+        self.stack.poll_with(now, device, |sockets| {
+            greeting.sockets_changed(sockets);
+            http.sockets_changed(sockets);
+        });
+        // Then the applications, and what they queued out at once, until they are done.
+        // Frames that arrive meanwhile wait for the next call, which the platform makes at
+        // once: its wait returns as soon as a frame is there.
+        let mut more = false;
         for _ in 0..MAX_ROUNDS {
-            let (greeting, http) = (&mut self.greeting, &mut self.http);
-            let changed = self.stack.poll_with(now, device, |sockets| {
-                greeting.sockets_changed(sockets);
-                http.sockets_changed(sockets);
-            });
-            if !changed && !more {
-                break;
-            }
             more = self.service_dhcp(handler);
             more |= self.greeting.service(now, &mut self.stack, handler);
             more |= self.http.service(now, &mut self.stack, handler);
+            if !more {
+                break;
+            }
+            self.stack.egress(now, device);
         }
         let mut next = self.stack.poll_at(now);
         next = earliest(next, self.greeting.poll_at(now));

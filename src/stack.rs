@@ -203,6 +203,13 @@ impl<'s> Stack<'s> {
                 }
             }
         }
+        self.egress(now, device) | changed
+    }
+
+    /// Sends what the sockets have queued, without reading frames; true if any socket may
+    /// have changed.
+    pub fn egress<D: Device + ?Sized>(&mut self, now: Instant, device: &mut D) -> bool {
+        let mut changed = false;
         while self.iface.poll_egress(now, device, &mut self.sockets)
             == PollResult::SocketStateChanged
         {
