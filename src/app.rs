@@ -141,9 +141,11 @@ pub trait Service {
     }
 
     /// A received frame just changed some socket; take back sockets that are free again.
-    /// Runs between frames, so it must be cheap.
-    fn sockets_changed(&mut self, sockets: &mut SocketSet<'_>) {
+    /// Runs between frames, so it must be cheap. Returning true asks for what is queued to be
+    /// sent and for this to run again (see [`Stack::poll_with`]).
+    fn sockets_changed(&mut self, sockets: &mut SocketSet<'_>) -> bool {
         let _ = sockets;
+        false
     }
 
     /// Whether nothing is in flight: no connection is still closing, so a platform may stop
@@ -182,10 +184,8 @@ impl<S: Service> Service for Option<S> {
         }
     }
 
-    fn sockets_changed(&mut self, sockets: &mut SocketSet<'_>) {
-        if let Some(s) = self {
-            s.sockets_changed(sockets);
-        }
+    fn sockets_changed(&mut self, sockets: &mut SocketSet<'_>) -> bool {
+        self.as_mut().is_some_and(|s| s.sockets_changed(sockets))
     }
 
     fn is_quiet(&self, stack: &Stack<'_>) -> bool {
@@ -204,8 +204,8 @@ impl<const N: usize, const MSG: usize> Service for GreetingServer<N, MSG> {
         GreetingServer::poll_at(self, now)
     }
 
-    fn sockets_changed(&mut self, sockets: &mut SocketSet<'_>) {
-        self.relisten(sockets);
+    fn sockets_changed(&mut self, sockets: &mut SocketSet<'_>) -> bool {
+        self.relisten(sockets)
     }
 
     fn is_quiet(&self, _stack: &Stack<'_>) -> bool {
@@ -341,8 +341,7 @@ impl<'s, G: Service, H: Service> App<'s, G, H> {
         // and out.
         let (greeting, http) = (&mut self.greeting, &mut self.http);
         self.stack.poll_with(now, device, |sockets| {
-            greeting.sockets_changed(sockets);
-            http.sockets_changed(sockets);
+            greeting.sockets_changed(sockets) | http.sockets_changed(sockets)
         });
         // Then the applications, and what they queued out at once, until they are done.
         // Frames that arrive meanwhile wait for the next call, which the platform makes at

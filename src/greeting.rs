@@ -111,6 +111,11 @@ enum Slot<const MSG: usize> {
     /// Closed by us or the client; the socket is reused once TCP is done with it, or aborted
     /// at `deadline` if the client never finishes the close.
     Closing { deadline: Instant },
+    /// In TIME-WAIT, seen between received frames: the ACK of the client's FIN is queued but
+    /// not yet sent. The socket listens again once the caller has sent it (see
+    /// [`GreetingServer::relisten`]); listening earlier would discard that ACK and leave the
+    /// client retransmitting its FIN into a reset.
+    Finishing,
 }
 
 /// The greeting server over `N` sockets; `MSG` bytes is the most one read takes (the seed's
@@ -175,7 +180,7 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
     pub fn closing(&self) -> usize {
         self.slots
             .iter()
-            .filter(|slot| matches!(slot, Slot::Closing { .. }))
+            .filter(|slot| matches!(slot, Slot::Closing { .. } | Slot::Finishing))
             .count()
     }
 
@@ -254,6 +259,8 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
                 changed
             }
             Slot::Closing { deadline } => {
+                // The interface has sent what was queued since the last frame (the caller
+                // polls between calls), so a free socket's last segment is out.
                 if tcp_is_free(socket) {
                     self.listen(socket);
                     self.slots[i] = Slot::Listening;
@@ -265,22 +272,40 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
                     false
                 }
             }
+            Slot::Finishing => {
+                self.listen(socket);
+                self.slots[i] = Slot::Listening;
+                true
+            }
         }
     }
 
     /// Listens again on every socket whose connection has just finished closing. Cheap
     /// enough to run between received frames (see [`Stack::poll_with`]).
-    pub fn relisten(&mut self, sockets: &mut SocketSet<'_>) {
+    ///
+    /// Returns true if a socket in TIME-WAIT still has to send the ACK of its client's FIN:
+    /// the caller then sends what is queued and calls again, which listens on it. A client
+    /// that reconnects in the same burst of frames as its close is thus served, and its close
+    /// still completes.
+    pub fn relisten(&mut self, sockets: &mut SocketSet<'_>) -> bool {
+        let mut send_first = false;
         for (slot, &handle) in self.slots.iter_mut().zip(&self.handles) {
-            if matches!(slot, Slot::Closing { .. }) {
-                let socket = sockets.get_mut::<tcp::Socket>(handle);
-                if tcp_is_free(socket) {
+            let socket = sockets.get_mut::<tcp::Socket>(handle);
+            match slot {
+                Slot::Closing { .. } if socket.state() == State::TimeWait => {
+                    *slot = Slot::Finishing;
+                    send_first = true;
+                }
+                Slot::Closing { .. } if !tcp_is_free(socket) => {}
+                Slot::Closing { .. } | Slot::Finishing => {
                     // Only fails for port 0 or an open socket; neither can happen here.
                     let _ = socket.listen(self.config.port);
                     *slot = Slot::Listening;
                 }
+                Slot::Listening | Slot::Open(_) => {}
             }
         }
+        send_first
     }
 
     /// The earliest time the server has something to do without new input: a delayed reply,
@@ -292,6 +317,7 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
                 Slot::Listening => None,
                 Slot::Open(session) => Some(session.poll_at(now, &self.config)),
                 Slot::Closing { deadline } => Some(*deadline),
+                Slot::Finishing => Some(now),
             })
             .min()
     }

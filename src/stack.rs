@@ -75,12 +75,15 @@ impl<const RX: usize, const TX: usize> Default for TcpBuffers<RX, TX> {
     }
 }
 
-/// Whether a TCP socket's connection is over and its last segment (the ACK of a FIN, or an
-/// RST after an abort) has been sent, so the socket can be reused at once.
+/// Whether a TCP socket's connection is over, so the socket can be reused at once — provided
+/// the interface has sent what was queued since the last frame arrived (any
+/// [`Stack::poll`] or [`Stack::egress`] does).
 ///
-/// smoltcp keeps the remote endpoint of an aborted socket until its RST is out; reusing the
-/// socket earlier would swallow the RST. TIME-WAIT only guards against old duplicates, which
-/// a device with a handful of sockets cannot afford to wait out.
+/// smoltcp keeps the remote endpoint of an aborted socket until its RST is out, so that case
+/// checks itself. TIME-WAIT does not: the ACK of the peer's FIN is queued when the FIN
+/// arrives and only leaves with the next egress; reusing the socket between frames would
+/// discard it (see [`Stack::poll_with`]). TIME-WAIT itself only guards against old
+/// duplicates, which a device with a handful of sockets cannot afford to wait out.
 pub fn tcp_is_free(socket: &tcp::Socket) -> bool {
     match socket.state() {
         tcp::State::Closed => socket.remote_endpoint().is_none(),
@@ -175,18 +178,21 @@ impl<'s> Stack<'s> {
 
     /// Moves frames between `device` and the sockets; true if any socket may have changed.
     pub fn poll<D: Device + ?Sized>(&mut self, now: Instant, device: &mut D) -> bool {
-        self.poll_with(now, device, |_| {})
+        self.poll_with(now, device, |_| false)
     }
 
     /// Like [`poll`](Self::poll), but runs `on_change` after each received frame that changed
     /// a socket, before the next frame is processed. A server uses it to listen again on a
     /// socket whose connection just ended, so a client reconnecting in the same burst of
     /// frames is accepted instead of refused.
+    ///
+    /// If `on_change` returns true (a socket must send its last segment before it is
+    /// reused), what is queued is sent at once and `on_change` runs again.
     pub fn poll_with<D: Device + ?Sized>(
         &mut self,
         now: Instant,
         device: &mut D,
-        mut on_change: impl FnMut(&mut SocketSet<'s>),
+        mut on_change: impl FnMut(&mut SocketSet<'s>) -> bool,
     ) -> bool {
         let mut changed = false;
         self.iface.poll_maintenance(now);
@@ -199,7 +205,10 @@ impl<'s> Stack<'s> {
                 PollIngressSingleResult::PacketProcessed => {}
                 PollIngressSingleResult::SocketStateChanged => {
                     changed = true;
-                    on_change(&mut self.sockets);
+                    if on_change(&mut self.sockets) {
+                        self.egress(now, device);
+                        on_change(&mut self.sockets);
+                    }
                 }
             }
         }

@@ -277,3 +277,45 @@ fn client_closing_first_frees_the_socket() {
         sim.event_list()
     );
 }
+
+#[test]
+fn server_closing_first_acknowledges_the_clients_fin() {
+    // As `tcplink-host load` does: `exit`, wait for the server's close, then close. The
+    // device's socket ends in TIME-WAIT and must still acknowledge the client's FIN, even when
+    // the next client's SYN arrives in the same burst and gets that very socket.
+    let mut sim = Sim::<1>::greeting(GreetingConfig::default(), 2);
+    let c = sim.start(Client::new(vec![
+        Step::Recv,
+        Step::Send(b"Alice".to_vec()),
+        Step::Recv,
+        Step::Send(b"exit".to_vec()),
+        Step::AwaitClose,
+        Step::Close,
+    ]));
+    assert!(sim.run_until(secs(5), |sim| sim.peer.client(c).server_closed));
+    // The client's FIN is on its way; the next client's SYN goes right behind it.
+    let fin_sent_at = sim.now;
+    let next = sim.start(Client::seed(&["Bob"]));
+    sim.peer.poll(sim.now);
+    assert_eq!(
+        sim.link.in_flight(),
+        3,
+        "the client's ACK and FIN and the new SYN wait together"
+    );
+    sim.run_clients(secs(5));
+
+    let first = sim.peer.client(c);
+    assert_eq!(first.transcript_strings(), ["Welcome", "Hello, Alice!"]);
+    // Acknowledged at once: without the ACK the client would retransmit its FIN after its
+    // retransmission timeout and end on the device's RST, later.
+    assert_eq!(
+        first.finished,
+        Some((fin_sent_at, Outcome::Completed)),
+        "the client's FIN was not acknowledged at once"
+    );
+    assert_eq!(
+        sim.peer.client(next).transcript_strings(),
+        ["Welcome", "Hello, Bob!"]
+    );
+    assert_eq!(sim.link.stats(0).dropped + sim.link.stats(1).dropped, 0);
+}

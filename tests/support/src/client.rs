@@ -16,6 +16,9 @@ pub enum Step {
     Send(Vec<u8>),
     /// Do nothing for this long.
     Pause(Duration),
+    /// Wait until the server has closed its side (its FIN arrived), as a client does that
+    /// reads until end of stream.
+    AwaitClose,
     /// Close our side (FIN).
     Close,
     /// Reset the connection (RST).
@@ -207,6 +210,10 @@ impl Client {
                     }
                     Some(_) => false,
                 },
+                Step::AwaitClose => {
+                    self.read_available(socket);
+                    self.connected && !socket.may_recv()
+                }
                 Step::Close => {
                     socket.close();
                     true
