@@ -337,10 +337,10 @@ impl<'s, G: Service, H: Service> App<'s, G, H> {
         device: &mut D,
         handler: &mut impl Handler,
     ) -> Option<Instant> {
-        // Frames in (once: each read that finds nothing is a wasted system call on a TAP)
-        // and out.
+        // Frames in (up to the budget, and at most one read that finds nothing: that is a
+        // wasted system call on a TAP) and out.
         let (greeting, http) = (&mut self.greeting, &mut self.http);
-        self.stack.poll_with(now, device, |sockets| {
+        let polled = self.stack.poll_with(now, device, |sockets| {
             greeting.sockets_changed(sockets) | http.sockets_changed(sockets)
         });
         // Then the applications, and what they queued out at once, until they are done.
@@ -359,7 +359,7 @@ impl<'s, G: Service, H: Service> App<'s, G, H> {
         let mut next = self.stack.poll_at(now);
         next = earliest(next, self.greeting.poll_at(now));
         next = earliest(next, self.http.poll_at(now));
-        if more {
+        if more || polled.more {
             next = Some(now);
         }
         next

@@ -290,6 +290,9 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
     pub fn relisten(&mut self, sockets: &mut SocketSet<'_>) -> bool {
         let mut send_first = false;
         for (slot, &handle) in self.slots.iter_mut().zip(&self.handles) {
+            if matches!(slot, Slot::Listening | Slot::Open(_)) {
+                continue;
+            }
             let socket = sockets.get_mut::<tcp::Socket>(handle);
             match slot {
                 Slot::Closing { .. } if socket.state() == State::TimeWait => {

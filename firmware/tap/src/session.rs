@@ -175,7 +175,8 @@ impl Handler for Console {
 
 impl Session for Console {
     fn outcome(&mut self, now: Instant) -> Option<Result<()>> {
-        if let Err(e) = self.out.check() {
+        // Called once per turn of the loop, right before it may sleep: the lines go out now.
+        if let Err(e) = self.out.flush() {
             return Some(Err(e));
         }
         let fetch = self.fetch.as_mut()?;
