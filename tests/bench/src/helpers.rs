@@ -213,7 +213,7 @@ impl tcplink::app::Handler for Counter {
 /// Experiment for figure 2: the tcplink core's GET client (`App` + `HttpClient`, as
 /// `tcplink-tap get` builds it) on smoltcp's `TunTapInterface`, driven by the same loop as
 /// `tcplink-tap` (poll, then sleep on the TAP until the next deadline), into a counting
-/// sink; `window` picks the client's receive buffer, the knob `tcplink-tap` fixes at 64 KiB.
+/// sink; `window` picks the client's receive buffer, the knob `tcplink-tap` fixes at 1 MiB.
 pub fn tcplink_rx(
     tap: &str,
     cidr: Ipv4Cidr,

@@ -152,12 +152,12 @@ pub fn get_figure(b: &Bins, bytes: u64, runs: usize, limit: Duration) -> Result<
     // smoltcp's benchmark example runs, is the baseline.
     let contenders = [
         (
-            "tcplink-tap get -o /dev/null (whole process), 256 KiB window",
+            "tcplink-tap get -o /dev/null (whole process), 1 MiB window",
             1500,
         ),
-        ("tcplink core GET (App + HttpClient), 256 KiB window", 1500),
+        ("tcplink core GET (App + HttpClient), 1 MiB window", 1500),
         ("plain smoltcp receiver, 64 KiB window", 1500),
-        ("plain smoltcp receiver, 256 KiB window", 1500),
+        ("plain smoltcp receiver, 1 MiB window", 1500),
         ("curl, kernel to kernel over veth -o /dev/null", 1500),
         (
             "tcplink-tap get from tcplink-host serve-http (tiny_http)",
@@ -190,9 +190,9 @@ pub fn get_figure(b: &Bins, bytes: u64, runs: usize, limit: Duration) -> Result<
             let _ = procs::ip(&["-n", ns.name(), "neigh", "flush", "dev", &tap]);
             let d = match i {
                 0 | 6 => tap_get(b, &ns, url, null, bytes, limit)?,
-                1 => tcplink_rx(b, &ns, url, 262144, bytes, limit)?,
+                1 => tcplink_rx(b, &ns, url, 1 << 20, bytes, limit)?,
                 2 | 7 => smoltcp_rx(b, &ns, 65536, bytes, limit)?,
-                3 => smoltcp_rx(b, &ns, 262144, bytes, limit)?,
+                3 => smoltcp_rx(b, &ns, 1 << 20, bytes, limit)?,
                 4 => curl(&veth.b.name, &curl_url, null, bytes, limit)?,
                 _ => tap_get(b, &ns, tiny_url, null, bytes, limit)?,
             };
