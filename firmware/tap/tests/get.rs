@@ -53,12 +53,28 @@ fn get_five_mib_from_python_http_server() {
     let out_file = out_dir.path().join("saved.bin");
 
     let url = format!("http://{HOST_IP}:8000/file");
+    let frames = || -> u64 { lab.tap_sysfs("statistics/tx_packets").parse().unwrap() };
+    let frames_before = frames();
     let out = lab.run(
         lab.tap(&STATIC_NET)
             .args(["get", &url, "-o"])
             .arg(&out_file),
     );
+    let frames_in = frames() - frames_before;
     let stdout = success(&out);
+    // Segmentation offload: the host's TCP sent the body in frames far above the 1500-byte
+    // MTU (without it: about 3,600 frames).
+    assert!(
+        frames_in < (SIZE / 1500 / 4) as u64,
+        "{frames_in} frames for {SIZE} bytes"
+    );
+    // ... and it is off again for whoever attaches next.
+    let features = lab.run(lab.cmd("ethtool").args(["-k", "tap0"]));
+    assert!(
+        success(&features).contains("tcp-segmentation-offload: off"),
+        "{}",
+        success(&features)
+    );
     assert!(stdout.starts_with("HTTP/1.0 200 OK\n"), "{stdout}");
     assert!(
         stdout.contains(&format!("\nContent-Length: {SIZE}\n")),

@@ -89,6 +89,13 @@ impl Lab {
     pub fn run(&self, cmd: &mut Command) -> Output {
         run(cmd, DEADLINE)
     }
+
+    /// The host side's view of `tap0`: a file of /sys/class/net/tap0 (e.g.
+    /// `statistics/tx_packets`, frames the host sent to the device), read in the namespace.
+    pub fn tap_sysfs(&self, file: &str) -> String {
+        let out = self.run(self.cmd("cat").arg(format!("/sys/class/net/tap0/{file}")));
+        success(&out).trim().to_string()
+    }
 }
 
 /// A running `tcplink-tap`: its stdout as lines, its stderr collected.
