@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::cli::{Cli, Command};
-use crate::session::one_line;
+use crate::session::report;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -32,7 +32,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             // One line naming the cause: the context chain joined by ": ".
-            eprintln!("tcplink-tap: {}", one_line(&e));
+            report(&e);
             ExitCode::FAILURE
         }
     }

@@ -4,6 +4,7 @@
 //! stdout carries what the seed prints (server log lines; the response head) plus DHCP leases
 //! and the saved size; stderr carries only progress and errors.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{anyhow, Error, Result};
@@ -190,7 +191,7 @@ impl Session for Console {
         }
         if let Err(e) = result {
             // The server goes on; say now why the GET failed, and exit non-zero later.
-            eprintln!("tcplink-tap: {}", one_line(&e));
+            report(&e);
             self.fetch_failed = true;
         }
         None
@@ -205,6 +206,12 @@ impl Session for Console {
 }
 
 /// An error and its causes on one line.
-pub fn one_line(e: &Error) -> String {
+fn one_line(e: &Error) -> String {
     format!("{e:#}").replace('\n', " ")
+}
+
+/// Says `e` on stderr as `tcplink-tap: CAUSE: CAUSE...`. A closed stderr is ignored (the exit
+/// status still tells), where `eprintln!` would panic.
+pub fn report(e: &Error) {
+    let _ = writeln!(std::io::stderr(), "tcplink-tap: {}", one_line(e));
 }
