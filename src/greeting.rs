@@ -118,6 +118,28 @@ enum Slot<const MSG: usize> {
     Finishing,
 }
 
+impl<const MSG: usize> Slot<MSG> {
+    /// Listens again on `port` once TCP is done with a closed connection's socket; true if
+    /// the slot changed. `sent`: the interface has sent what was queued since the last frame
+    /// came in. If it has not, a socket in TIME-WAIT still owes its client the ACK of the FIN
+    /// and becomes `Finishing`, which listens on the next call (made after sending).
+    fn reclaim(&mut self, socket: &mut tcp::Socket, port: u16, sent: bool) -> bool {
+        match self {
+            Slot::Closing { .. } if !sent && socket.state() == State::TimeWait => {
+                *self = Slot::Finishing;
+            }
+            Slot::Closing { .. } if !tcp_is_free(socket) => return false,
+            Slot::Closing { .. } | Slot::Finishing => {
+                // Only fails for port 0 or an open socket; neither can happen here.
+                let _ = socket.listen(port);
+                *self = Slot::Listening;
+            }
+            Slot::Listening | Slot::Open(_) => return false,
+        }
+        true
+    }
+}
+
 /// The greeting server over `N` sockets; `MSG` bytes is the most one read takes (the seed's
 /// `recv(1024)`).
 pub struct GreetingServer<const N: usize, const MSG: usize = 1024> {
@@ -259,24 +281,19 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
                 changed
             }
             Slot::Closing { deadline } => {
+                let deadline = *deadline;
                 // The interface has sent what was queued since the last frame (the caller
                 // polls between calls), so a free socket's last segment is out.
-                if tcp_is_free(socket) {
-                    self.listen(socket);
-                    self.slots[i] = Slot::Listening;
+                if self.slots[i].reclaim(socket, config.port, true) {
                     true
-                } else if now >= *deadline && socket.state() != State::Closed {
+                } else if now >= deadline && socket.state() != State::Closed {
                     socket.abort();
                     true
                 } else {
                     false
                 }
             }
-            Slot::Finishing => {
-                self.listen(socket);
-                self.slots[i] = Slot::Listening;
-                true
-            }
+            Slot::Finishing => self.slots[i].reclaim(socket, config.port, true),
         }
     }
 
@@ -290,22 +307,9 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
     pub fn relisten(&mut self, sockets: &mut SocketSet<'_>) -> bool {
         let mut send_first = false;
         for (slot, &handle) in self.slots.iter_mut().zip(&self.handles) {
-            if matches!(slot, Slot::Listening | Slot::Open(_)) {
-                continue;
-            }
-            let socket = sockets.get_mut::<tcp::Socket>(handle);
-            match slot {
-                Slot::Closing { .. } if socket.state() == State::TimeWait => {
-                    *slot = Slot::Finishing;
-                    send_first = true;
-                }
-                Slot::Closing { .. } if !tcp_is_free(socket) => {}
-                Slot::Closing { .. } | Slot::Finishing => {
-                    // Only fails for port 0 or an open socket; neither can happen here.
-                    let _ = socket.listen(self.config.port);
-                    *slot = Slot::Listening;
-                }
-                Slot::Listening | Slot::Open(_) => {}
+            if matches!(slot, Slot::Closing { .. } | Slot::Finishing) {
+                slot.reclaim(sockets.get_mut(handle), self.config.port, false);
+                send_first |= matches!(slot, Slot::Finishing);
             }
         }
         send_first
