@@ -32,7 +32,7 @@ use core::fmt;
 use smoltcp::iface::{SocketHandle, SocketSet};
 use smoltcp::phy::Device;
 use smoltcp::socket::dhcpv4;
-use smoltcp::time::Instant;
+use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{Ipv4Address, Ipv4Cidr};
 
 use crate::greeting::{GreetingEvent, GreetingServer};
@@ -247,6 +247,16 @@ impl<const HEAD: usize, const URL: usize> Service for HttpClient<HEAD, URL> {
     }
 }
 
+/// DHCP retries. smoltcp waits 10 s before it repeats a DISCOVER, as long as a GET waits
+/// for an address: one frame lost while a link comes up (a TAP just attached) would fail the
+/// GET. A few seconds, as RFC 2131 §4.1 suggests, leaves room for two more tries.
+fn dhcp_retry() -> dhcpv4::RetryConfig {
+    let mut retry = dhcpv4::RetryConfig::default();
+    retry.discover_timeout = Duration::from_secs(3);
+    retry.initial_request_timeout = Duration::from_secs(2);
+    retry
+}
+
 /// Upper bound on interface/application rounds in one [`App::poll`], so one call is bounded
 /// work even under a flood; leftover work is reported as an immediate deadline.
 const MAX_ROUNDS: usize = 8;
@@ -301,7 +311,9 @@ impl<'s, G: Service, H: Service> App<'s, G, H> {
 
     /// Learns address, gateway and DNS servers by DHCP (the stack needs a free socket slot).
     pub fn with_dhcp(mut self) -> Self {
-        self.dhcp = Some(self.stack.sockets.add(dhcpv4::Socket::new()));
+        let mut dhcp = dhcpv4::Socket::new();
+        dhcp.set_retry_config(dhcp_retry());
+        self.dhcp = Some(self.stack.sockets.add(dhcp));
         self
     }
 

@@ -239,15 +239,8 @@ fn stalled_get_times_out() {
     assert_eq!(dir_names(out_dir.path()), Vec::<String>::new());
 }
 
-/// `--dhcp`: the address comes from dnsmasq, and so does the name `files.test`.
-#[test]
-fn dhcp_and_dns_from_dnsmasq() {
-    let Some(lab) = Lab::new("getdhcp") else {
-        return;
-    };
-    let (root, sha) = web_root();
-    let _http = python_http(&lab, root.path(), 8000);
-    let state = tempfile::tempdir().unwrap();
+/// dnsmasq on tap0: DHCP for 192.168.69.50-60 and `files.test` → HOST_IP.
+fn dnsmasq(lab: &Lab, state: &Path) -> ChildGuard {
     let mut cmd = lab.cmd("dnsmasq");
     cmd.args([
         "--no-daemon",
@@ -261,18 +254,20 @@ fn dhcp_and_dns_from_dnsmasq() {
         // Offer at once instead of pinging the address for 3 s first.
         "--no-ping",
     ])
-    .arg(format!("--pid-file={}", state.path().join("pid").display()))
+    .arg(format!("--pid-file={}", state.join("pid").display()))
     .arg(format!(
         "--dhcp-leasefile={}",
-        state.path().join("leases").display()
+        state.join("leases").display()
     ))
     .stdout(std::process::Stdio::null())
     .stderr(std::process::Stdio::null());
-    let mut dnsmasq = ChildGuard::spawn(&mut cmd);
-    wait_listening(&lab, HOST_IP, 53);
+    let dnsmasq = ChildGuard::spawn(&mut cmd);
+    wait_listening(lab, HOST_IP, 53);
+    dnsmasq
+}
 
-    let out_dir = tempfile::tempdir().unwrap();
-    let out_file = out_dir.path().join("file");
+/// `tcplink-tap --dhcp get http://files.test:8000/file -o OUT`, not yet run.
+fn dhcp_get(lab: &Lab, out_file: &Path) -> std::process::Command {
     let mut cmd = lab.tap(&[
         "--tap",
         "tap0",
@@ -281,13 +276,13 @@ fn dhcp_and_dns_from_dnsmasq() {
         "http://files.test:8000/file",
         "-o",
     ]);
-    cmd.arg(&out_file);
-    let out = lab.run(&mut cmd);
-    assert!(
-        dnsmasq.0.try_wait().unwrap().is_none(),
-        "dnsmasq exited: {out:?}"
-    );
-    let stdout = success(&out);
+    cmd.arg(out_file);
+    cmd
+}
+
+/// The lease line, the head and the file of a GET by name after DHCP.
+fn check_dhcp_get(out: &std::process::Output, out_file: &Path, sha: &str) {
+    let stdout = success(out);
     let lease = stdout.lines().next().unwrap();
     assert!(
         lease.starts_with("DHCP: address 192.168.69.5")
@@ -299,7 +294,48 @@ fn dhcp_and_dns_from_dnsmasq() {
         "{stdout}"
     );
     assert!(stdout.contains("HTTP/1.0 200 OK\n"), "{stdout}");
-    assert_eq!(sha256_file(&out_file), sha);
+    assert_eq!(sha256_file(out_file), sha);
+}
+
+/// `--dhcp`: the address comes from dnsmasq, and so does the name `files.test`.
+#[test]
+fn dhcp_and_dns_from_dnsmasq() {
+    let Some(lab) = Lab::new("getdhcp") else {
+        return;
+    };
+    let (root, sha) = web_root();
+    let _http = python_http(&lab, root.path(), 8000);
+    let state = tempfile::tempdir().unwrap();
+    let mut dnsmasq = dnsmasq(&lab, state.path());
+
+    let out_dir = tempfile::tempdir().unwrap();
+    let out_file = out_dir.path().join("file");
+    let out = lab.run(&mut dhcp_get(&lab, &out_file));
+    assert!(
+        dnsmasq.0.try_wait().unwrap().is_none(),
+        "dnsmasq exited: {out:?}"
+    );
+    check_dhcp_get(&out, &out_file, &sha);
+}
+
+/// A DHCP server that answers only from the second DISCOVER on (it starts 1 s after the
+/// device) still gives the device its lease well within the GET's 10 s wait for an address.
+#[test]
+fn dhcp_server_that_starts_late() {
+    let Some(lab) = Lab::new("getdhcplate") else {
+        return;
+    };
+    let (root, sha) = web_root();
+    let _http = python_http(&lab, root.path(), 8000);
+    let out_dir = tempfile::tempdir().unwrap();
+    let out_file = out_dir.path().join("file");
+    let mut get = dhcp_get(&lab, &out_file);
+    let device = std::thread::spawn(move || run(&mut get, DEADLINE));
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let state = tempfile::tempdir().unwrap();
+    let _dnsmasq = dnsmasq(&lab, state.path());
+    let out = device.join().expect("the device thread");
+    check_dhcp_get(&out, &out_file, &sha);
 }
 
 /// `run --get`: the server answers a client while the download runs; SIGTERM ends it with 0.
