@@ -4,7 +4,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::Duration;
 
-use crate::error::{NetError, Op, SessionError};
+use crate::error::{NetError, Op};
 use crate::protocol::RECV_SIZE;
 
 /// A connected stream plus what the error messages need (peer and timeout).
@@ -28,13 +28,6 @@ impl Conn {
         })
     }
 
-    /// Disables Nagle, for the load generator, which measures latency.
-    pub fn set_nodelay(&self) -> Result<(), NetError> {
-        self.stream
-            .set_nodelay(true)
-            .map_err(|e| self.err(Op::Connect, e))
-    }
-
     fn err(&self, op: Op, e: std::io::Error) -> NetError {
         NetError::new(op, self.peer, self.timeout, e)
     }
@@ -55,43 +48,6 @@ impl Conn {
         self.stream
             .write_all(data)
             .map_err(|e| self.err(Op::Write, e))
-    }
-
-    /// Reads until `expected.len()` bytes arrived (or the stream ended) and checks them equal.
-    ///
-    /// Unlike `recv_once` this does not depend on how TCP segments the reply, so the load
-    /// generator never reports a correct but split reply as an error.
-    pub fn expect(&mut self, expected: &[u8]) -> Result<(), SessionError> {
-        let mut got = Vec::with_capacity(expected.len());
-        while got.len() < expected.len() {
-            let chunk = self.recv_once()?;
-            if chunk.is_empty() {
-                break;
-            }
-            got.extend_from_slice(&chunk);
-        }
-        if got != expected {
-            return Err(SessionError::Unexpected {
-                peer: self.peer,
-                expected: expected.to_vec(),
-                got,
-            });
-        }
-        Ok(())
-    }
-
-    /// Waits for the peer to close (end of stream); any data first is a protocol error.
-    pub fn expect_close(&mut self) -> Result<(), SessionError> {
-        let got = self.recv_once()?;
-        if got.is_empty() {
-            Ok(())
-        } else {
-            Err(SessionError::Unexpected {
-                peer: self.peer,
-                expected: Vec::new(),
-                got,
-            })
-        }
     }
 
     /// Closes our side; errors are ignored because the session's outcome is already known.

@@ -42,7 +42,7 @@ enum Cmd {
         /// Server to load, ADDR:PORT.
         #[arg(value_parser = addr::resolve)]
         addr: SocketAddr,
-        /// Concurrent client threads.
+        /// Concurrent clients (sessions in flight).
         #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=1024))]
         clients: u64,
         /// Stop starting sessions after this many seconds.

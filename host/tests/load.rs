@@ -145,3 +145,90 @@ fn load_rejects_unbounded_settings() {
         assert!(!out.status.success(), "{args:?} accepted");
     }
 }
+
+/// A scripted greeting server on 127.0.0.1 for one session: `script` runs on the accepted
+/// stream (read timeouts set), and the thread returns when it is done.
+fn one_session_server(
+    script: impl FnOnce(std::net::TcpStream) + Send + 'static,
+) -> (std::net::SocketAddr, thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = thread::spawn(move || {
+        let (s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(DEADLINE)).unwrap();
+        s.set_nodelay(true).unwrap();
+        script(s);
+    });
+    (addr, server)
+}
+
+#[test]
+fn replies_split_across_segments_are_not_errors() {
+    // Every reply in two writes with a pause between: TCP delivers them as separate reads.
+    let (addr, server) = one_session_server(|mut s| {
+        let say = |s: &mut std::net::TcpStream, text: &[u8]| {
+            let (a, b) = text.split_at(3);
+            s.write_all(a).unwrap();
+            thread::sleep(Duration::from_millis(20));
+            s.write_all(b).unwrap();
+        };
+        say(&mut s, b"Welcome");
+        let mut buf = [0u8; 64];
+        for name in ["Alice", "Bob", "Jack"] {
+            let n = s.read(&mut buf).unwrap();
+            assert_eq!(&buf[..n], name.as_bytes());
+            say(&mut s, format!("Hello, {name}!").as_bytes());
+        }
+        let n = s.read(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"exit");
+    });
+    let config = LoadConfig {
+        max_sessions: Some(1),
+        ..LoadConfig::new(addr)
+    };
+    let report = run_load(&config).unwrap();
+    server.join().unwrap();
+    assert_eq!((report.sessions, report.errors), (1, 0), "{report:?}");
+}
+
+#[test]
+fn a_silent_server_times_out_with_a_clear_error() {
+    // Accepts, then says nothing until the client gives up.
+    let (addr, server) = one_session_server(|mut s| {
+        let mut buf = [0u8; 64];
+        let _ = s.read(&mut buf);
+    });
+    let config = LoadConfig {
+        max_sessions: Some(1),
+        op_timeout: Duration::from_millis(300),
+        ..LoadConfig::new(addr)
+    };
+    let began = std::time::Instant::now();
+    let report = run_load(&config).unwrap();
+    let took = began.elapsed();
+    server.join().unwrap();
+    assert_eq!((report.sessions, report.errors), (0, 1), "{report:?}");
+    assert_eq!(
+        report.error_samples,
+        [format!(
+            "timed out after 0.3 s waiting for data from {addr}"
+        )]
+    );
+    assert!(
+        took >= Duration::from_millis(300) && took < DEADLINE,
+        "{took:?}"
+    );
+}
+
+#[test]
+fn clients_share_the_session_limit_exactly() {
+    // More clients than sessions: the limit holds, and clients that get none just finish.
+    let (_server, addr, _lines) = serve_greeting(&[]);
+    let config = LoadConfig {
+        clients: 16,
+        max_sessions: Some(10),
+        ..LoadConfig::new(addr)
+    };
+    let report = run_load(&config).unwrap();
+    assert_eq!((report.sessions, report.errors), (10, 0), "{report:?}");
+}
