@@ -509,8 +509,9 @@ pub fn load_figure(
     }
     let mut s = Section::new("tap-load", "3. Greeting sessions per second over TAP");
     s.para(&format!(
-        "`tcplink-host load` (one seed session = Welcome, Alice, Bob, Jack, exit, close) for \
-         {secs} s per measurement, {runs} runs, servers interleaved, all in one namespace: \
+        "`tcplink-host load` (one seed session = Welcome, Alice, Bob, Jack, exit, close; the \
+         clients are state machines on one event loop per two cores) for {secs} s per \
+         measurement, {runs} runs, servers interleaved, all in one namespace: \
          tcplink on its TAP at 192.168.69.2, the kernel servers on the namespace's own \
          192.168.69.1 (the kernel's local path, no TAP). Ratios (sessions/s ÷ the seed's, \
          and the seed's p99 ÷ ours) are per run."
