@@ -330,7 +330,7 @@ impl<'a> EventLoop<'a> {
     fn step(&mut self, i: usize) -> Progress {
         let shared = self.shared;
         let c = &mut self.clients[i];
-        let fail = |op, e: io::Error| match e.kind() {
+        let io_error = |op, e: io::Error| match e.kind() {
             io::ErrorKind::WouldBlock => Progress::Blocked,
             io::ErrorKind::Interrupted => Progress::Continue,
             _ => Progress::Failed(shared.net_error(op, e).into()),
@@ -347,20 +347,19 @@ impl<'a> EventLoop<'a> {
             Phase::Connecting(stream) => {
                 // mio's recipe: the connect is over once the socket has no error and a peer.
                 if let Ok(Some(e)) | Err(e) = stream.take_error() {
-                    return fail(Op::Connect, e);
+                    return io_error(Op::Connect, e);
                 }
                 match stream.peer_addr() {
                     Ok(_) => {}
                     Err(e) if e.kind() == io::ErrorKind::NotConnected => return Progress::Blocked,
-                    Err(e) => return fail(Op::Connect, e),
+                    Err(e) => return io_error(Op::Connect, e),
                 }
                 if let Err(e) = stream.set_nodelay(true) {
-                    return fail(Op::Connect, e);
+                    return io_error(Op::Connect, e);
                 }
-                let Phase::Connecting(stream) = std::mem::replace(&mut c.phase, Phase::Idle) else {
-                    unreachable!()
-                };
-                c.phase = Phase::Talking(stream);
+                if let Phase::Connecting(stream) = std::mem::replace(&mut c.phase, Phase::Idle) {
+                    c.phase = Phase::Talking(stream);
+                }
                 c.deadline = Instant::now() + shared.config.op_timeout;
                 Progress::Continue
             }
@@ -373,13 +372,13 @@ impl<'a> EventLoop<'a> {
                         }
                         next_step(c)
                     }
-                    Err(e) => fail(Op::Write, e),
+                    Err(e) => io_error(Op::Write, e),
                 },
                 Step::Expect(expected) => {
                     let mut buf = [0u8; RECV_SIZE];
                     let n = match stream.read(&mut buf) {
                         Ok(n) => n,
-                        Err(e) => return fail(Op::Read, e),
+                        Err(e) => return io_error(Op::Read, e),
                     };
                     c.got.extend_from_slice(&buf[..n]);
                     if n > 0 && c.got.len() < expected.len() {
@@ -403,7 +402,7 @@ impl<'a> EventLoop<'a> {
                             expected: Vec::new(),
                             got: buf[..n].to_vec(),
                         }),
-                        Err(e) => fail(Op::Read, e),
+                        Err(e) => io_error(Op::Read, e),
                     }
                 }
             },
