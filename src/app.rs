@@ -213,7 +213,9 @@ impl<const N: usize, const MSG: usize> Service for GreetingServer<N, MSG> {
     }
 }
 
-impl<const HEAD: usize, const URL: usize> Service for HttpClient<HEAD, URL> {
+impl<const HEAD: usize, const URL: usize, const HEADERS: usize> Service
+    for HttpClient<HEAD, URL, HEADERS>
+{
     fn service(&mut self, now: Instant, stack: &mut Stack<'_>, handler: &mut dyn Handler) -> bool {
         // Both closures need the handler; they never run at the same time.
         let handler = core::cell::RefCell::new(handler);
@@ -417,7 +419,9 @@ impl<'s, G: Service, H: Service> App<'s, G, H> {
     }
 }
 
-impl<G: Service, const HEAD: usize, const URL: usize> App<'_, G, HttpClient<HEAD, URL>> {
+impl<G: Service, const HEAD: usize, const URL: usize, const HEADERS: usize>
+    App<'_, G, HttpClient<HEAD, URL, HEADERS>>
+{
     /// Starts a GET of `url`. The outcome comes as events, the body through
     /// [`Handler::body`].
     pub fn get(&mut self, url: &str, now: Instant) -> Result<(), HttpError> {
@@ -430,7 +434,9 @@ impl<G: Service, const HEAD: usize, const URL: usize> App<'_, G, HttpClient<HEAD
     }
 }
 
-impl<G: Service, const HEAD: usize, const URL: usize> App<'_, G, Option<HttpClient<HEAD, URL>>> {
+impl<G: Service, const HEAD: usize, const URL: usize, const HEADERS: usize>
+    App<'_, G, Option<HttpClient<HEAD, URL, HEADERS>>>
+{
     /// Starts a GET of `url`; [`HttpError::NoClient`] if the app was built without one.
     pub fn get(&mut self, url: &str, now: Instant) -> Result<(), HttpError> {
         match &mut self.http {

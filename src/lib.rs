@@ -19,6 +19,7 @@
 #![deny(missing_docs)]
 
 pub mod app;
+pub mod arp_watch;
 pub mod framing;
 pub mod greeting;
 pub mod http;

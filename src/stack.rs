@@ -3,6 +3,8 @@
 //! The caller owns all memory: the socket slots (`[SocketStorage; K]`) and every socket's
 //! byte buffers ([`TcpBuffers`]) are arrays it declares, so RAM use is fixed at compile time.
 
+use core::cell::Cell;
+
 use smoltcp::iface::{
     Config, Interface, PollIngressSingleResult, PollResult, SocketHandle, SocketSet, SocketStorage,
 };
@@ -10,6 +12,8 @@ use smoltcp::phy::Device;
 use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address, Ipv4Cidr};
+
+use crate::arp_watch::{ArpWatch, Watched};
 
 /// How the interface is addressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +79,19 @@ impl<const RX: usize, const TX: usize> Default for TcpBuffers<RX, TX> {
     }
 }
 
+/// Ends a TCP socket's connection without the RST that [`tcp::Socket::abort`] queues.
+///
+/// For a peer that never answered ARP: the RST could never leave, and smoltcp would hold the
+/// socket (its remote endpoint) until it did, so the next connection could never start.
+pub fn drop_unreachable(socket: &mut tcp::Socket) {
+    socket.abort();
+    // Listening resets the connection state (the pending RST with it); nothing is accepted
+    // in between, and aborting a listener sends nothing.
+    if socket.listen(*EPHEMERAL.start()).is_ok() {
+        socket.abort();
+    }
+}
+
 /// Whether a TCP socket's connection is over, so the socket can be reused at once — provided
 /// the interface has sent what was queued since the last frame arrived (any
 /// [`Stack::poll`] or [`Stack::egress`] does).
@@ -100,6 +117,10 @@ pub struct Stack<'s> {
     pub sockets: SocketSet<'s>,
     /// Next local port for outgoing connections.
     next_port: u16,
+    /// The default gateway, if any (smoltcp's route table cannot be queried).
+    gateway: Option<Ipv4Address>,
+    /// ARP seen for the next hop of a connection being made.
+    arp: Cell<ArpWatch>,
 }
 
 /// Most frames one [`Stack::poll`] takes in before it sends what is due and returns, so a
@@ -135,6 +156,8 @@ impl<'s> Stack<'s> {
             sockets: SocketSet::new(storage),
             // Start somewhere seed-dependent so a reboot does not reuse the last ports.
             next_port: *EPHEMERAL.start() + (config.random_seed % 16384) as u16,
+            gateway: None,
+            arp: Cell::new(ArpWatch::new()),
         };
         stack.set_ipv4(config.ip, config.gateway);
         stack
@@ -142,6 +165,7 @@ impl<'s> Stack<'s> {
 
     /// Replaces the IPv4 address and default route (static setup, or a DHCP lease).
     pub fn set_ipv4(&mut self, ip: Option<Ipv4Cidr>, gateway: Option<Ipv4Address>) {
+        self.gateway = gateway;
         self.iface.update_ip_addrs(|addrs| {
             addrs.clear();
             if let Some(ip) = ip {
@@ -163,6 +187,34 @@ impl<'s> Stack<'s> {
     /// The interface's IPv4 address, if it has one.
     pub fn ipv4(&self) -> Option<Ipv4Address> {
         self.iface.ipv4_addr()
+    }
+
+    /// Where frames for `addr` go: `addr` itself on the subnet, else the gateway; `None`:
+    /// no route (off the subnet and no gateway, or no address at all).
+    pub fn next_hop(&self, addr: Ipv4Address) -> Option<Ipv4Address> {
+        let on_subnet = self.iface.ip_addrs().iter().any(|cidr| match cidr {
+            IpCidr::Ipv4(cidr) => cidr.contains_addr(&addr),
+            #[allow(unreachable_patterns)]
+            _ => false,
+        });
+        if on_subnet {
+            Some(addr)
+        } else {
+            self.gateway
+        }
+    }
+
+    /// Starts watching ARP for `next_hop` (`None`: stop), for [`arp_unanswered`].
+    ///
+    /// [`arp_unanswered`]: Self::arp_unanswered
+    pub fn watch_arp(&mut self, next_hop: Option<Ipv4Address>) {
+        self.arp
+            .set(next_hop.map_or(ArpWatch::new(), ArpWatch::watch));
+    }
+
+    /// The watched next hop, if this device asked for it by ARP and it never answered.
+    pub fn arp_unanswered(&self) -> Option<Ipv4Address> {
+        self.arp.get().unanswered()
     }
 
     /// Adds a TCP socket whose buffers are `buffers`.
@@ -215,6 +267,11 @@ impl<'s> Stack<'s> {
             more: true,
         };
         self.iface.poll_maintenance(now);
+        let mut device = Watched {
+            device,
+            watch: &self.arp,
+        };
+        let device = &mut device;
         for _ in 0..INGRESS_BUDGET {
             match self
                 .iface
@@ -228,32 +285,44 @@ impl<'s> Stack<'s> {
                 PollIngressSingleResult::SocketStateChanged => {
                     polled.changed = true;
                     if on_change(&mut self.sockets) {
-                        self.egress(now, device);
+                        send_queued(&mut self.iface, &mut self.sockets, now, device);
                         on_change(&mut self.sockets);
                     }
                 }
             }
         }
-        polled.changed |= self.egress(now, device);
+        polled.changed |= send_queued(&mut self.iface, &mut self.sockets, now, device);
         polled
     }
 
     /// Sends what the sockets have queued, without reading frames; true if any socket may
     /// have changed.
     pub fn egress<D: Device + ?Sized>(&mut self, now: Instant, device: &mut D) -> bool {
-        let mut changed = false;
-        while self.iface.poll_egress(now, device, &mut self.sockets)
-            == PollResult::SocketStateChanged
-        {
-            changed = true;
-        }
-        changed
+        let mut device = Watched {
+            device,
+            watch: &self.arp,
+        };
+        send_queued(&mut self.iface, &mut self.sockets, now, &mut device)
     }
 
     /// When the interface next needs [`poll`](Self::poll) even if no frame arrives.
     pub fn poll_at(&mut self, now: Instant) -> Option<Instant> {
         self.iface.poll_at(now, &self.sockets)
     }
+}
+
+/// Sends what the sockets have queued; true if any socket may have changed.
+fn send_queued<D: Device + ?Sized>(
+    iface: &mut Interface,
+    sockets: &mut SocketSet<'_>,
+    now: Instant,
+    device: &mut D,
+) -> bool {
+    let mut changed = false;
+    while iface.poll_egress(now, device, sockets) == PollResult::SocketStateChanged {
+        changed = true;
+    }
+    changed
 }
 
 #[cfg(test)]

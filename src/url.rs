@@ -12,8 +12,13 @@ pub enum UrlError {
     UnsupportedScheme,
     /// No host, a bad port, or characters that cannot be sent in a request line.
     Malformed,
-    /// Longer than the URL buffer.
-    TooLong,
+    /// Longer than the URL limit.
+    TooLong {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// An IPv6 literal host (`http://[::1]/`): this client speaks IPv4 only, for now.
+    Ipv6Unsupported,
 }
 
 impl fmt::Display for UrlError {
@@ -22,7 +27,8 @@ impl fmt::Display for UrlError {
             Self::TlsUnsupported => "https:// is not supported (no TLS on this device)",
             Self::UnsupportedScheme => "only http:// URLs are supported",
             Self::Malformed => "malformed URL (expected http://host[:port]/path)",
-            Self::TooLong => "URL too long for the URL buffer",
+            Self::TooLong { limit } => return write!(f, "URL longer than {limit} bytes"),
+            Self::Ipv6Unsupported => "IPv6 addresses in URLs are not supported yet (IPv4 only)",
         })
     }
 }
@@ -67,6 +73,10 @@ impl<'a> Url<'a> {
         let path = if path.is_empty() { "/" } else { path };
         if authority.contains('@') {
             return Err(UrlError::Malformed);
+        }
+        // IPv6 seam: a bracketed literal would be parsed here into an IPv6 host.
+        if authority.starts_with('[') {
+            return Err(UrlError::Ipv6Unsupported);
         }
         let (host, port) = match authority.rsplit_once(':') {
             Some((host, port)) => (host, parse_port(port)?),
@@ -131,19 +141,20 @@ pub fn resolve<const CAP: usize>(
     use core::fmt::Write;
     out.clear();
     let location = location.trim();
+    let too_long = UrlError::TooLong { limit: CAP };
     let written = if location.contains("://") {
-        out.push_str(location).map_err(|_| UrlError::TooLong)
+        out.push_str(location).map_err(|_| too_long)
     } else if let Some(rest) = location.strip_prefix("//") {
-        write!(out, "http://{rest}").map_err(|_| UrlError::TooLong)
+        write!(out, "http://{rest}").map_err(|_| too_long)
     } else {
         let origin = Url { path: "", ..*base };
         if location.starts_with('/') {
-            write!(out, "{origin}{location}").map_err(|_| UrlError::TooLong)
+            write!(out, "{origin}{location}").map_err(|_| too_long)
         } else {
             // Relative to the directory of the base path (query dropped).
             let path = base.path.split('?').next().unwrap_or("/");
             let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
-            write!(out, "{origin}{dir}{location}").map_err(|_| UrlError::TooLong)
+            write!(out, "{origin}{dir}{location}").map_err(|_| too_long)
         }
     };
     written?;
@@ -174,6 +185,9 @@ mod tests {
     fn rejects_what_cannot_be_fetched() {
         assert_eq!(Url::parse("https://x/"), Err(UrlError::TlsUnsupported));
         assert_eq!(Url::parse("ftp://x/"), Err(UrlError::UnsupportedScheme));
+        for v6 in ["http://[::1]/", "http://[fe80::1%25eth0]:8080/x"] {
+            assert_eq!(Url::parse(v6), Err(UrlError::Ipv6Unsupported), "{v6}");
+        }
         for bad in [
             "http://",
             "http://:80/",

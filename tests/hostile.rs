@@ -224,7 +224,7 @@ fn hostile_http_servers_get_typed_errors() {
         Response::raw(bytes).then(End::Hang)
     };
     let cases: Vec<(&str, Response, HttpError)> = vec![
-        ("endless head", endless("HTTP/1.1 200 OK\r\nX-Endless: "), HttpError::HeadTooLarge),
+        ("endless head", endless("HTTP/1.1 200 OK\r\nX-Endless: "), HttpError::HeadTooLarge { limit: 64 * 1024 }),
         ("endless chunk-size line", endless("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;"), HttpError::BadChunk),
         ("negative length", Response::raw("HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\nabc"), HttpError::BadContentLength),
         (
@@ -290,4 +290,71 @@ fn documented_behaviour_for_odd_but_valid_responses() {
         Response::raw("HTTP/1.1 500 Oops\r\nContent-Length: 4\r\n\r\nfail"),
     );
     assert_eq!(fetch(&mut sim, "http://evil.test/"), Ok((500, 4)));
+}
+
+#[test]
+fn a_transfer_coding_the_client_cannot_decode_is_an_error_not_a_body() {
+    // gzip bytes, chunked: saving them as the body would hand the user compressed garbage.
+    let gzip = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\xcbH\xcd\xc9\xc9\x07\x00\x86\xa6\x106\x05\x00\x00\x00";
+    let mut bytes = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n".to_vec();
+    bytes.extend_from_slice(format!("{:x}\r\n", gzip.len()).as_bytes());
+    bytes.extend_from_slice(gzip);
+    bytes.extend_from_slice(b"\r\n0\r\n\r\n");
+    let mut sim = http_sim("/z", Response::raw(bytes));
+    let error = fetch(&mut sim, "http://evil.test/z").unwrap_err();
+    assert!(
+        matches!(error, HttpError::UnsupportedTransferCoding(name) if name.as_bytes() == b"gzip"),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "unsupported Transfer-Encoding \"gzip\" (only chunked is decoded)"
+    );
+    assert_eq!(sim.events.body_len, 0);
+
+    // Without chunked the body would run to the close: the same error, not a body.
+    let mut sim = http_sim(
+        "/d",
+        Response::raw(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: deflate\r\n\r\nxyz".to_vec()),
+    );
+    let error = fetch(&mut sim, "http://evil.test/d").unwrap_err();
+    assert!(
+        matches!(error, HttpError::UnsupportedTransferCoding(name) if name.as_bytes() == b"deflate"),
+        "{error:?}"
+    );
+    assert_eq!(sim.events.body_len, 0);
+
+    // Content-Encoding is the file's own format: saved exactly as sent.
+    let mut bytes = format!(
+        "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+        gzip.len()
+    )
+    .into_bytes();
+    bytes.extend_from_slice(gzip);
+    let mut sim = http_sim("/f.gz", Response::raw(bytes));
+    assert_eq!(
+        fetch(&mut sim, "http://evil.test/f.gz"),
+        Ok((200, gzip.len() as u64))
+    );
+    assert_eq!(sim.events.body, gzip);
+}
+
+#[test]
+fn obs_fold_is_unfolded_as_a_user_agent_must() {
+    let response = "HTTP/1.1 200 OK\r\nX-Folded: first\r\n  second\r\n\tthird\r\nContent-Length: 4\r\n\r\nbody";
+    let mut sim = http_sim("/fold", Response::raw(response));
+    assert_eq!(fetch(&mut sim, "http://evil.test/fold"), Ok((200, 4)));
+    assert_eq!(sim.events.body, b"body");
+    let heads: Vec<String> = sim
+        .event_list()
+        .into_iter()
+        .filter_map(|e| match e {
+            Recorded::Head { text, .. } => Some(text),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        heads,
+        ["HTTP/1.1 200 OK\r\nX-Folded: first    second  \tthird\r\nContent-Length: 4"]
+    );
 }

@@ -2,11 +2,13 @@
 //! responder on the peer, on simulated time.
 
 use smoltcp::time::Duration;
+use smoltcp::wire::Ipv4Address;
 use tcplink::greeting::{GreetingConfig, GreetingEvent};
-use tcplink::http::{HttpConfig, HttpError};
+use tcplink::http::{DnsServers, HttpConfig, HttpError};
 use tcplink::url::UrlError;
 use tcplink_testkit::{
-    pseudo_random, sha256, Client, DeviceSetup, End, Recorded, Response, Sim, HTTP_RX, PEER_IP,
+    pseudo_random, sha256, Client, DeviceSetup, End, Recorded, Response, Sim, HTTP_RX, HTTP_URL,
+    PEER_IP,
 };
 
 const SECS_60: Duration = Duration::from_secs(60);
@@ -124,9 +126,9 @@ fn each_failure_has_its_own_error() {
             "/head-too-large",
             Response::raw(format!(
                 "HTTP/1.1 200 OK\r\nX: {}\r\n\r\n",
-                "a".repeat(5000)
+                "a".repeat(70_000)
             )),
-            HttpError::HeadTooLarge,
+            HttpError::HeadTooLarge { limit: 64 * 1024 },
         ),
         (
             "/bad-status",
@@ -221,7 +223,9 @@ fn network_failures_are_told_apart() {
     let start = sim.now;
     assert_eq!(
         fetch(&mut sim, "http://files.test/"),
-        Err(HttpError::DnsTimeout)
+        Err(HttpError::DnsTimeout {
+            tried: DnsServers::from(&[PEER_IP][..])
+        })
     );
     assert_eq!(sim.now - start, HttpConfig::default().dns_timeout);
 
@@ -237,7 +241,7 @@ fn network_failures_are_told_apart() {
     let start = sim.now;
     assert_eq!(
         fetch(&mut sim, "http://10.0.0.99/"),
-        Err(HttpError::ConnectTimeout)
+        Err(HttpError::NoArpReply(Ipv4Address::new(10, 0, 0, 99)))
     );
     assert_eq!(sim.now - start, HttpConfig::default().connect_timeout);
 
@@ -265,8 +269,8 @@ fn immediate_errors_need_no_network() {
         Err(HttpError::Url(UrlError::UnsupportedScheme))
     );
     assert_eq!(
-        sim.get(&format!("http://h/{}", "a".repeat(300))),
-        Err(HttpError::Url(UrlError::TooLong))
+        sim.get(&format!("http://h/{}", "a".repeat(9000))),
+        Err(HttpError::Url(UrlError::TooLong { limit: HTTP_URL }))
     );
     sim.get("http://files.test/").unwrap();
     assert_eq!(sim.get("http://files.test/"), Err(HttpError::Busy));

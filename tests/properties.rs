@@ -4,12 +4,12 @@
 use proptest::prelude::*;
 use smoltcp::time::Duration;
 use tcplink::greeting::GreetingConfig;
-use tcplink::http::{parse_head, BodyDecoder, HttpConfig, MAX_HEADERS};
+use tcplink::http::{parse_head, BodyDecoder, HttpConfig, DEFAULT_HEADERS};
 use tcplink_testkit::{greeting_echo, Client, DeviceSetup, Response, Sim, Step, PEER_IP};
 
 /// Head and body of `response` decoded with the body fed in pieces cut at `cuts`.
 fn decode_split(response: &[u8], cuts: &[usize]) -> (u16, Vec<u8>, bool) {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut headers = [httparse::EMPTY_HEADER; DEFAULT_HEADERS];
     let (head, len) = parse_head(response, &mut headers).unwrap().unwrap();
     let mut decoder = BodyDecoder::new(head.framing().unwrap());
     let mut body = Vec::new();

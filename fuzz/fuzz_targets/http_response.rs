@@ -4,11 +4,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tcplink::http::{parse_head, BodyDecoder, Framing, MAX_HEADERS};
+use tcplink::http::{parse_head, BodyDecoder, Framing, DEFAULT_HEADERS};
 
 /// Decodes `data` with the body fed in pieces of `piece` bytes; returns the body and result.
 fn run(data: &[u8], piece: usize) -> (Vec<u8>, Result<bool, tcplink::http::HttpError>) {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut headers = [httparse::EMPTY_HEADER; DEFAULT_HEADERS];
     let (framing, head_len) = match parse_head(data, &mut headers) {
         Ok(Some((head, len))) => match head.framing() {
             Ok(framing) => (framing, len),

@@ -10,9 +10,10 @@ use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{DnsQueryType, IpAddress, IpEndpoint, Ipv4Address};
 
 use super::body::BodyDecoder;
-use super::head::{self, ResponseHead, MAX_HEADERS};
+use super::error::DnsServers;
+use super::head::{self, ResponseHead};
 use super::{HttpError, USER_AGENT};
-use crate::stack::{tcp_is_free, Stack, TcpBuffers};
+use crate::stack::{drop_unreachable, tcp_is_free, Stack, TcpBuffers};
 use crate::url::{self, Url};
 
 /// smoltcp gives up on a DNS server after this long; a failure sooner is an answer.
@@ -29,18 +30,33 @@ pub struct HttpConfig {
     pub idle_timeout: Duration,
     /// How many redirects are followed.
     pub max_redirects: u8,
+    /// Longest URL (given or from a redirect) in bytes; at most the client's `URL` capacity.
+    pub max_url: usize,
+    /// Largest response head in bytes; at most the client's `HEAD` capacity.
+    pub max_head: usize,
+    /// Most headers in a response; at most the client's `HEADERS` capacity.
+    pub max_headers: usize,
 }
 
 impl Default for HttpConfig {
-    /// DNS 5 s, connect 10 s, idle 30 s, 5 redirects.
+    /// [`HttpConfig::DEFAULT`].
     fn default() -> Self {
-        Self {
-            dns_timeout: Duration::from_secs(5),
-            connect_timeout: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(30),
-            max_redirects: 5,
-        }
+        Self::DEFAULT
     }
+}
+
+impl HttpConfig {
+    /// DNS 5 s, connect 10 s, idle 30 s, 5 redirects; URL, head and header limits as large
+    /// as the client's buffers. `const`, for `..HttpConfig::DEFAULT` in constants.
+    pub const DEFAULT: Self = Self {
+        dns_timeout: Duration::from_secs(5),
+        connect_timeout: Duration::from_secs(10),
+        idle_timeout: Duration::from_secs(30),
+        max_redirects: 5,
+        max_url: usize::MAX,
+        max_head: usize::MAX,
+        max_headers: usize::MAX,
+    };
 }
 
 /// The client's socket memory: TCP buffers (`RX` bytes is the window the body streams
@@ -119,11 +135,17 @@ enum State {
     Idle,
     /// The interface has no address yet (DHCP).
     WaitAddress { since: Instant },
-    /// DNS query running.
-    Resolving { query: QueryHandle, since: Instant },
+    /// DNS query running, the `ask`th of the lookup (servers are asked in turn, round
+    /// and round), since `asked`; the lookup began `since`.
+    Resolving {
+        query: QueryHandle,
+        ask: u16,
+        asked: Instant,
+        since: Instant,
+    },
     /// Waiting for the socket to be free (an aborted earlier connection) before connecting.
     Reconnect { addr: Ipv4Address, since: Instant },
-    /// SYN sent.
+    /// SYN sent (or ARP for the next hop pending).
     Connecting { since: Instant },
     /// Request sent, reading the head.
     Head { heard: Instant },
@@ -145,12 +167,15 @@ enum Step {
     End(Result<(u16, u64), HttpError>),
 }
 
-/// The GET client; `HEAD` bytes for the response head, `URL` bytes for the URL.
-pub struct HttpClient<const HEAD: usize = 4096, const URL: usize = 256> {
+/// The GET client; `HEAD` bytes for the response head, `URL` bytes for the URL, room for
+/// `HEADERS` response headers (parsed on the stack, 32 bytes each on a 64-bit host).
+/// [`HttpConfig`] may set lower limits at run time.
+pub struct HttpClient<const HEAD: usize = 4096, const URL: usize = 256, const HEADERS: usize = 48> {
     config: HttpConfig,
     tcp: SocketHandle,
     dns: SocketHandle,
-    has_dns_server: bool,
+    /// The DNS servers, asked one at a time (smoltcp's socket knows one at a time).
+    dns_servers: DnsServers,
     url: String<URL>,
     head: [u8; HEAD],
     head_len: usize,
@@ -160,7 +185,7 @@ pub struct HttpClient<const HEAD: usize = 4096, const URL: usize = 256> {
     cancelled: bool,
 }
 
-impl<const HEAD: usize, const URL: usize> HttpClient<HEAD, URL> {
+impl<const HEAD: usize, const URL: usize, const HEADERS: usize> HttpClient<HEAD, URL, HEADERS> {
     /// Adds the client's TCP and DNS sockets to `stack`; names resolve via `dns_servers`.
     pub fn new<'s, const RX: usize, const TX: usize>(
         config: HttpConfig,
@@ -176,7 +201,7 @@ impl<const HEAD: usize, const URL: usize> HttpClient<HEAD, URL> {
             config,
             tcp,
             dns,
-            has_dns_server: false,
+            dns_servers: DnsServers::new(),
             url: String::new(),
             head: [0; HEAD],
             head_len: 0,
@@ -188,22 +213,20 @@ impl<const HEAD: usize, const URL: usize> HttpClient<HEAD, URL> {
         client
     }
 
-    /// Replaces the DNS servers (e.g. from a DHCP lease).
-    pub fn set_dns_servers(&mut self, stack: &mut Stack<'_>, servers: &[Ipv4Address]) {
-        let mut list = heapless::Vec::<IpAddress, 4>::new();
-        for &server in servers.iter().take(4) {
-            let _ = list.push(IpAddress::Ipv4(server));
-        }
-        self.has_dns_server = !list.is_empty();
-        stack
-            .sockets
-            .get_mut::<dns::Socket>(self.dns)
-            .update_servers(&list);
+    /// Replaces the DNS servers (e.g. from a DHCP lease); up to [`DnsServers::MAX`], asked
+    /// in this order. Takes effect at the next lookup.
+    pub fn set_dns_servers(&mut self, _stack: &mut Stack<'_>, servers: &[Ipv4Address]) {
+        self.dns_servers = DnsServers::from(servers);
     }
 
     /// Whether any DNS server is configured.
     pub fn has_dns_server(&self) -> bool {
-        self.has_dns_server
+        !self.dns_servers.as_slice().is_empty()
+    }
+
+    /// The URL limit in force: the configured one, at most the buffer.
+    fn url_limit(&self) -> usize {
+        self.config.max_url.min(URL)
     }
 
     /// The configuration in force.
@@ -222,11 +245,14 @@ impl<const HEAD: usize, const URL: usize> HttpClient<HEAD, URL> {
         if self.is_busy() {
             return Err(HttpError::Busy);
         }
+        let limit = self.url_limit();
+        if url.len() > limit {
+            return Err(HttpError::Url(url::UrlError::TooLong { limit }));
+        }
         Url::parse(url)?;
         self.url.clear();
-        self.url
-            .push_str(url)
-            .map_err(|_| HttpError::Url(url::UrlError::TooLong))?;
+        // Fits: the limit is at most the capacity.
+        let _ = self.url.push_str(url);
         self.visited.clear();
         let _ = self.visited.push(fnv1a(url.as_bytes()));
         self.state = State::WaitAddress { since: now };
@@ -287,7 +313,9 @@ impl<const HEAD: usize, const URL: usize> HttpClient<HEAD, URL> {
             State::WaitAddress { since } | State::Connecting { since } => {
                 Some(since + c.connect_timeout)
             }
-            State::Resolving { since, .. } => Some(since + c.dns_timeout),
+            State::Resolving { asked, since, .. } => {
+                Some((since + c.dns_timeout).min(asked + self.dns_slot()))
+            }
             State::Head { heard } | State::Body { heard, .. } => Some(heard + c.idle_timeout),
         }
     }
@@ -298,12 +326,17 @@ impl<const HEAD: usize, const URL: usize> HttpClient<HEAD, URL> {
         result: Result<(u16, u64), HttpError>,
         emit: &mut dyn FnMut(HttpEvent<'_>),
     ) {
+        stack.watch_arp(None);
         let socket = stack.sockets.get_mut::<tcp::Socket>(self.tcp);
         match result {
             Ok((status, body_len)) => {
                 // `Connection: close` was asked for; close our side politely.
                 socket.close();
                 emit(HttpEvent::Done { status, body_len });
+            }
+            Err(error @ HttpError::NoArpReply(_)) => {
+                drop_unreachable(socket);
+                emit(HttpEvent::Failed(error));
             }
             Err(error) => {
                 socket.abort();
@@ -338,8 +371,14 @@ impl<const HEAD: usize, const URL: usize> HttpClient<HEAD, URL> {
                     Step::Stay(false)
                 }
             }
-            State::Resolving { query, since } => {
+            State::Resolving {
+                query,
+                ask,
+                asked,
+                since,
+            } => {
                 let socket = stack.sockets.get_mut::<dns::Socket>(self.dns);
+                let silent = now >= asked + self.dns_slot();
                 match socket.get_query_result(query) {
                     Ok(addrs) => {
                         let addr = addrs.iter().find_map(|a| match a {
@@ -357,14 +396,17 @@ impl<const HEAD: usize, const URL: usize> HttpClient<HEAD, URL> {
                             None => Step::End(Err(HttpError::DnsNotFound)),
                         }
                     }
-                    Err(GetQueryResultError::Pending) if now >= since + c.dns_timeout => {
-                        Step::End(Err(HttpError::DnsTimeout))
+                    Err(GetQueryResultError::Pending) if silent || now >= since + c.dns_timeout => {
+                        socket.cancel_query(query);
+                        self.state = State::Idle;
+                        self.ask(ask.saturating_add(1), since, now, stack)
                     }
                     Err(GetQueryResultError::Pending) => Step::Stay(false),
                     Err(GetQueryResultError::Failed) => {
                         self.state = State::Idle;
-                        if now >= since + SMOLTCP_DNS_TIMEOUT {
-                            Step::End(Err(HttpError::DnsTimeout))
+                        if now >= asked + SMOLTCP_DNS_TIMEOUT {
+                            // smoltcp gave up on this server: a silence, not an answer.
+                            self.ask(ask.saturating_add(1), since, now, stack)
                         } else {
                             Step::End(Err(HttpError::DnsNotFound))
                         }
@@ -376,6 +418,8 @@ impl<const HEAD: usize, const URL: usize> HttpClient<HEAD, URL> {
                 let socket = stack.sockets.get_mut::<tcp::Socket>(self.tcp);
                 if socket.may_send() {
                     let remote = socket.remote_endpoint();
+                    stack.watch_arp(None);
+                    let socket = stack.sockets.get_mut::<tcp::Socket>(self.tcp);
                     match self.send_request(socket) {
                         Ok(()) => {
                             if let Some(remote) = remote {
@@ -389,7 +433,10 @@ impl<const HEAD: usize, const URL: usize> HttpClient<HEAD, URL> {
                 } else if socket.state() == TcpState::Closed {
                     Step::End(Err(HttpError::ConnectionRefused))
                 } else if now >= since + c.connect_timeout {
-                    Step::End(Err(HttpError::ConnectTimeout))
+                    Step::End(Err(match stack.arp_unanswered() {
+                        Some(next_hop) => HttpError::NoArpReply(next_hop),
+                        None => HttpError::ConnectTimeout,
+                    }))
                 } else {
                     Step::Stay(false)
                 }
@@ -444,12 +491,40 @@ impl<const HEAD: usize, const URL: usize> HttpClient<HEAD, URL> {
         if let Some(addr) = url.ipv4() {
             return Step::Next(State::Reconnect { addr, since: now });
         }
-        if !self.has_dns_server {
+        if !self.has_dns_server() {
             return Step::End(Err(HttpError::NoDnsServer));
         }
+        self.ask(0, now, now, stack)
+    }
+
+    /// How long one DNS server is given before the next is asked: an equal share of the DNS
+    /// budget, and less than smoltcp's own per-server timeout.
+    fn dns_slot(&self) -> Duration {
+        let servers = self.dns_servers.as_slice().len().max(1) as u32;
+        (self.config.dns_timeout / servers).min(SMOLTCP_DNS_TIMEOUT)
+    }
+
+    /// Makes the `ask`th query of the lookup that began `since` (to the servers in turn), for
+    /// the current URL's host; once the DNS budget is spent, the lookup timed out.
+    fn ask(&mut self, ask: u16, since: Instant, now: Instant, stack: &mut Stack<'_>) -> Step {
+        let servers = self.dns_servers.as_slice();
+        if now >= since + self.config.dns_timeout || servers.is_empty() {
+            let tried = DnsServers::from(&servers[..usize::from(ask).min(servers.len())]);
+            return Step::End(Err(HttpError::DnsTimeout { tried }));
+        }
+        let address = servers[usize::from(ask) % servers.len()];
+        let Ok(url) = Url::parse(&self.url) else {
+            return Step::End(Err(HttpError::Url(url::UrlError::Malformed)));
+        };
         let socket = stack.sockets.get_mut::<dns::Socket>(self.dns);
+        socket.update_servers(&[IpAddress::Ipv4(address)]);
         match socket.start_query(stack.iface.context(), url.host, DnsQueryType::A) {
-            Ok(query) => Step::Next(State::Resolving { query, since: now }),
+            Ok(query) => Step::Next(State::Resolving {
+                query,
+                ask,
+                asked: now,
+                since,
+            }),
             Err(_) => Step::End(Err(HttpError::Url(url::UrlError::Malformed))),
         }
     }
@@ -478,6 +553,13 @@ impl<const HEAD: usize, const URL: usize> HttpClient<HEAD, URL> {
                 Step::Stay(false)
             };
         }
+        if stack.ipv4() == Some(addr) {
+            return Step::End(Err(HttpError::OwnAddress(addr)));
+        }
+        let Some(next_hop) = stack.next_hop(addr) else {
+            return Step::End(Err(HttpError::NoRoute(addr)));
+        };
+        stack.watch_arp(Some(next_hop));
         let remote = IpEndpoint::new(IpAddress::Ipv4(addr), port);
         let local_port = stack.ephemeral_port();
         let socket = stack.sockets.get_mut::<tcp::Socket>(self.tcp);
@@ -506,15 +588,19 @@ impl<const HEAD: usize, const URL: usize> HttpClient<HEAD, URL> {
         emit: &mut dyn FnMut(HttpEvent<'_>),
         sink: &mut dyn FnMut(&[u8]) -> Result<(), HttpError>,
     ) -> Step {
+        let head_limit = self.config.max_head.min(HEAD);
+        let header_limit = self.config.max_headers.min(HEADERS);
         let socket = stack.sockets.get_mut::<tcp::Socket>(self.tcp);
         let got = socket
-            .recv_slice(&mut self.head[self.head_len..])
+            .recv_slice(&mut self.head[self.head_len..head_limit])
             .unwrap_or(0);
         self.head_len += got;
         let heard = if got > 0 { now } else { heard };
+        head::unfold(&mut self.head[..self.head_len]);
         loop {
-            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-            let parsed = match head::parse(&self.head[..self.head_len], &mut headers) {
+            let mut headers = [httparse::EMPTY_HEADER; HEADERS];
+            let headers = &mut headers[..header_limit];
+            let parsed = match head::parse(&self.head[..self.head_len], headers) {
                 Ok(parsed) => parsed,
                 Err(error) => return Step::End(Err(error)),
             };
@@ -534,11 +620,21 @@ impl<const HEAD: usize, const URL: usize> HttpClient<HEAD, URL> {
                     return Step::End(Err(HttpError::MissingLocation));
                 };
                 let mut next = String::<URL>::new();
+                let limit = self.url_limit();
                 let resolved = core::str::from_utf8(location)
                     .map_err(|_| HttpError::Url(url::UrlError::Malformed))
                     .and_then(|location| {
                         let base = Url::parse(&self.url)?;
-                        url::resolve(&base, location, &mut next).map_err(HttpError::from)
+                        match url::resolve(&base, location, &mut next) {
+                            Err(url::UrlError::TooLong { .. }) => {
+                                Err(HttpError::LocationTooLong { limit })
+                            }
+                            Err(error) => Err(error.into()),
+                            Ok(()) if next.len() > limit => {
+                                Err(HttpError::LocationTooLong { limit })
+                            }
+                            Ok(()) => Ok(()),
+                        }
                     });
                 return match resolved {
                     // An https:// Location fails here, after its head was shown.
@@ -561,8 +657,8 @@ impl<const HEAD: usize, const URL: usize> HttpClient<HEAD, URL> {
                 heard,
             });
         }
-        if self.head_len == HEAD {
-            return Step::End(Err(HttpError::HeadTooLarge));
+        if self.head_len == head_limit {
+            return Step::End(Err(HttpError::HeadTooLarge { limit: head_limit }));
         }
         let socket = stack.sockets.get_mut::<tcp::Socket>(self.tcp);
         if socket.state() == TcpState::Closed {

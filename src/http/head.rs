@@ -3,10 +3,11 @@
 use core::fmt;
 
 use super::body::Framing;
+use super::error::CodingName;
 use super::HttpError;
 
-/// Most headers a response may have.
-pub const MAX_HEADERS: usize = 48;
+/// Headers a response may have unless the client is built for another count.
+pub const DEFAULT_HEADERS: usize = 48;
 
 /// A parsed response head, borrowing the head buffer.
 #[derive(Debug, Clone, Copy)]
@@ -41,7 +42,8 @@ impl<'a> ResponseHead<'a> {
             return Ok(Framing::Length(0));
         }
         let mut length = None;
-        let mut encoding = None;
+        let mut chunked = false;
+        let mut has_coding = false;
         for header in self.headers {
             if header.name.eq_ignore_ascii_case("content-length") {
                 let value = parse_length(header.value)?;
@@ -50,22 +52,34 @@ impl<'a> ResponseHead<'a> {
                 }
                 length = Some(value);
             } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
-                encoding = Some(header.value);
-            }
-        }
-        match (encoding, length) {
-            (Some(_), Some(_)) => Err(HttpError::AmbiguousLength),
-            (Some(te), None) => {
-                // Only a final `chunked` coding delimits the body; anything else runs to close.
-                let last = te.rsplit(|&b| b == b',').next().unwrap_or(b"");
-                if trim(last).eq_ignore_ascii_case(b"chunked") {
-                    Ok(Framing::Chunked)
-                } else {
-                    Ok(Framing::UntilClose)
+                // Codings in the order applied, over all such headers; only one final
+                // `chunked` is decoded (the request sends no `TE`, so nothing else is due).
+                for coding in header.value.split(|&b| b == b',').map(trim) {
+                    if coding.is_empty() {
+                        continue;
+                    }
+                    if chunked {
+                        // Something applied after `chunked`: the body is not delimited.
+                        return Err(HttpError::UnsupportedTransferCoding(CodingName::new(
+                            coding,
+                        )));
+                    }
+                    has_coding = true;
+                    if coding.eq_ignore_ascii_case(b"chunked") {
+                        chunked = true;
+                    } else {
+                        return Err(HttpError::UnsupportedTransferCoding(CodingName::new(
+                            coding,
+                        )));
+                    }
                 }
             }
-            (None, Some(len)) => Ok(Framing::Length(len)),
-            (None, None) => Ok(Framing::UntilClose),
+        }
+        match (has_coding, length) {
+            (true, Some(_)) => Err(HttpError::AmbiguousLength),
+            (true, None) => Ok(Framing::Chunked),
+            (false, Some(len)) => Ok(Framing::Length(len)),
+            (false, None) => Ok(Framing::UntilClose),
         }
     }
 }
@@ -83,12 +97,14 @@ impl fmt::Display for ResponseHead<'_> {
     }
 }
 
-/// Parses the head at the start of `buf`. `Ok(None)`: incomplete, read more.
-/// `Ok(Some((head, len)))`: the head uses the first `len` bytes of `buf`.
+/// Parses the head at the start of `buf` into at most `headers.len()` headers.
+/// `Ok(None)`: incomplete, read more. `Ok(Some((head, len)))`: the head uses the first `len`
+/// bytes of `buf`. Run [`unfold`] on the buffer first: an obs-fold here is a malformed header.
 pub fn parse<'b>(
     buf: &'b [u8],
-    headers: &'b mut [httparse::Header<'b>; MAX_HEADERS],
+    headers: &'b mut [httparse::Header<'b>],
 ) -> Result<Option<(ResponseHead<'b>, usize)>, HttpError> {
+    let limit = headers.len();
     let mut response = httparse::Response::new(headers);
     let len = match response.parse(buf) {
         Ok(httparse::Status::Complete(len)) => len,
@@ -96,7 +112,7 @@ pub fn parse<'b>(
         Err(httparse::Error::Status | httparse::Error::Version) => {
             return Err(HttpError::BadStatusLine)
         }
-        Err(httparse::Error::TooManyHeaders) => return Err(HttpError::HeadTooLarge),
+        Err(httparse::Error::TooManyHeaders) => return Err(HttpError::TooManyHeaders { limit }),
         Err(_) => return Err(HttpError::BadHeader),
     };
     let (Some(status), Some(_version)) = (response.code, response.version) else {
@@ -109,6 +125,34 @@ pub fn parse<'b>(
         raw: strip_blank_line(&buf[..len]),
     };
     Ok(Some((head, len)))
+}
+
+/// Replaces every obs-fold (a line break followed by a space or tab, continuing the
+/// header before it) in the head at the start of `buf` with spaces, in place, as RFC 9112
+/// section 5.2 asks of a user agent. Stops at the blank line that ends the head, so body
+/// bytes are never touched; an incomplete head is unfolded as far as it goes.
+pub fn unfold(buf: &mut [u8]) {
+    let mut line_start = 0;
+    let mut at = 0;
+    while let Some(offset) = buf[at..].iter().position(|&b| b == b'\n') {
+        let lf = at + offset;
+        let line = &buf[line_start..lf];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() && line_start > 0 {
+            return; // The blank line: the head ends here.
+        }
+        let folded = line_start > 0 && matches!(buf.get(lf + 1), Some(b' ' | b'\t'));
+        if folded {
+            buf[lf] = b' ';
+            if lf > 0 && buf[lf - 1] == b'\r' {
+                buf[lf - 1] = b' ';
+            }
+            // The continuation is part of the same line.
+        } else {
+            line_start = lf + 1;
+        }
+        at = lf + 1;
+    }
 }
 
 fn strip_blank_line(head: &[u8]) -> &[u8] {
@@ -149,7 +193,7 @@ mod tests {
     use std::format;
 
     fn framing_of(head: &[u8]) -> Result<Framing, HttpError> {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut headers = [httparse::EMPTY_HEADER; DEFAULT_HEADERS];
         let (head, _) = parse(head, &mut headers)?.expect("complete head");
         head.framing()
     }
@@ -157,7 +201,7 @@ mod tests {
     #[test]
     fn parses_status_headers_and_raw_text() {
         let buf = b"HTTP/1.1 302 Moved Temporarily\r\nLocation: https://x/\r\n\r\nbody";
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut headers = [httparse::EMPTY_HEADER; DEFAULT_HEADERS];
         let (head, len) = parse(buf, &mut headers).unwrap().unwrap();
         assert_eq!(
             (head.status, head.reason, len),
@@ -173,20 +217,35 @@ mod tests {
 
     #[test]
     fn incomplete_and_broken_heads() {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut headers = [httparse::EMPTY_HEADER; DEFAULT_HEADERS];
         assert!(parse(b"HTTP/1.1 200 OK\r\nA: b\r\n", &mut headers)
             .unwrap()
             .is_none());
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut headers = [httparse::EMPTY_HEADER; DEFAULT_HEADERS];
         assert_eq!(
             parse(b"HTTP/9 OK\r\n\r\n", &mut headers).unwrap_err(),
             HttpError::BadStatusLine
         );
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut headers = [httparse::EMPTY_HEADER; DEFAULT_HEADERS];
         assert_eq!(
             parse(b"SSH-2.0-x\r\n\r\n", &mut headers).unwrap_err(),
             HttpError::BadStatusLine
         );
+    }
+
+    #[test]
+    fn obs_fold_becomes_spaces_and_the_body_is_untouched() {
+        let mut buf =
+            *b"HTTP/1.1 200 OK\r\nX-Long: one\r\n  two\r\n\tthree\r\nA: b\n c\r\n\r\n x\r\n y";
+        unfold(&mut buf);
+        assert_eq!(
+            &buf[..],
+            b"HTTP/1.1 200 OK\r\nX-Long: one    two  \tthree\r\nA: b  c\r\n\r\n x\r\n y"
+        );
+        let mut headers = [httparse::EMPTY_HEADER; DEFAULT_HEADERS];
+        let (head, _) = parse(&buf, &mut headers).unwrap().unwrap();
+        assert_eq!(head.header("x-long"), Some(&b"one    two  \tthree"[..]));
+        assert_eq!(head.header("a"), Some(&b"b  c"[..]));
     }
 
     #[test]
@@ -196,9 +255,31 @@ mod tests {
             Ok(Framing::Length(12))
         );
         assert_eq!(
-            framing_of(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
+            framing_of(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n"),
             Ok(Framing::Chunked)
         );
+        for (te, coding) in [
+            ("gzip, chunked", "gzip"),
+            ("deflate", "deflate"),
+            ("chunked, gzip", "gzip"),
+            ("chunked\r\nTransfer-Encoding: chunked", "chunked"),
+            (
+                "x-a-very-long-experimental-coding, chunked",
+                "x-a-very-long-experiment",
+            ),
+        ] {
+            let head = format!("HTTP/1.1 200 OK\r\nTransfer-Encoding: {te}\r\n\r\n");
+            match framing_of(head.as_bytes()) {
+                Err(HttpError::UnsupportedTransferCoding(name)) => {
+                    assert_eq!(
+                        name.as_bytes(),
+                        &coding.as_bytes()[..coding.len().min(24)],
+                        "{te}"
+                    )
+                }
+                other => panic!("{te}: {other:?}"),
+            }
+        }
         assert_eq!(
             framing_of(b"HTTP/1.1 200 OK\r\n\r\n"),
             Ok(Framing::UntilClose)

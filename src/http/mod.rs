@@ -13,8 +13,8 @@ mod head;
 
 pub use body::{BodyDecoder, Framing, MAX_LINE, MAX_TRAILERS};
 pub use client::{HttpClient, HttpConfig, HttpEvent, HttpStorage};
-pub use error::HttpError;
-pub use head::{parse as parse_head, ResponseHead, MAX_HEADERS};
+pub use error::{CodingName, DnsServers, HttpError};
+pub use head::{parse as parse_head, unfold as unfold_head, ResponseHead, DEFAULT_HEADERS};
 
 /// `User-Agent` sent with every request.
 pub const USER_AGENT: &str = concat!("tcplink/", env!("CARGO_PKG_VERSION"));

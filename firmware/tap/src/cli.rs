@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use clap::builder::TypedValueParser;
 use clap::{ArgAction, Args, Parser, Subcommand};
 use smoltcp::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
 
@@ -103,6 +104,32 @@ pub struct GetArgs {
     pub fetch: FetchArgs,
 }
 
+/// Capacity of the GET client's URL buffer: the most `--max-url` may ask for.
+pub const MAX_URL: usize = 64 * 1024;
+/// Capacity of the GET client's response head buffer: the most `--max-head` may ask for.
+pub const MAX_HEAD: usize = 256 * 1024;
+/// Headers the GET client has room for: the most `--max-headers` may ask for.
+pub const MAX_HEADERS: usize = 1024;
+
+/// Limits of a fetch, within the client's compiled capacities.
+#[derive(Debug, Clone, Args)]
+pub struct LimitArgs {
+    /// Longest URL, given or from a redirect's Location (at most 65536).
+    #[arg(long, value_name = "BYTES", default_value_t = 8192,
+          value_parser = clap::value_parser!(u64).range(16..=MAX_URL as u64).map(|n| n as usize))]
+    pub max_url: usize,
+
+    /// Largest response head: status line and headers (at most 262144).
+    #[arg(long, value_name = "BYTES", default_value_t = 65536,
+          value_parser = clap::value_parser!(u64).range(64..=MAX_HEAD as u64).map(|n| n as usize))]
+    pub max_head: usize,
+
+    /// Most headers in a response (at most 1024).
+    #[arg(long, value_name = "N", default_value_t = 128,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_HEADERS as u64).map(|n| n as usize))]
+    pub max_headers: usize,
+}
+
 /// Where a fetch saves, and how long it may take.
 #[derive(Debug, Clone, Args)]
 pub struct FetchArgs {
@@ -114,6 +141,9 @@ pub struct FetchArgs {
     #[arg(long, value_name = "S", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub timeout_s: u64,
+
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 /// Serve, optionally fetching at the same time.

@@ -15,7 +15,10 @@ use tcplink::greeting::{GreetingConfig, GreetingServer};
 use tcplink::http::{HttpClient, HttpConfig, HttpStorage};
 use tcplink::stack::{Stack, StackConfig, TcpBuffers};
 
-use crate::cli::{FetchArgs, GetArgs, NetArgs, RunArgs, ServeArgs, SUPPORTED_SOCKETS};
+use crate::cli::{
+    FetchArgs, GetArgs, LimitArgs, NetArgs, RunArgs, ServeArgs, MAX_HEAD, MAX_HEADERS, MAX_URL,
+    SUPPORTED_SOCKETS,
+};
 use crate::download::default_name;
 use crate::runner::{Node, Stop};
 use crate::session::{Console, Fetch};
@@ -27,10 +30,12 @@ type GreetingBuffers = TcpBuffers<2048, 2048>;
 /// The GET socket: the receive buffer is the TCP window the body streams through. A sender
 /// on the same host fills any window within one round trip, so the window sets the rate:
 /// 256 KiB → 1 MiB bought a median +15 % on a 1 GiB GET at MTU 1500 (5 alternating runs),
-/// 4 MiB only noise more. The request is a few hundred bytes.
-type GetStorage = HttpStorage<{ 1024 * 1024 }, 1024>;
-/// The GET client with the core's default head (4 KiB) and URL (256 B) buffers.
-type GetClient = HttpClient;
+/// 4 MiB only noise more. The request is its URL plus a few hundred bytes.
+type GetStorage = HttpStorage<{ 1024 * 1024 }, { MAX_URL + 1024 }>;
+/// The GET client's capacities: generous for the real web (curl accepts heads up to 300 KiB);
+/// the `--max-url/--max-head/--max-headers` limits apply within them. The client lives on
+/// the stack, so the head buffer stays well below the main thread's 8 MiB.
+type GetClient = HttpClient<MAX_HEAD, MAX_URL, MAX_HEADERS>;
 
 /// What one run does.
 struct Plan<'a> {
@@ -102,9 +107,12 @@ fn run_on<const N: usize>(node: &mut Node, plan: &Plan<'_>) -> Result<ExitCode> 
         )),
         _ => None,
     };
+    let http_config = plan
+        .fetch
+        .map_or_else(HttpConfig::default, |(_, args)| http_config(&args.limits));
     let http = get_storage
         .as_deref_mut()
-        .map(|storage| GetClient::new(HttpConfig::default(), &mut stack, storage, &net.dns));
+        .map(|storage| GetClient::new(http_config, &mut stack, storage, &net.dns));
 
     let mut app = App::new(stack).with_greeting(greeting).with_http(http);
     if net.dhcp {
@@ -113,7 +121,8 @@ fn run_on<const N: usize>(node: &mut Node, plan: &Plan<'_>) -> Result<ExitCode> 
 
     let fetch = match plan.fetch {
         Some((url, args)) => {
-            app.get(url, now).map_err(|e| anyhow!("GET {url}: {e}"))?;
+            app.get(url, now)
+                .map_err(|e| anyhow!("GET {}: {e}", shown_url(url)))?;
             let output = args.output.clone().unwrap_or_else(|| default_name(url));
             let timeout = Duration::from_secs(args.timeout_s);
             Some(Fetch::new(url, output, timeout, now)?)
@@ -146,6 +155,27 @@ fn stack_config(net: &NetArgs) -> StackConfig {
         random_seed: RandomState::new().hash_one(std::process::id()),
     }
 }
+
+fn http_config(limits: &LimitArgs) -> HttpConfig {
+    HttpConfig {
+        max_url: limits.max_url,
+        max_head: limits.max_head,
+        max_headers: limits.max_headers,
+        ..HttpConfig::default()
+    }
+}
+
+/// A URL as messages show it: cut after [`SHOWN_URL`] characters, with its length, so an
+/// over-long URL does not flood the terminal.
+pub fn shown_url(url: &str) -> String {
+    match url.char_indices().nth(SHOWN_URL) {
+        Some((cut, _)) => format!("{}... ({} bytes)", &url[..cut], url.len()),
+        None => url.to_string(),
+    }
+}
+
+/// Characters of a URL shown in a message.
+const SHOWN_URL: usize = 100;
 
 fn greeting_config(args: &ServeArgs) -> GreetingConfig {
     GreetingConfig {

@@ -53,7 +53,7 @@ impl Fetch {
     }
 
     fn failed(&mut self, cause: impl std::fmt::Display) {
-        let error = anyhow!("GET {}: {cause}", self.url);
+        let error = anyhow!("GET {}: {cause}", crate::commands::shown_url(&self.url));
         self.end(Err(error));
     }
 }

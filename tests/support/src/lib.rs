@@ -316,8 +316,9 @@ impl Peer {
 
 /// Receive buffer of the device's GET socket: the window the body streams through.
 pub const HTTP_RX: usize = 4096;
-/// Transmit buffer of the device's GET socket (the request).
-pub const HTTP_TX: usize = 1024;
+/// Transmit buffer of the device's GET socket: the request, whose longest URL is
+/// [`HTTP_URL`] bytes.
+pub const HTTP_TX: usize = HTTP_URL + 1024;
 
 /// What the device under test runs.
 #[derive(Debug, Clone, Default)]
@@ -332,8 +333,18 @@ pub struct DeviceSetup {
     pub faults: Faults,
 }
 
+/// Response head capacity of the device's GET client: tcplink-tap's (lower limits come from
+/// [`HttpConfig`]).
+pub const HTTP_HEAD: usize = 64 * 1024;
+/// URL capacity of the device's GET client: tcplink-tap's.
+pub const HTTP_URL: usize = 8 * 1024;
+/// Header capacity of the device's GET client: tcplink-tap's.
+pub const HTTP_HEADERS: usize = 128;
+/// The device's GET client.
+pub type DeviceHttp = HttpClient<HTTP_HEAD, HTTP_URL, HTTP_HEADERS>;
+
 /// The device's app: a greeting server on `N` sockets and a GET client, each optional.
-pub type DeviceApp<const N: usize> = App<'static, Option<GreetingServer<N>>, Option<HttpClient>>;
+pub type DeviceApp<const N: usize> = App<'static, Option<GreetingServer<N>>, Option<DeviceHttp>>;
 
 /// The device under test: the tcplink [`App`] on end 0 of the link.
 pub struct Device<const N: usize> {
@@ -359,7 +370,7 @@ impl<const N: usize> Device<N> {
         });
         let http = setup.http.map(|config| {
             let storage = leak(HttpStorage::<HTTP_RX, HTTP_TX>::new());
-            HttpClient::new(config, &mut stack, storage, &setup.dns)
+            DeviceHttp::new(config, &mut stack, storage, &setup.dns)
         });
         let app = App::new(stack).with_greeting(greeting).with_http(http);
         Self {
@@ -376,8 +387,9 @@ pub struct Sim<const N: usize> {
     pub now: Instant,
     /// The link between device and peer.
     pub link: &'static SimLink,
-    /// The device under test.
-    pub device: Device<N>,
+    /// The device under test (boxed: its GET client's buffers are too big to move around
+    /// a test thread's stack).
+    pub device: Box<Device<N>>,
     /// The peer host.
     pub peer: Peer,
     /// What the device reported.
@@ -392,7 +404,7 @@ impl<const N: usize> Sim<N> {
         Self {
             now,
             link,
-            device: Device::new(link, setup, now),
+            device: Box::new(Device::new(link, setup, now)),
             peer: Peer::new(link, sockets, now),
             events: Events::default(),
         }

@@ -1,0 +1,124 @@
+//! Reaching the server: several DNS servers, and each way a server can be out of reach,
+//! told apart instead of a bare timeout.
+
+use smoltcp::time::Duration;
+use smoltcp::wire::Ipv4Address;
+use tcplink::http::{DnsServers, HttpConfig, HttpError};
+use tcplink::url::UrlError;
+use tcplink_testkit::{DeviceSetup, Recorded, Response, Sim, DEVICE_IP, PEER_IP};
+
+/// Nobody on the link has this address: frames to it go nowhere.
+const DEAD: Ipv4Address = Ipv4Address::new(10, 0, 0, 9);
+
+fn new_sim(dns: Vec<Ipv4Address>) -> Sim<1> {
+    let setup = DeviceSetup {
+        http: Some(HttpConfig::default()),
+        dns,
+        ..DeviceSetup::default()
+    };
+    let mut sim = Sim::<1>::new(&setup, 8);
+    sim.peer.serve_http(80, 1);
+    sim.peer.http[0].route("/", Response::fixed(b"hello"));
+    sim.peer.serve_dns(&[("files.test", PEER_IP)]);
+    sim
+}
+
+fn fetch(sim: &mut Sim<1>, url: &str) -> Result<(u16, u64), HttpError> {
+    // Only this GET's events: the outcome is the last one recorded.
+    sim.events.list.clear();
+    sim.get(url)?;
+    sim.run_get(Duration::from_secs(120)).expect("GET ended")
+}
+
+#[test]
+fn a_dead_first_dns_server_falls_over_to_the_second_within_the_budget() {
+    let mut sim = new_sim(vec![DEAD, PEER_IP]);
+    let start = sim.now;
+    assert_eq!(fetch(&mut sim, "http://files.test/"), Ok((200, 5)));
+    assert_eq!(sim.events.body, b"hello");
+    assert_eq!(sim.peer.dns.as_ref().unwrap().queries, ["files.test"]);
+    // The first server had its share of the 5 s budget, no more.
+    let resolved_at = sim
+        .events
+        .list
+        .iter()
+        .find_map(|(at, e)| matches!(e, Recorded::Resolved(_)).then_some(*at))
+        .expect("resolved");
+    assert!(resolved_at - start >= Duration::from_millis(2500));
+    assert!(resolved_at - start < HttpConfig::default().dns_timeout);
+}
+
+#[test]
+fn when_every_dns_server_is_silent_the_error_names_them() {
+    let mut sim = new_sim(vec![DEAD, PEER_IP]);
+    sim.peer.dns.as_mut().unwrap().silent = true;
+    let start = sim.now;
+    let error = fetch(&mut sim, "http://files.test/").unwrap_err();
+    assert_eq!(
+        error,
+        HttpError::DnsTimeout {
+            tried: DnsServers::from(&[DEAD, PEER_IP][..])
+        }
+    );
+    assert_eq!(
+        error.to_string(),
+        "DNS: no answer from 10.0.0.9, 10.0.0.1 (timed out)"
+    );
+    assert_eq!(sim.now - start, HttpConfig::default().dns_timeout);
+    assert!(!sim.peer.dns.as_ref().unwrap().queries.is_empty());
+}
+
+#[test]
+fn an_address_off_the_subnet_without_a_gateway_has_no_route_at_once() {
+    let mut sim = new_sim(vec![PEER_IP]);
+    let start = sim.now;
+    let error = fetch(&mut sim, "http://10.1.2.3/").unwrap_err();
+    assert_eq!(error, HttpError::NoRoute(Ipv4Address::new(10, 1, 2, 3)));
+    assert_eq!(
+        error.to_string(),
+        "no route to 10.1.2.3 (not on the subnet, no gateway)"
+    );
+    assert!(sim.now - start < Duration::from_millis(10));
+}
+
+#[test]
+fn a_silent_next_hop_is_no_arp_reply() {
+    let mut sim = new_sim(vec![PEER_IP]);
+    let error = fetch(&mut sim, "http://10.0.0.7/").unwrap_err();
+    assert_eq!(error, HttpError::NoArpReply(Ipv4Address::new(10, 0, 0, 7)));
+    assert_eq!(error.to_string(), "no ARP reply from 10.0.0.7");
+    // The next GET to the live peer is not confused by the earlier watch.
+    assert_eq!(fetch(&mut sim, "http://10.0.0.1/"), Ok((200, 5)));
+}
+
+#[test]
+fn a_known_neighbour_that_drops_the_syn_is_a_plain_connect_timeout() {
+    let mut sim = new_sim(vec![PEER_IP]);
+    // The peer answered ARP (the first GET fills the neighbour cache), then the link goes
+    // dead: no ARP is asked, the SYNs are lost.
+    assert_eq!(fetch(&mut sim, "http://10.0.0.1/"), Ok((200, 5)));
+    sim.device.port.set_drop_chance(100);
+    assert_eq!(
+        fetch(&mut sim, "http://10.0.0.1/"),
+        Err(HttpError::ConnectTimeout)
+    );
+}
+
+#[test]
+fn this_devices_own_address_is_named() {
+    let mut sim = new_sim(vec![PEER_IP]);
+    let error = fetch(&mut sim, &format!("http://{DEVICE_IP}/")).unwrap_err();
+    assert_eq!(error, HttpError::OwnAddress(DEVICE_IP));
+    assert_eq!(error.to_string(), "10.0.0.2 is this device's own address");
+}
+
+#[test]
+fn an_ipv6_literal_says_ipv6_is_not_supported() {
+    let mut sim = new_sim(vec![PEER_IP]);
+    let error = sim.get("http://[2001:db8::1]:8080/x").unwrap_err();
+    assert_eq!(error, HttpError::Url(UrlError::Ipv6Unsupported));
+    assert_eq!(
+        error.to_string(),
+        "IPv6 addresses in URLs are not supported yet (IPv4 only)"
+    );
+}
