@@ -92,7 +92,10 @@ fn long_url_long_location_and_big_heads_work() {
     cmd.args(["get", &url, "--max-head", "2048", "-o"])
         .arg(&out_file);
     let err = one_error_line(&lab.run(&mut cmd));
-    assert!(err.contains("response head larger than 2048 bytes"), "{err}");
+    assert!(
+        err.contains("response head larger than 2048 bytes"),
+        "{err}"
+    );
 }
 
 /// A URL over the limit: its own message, and the URL shown shortened, not 65 KB of it.
