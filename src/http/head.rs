@@ -58,6 +58,10 @@ impl<'a> ResponseHead<'a> {
                     if coding.is_empty() {
                         continue;
                     }
+                    if chunked && coding.eq_ignore_ascii_case(b"chunked") {
+                        // Chunked twice (RFC 9112 section 6.1 forbids it).
+                        return Err(HttpError::BadChunk);
+                    }
                     if chunked {
                         // Something applied after `chunked`: the body is not delimited.
                         return Err(HttpError::UnsupportedTransferCoding(CodingName::new(
@@ -262,7 +266,6 @@ mod tests {
             ("gzip, chunked", "gzip"),
             ("deflate", "deflate"),
             ("chunked, gzip", "gzip"),
-            ("chunked\r\nTransfer-Encoding: chunked", "chunked"),
             (
                 "x-a-very-long-experimental-coding, chunked",
                 "x-a-very-long-experiment",
@@ -293,6 +296,12 @@ mod tests {
                 b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
             ),
             Err(HttpError::AmbiguousLength)
+        );
+        assert_eq!(
+            framing_of(
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"
+            ),
+            Err(HttpError::BadChunk)
         );
         for bad in ["-1", "18446744073709551616", "1x", ""] {
             let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {bad}\r\n\r\n");
