@@ -357,4 +357,10 @@ fn obs_fold_is_unfolded_as_a_user_agent_must() {
         heads,
         ["HTTP/1.1 200 OK\r\nX-Folded: first    second  \tthird\r\nContent-Length: 4"]
     );
+
+    // After an interim 100 Continue in the same segment, too.
+    let response = format!("HTTP/1.1 100 Continue\r\n\r\n{response}");
+    let mut sim = http_sim("/fold", Response::raw(response));
+    assert_eq!(fetch(&mut sim, "http://evil.test/fold"), Ok((200, 4)));
+    assert_eq!(sim.events.body, b"body");
 }

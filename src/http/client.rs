@@ -596,8 +596,9 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize> HttpClient<HEAD,
             .unwrap_or(0);
         self.head_len += got;
         let heard = if got > 0 { now } else { heard };
-        head::unfold(&mut self.head[..self.head_len]);
         loop {
+            // Each head in turn (an interim 1xx head may come first).
+            head::unfold(&mut self.head[..self.head_len]);
             let mut headers = [httparse::EMPTY_HEADER; HEADERS];
             let headers = &mut headers[..header_limit];
             let parsed = match head::parse(&self.head[..self.head_len], headers) {
