@@ -16,7 +16,7 @@ use tcplink::http::{HttpClient, HttpConfig, HttpStorage};
 use tcplink::stack::{Stack, StackConfig, TcpBuffers};
 
 use crate::cli::{FetchArgs, GetArgs, NetArgs, RunArgs, ServeArgs, SUPPORTED_SOCKETS};
-use crate::download::default_name;
+use crate::download::{default_name, Download};
 use crate::runner::{Node, Stop};
 use crate::session::{Console, Fetch};
 
@@ -102,9 +102,13 @@ fn run_on<const N: usize>(node: &mut Node, plan: &Plan<'_>) -> Result<ExitCode> 
         )),
         _ => None,
     };
+    let http_config = HttpConfig {
+        idle_timeout: Duration::from_secs(plan.fetch.map_or(60, |(_, args)| args.timeout_s)),
+        ..HttpConfig::default()
+    };
     let http = get_storage
         .as_deref_mut()
-        .map(|storage| GetClient::new(HttpConfig::default(), &mut stack, storage, &net.dns));
+        .map(|storage| GetClient::new(http_config, &mut stack, storage, &net.dns));
 
     let mut app = App::new(stack).with_greeting(greeting).with_http(http);
     if net.dhcp {
@@ -114,9 +118,14 @@ fn run_on<const N: usize>(node: &mut Node, plan: &Plan<'_>) -> Result<ExitCode> 
     let fetch = match plan.fetch {
         Some((url, args)) => {
             app.get(url, now).map_err(|e| anyhow!("GET {url}: {e}"))?;
-            let output = args.output.clone().unwrap_or_else(|| default_name(url));
-            let timeout = Duration::from_secs(args.timeout_s);
-            Some(Fetch::new(url, output, timeout, now)?)
+            let download = match &args.output {
+                Some(path) if path.as_os_str() == "-" => Download::stdout(),
+                Some(path) => Download::create(path)?,
+                None => Download::create(&default_name(url))?,
+            };
+            let idle = Duration::from_secs(args.timeout_s);
+            let max_time = args.max_time.map(Duration::from_secs);
+            Some(Fetch::new(url, download, idle, max_time, now))
         }
         None => None,
     };

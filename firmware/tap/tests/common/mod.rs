@@ -162,11 +162,17 @@ impl Server {
 
     /// Sends SIGTERM and waits for the exit; returns the status and everything on stderr.
     pub fn terminate(&mut self) -> (ExitStatus, String) {
+        self.signal("TERM")
+    }
+
+    /// Sends SIG`name` (`TERM`, `HUP`...) and waits for the exit; returns the status and
+    /// everything on stderr.
+    pub fn signal(&mut self, name: &str) -> (ExitStatus, String) {
         let status = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
+            .args([&format!("-{name}"), &self.pid().to_string()])
             .status()
             .expect("run kill");
-        assert!(status.success(), "kill -TERM {}", self.pid());
+        assert!(status.success(), "kill -{name} {}", self.pid());
         let status = self.child.wait(DEADLINE);
         let stderr = self
             .stderr
