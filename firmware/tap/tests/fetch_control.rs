@@ -128,7 +128,7 @@ fn hangup_and_quit_stop_a_get_like_term() {
         assert_eq!(status.code(), Some(1), "SIG{signal}: {status} {stderr}");
         assert_eq!(
             stderr,
-            format!("tcplink-tap: interrupted; nothing saved\n"),
+            "tcplink-tap: interrupted; nothing saved\n",
             "SIG{signal}"
         );
         assert_eq!(
