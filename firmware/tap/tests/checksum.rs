@@ -48,7 +48,12 @@ fn get_with_forgery(lab: &Lab, out_dir: &Path, good: bool) -> (std::process::Out
             .args(["get", &url, "-o"])
             .arg(&out_file),
     );
-    assert_eq!(forger.next_line(), "injected", "the forger struck");
+    let acked = if good {
+        "acknowledged"
+    } else {
+        "not acknowledged"
+    };
+    assert_eq!(forger.next_line(), format!("injected, {acked}"));
     let saved = std::fs::read(&out_file).unwrap_or_default();
     (out, saved)
 }

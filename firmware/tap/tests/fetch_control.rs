@@ -127,8 +127,7 @@ fn hangup_and_quit_stop_a_get_like_term() {
         let (status, stderr) = get.signal(signal);
         assert_eq!(status.code(), Some(1), "SIG{signal}: {status} {stderr}");
         assert_eq!(
-            stderr,
-            "tcplink-tap: interrupted; nothing saved\n",
+            stderr, "tcplink-tap: interrupted; nothing saved\n",
             "SIG{signal}"
         );
         assert_eq!(

@@ -6,7 +6,8 @@
 #   inject_frame.py get DEVICE PORT good|bad
 #       The device fetches from HOST:PORT. Waits until the body has started and the
 #       connection has been quiet for a moment (the server pauses), then injects
-#       "EVIL" * 4 as the next body bytes. Prints `sniffing` when ready, then `injected`.
+#       "EVIL" * 4 as the next body bytes. Prints `sniffing` when ready, then `injected, `
+#       and whether the device acknowledged the forged bytes.
 #   inject_frame.py greet DEVICE PORT good|bad
 #       A greeting client: connects, reads Welcome, injects "EVIL" as its next message, then
 #       prints whether the device answered it. With a bad checksum it goes on with the seed
@@ -70,6 +71,9 @@ def forge(seg, payload, good):
 class Sniffer:
     def __init__(self):
         self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        # Room for a burst of 64 KiB offload frames: a frame dropped here would leave the
+        # forger with stale sequence numbers (SO_RCVBUFFORCE, 33: root ignores rmem_max).
+        self.sock.setsockopt(socket.SOL_SOCKET, 33, 16 << 20)
         self.sock.bind(('tap0', 0))
         self.sock.settimeout(0.05)
 
@@ -128,9 +132,17 @@ def get(device_ip, port, good):
         first_ack.setdefault('ack', seg[7])
         return (seg[7] - first_ack['ack']) & 0xffffffff > 1000
 
-    last = wait_quiet(sniffer, socket.inet_aton(device_ip), port, body_started)
+    device = socket.inet_aton(device_ip)
+    last = wait_quiet(sniffer, device, port, body_started)
     sniffer.send(forge(last, PAYLOAD['get'], good))
-    print('injected', flush=True)
+    # Taken, the forged bytes are acknowledged at once.
+    forged_end = (last[7] + len(PAYLOAD['get'])) & 0xffffffff
+    end = time.monotonic() + 0.5
+    acked = False
+    while time.monotonic() < end and not acked:
+        seg = sniffer.next(from_device(device, port))
+        acked = bool(seg) and (seg[7] - forged_end) & 0xffffffff < 1 << 31
+    print('injected, ' + ('acknowledged' if acked else 'not acknowledged'), flush=True)
 
 
 def greet(device_ip, port, good):
