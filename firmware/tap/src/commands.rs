@@ -102,9 +102,13 @@ fn run_on<const N: usize>(node: &mut Node, plan: &Plan<'_>) -> Result<ExitCode> 
         )),
         _ => None,
     };
-    let http_config = HttpConfig {
-        idle_timeout: Duration::from_secs(plan.fetch.map_or(60, |(_, args)| args.timeout_s)),
-        ..HttpConfig::default()
+    // `--timeout-s` is the core's idle timeout: only a server silent that long fails the GET.
+    let http_config = match plan.fetch {
+        Some((_, args)) => HttpConfig {
+            idle_timeout: Duration::from_secs(args.timeout_s),
+            ..HttpConfig::default()
+        },
+        None => HttpConfig::default(),
     };
     let http = get_storage
         .as_deref_mut()

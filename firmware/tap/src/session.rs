@@ -2,7 +2,8 @@
 //! body, and decides when the run is over and how it ended.
 //!
 //! stdout carries what the seed prints (server log lines; the response head) plus DHCP leases
-//! and the saved size; stderr carries only progress and errors.
+//! and the saved size; stderr carries only progress and errors. With `-o -` the body takes
+//! stdout and all of those lines go to stderr.
 
 use std::io::Write;
 
