@@ -10,27 +10,14 @@ use std::process::Stdio;
 
 use common::*;
 
-/// The forger (tests/inject_frame.py) and the pausing server (tests/paced_http.py).
+/// The forger.
 const INJECT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/inject_frame.py");
-const PACED_HTTP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/paced_http.py");
 /// The body: two pieces with a 1.5 s pause between them, when the forger strikes.
 const PIECE: usize = 300_000;
 /// What the forger writes as the next body bytes.
 const FORGED: &[u8] = b"EVILEVILEVILEVIL";
 /// The warning a run with dropped frames ends with.
 const ONE_DROPPED: &str = "TAP tap0: 1 received frame(s) dropped for a wrong checksum";
-
-/// `paced_http.py` on HOST_IP:`port` serving `file` in PIECE-byte pieces, 1.5 s apart.
-fn paced_server(lab: &Lab, port: u16, file: &Path) -> Server {
-    let mut cmd = lab.cmd("python3");
-    cmd.arg(PACED_HTTP)
-        .args([HOST_IP, &port.to_string()])
-        .arg(file)
-        .args([&PIECE.to_string(), "1.5"]);
-    let mut server = Server::spawn(&mut cmd);
-    assert_eq!(server.next_line(), "listening");
-    server
-}
 
 /// A GET from the pausing server while the forger injects FORGED with a `good` or bad
 /// checksum; returns the GET's output and the saved file.
@@ -63,10 +50,8 @@ fn get_drops_a_segment_with_a_bad_checksum() {
     let Some(lab) = Lab::new("csumget") else {
         return;
     };
-    let root = tempfile::tempdir().unwrap();
     let body = random_bytes(2 * PIECE);
-    std::fs::write(root.path().join("file"), &body).unwrap();
-    let _http = paced_server(&lab, 8000, &root.path().join("file"));
+    let (_http, _root) = paced_server(&lab, 8000, &body, PIECE, "1.5");
     let out_dir = tempfile::tempdir().unwrap();
 
     // Wrong checksum: dropped and counted; the file is the server's, byte for byte.

@@ -1,7 +1,6 @@
-//! How a `tcplink-tap get` is bounded and stopped, on a real TAP in a test's own namespace:
-//! `--timeout-s` is an idle timeout (a slow download that keeps going succeeds), `--max-time`
-//! bounds the whole fetch, SIGHUP and SIGQUIT stop it as SIGTERM does, and `-o -` writes
-//! exactly the body to stdout.
+//! How a `tcplink-tap get` is bounded, on a real TAP in a test's own namespace: `--timeout-s`
+//! is an idle timeout (a slow download that keeps going succeeds), `--max-time` bounds the
+//! whole fetch; and `-o -` writes exactly the body to stdout.
 
 mod common;
 
@@ -10,29 +9,6 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use common::*;
-
-const PACED_HTTP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/paced_http.py");
-
-/// `paced_http.py` on HOST_IP:`port` serving `body` in `piece`-byte pieces, `pause` s apart.
-fn paced_server(
-    lab: &Lab,
-    port: u16,
-    body: &[u8],
-    piece: usize,
-    pause: &str,
-) -> (Server, tempfile::TempDir) {
-    let root = tempfile::tempdir().unwrap();
-    let file = root.path().join("file");
-    std::fs::write(&file, body).unwrap();
-    let mut cmd = lab.cmd("python3");
-    cmd.arg(PACED_HTTP)
-        .args([HOST_IP, &port.to_string()])
-        .arg(&file)
-        .args([&piece.to_string(), pause]);
-    let mut server = Server::spawn(&mut cmd);
-    assert_eq!(server.next_line(), "listening");
-    (server, root)
-}
 
 /// `tcplink-tap get http://HOST_IP:port/file ARGS -o out_dir/out`, run to its end.
 fn get(lab: &Lab, port: u16, args: &[&str], out_dir: &Path) -> Output {
@@ -97,50 +73,6 @@ fn a_pause_longer_than_the_idle_timeout_fails() {
     );
     assert!(started.elapsed() < Duration::from_millis(2_400));
     assert_eq!(dir_names(out_dir.path()), Vec::<String>::new());
-}
-
-/// SIGHUP and SIGQUIT during a slow download end it as SIGTERM does: one line, status 1, no
-/// temporary file, and the TAP's offloads switched off again.
-#[test]
-fn hangup_and_quit_stop_a_get_like_term() {
-    let Some(lab) = Lab::new("getsig") else {
-        return;
-    };
-    let body = random_bytes(20_000);
-    let (_server, _root) = paced_server(&lab, 8007, &body, 1_000, "0.3");
-    for signal in ["TERM", "HUP", "QUIT"] {
-        let out_dir = tempfile::tempdir().unwrap();
-        let url = format!("http://{HOST_IP}:8007/file");
-        let mut cmd = lab.tap(&STATIC_NET);
-        cmd.args(["get", &url, "-o"])
-            .arg(out_dir.path().join("out"));
-        let mut get = Server::spawn(&mut cmd);
-        assert_eq!(get.next_line(), "HTTP/1.1 200 OK");
-        // The head is out and the body trickles: a temporary file exists now.
-        assert_eq!(dir_names(out_dir.path()).len(), 1);
-        let offload = success(&lab.run(lab.cmd("ethtool").args(["-k", "tap0"])));
-        assert!(
-            offload.contains("tcp-segmentation-offload: on"),
-            "{offload}"
-        );
-
-        let (status, stderr) = get.signal(signal);
-        assert_eq!(status.code(), Some(1), "SIG{signal}: {status} {stderr}");
-        assert_eq!(
-            stderr, "tcplink-tap: interrupted; nothing saved\n",
-            "SIG{signal}"
-        );
-        assert_eq!(
-            dir_names(out_dir.path()),
-            Vec::<String>::new(),
-            "SIG{signal}"
-        );
-        let offload = success(&lab.run(lab.cmd("ethtool").args(["-k", "tap0"])));
-        assert!(
-            offload.contains("tcp-segmentation-offload: off"),
-            "SIG{signal}: {offload}"
-        );
-    }
 }
 
 /// `-o -`: stdout is exactly the body; the head and the size go to stderr; no file named `-`.

@@ -286,3 +286,28 @@ pub fn one_error_line(out: &Output) -> String {
     assert_eq!(err.lines().count(), 1, "not one line: {err:?}");
     err
 }
+
+/// tests/paced_http.py: an HTTP server that sends a body in pieces with pauses between them.
+pub const PACED_HTTP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/paced_http.py");
+
+/// `paced_http.py` on HOST_IP:`port` serving `body` in `piece`-byte pieces, `pause` s apart
+/// (the server and the directory holding the body).
+pub fn paced_server(
+    lab: &Lab,
+    port: u16,
+    body: &[u8],
+    piece: usize,
+    pause: &str,
+) -> (Server, tempfile::TempDir) {
+    let root = tempfile::tempdir().unwrap();
+    let file = root.path().join("file");
+    std::fs::write(&file, body).unwrap();
+    let mut cmd = lab.cmd("python3");
+    cmd.arg(PACED_HTTP)
+        .args([HOST_IP, &port.to_string()])
+        .arg(&file)
+        .args([&piece.to_string(), pause]);
+    let mut server = Server::spawn(&mut cmd);
+    assert_eq!(server.next_line(), "listening");
+    (server, root)
+}
