@@ -63,13 +63,13 @@ pub struct NetArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the greeting server (the seed's tcp_server.py) until SIGINT or SIGTERM.
+    /// Run the greeting server (the seed's tcp_server.py) until SIGINT, SIGTERM, SIGHUP or SIGQUIT.
     Serve(ServeArgs),
     /// Fetch an http:// URL: print the response head, save the body, print its size.
     Get(GetArgs),
     /// Run the greeting server, and fetch a URL at the same time if --get is given.
     ///
-    /// Serves until SIGINT or SIGTERM; exits non-zero if the fetch failed.
+    /// Serves until SIGINT, SIGTERM, SIGHUP or SIGQUIT; exits non-zero if the fetch failed.
     Run(RunArgs),
 }
 
@@ -133,17 +133,24 @@ pub struct LimitArgs {
 /// Where a fetch saves, and how long it may take.
 #[derive(Debug, Clone, Args)]
 pub struct FetchArgs {
-    /// Save the body here [default: the URL's last path segment, or index.html].
+    /// Save the body here; `-` writes it to stdout (the head and messages then go to stderr)
+    /// [default: the URL's last path segment, or index.html].
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
-    /// Give up if the whole fetch (DNS, connect, transfer) takes longer than this.
+    /// Give up when the server sends nothing for this long (an idle timeout, like wget's
+    /// --read-timeout: a slow download that keeps making progress goes on).
     #[arg(long, value_name = "S", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub timeout_s: u64,
 
     #[command(flatten)]
     pub limits: LimitArgs,
+
+    /// Give up if the whole fetch (DNS, connect, transfer) takes longer than this [default:
+    /// no limit].
+    #[arg(long, value_name = "S", value_parser = clap::value_parser!(u64).range(1..=31_536_000))]
+    pub max_time: Option<u64>,
 }
 
 /// Serve, optionally fetching at the same time.

@@ -16,10 +16,10 @@ use tcplink::http::{HttpClient, HttpConfig, HttpStorage};
 use tcplink::stack::{Stack, StackConfig, TcpBuffers};
 
 use crate::cli::{
-    FetchArgs, GetArgs, LimitArgs, NetArgs, RunArgs, ServeArgs, MAX_HEAD, MAX_HEADERS, MAX_URL,
+    FetchArgs, GetArgs, NetArgs, RunArgs, ServeArgs, MAX_HEAD, MAX_HEADERS, MAX_URL,
     SUPPORTED_SOCKETS,
 };
-use crate::download::default_name;
+use crate::download::{default_name, Download};
 use crate::runner::{Node, Stop};
 use crate::session::{Console, Fetch};
 
@@ -109,7 +109,7 @@ fn run_on<const N: usize>(node: &mut Node, plan: &Plan<'_>) -> Result<ExitCode> 
     };
     let http_config = plan
         .fetch
-        .map_or_else(HttpConfig::default, |(_, args)| http_config(&args.limits));
+        .map_or_else(HttpConfig::default, |(_, args)| http_config(args));
     let http = get_storage
         .as_deref_mut()
         .map(|storage| GetClient::new(http_config, &mut stack, storage, &net.dns));
@@ -123,9 +123,14 @@ fn run_on<const N: usize>(node: &mut Node, plan: &Plan<'_>) -> Result<ExitCode> 
         Some((url, args)) => {
             app.get(url, now)
                 .map_err(|e| anyhow!("GET {}: {e}", shown_url(url)))?;
-            let output = args.output.clone().unwrap_or_else(|| default_name(url));
-            let timeout = Duration::from_secs(args.timeout_s);
-            Some(Fetch::new(url, output, timeout, now)?)
+            let download = match &args.output {
+                Some(path) if path.as_os_str() == "-" => Download::stdout(),
+                Some(path) => Download::create(path)?,
+                None => Download::create(&default_name(url))?,
+            };
+            let idle = Duration::from_secs(args.timeout_s);
+            let max_time = args.max_time.map(Duration::from_secs);
+            Some(Fetch::new(url, download, idle, max_time, now))
         }
         None => None,
     };
@@ -156,8 +161,12 @@ fn stack_config(net: &NetArgs) -> StackConfig {
     }
 }
 
-fn http_config(limits: &LimitArgs) -> HttpConfig {
+/// The core's HTTP settings from `get`/`run` flags. `--timeout-s` is the core's idle timeout:
+/// only a server silent that long fails the GET.
+fn http_config(args: &FetchArgs) -> HttpConfig {
+    let limits = &args.limits;
     HttpConfig {
+        idle_timeout: Duration::from_secs(args.timeout_s),
         max_url: limits.max_url,
         max_head: limits.max_head,
         max_headers: limits.max_headers,

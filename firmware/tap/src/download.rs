@@ -1,8 +1,8 @@
 //! Where a GET's body goes: a temporary file next to the output, renamed over it only when
 //! the whole body arrived, so a failed or interrupted download never leaves a file that looks
 //! complete. An output that exists and is not a regular file (`/dev/null`, a FIFO) is written
-//! directly: renaming over a device node would replace it. A progress bar is drawn on stderr
-//! when stderr is a terminal.
+//! directly: renaming over a device node would replace it; so is stdout (`-o -`). A progress
+//! bar is drawn on stderr when stderr is a terminal.
 
 use std::fs::{File, OpenOptions, Permissions};
 use std::io::{self, BufWriter, IsTerminal, Write};
@@ -19,6 +19,8 @@ enum Sink {
     Staged(NamedTempFile),
     /// The output itself, which is not a regular file (a device or a pipe).
     Direct(File),
+    /// This process's stdout.
+    Stdout(io::Stdout),
 }
 
 impl Write for Sink {
@@ -26,6 +28,7 @@ impl Write for Sink {
         match self {
             Sink::Staged(file) => file.write(buf),
             Sink::Direct(file) => file.write(buf),
+            Sink::Stdout(out) => out.write(buf),
         }
     }
 
@@ -33,13 +36,15 @@ impl Write for Sink {
         match self {
             Sink::Staged(file) => file.flush(),
             Sink::Direct(file) => file.flush(),
+            Sink::Stdout(out) => out.flush(),
         }
     }
 }
 
 /// One body being saved.
 pub struct Download {
-    path: PathBuf,
+    /// The output file, or `None` for stdout.
+    path: Option<PathBuf>,
     file: Option<BufWriter<Sink>>,
     received: u64,
     /// The first error writing the body (disk full...), reported instead of the core's
@@ -62,13 +67,22 @@ impl Download {
             ),
             _ => Sink::Staged(Self::temporary(path)?),
         };
-        Ok(Self {
-            path: path.to_path_buf(),
+        Ok(Self::new(Some(path.to_path_buf()), sink))
+    }
+
+    /// Prepares to write the body to stdout (`-o -`).
+    pub fn stdout() -> Self {
+        Self::new(None, Sink::Stdout(io::stdout()))
+    }
+
+    fn new(path: Option<PathBuf>, sink: Sink) -> Self {
+        Self {
+            path,
             file: Some(BufWriter::with_capacity(64 * 1024, sink)),
             received: 0,
             error: None,
             progress: None,
-        })
+        }
     }
 
     /// A temporary file in the output's directory (so the final rename stays on one
@@ -91,9 +105,16 @@ impl Download {
         Ok(tmp)
     }
 
-    /// Where the body will be saved.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Whether the body goes to stdout.
+    pub fn is_stdout(&self) -> bool {
+        self.path.is_none()
+    }
+
+    /// Where the body goes, for messages: the file's path, or `stdout`.
+    pub fn destination(&self) -> String {
+        self.path
+            .as_ref()
+            .map_or_else(|| "stdout".to_string(), |p| p.display().to_string())
     }
 
     /// The response head arrived: a progress bar of `length` bytes (if known), on a terminal.
@@ -141,23 +162,22 @@ impl Download {
     /// The whole body arrived: flush, then rename the temporary file to the output.
     pub fn finish(mut self) -> Result<u64> {
         self.clear_progress();
+        let destination = self.destination();
         let file = self
             .file
             .take()
-            .with_context(|| format!("cannot write {}", self.path.display()))?;
+            .with_context(|| format!("cannot write {destination}"))?;
         let sink = file
             .into_inner()
             .map_err(|e| e.into_error())
-            .with_context(|| format!("cannot write {}", self.path.display()))?;
-        if let Sink::Staged(tmp) = sink {
+            .with_context(|| format!("cannot write {destination}"))?;
+        if let (Sink::Staged(tmp), Some(path)) = (sink, &self.path) {
             tmp.as_file()
                 .sync_all()
-                .with_context(|| format!("cannot write {}", self.path.display()))?;
-            tmp.persist(&self.path)
+                .with_context(|| format!("cannot write {destination}"))?;
+            tmp.persist(path)
                 .map_err(|e| e.error)
-                .with_context(|| {
-                    format!("cannot rename the download to {}", self.path.display())
-                })?;
+                .with_context(|| format!("cannot rename the download to {destination}"))?;
         }
         Ok(self.received)
     }

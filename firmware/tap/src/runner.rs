@@ -69,7 +69,7 @@ pub trait Session: Handler {
 /// How a run ended without an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stop {
-    /// SIGINT or SIGTERM.
+    /// A stop signal: SIGINT, SIGTERM, SIGHUP or SIGQUIT.
     Signal,
     /// The session said it was done.
     Finished,
@@ -85,7 +85,7 @@ pub struct Node {
 
 impl Node {
     /// Opens TAP `name`, wrapped in a recorder writing to `pcap` if given, and installs the
-    /// SIGINT/SIGTERM handlers.
+    /// stop-signal handlers.
     pub fn open(name: &str, pcap: Option<PathBuf>) -> Result<Self> {
         let clock = Clock::start();
         let existed = TapDevice::exists(name);
@@ -110,7 +110,7 @@ impl Node {
             }
             None => (Recorder::off(), None),
         };
-        let shutdown = Shutdown::install().context("cannot install the SIGINT/SIGTERM handlers")?;
+        let shutdown = Shutdown::install().context("cannot install the stop-signal handlers")?;
         Ok(Self {
             nic: PcapWriter::new(tap, recorder, PcapMode::Both),
             clock,

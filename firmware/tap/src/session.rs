@@ -2,15 +2,15 @@
 //! body, and decides when the run is over and how it ended.
 //!
 //! stdout carries what the seed prints (server log lines; the response head) plus DHCP leases
-//! and the saved size; stderr carries only progress and errors.
+//! and the saved size; stderr carries only progress and errors. With `-o -` the body takes
+//! stdout and all of those lines go to stderr.
 
 use std::io::Write;
-use std::path::PathBuf;
 
 use anyhow::{anyhow, Error, Result};
 use smoltcp::time::{Duration, Instant};
 use tcplink::app::{Event, Handler, SinkError};
-use tcplink::http::HttpEvent;
+use tcplink::http::{HttpError, HttpEvent};
 
 use crate::download::Download;
 use crate::output::Stdout;
@@ -21,8 +21,12 @@ pub struct Fetch {
     url: String,
     /// `None` once the GET ended.
     download: Option<Download>,
-    deadline: Instant,
-    timeout: Duration,
+    /// The body goes to stdout, so every line goes to stderr.
+    to_stdout: bool,
+    /// The core's idle timeout, `--timeout-s`, to name it when it strikes.
+    idle_s: u64,
+    /// `--max-time`: when the whole GET must be over, and its length.
+    deadline: Option<(Instant, Duration)>,
     /// Status and reason of the latest response head.
     status: Option<(u16, String)>,
     /// How the GET ended, until the run reports it.
@@ -30,16 +34,24 @@ pub struct Fetch {
 }
 
 impl Fetch {
-    /// A GET of `url` saved to `output`, allowed `timeout` from `now`.
-    pub fn new(url: &str, output: PathBuf, timeout: Duration, now: Instant) -> Result<Self> {
-        Ok(Self {
+    /// A GET of `url` saved by `download`; the core gives up after `idle` without data,
+    /// this side after `max_time` from `now` if given.
+    pub fn new(
+        url: &str,
+        download: Download,
+        idle: Duration,
+        max_time: Option<Duration>,
+        now: Instant,
+    ) -> Self {
+        Self {
             url: url.to_string(),
-            download: Some(Download::create(&output)?),
-            deadline: now + timeout,
-            timeout,
+            to_stdout: download.is_stdout(),
+            download: Some(download),
+            idle_s: idle.secs(),
+            deadline: max_time.map(|limit| (now + limit, limit)),
             status: None,
             result: None,
-        })
+        }
     }
 
     fn running(&self) -> bool {
@@ -71,8 +83,13 @@ pub struct Console {
 impl Console {
     /// Output for a run that serves (`serving`) and/or fetches.
     pub fn new(serving: bool, fetch: Option<Fetch>) -> Self {
+        let to_stdout = fetch.as_ref().is_some_and(|f| f.to_stdout);
         Self {
-            out: Stdout::default(),
+            out: if to_stdout {
+                Stdout::on_stderr()
+            } else {
+                Stdout::default()
+            },
             fetch,
             serving,
             fetch_failed: false,
@@ -126,12 +143,12 @@ impl Console {
                 let Some(download) = fetch.download.take() else {
                     return;
                 };
-                let path = download.path().to_path_buf();
+                let destination = download.destination();
                 match download.finish() {
                     Ok(saved) => {
                         debug_assert_eq!(saved, body_len);
                         self.out
-                            .line(format_args!("{saved} bytes saved to {}", path.display()));
+                            .line(format_args!("{saved} bytes saved to {destination}"));
                         fetch.end(Ok(()));
                     }
                     Err(e) => fetch.end(Err(e)),
@@ -144,8 +161,14 @@ impl Console {
                 match download.take_error() {
                     // The core only knows the sink refused; the cause is ours to tell.
                     Some(io) => {
-                        let path = download.path().display().to_string();
-                        fetch.end(Err(anyhow!("cannot write {path}: {io}")));
+                        let destination = download.destination();
+                        fetch.end(Err(anyhow!("cannot write {destination}: {io}")));
+                    }
+                    None if error == HttpError::IdleTimeout => {
+                        let secs = fetch.idle_s;
+                        fetch.failed(format_args!(
+                            "timed out: nothing received for {secs} s (--timeout-s)"
+                        ));
                     }
                     None => fetch.failed(error),
                 }
@@ -181,9 +204,11 @@ impl Session for Console {
             return Some(Err(e));
         }
         let fetch = self.fetch.as_mut()?;
-        if fetch.running() && now >= fetch.deadline {
-            let secs = fetch.timeout.secs();
-            fetch.failed(format_args!("timed out after {secs} s"));
+        if let Some((deadline, limit)) = fetch.deadline.filter(|_| fetch.running()) {
+            if now >= deadline {
+                let secs = limit.secs();
+                fetch.failed(format_args!("gave up after {secs} s (--max-time)"));
+            }
         }
         let result = fetch.result.take()?;
         if !self.serving {
@@ -201,7 +226,8 @@ impl Session for Console {
         self.fetch
             .as_ref()
             .filter(|f| f.running())
-            .map(|f| f.deadline)
+            .and_then(|f| f.deadline)
+            .map(|(deadline, _)| deadline)
     }
 }
 

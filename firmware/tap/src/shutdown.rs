@@ -1,13 +1,18 @@
-//! SIGINT and SIGTERM as a readable descriptor, so the poll loop's one poll(2) wakes for them
-//! and the program exits through its normal path (temporary files removed, pcap complete).
+//! The stop signals as a readable descriptor, so the poll loop's one poll(2) wakes for them
+//! and the program exits through its normal path (temporary files removed, pcap complete, TAP
+//! offloads off). SIGHUP (terminal closed, ssh dropped) and SIGQUIT stop it just as SIGINT and
+//! SIGTERM do: dying of them would leave all three undone.
 
 use std::io::{self, Read};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
 
-/// The read end of a self-pipe that SIGINT and SIGTERM write to.
+/// The signals that stop the program.
+const STOP_SIGNALS: [libc::c_int; 4] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT];
+
+/// The read end of a self-pipe that the stop signals write to.
 pub struct Shutdown {
     read: UnixStream,
 }
@@ -18,8 +23,9 @@ impl Shutdown {
     pub fn install() -> io::Result<Self> {
         let (read, write) = UnixStream::pair()?;
         read.set_nonblocking(true)?;
-        signal_hook::low_level::pipe::register(SIGINT, write.try_clone()?)?;
-        signal_hook::low_level::pipe::register(SIGTERM, write)?;
+        for signal in STOP_SIGNALS {
+            signal_hook::low_level::pipe::register(signal, write.try_clone()?)?;
+        }
         Ok(Self { read })
     }
 

@@ -9,6 +9,10 @@
 //! changing the MTU. smoltcp takes such a frame as one large TCP segment. (The `tun-tap`
 //! crate, used before, cannot ask for the header, so the TAP is attached here with
 //! TUNSETIFF and TUNSETOFFLOAD.)
+//!
+//! Checksum offload means smoltcp cannot verify received TCP/UDP checksums itself: the
+//! frames the host's own TCP hands over have unfinished ones. So every frame the virtio-net
+//! header does not vouch for is verified here ([`verify`]) and dropped if wrong.
 
 use std::cell::RefCell;
 use std::ffi::CStr;
@@ -22,6 +26,8 @@ use std::time::Duration;
 use smoltcp::phy::{self, Checksum, Device, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 
+use crate::verify;
+
 /// The IP MTU when the interface's cannot be read: Ethernet's.
 const DEFAULT_IP_MTU: usize = 1500;
 /// Ethernet header before the IP packet.
@@ -30,7 +36,8 @@ const ETHERNET_HEADER: usize = 14;
 /// rather than truncated into a corrupt one.
 const VLAN_TAG: usize = 4;
 /// `struct virtio_net_hdr` before every frame in both directions. Ours are all zero: no
-/// offload asked for, checksums complete.
+/// offload asked for, checksums complete. The host's first byte, `flags`, says whether a
+/// received frame's checksum is unfinished or already checked.
 const VNET_HDR: usize = 10;
 /// The largest frame the host may hand over with segmentation offload on.
 const GSO_FRAME: usize = ETHERNET_HEADER + VLAN_TAG + 65535;
@@ -99,6 +106,8 @@ pub struct TapDevice {
     tx: Vec<u8>,
     /// The first I/O error that `receive` could not return through smoltcp's API.
     error: RefCell<Option<io::Error>>,
+    /// Frames dropped because a checksum was wrong (see [`verify`]).
+    rejected: u64,
 }
 
 impl TapDevice {
@@ -118,6 +127,7 @@ impl TapDevice {
             rx: vec![0; VNET_HDR + GSO_FRAME.max(frame_mtu + VLAN_TAG)],
             tx: vec![0; VNET_HDR + frame_mtu],
             error: RefCell::new(None),
+            rejected: 0,
         })
     }
 
@@ -160,6 +170,13 @@ impl TapDevice {
 /// attaches without the header would then get 64 KiB frames it cannot read: switch them off.
 impl Drop for TapDevice {
     fn drop(&mut self) {
+        if self.rejected > 0 {
+            log::warn!(
+                "TAP {}: {} received frame(s) dropped for a wrong checksum",
+                self.name,
+                self.rejected
+            );
+        }
         // SAFETY: TUNSETOFFLOAD takes its flags by value; the descriptor is still open.
         let off = unsafe {
             libc::ioctl(
@@ -194,6 +211,16 @@ impl Device for TapDevice {
                 // Too short for a header and a frame: nothing smoltcp could use.
                 Ok(len) if len <= VNET_HDR + ETHERNET_HEADER => continue,
                 Ok(len) => {
+                    let frame = &self.rx[VNET_HDR..len];
+                    if let Err(why) = verify::check(self.rx[0], frame) {
+                        self.rejected += 1;
+                        log::info!(
+                            "TAP {}: frame of {} bytes dropped: {why}",
+                            self.name,
+                            frame.len()
+                        );
+                        continue;
+                    }
                     let rx = RxToken {
                         frame: &self.rx[VNET_HDR..len],
                     };
@@ -228,6 +255,7 @@ impl Device for TapDevice {
         caps.max_transmission_unit = self.frame_mtu;
         // With offload on, the host leaves TCP and UDP checksums of what it sends unfinished
         // (it would fill them in on a real wire); this side of the TAP is that wire's end.
+        // `receive` has verified every frame the host did not mark as such.
         caps.checksum.tcp = Checksum::Tx;
         caps.checksum.udp = Checksum::Tx;
         caps

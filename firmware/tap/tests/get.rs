@@ -220,7 +220,8 @@ fn interrupted_get_leaves_no_file() {
     assert_eq!(dir_names(out_dir.path()), Vec::<String>::new());
 }
 
-/// `--timeout-s`: a server that stalls mid-body fails the GET in time, leaving no file.
+/// `--timeout-s`: a server that stalls mid-body fails the GET in time (idle timeout), leaving
+/// no file.
 #[test]
 fn stalled_get_times_out() {
     let Some(lab) = Lab::new("gettime") else {
@@ -234,7 +235,10 @@ fn stalled_get_times_out() {
         .arg(out_dir.path().join("out"));
     let started = std::time::Instant::now();
     let err = one_error_line(&lab.run(&mut cmd));
-    assert!(err.contains("timed out after 1 s"), "{err}");
+    assert!(
+        err.contains("timed out: nothing received for 1 s (--timeout-s)"),
+        "{err}"
+    );
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
     assert_eq!(dir_names(out_dir.path()), Vec::<String>::new());
 }

@@ -162,11 +162,17 @@ impl Server {
 
     /// Sends SIGTERM and waits for the exit; returns the status and everything on stderr.
     pub fn terminate(&mut self) -> (ExitStatus, String) {
+        self.signal("TERM")
+    }
+
+    /// Sends SIG`name` (`TERM`, `HUP`...) and waits for the exit; returns the status and
+    /// everything on stderr.
+    pub fn signal(&mut self, name: &str) -> (ExitStatus, String) {
         let status = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
+            .args([&format!("-{name}"), &self.pid().to_string()])
             .status()
             .expect("run kill");
-        assert!(status.success(), "kill -TERM {}", self.pid());
+        assert!(status.success(), "kill -{name} {}", self.pid());
         let status = self.child.wait(DEADLINE);
         let stderr = self
             .stderr
@@ -279,4 +285,29 @@ pub fn one_error_line(out: &Output) -> String {
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(err.lines().count(), 1, "not one line: {err:?}");
     err
+}
+
+/// tests/paced_http.py: an HTTP server that sends a body in pieces with pauses between them.
+pub const PACED_HTTP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/paced_http.py");
+
+/// `paced_http.py` on HOST_IP:`port` serving `body` in `piece`-byte pieces, `pause` s apart
+/// (the server and the directory holding the body).
+pub fn paced_server(
+    lab: &Lab,
+    port: u16,
+    body: &[u8],
+    piece: usize,
+    pause: &str,
+) -> (Server, tempfile::TempDir) {
+    let root = tempfile::tempdir().unwrap();
+    let file = root.path().join("file");
+    std::fs::write(&file, body).unwrap();
+    let mut cmd = lab.cmd("python3");
+    cmd.arg(PACED_HTTP)
+        .args([HOST_IP, &port.to_string()])
+        .arg(&file)
+        .args([&piece.to_string(), pause]);
+    let mut server = Server::spawn(&mut cmd);
+    assert_eq!(server.next_line(), "listening");
+    (server, root)
 }
