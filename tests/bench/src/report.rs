@@ -96,10 +96,11 @@ measurements made side by side in the same process and run.\n";
 /// `old` with the section `name` replaced by `body` (appended if new); sections are kept in
 /// a fixed order so the file reads in figure order whatever ran last.
 fn splice(old: &str, name: &str, body: &str) -> String {
-    const ORDER: [&str; 7] = [
+    const ORDER: [&str; 8] = [
         "machine",
         "link",
         "tap-get",
+        "tap-get-nginx",
         "tap-load",
         "idle-cpu",
         "footprint",
