@@ -8,6 +8,7 @@ mod commands;
 mod download;
 mod output;
 mod pcap;
+mod resolve;
 mod runner;
 mod session;
 mod shutdown;

@@ -13,6 +13,7 @@ use smoltcp::time::{Duration, Instant};
 use tcplink::app::{App, Handler, Service};
 
 use crate::pcap::{Fault, Recorder};
+use crate::resolve::Resolving;
 use crate::shutdown::Shutdown;
 use crate::tap::{self, TapDevice};
 
@@ -20,8 +21,9 @@ use crate::tap::{self, TapDevice};
 /// to finish closing (see [`Node::linger`]); usually one round trip is enough.
 const LINGER: Duration = Duration::from_millis(500);
 
-/// The device the core runs on: the TAP, every frame offered to the (possibly off) recorder.
-pub type Nic = PcapWriter<TapDevice, Recorder>;
+/// The device the core runs on: the TAP, every frame offered to the (possibly off) recorder,
+/// neighbour requests repeated early (see [`Resolving`]).
+pub type Nic = Resolving<PcapWriter<TapDevice, Recorder>>;
 
 /// The stack's clock: monotonic, zero when the program started.
 pub struct Clock {
@@ -112,7 +114,7 @@ impl Node {
         };
         let shutdown = Shutdown::install().context("cannot install the stop-signal handlers")?;
         Ok(Self {
-            nic: PcapWriter::new(tap, recorder, PcapMode::Both),
+            nic: Resolving::new(PcapWriter::new(tap, recorder, PcapMode::Both)),
             clock,
             shutdown,
             pcap,
@@ -127,15 +129,16 @@ impl Node {
     ) -> Result<Stop> {
         loop {
             let now = self.clock.now();
+            self.nic.repeat(now);
             let next = app.poll(now, &mut self.nic, session);
             self.check_devices()?;
             if let Some(result) = session.outcome(now) {
                 self.linger(app, session, now + LINGER)?;
                 return result.map(|()| Stop::Finished);
             }
-            let wake = earliest(next, session.wake_at());
+            let wake = earliest(earliest(next, session.wake_at()), self.nic.poll_at());
             let timeout = wake.map(|at| until(now, at));
-            let ready = tap::wait(self.nic.get_ref(), self.shutdown.as_fd(), timeout)
+            let ready = tap::wait(self.nic.get_ref().get_ref(), self.shutdown.as_fd(), timeout)
                 .context("poll(2) on the TAP failed")?;
             if ready.other && self.shutdown.requested() {
                 log::info!("signal received, stopping");
@@ -153,31 +156,19 @@ impl Node {
         session: &mut impl Session,
         end: Instant,
     ) -> Result<()> {
-        // Bounded by the deadline; the count only guards against a clock that stands still.
-        for _ in 0..10_000 {
-            let now = self.clock.now();
-            if now >= end || app.is_quiet() {
-                break;
-            }
-            let next = app.poll(now, &mut self.nic, session);
-            self.check_devices()?;
-            let wake = earliest(next, Some(end)).unwrap_or(end);
-            let ready = tap::wait(
-                self.nic.get_ref(),
-                self.shutdown.as_fd(),
-                Some(until(now, wake)),
-            )
-            .context("poll(2) on the TAP failed")?;
-            if ready.other && self.shutdown.requested() {
-                break;
-            }
-        }
-        Ok(())
+        linger_until(
+            &mut Lingering {
+                node: self,
+                app,
+                session,
+            },
+            end,
+        )
     }
 
     /// Errors the device and recorder could not return through smoltcp's API.
     fn check_devices(&self) -> Result<()> {
-        let tap = self.nic.get_ref();
+        let tap = self.nic.get_ref().get_ref();
         if let Some(e) = tap.take_error() {
             return Err(anyhow!("TAP {}: {e}", tap.name()));
         }
@@ -187,6 +178,64 @@ impl Node {
             }
         }
         Ok(())
+    }
+}
+
+/// What [`linger_until`] needs from the loop: a seam so its decisions are tested without a TAP.
+trait Linger {
+    fn now(&self) -> Instant;
+    /// Polls the stack: its next deadline, and whether every connection has finished closing.
+    fn poll(&mut self, now: Instant) -> Result<(Option<Instant>, bool)>;
+    /// Sleeps until a frame arrives or `wake`; true if a signal asks to stop.
+    fn sleep(&mut self, now: Instant, wake: Instant) -> Result<bool>;
+}
+
+/// Polls until the connections are closed or `end` passes, sleeping in between. Quiet is
+/// judged after each poll, never before it: the frame that woke the loop (the peer's last
+/// ACK or FIN) is only read by the poll, and a check before it would sleep on to `end`.
+fn linger_until(node: &mut impl Linger, end: Instant) -> Result<()> {
+    // Bounded by the deadline; the count only guards against a clock that stands still.
+    for _ in 0..10_000 {
+        let now = node.now();
+        let (next, quiet) = node.poll(now)?;
+        if quiet || now >= end {
+            break;
+        }
+        let wake = earliest(next, Some(end)).unwrap_or(end);
+        if node.sleep(now, wake)? {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The loop's parts while lingering.
+struct Lingering<'n, 'a, 's, G: Service, H: Service, S: Session> {
+    node: &'n mut Node,
+    app: &'n mut App<'a, G, H>,
+    session: &'s mut S,
+}
+
+impl<G: Service, H: Service, S: Session> Linger for Lingering<'_, '_, '_, G, H, S> {
+    fn now(&self) -> Instant {
+        self.node.clock.now()
+    }
+
+    fn poll(&mut self, now: Instant) -> Result<(Option<Instant>, bool)> {
+        let next = self.app.poll(now, &mut self.node.nic, self.session);
+        self.node.check_devices()?;
+        Ok((next, self.app.is_quiet()))
+    }
+
+    fn sleep(&mut self, now: Instant, wake: Instant) -> Result<bool> {
+        let node = &mut *self.node;
+        let ready = tap::wait(
+            node.nic.get_ref().get_ref(),
+            node.shutdown.as_fd(),
+            Some(until(now, wake)),
+        )
+        .context("poll(2) on the TAP failed")?;
+        Ok(ready.other && node.shutdown.requested())
     }
 }
 
@@ -218,6 +267,65 @@ mod tests {
             until(now, Instant::from_millis(5_250)),
             StdDuration::from_millis(250)
         );
+    }
+
+    /// A session whose last frame (the server's ACK of our FIN) arrives `ack_at`, with the
+    /// simulated clock jumping to whatever ends each sleep.
+    struct Closing {
+        now: Instant,
+        ack_at: Instant,
+        acked: bool,
+        polls: usize,
+    }
+
+    impl Linger for Closing {
+        fn now(&self) -> Instant {
+            self.now
+        }
+
+        fn poll(&mut self, now: Instant) -> Result<(Option<Instant>, bool)> {
+            self.polls += 1;
+            // The poll reads the frame that arrived; then the socket is closed.
+            self.acked |= now >= self.ack_at;
+            Ok((None, self.acked))
+        }
+
+        fn sleep(&mut self, now: Instant, wake: Instant) -> Result<bool> {
+            // Woken by the frame if it comes before `wake`.
+            let frame = (!self.acked && self.ack_at > now).then_some(self.ack_at);
+            self.now = earliest(frame, Some(wake)).unwrap_or(wake);
+            Ok(false)
+        }
+    }
+
+    #[test]
+    fn lingering_ends_with_the_poll_that_closed_the_connection() {
+        let mut session = Closing {
+            now: Instant::from_millis(1_000),
+            ack_at: Instant::from_millis(1_001),
+            acked: false,
+            polls: 0,
+        };
+        linger_until(&mut session, Instant::from_millis(1_500)).unwrap();
+        assert_eq!(
+            session.now,
+            Instant::from_millis(1_001),
+            "no sleep after the ACK"
+        );
+        assert_eq!(session.polls, 2);
+    }
+
+    #[test]
+    fn lingering_ends_at_the_deadline_without_an_answer() {
+        let mut session = Closing {
+            now: Instant::from_millis(1_000),
+            ack_at: Instant::from_millis(9_000),
+            acked: false,
+            polls: 0,
+        };
+        linger_until(&mut session, Instant::from_millis(1_500)).unwrap();
+        assert_eq!(session.now, Instant::from_millis(1_500));
+        assert!(!session.acked);
     }
 
     #[test]

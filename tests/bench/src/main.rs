@@ -9,6 +9,7 @@ mod devices;
 mod footprint;
 mod helpers;
 mod link_bench;
+mod nginx;
 mod plot;
 mod procs;
 mod report;
@@ -53,6 +54,15 @@ enum Cmd {
     Scaling(ScalingArgs),
     /// Figure 2 (root): HTTP GET over TAP vs a plain smoltcp receiver and curl over veth.
     TapGet(TapGetArgs),
+    /// Figure 2's nginx row alone (root): tcplink-tap and curl from the same nginx.
+    TapNginx {
+        #[arg(long, default_value_t = NGINX_BYTES)]
+        bytes: u64,
+        #[arg(long, default_value_t = TAP_RUNS, value_parser = clap::value_parser!(u64).range(1..=20))]
+        runs: u64,
+        #[arg(long, default_value_t = 120)]
+        limit_s: u64,
+    },
     /// Figure 3 (root): greeting sessions/s over TAP vs the seed and a std server.
     TapLoad(TapLoadArgs),
     /// Figure 4 (root): CPU time of an idle `tcplink-tap serve`.
@@ -160,7 +170,13 @@ struct TapGetArgs {
     /// Give up on one download after this many seconds.
     #[arg(long, default_value_t = 120)]
     limit_s: u64,
+    /// Body size of the nginx row (0: leave the row out).
+    #[arg(long, default_value_t = NGINX_BYTES)]
+    nginx_bytes: u64,
 }
+
+/// The nginx row's download: 256 MiB, as issue 12 measured it.
+const NGINX_BYTES: u64 = 256 << 20;
 
 #[derive(clap::Args, Clone)]
 struct TapLoadArgs {
@@ -323,12 +339,26 @@ fn run(cli: Cli) -> Result<(), String> {
             println!("{}", serde_json::to_string(&r).map_err(|e| e.to_string())?);
             Ok(())
         }
-        Cmd::TapGet(a) => emit(&tapfig::get_figure(
+        Cmd::TapGet(a) => {
+            let bins = tap_bins()?;
+            let limit = Duration::from_secs(a.limit_s);
+            emit(&tapfig::get_figure(&bins, a.bytes, a.runs as usize, limit)?)?;
+            if a.nginx_bytes == 0 {
+                return Ok(());
+            }
+            nginx_row(&bins, a.nginx_bytes, a.runs as usize, limit, &emit)
+        }
+        Cmd::TapNginx {
+            bytes,
+            runs,
+            limit_s,
+        } => nginx_row(
             &tap_bins()?,
-            a.bytes,
-            a.runs as usize,
-            Duration::from_secs(a.limit_s),
-        )?),
+            bytes,
+            runs as usize,
+            Duration::from_secs(limit_s),
+            &emit,
+        ),
         Cmd::TapLoad(a) => {
             let clients = if a.clients.is_empty() {
                 vec![1, 8, 64]
@@ -396,14 +426,35 @@ fn run(cli: Cli) -> Result<(), String> {
                         &seed,
                     )?)?;
                     emit(&tapfig::idle_figure(&bins, 10, &seed)?)?;
+                    let limit = Duration::from_secs(120);
                     emit(&tapfig::get_figure(
                         &bins,
                         1 << 30,
                         TAP_RUNS as usize,
-                        Duration::from_secs(120),
-                    )?)
+                        limit,
+                    )?)?;
+                    nginx_row(&bins, NGINX_BYTES, TAP_RUNS as usize, limit, &emit)
                 }
             }
+        }
+    }
+}
+
+/// The nginx row of figure 2, or why it cannot run: nginx or curl missing is a skip on a
+/// developer's machine and an error under CI=true (CI installs both).
+fn nginx_row(
+    bins: &tapfig::Bins,
+    bytes: u64,
+    runs: usize,
+    limit: Duration,
+    emit: &dyn Fn(&Section) -> Result<(), String>,
+) -> Result<(), String> {
+    match nginx::available() {
+        Ok(()) => emit(&nginx::figure(bins, bytes, runs, limit)?),
+        Err(why) if std::env::var("CI").is_ok_and(|v| v == "true") => Err(why),
+        Err(why) => {
+            eprintln!("tcplink-bench: skipping the nginx row of figure 2: {why}");
+            Ok(())
         }
     }
 }

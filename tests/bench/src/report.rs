@@ -96,10 +96,11 @@ measurements made side by side in the same process and run.\n";
 /// `old` with the section `name` replaced by `body` (appended if new); sections are kept in
 /// a fixed order so the file reads in figure order whatever ran last.
 fn splice(old: &str, name: &str, body: &str) -> String {
-    const ORDER: [&str; 7] = [
+    const ORDER: [&str; 8] = [
         "machine",
         "link",
         "tap-get",
+        "tap-get-nginx",
         "tap-load",
         "idle-cpu",
         "footprint",
@@ -139,7 +140,8 @@ fn splice(old: &str, name: &str, body: &str) -> String {
 }
 
 /// When and where the figures were measured, and how to measure them again.
-pub fn machine_section() -> Section {
+/// When and on what a figure is measured: date, cores, CPU model, kernel.
+pub fn measured_on() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
         .lines()
@@ -153,11 +155,15 @@ pub fn machine_section() -> Section {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default();
+    format!("{date} on {cores} cores ({model}), Linux {}", kernel.trim())
+}
+
+pub fn machine_section() -> Section {
     let mut s = Section::new("machine", "Machine and commands");
     s.para(&format!(
-        "Last refreshed {date} on {cores} cores ({model}), Linux {}, shared with other \
-         builds (hence several runs and per-run ratios).",
-        kernel.trim()
+        "Last refreshed {}, shared with other builds (hence several runs and per-run \
+         ratios).",
+        measured_on()
     ));
     s.para(
         "```sh\n\
@@ -166,7 +172,8 @@ pub fn machine_section() -> Section {
          target/release/tcplink-bench all --quick    # smoke test of the in-process figures (CI)\n\
          # one figure at a time:\n\
          target/release/tcplink-bench link           # 1: 1 GB through memory, 5 runs\n\
-         sudo target/release/tcplink-bench tap-get   # 2: 1 GiB GET over TAP (own namespaces)\n\
+         sudo target/release/tcplink-bench tap-get   # 2: 1 GiB GET over TAP (own namespaces), then 2b\n\
+         sudo target/release/tcplink-bench tap-nginx # 2b: 256 MiB from nginx, tcplink-tap vs curl\n\
          sudo target/release/tcplink-bench tap-load  # 3: sessions/s with 1, 8, 64 clients\n\
          sudo target/release/tcplink-bench idle-cpu  # 4: 10 idle seconds\n\
          target/release/tcplink-bench footprint      # 5: board firmware, opt s/z, 1/4/16 sockets\n\

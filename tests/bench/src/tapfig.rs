@@ -89,7 +89,7 @@ fn quiet(mut cmd: Command) -> Command {
 }
 
 /// Waits until `addr` accepts connections, probing from inside namespace `ns`.
-fn probe(b: &Bins, ns: &str, addr: &str) -> Result<(), String> {
+pub fn probe(b: &Bins, ns: &str, addr: &str) -> Result<(), String> {
     let mut cmd = procs::netns_command(ns, &b.bench);
     cmd.args(["probe", addr, "--timeout-ms", "5000"]);
     procs::run(cmd, &format!("probe {addr}"), Duration::from_secs(10)).map(drop)
@@ -99,7 +99,7 @@ fn probe(b: &Bins, ns: &str, addr: &str) -> Result<(), String> {
 // Figure 2: HTTP GET over TAP.
 
 /// One measured download.
-struct Dl {
+pub struct Dl {
     gbit_s: f64,
 }
 
@@ -259,7 +259,7 @@ fn gbit(bytes: u64, secs: f64) -> f64 {
     bytes as f64 * 8.0 / secs.max(1e-9) / 1e9
 }
 
-fn tap_get(
+pub fn tap_get(
     b: &Bins,
     ns: &Namespace,
     url: &str,
