@@ -11,13 +11,12 @@
 
 use core::fmt;
 
-use heapless::Vec;
 use smoltcp::iface::{SocketHandle, SocketSet};
 use smoltcp::socket::tcp::{self, State};
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::IpEndpoint;
 
-use crate::framing::{self, REPLY_OVERHEAD, REPLY_PREFIX, REPLY_SUFFIX, WELCOME};
+use crate::framing::{self, EXIT_WINDOW, REPLY_PREFIX, REPLY_SUFFIX, WELCOME};
 use crate::stack::{tcp_is_free, Stack, TcpBuffers};
 
 /// The seed's port.
@@ -88,26 +87,41 @@ impl fmt::Display for GreetingEvent {
     }
 }
 
+/// Bytes of a message copied from the receive buffer to the transmit buffer at a time (on the
+/// stack): replies stream through windows this big.
+const WINDOW: usize = 64;
+
+/// How far the answer to the current read has got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reply {
+    /// At the start of a message (or past the last one).
+    Between,
+    /// `Hello, ` is out; the message's bytes stream after it.
+    Body,
+    /// The whole message is out; the closing `!` is owed.
+    Suffix,
+}
+
 /// One connected client.
-struct Session<const MSG: usize> {
+struct Session {
     peer: IpEndpoint,
     /// When the client last sent something.
     heard_at: Instant,
     welcomed: bool,
-    /// The latest read, answered message by message as transmit space allows.
-    read: Vec<u8, MSG>,
-    /// How much of `read` has been answered.
-    answered: usize,
-    /// `read` is not answered before this (the reply delay).
+    /// Bytes of the current read not yet answered. They stay in the socket's receive buffer,
+    /// at its front; the read's extent is fixed when it is first seen, so bytes arriving
+    /// while its reply streams belong to the next read.
+    read_left: usize,
+    reply: Reply,
+    /// The current read is not answered before this (the reply delay).
     reply_at: Instant,
 }
-
 /// What one socket is doing.
-enum Slot<const MSG: usize> {
+enum Slot {
     /// Waiting for a client.
     Listening,
     /// Serving a client.
-    Open(Session<MSG>),
+    Open(Session),
     /// Closed by us or the client; the socket is reused once TCP is done with it, or aborted
     /// at `deadline` if the client never finishes the close.
     Closing { deadline: Instant },
@@ -118,7 +132,7 @@ enum Slot<const MSG: usize> {
     Finishing,
 }
 
-impl<const MSG: usize> Slot<MSG> {
+impl Slot {
     /// Listens again on `port` once TCP is done with a closed connection's socket; true if
     /// the slot changed. `sent`: the interface has sent what was queued since the last frame
     /// came in. If it has not, a socket in TIME-WAIT still owes its client the ACK of the FIN
@@ -145,14 +159,15 @@ impl<const MSG: usize> Slot<MSG> {
 pub struct GreetingServer<const N: usize, const MSG: usize = 1024> {
     config: GreetingConfig,
     handles: [SocketHandle; N],
-    slots: [Slot<MSG>; N],
+    slots: [Slot; N],
 }
 
 impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
     /// Adds `N` listening sockets to `stack`, one per element of `buffers`.
     ///
-    /// Each socket's transmit buffer must hold the longest reply, `MSG + 8` bytes (checked at
-    /// compile time).
+    /// Replies stream, so a transmit buffer of a few hundred bytes serves messages of any
+    /// length; it must hold `Welcome` (checked at compile time). A read stays in the receive
+    /// buffer until answered, so `RX` at least `MSG` lets one read take `MSG` bytes.
     pub fn new<'s, const RX: usize, const TX: usize>(
         config: GreetingConfig,
         stack: &mut Stack<'s>,
@@ -162,8 +177,8 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
             assert!(N > 0, "the greeting server needs at least one socket");
             assert!(MSG > 0, "a read must take at least one byte");
             assert!(
-                TX >= MSG + REPLY_OVERHEAD,
-                "the transmit buffer must hold the longest reply (MSG + 8 bytes)"
+                TX >= WELCOME.len(),
+                "the transmit buffer must hold `Welcome`"
             );
         }
         let mut buffers = buffers.iter_mut();
@@ -252,8 +267,8 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
                         peer,
                         heard_at: now,
                         welcomed: false,
-                        read: Vec::new(),
-                        answered: 0,
+                        read_left: 0,
+                        reply: Reply::Between,
                         reply_at: now,
                     });
                     self.service_one(i, now, socket, emit);
@@ -261,7 +276,7 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
                 }
             },
             Slot::Open(session) => {
-                let (changed, end) = session.serve(now, &config, socket);
+                let (changed, end) = session.serve::<MSG>(now, &config, socket);
                 if let Some(reason) = end {
                     match reason {
                         CloseReason::Exit | CloseReason::PeerClosed => socket.close(),
@@ -330,10 +345,10 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
     }
 }
 
-impl<const MSG: usize> Session<MSG> {
+impl Session {
     /// Moves the conversation forward. Returns whether anything was sent or read, and why
-    /// the connection must end, if it must.
-    fn serve(
+    /// the connection must end, if it must. A read takes at most `MSG` bytes.
+    fn serve<const MSG: usize>(
         &mut self,
         now: Instant,
         config: &GreetingConfig,
@@ -344,52 +359,53 @@ impl<const MSG: usize> Session<MSG> {
         }
         let mut changed = false;
         if !self.welcomed && socket.may_send() {
-            // The transmit buffer is empty on a new connection and holds at least a reply.
+            // The transmit buffer is empty on a new connection and holds `Welcome`.
             let _ = socket.send_slice(WELCOME);
             self.welcomed = true;
             changed = true;
         }
         loop {
-            if self.answered < self.read.len() {
-                if now < self.reply_at {
-                    break;
-                }
-                let Some((message, used)) = framing::next_message(&self.read[self.answered..])
-                else {
-                    self.answered = self.read.len();
-                    continue;
-                };
-                if framing::is_exit(message) {
-                    return (true, Some(CloseReason::Exit));
-                }
-                if !socket.may_send()
-                    || socket.send_capacity() - socket.send_queue() < framing::reply_len(message)
-                {
-                    // Wait for the client to read; nothing is dropped.
-                    break;
-                }
-                // Room for the whole reply was checked above, so every slice goes in whole.
-                let _ = socket.send_slice(REPLY_PREFIX);
-                let _ = socket.send_slice(message);
-                let _ = socket.send_slice(REPLY_SUFFIX);
-                self.answered += used;
-                changed = true;
-            } else if socket.can_recv() {
-                self.read.clear();
-                // MSG bytes fit: `read` has capacity MSG.
-                let _ = self.read.resize(MSG, 0);
-                let got = socket.recv_slice(&mut self.read).unwrap_or(0);
-                self.read.truncate(got);
-                self.answered = 0;
-                self.heard_at = now;
-                self.reply_at = now + config.reply_delay;
-                changed = true;
-            } else if !socket.may_recv() {
-                // The client sent FIN and everything it sent has been answered.
-                return (true, Some(CloseReason::PeerClosed));
+            let room = if socket.may_send() {
+                socket.send_capacity() - socket.send_queue()
             } else {
-                break;
+                0
+            };
+            match self.reply {
+                Reply::Suffix if room >= REPLY_SUFFIX.len() => {
+                    let _ = socket.send_slice(REPLY_SUFFIX);
+                    self.reply = Reply::Between;
+                }
+                Reply::Body if room > 0 => self.stream_body(socket, room),
+                Reply::Between if self.read_left > 0 => {
+                    if now < self.reply_at {
+                        break;
+                    }
+                    match self.next_message(socket) {
+                        NextMessage::None => {}
+                        NextMessage::Exit => return (true, Some(CloseReason::Exit)),
+                        NextMessage::Some if room >= REPLY_PREFIX.len() => {
+                            let _ = socket.send_slice(REPLY_PREFIX);
+                            self.reply = Reply::Body;
+                        }
+                        // Wait for the client to read; nothing is dropped.
+                        NextMessage::Some => break,
+                    }
+                }
+                Reply::Between if socket.can_recv() => {
+                    // The read is what has arrived by now, at most MSG bytes: the seed's
+                    // `recv(1024)`.
+                    self.read_left = socket.recv_queue().min(MSG);
+                    self.heard_at = now;
+                    self.reply_at = now + config.reply_delay;
+                }
+                Reply::Between if !socket.may_recv() => {
+                    // The client sent FIN and everything it sent has been answered.
+                    return (true, Some(CloseReason::PeerClosed));
+                }
+                // Waiting for input, for the client to read, or for the reply delay.
+                _ => break,
             }
+            changed = true;
         }
         if now >= self.heard_at + config.idle_timeout {
             return (true, Some(CloseReason::IdleTimeout));
@@ -397,13 +413,82 @@ impl<const MSG: usize> Session<MSG> {
         (changed, None)
     }
 
+    /// Skips the line endings before the next message of the read and tells what it is.
+    fn next_message(&mut self, socket: &mut tcp::Socket) -> NextMessage {
+        let mut seen = [0; EXIT_WINDOW];
+        loop {
+            let n = self.read_left.min(EXIT_WINDOW);
+            let seen = &mut seen[..n];
+            let _ = socket.peek_slice(seen);
+            if n == 0 {
+                return NextMessage::None;
+            }
+            if let Some(ending) = framing::line_ending(seen) {
+                self.consume(socket, ending);
+            } else if framing::starts_exit(seen, n == self.read_left) {
+                return NextMessage::Exit;
+            } else {
+                return NextMessage::Some;
+            }
+        }
+    }
+
+    /// Copies the next bytes of the message being answered (at most `room`) from the receive
+    /// buffer to the transmit buffer.
+    fn stream_body(&mut self, socket: &mut tcp::Socket, room: usize) {
+        let mut window = [0; WINDOW];
+        let n = self.read_left.min(WINDOW);
+        let seen = &mut window[..n];
+        let _ = socket.peek_slice(seen);
+        let mut part = framing::message_part(seen, n == self.read_left);
+        if part.data > room {
+            part = framing::Part {
+                data: room,
+                used: room,
+                ends: false,
+            };
+        }
+        // `room` bytes fit in the transmit buffer.
+        let _ = socket.send_slice(&seen[..part.data]);
+        self.consume(socket, part.used);
+        if part.ends {
+            self.reply = Reply::Suffix;
+        }
+    }
+
+    /// Drops `n` answered bytes of the read from the front of the receive buffer.
+    fn consume(&mut self, socket: &mut tcp::Socket, n: usize) {
+        let mut left = n;
+        // The bytes are there, so at most two calls (the ring may wrap).
+        while left > 0 {
+            match socket.recv(|ring| {
+                let k = ring.len().min(left);
+                (k, k)
+            }) {
+                Ok(k) if k > 0 => left -= k,
+                _ => break,
+            }
+        }
+        self.read_left -= n - left;
+    }
+
     fn poll_at(&self, now: Instant, config: &GreetingConfig) -> Instant {
         let idle = self.heard_at + config.idle_timeout;
         // A reply that is due and waits for transmit space waits for an ACK, not a timer.
-        if self.answered < self.read.len() && self.reply_at > now {
+        if self.read_left > 0 && self.reply_at > now {
             idle.min(self.reply_at)
         } else {
             idle
         }
     }
+}
+
+/// What starts where the answer to a read stands.
+enum NextMessage {
+    /// Nothing: the read is answered.
+    None,
+    /// `exit`.
+    Exit,
+    /// A message to answer.
+    Some,
 }

@@ -45,10 +45,10 @@ pub type SimLink = Link<2, LINK_DEPTH>;
 /// One end of the simulated link.
 pub type SimPort = Port<'static, 2, LINK_DEPTH>;
 
-/// Receive buffer of each device greeting socket.
-pub const GREETING_RX: usize = 2048;
-/// Transmit buffer of each device greeting socket (holds a 1024-byte read's replies).
-pub const GREETING_TX: usize = 2048;
+/// Receive buffer of each device greeting socket: one whole read (the board's size).
+pub const GREETING_RX: usize = 1024;
+/// Transmit buffer of each device greeting socket: replies stream through it (the board's size).
+pub const GREETING_TX: usize = 256;
 
 /// Leaks `value` for the rest of the test process.
 pub fn leak<T>(value: T) -> &'static mut T {
