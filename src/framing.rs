@@ -129,9 +129,16 @@ mod tests {
     #[test]
     fn lines_are_messages_and_crlf_is_stripped() {
         for window in [2, 3, 4, 64] {
-            assert_eq!(all(b"Alice\nBob\r\n", window), [b"Alice".to_vec(), b"Bob".to_vec()]);
+            assert_eq!(
+                all(b"Alice\nBob\r\n", window),
+                [b"Alice".to_vec(), b"Bob".to_vec()]
+            );
             assert_eq!(all(b"\r\n\n a \n", window), [b" a ".to_vec()]);
-            assert_eq!(all(b"a\rb\r", window), [b"a\rb\r".to_vec()], "a lone CR is data");
+            assert_eq!(
+                all(b"a\rb\r", window),
+                [b"a\rb\r".to_vec()],
+                "a lone CR is data"
+            );
             assert_eq!(all(b"ab\r\r\nc", window), [b"ab\r".to_vec(), b"c".to_vec()]);
             assert!(all(b"\n\r\n", window).is_empty());
         }

@@ -268,7 +268,12 @@ impl Peer {
 
     /// Starts `client` on a new socket connecting to `remote`; returns its index.
     pub fn connect(&mut self, remote: IpEndpoint, mut client: Client, now: Instant) -> usize {
-        let handle = self.stack.add_tcp(leak(TcpBuffers::<16384, 16384>::new()));
+        let handle = if client.is_slow() {
+            self.stack
+                .add_tcp(leak(TcpBuffers::<{ client::SLOW_WINDOW }, 16384>::new()))
+        } else {
+            self.stack.add_tcp(leak(TcpBuffers::<16384, 16384>::new()))
+        };
         let socket = self.stack.sockets.get_mut::<tcp::Socket>(handle);
         // Acknowledge at once, as a desktop stack does at the end of a connection, so the
         // device sees the last ACK of one session and the next SYN in the same burst.
