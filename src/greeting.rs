@@ -1,9 +1,17 @@
 //! The greeting server: the seed's `tcp_server.py` without threads.
 //!
-//! `N` TCP sockets listen on one port. A connected client gets `Welcome`, each message `X`
-//! gets `Hello, X!`, and `exit` closes (see [`crate::framing`]). While all `N` sockets
-//! are busy no socket listens, so smoltcp answers a new SYN with RST: the client is refused at
-//! once instead of waiting. A socket listens again as soon as its connection is over.
+//! The server has `N` TCP sockets on one port and serves at most `N -`
+//! [`GreetingConfig::reserve`] clients at once. A connected client gets `Welcome`, each
+//! message `X` gets `Hello, X!`, and `exit` closes (see [`crate::framing`]). While that many
+//! clients are served no socket listens, so smoltcp answers a new SYN with RST: the client is
+//! refused at once instead of waiting.
+//!
+//! A closed connection keeps its socket until TCP is done with it (FIN handshake, retransmits
+//! under loss; TIME-WAIT is not waited out, see [`tcp_is_free`]). So that closings do not
+//! cost service, the reserve holds sockets for them: as many sockets listen as clients may
+//! still be served, taken from whatever is free. Only closings beyond the reserve can make a
+//! client be refused while fewer than the maximum are served. Cutting a closing short instead
+//! would cost its client the end of its replies or its FIN, so it is not done.
 //!
 //! Nothing blocks: the seed's `time.sleep(1)` per message is a per-socket deadline, and an idle
 //! client is cut off after [`GreetingConfig::idle_timeout`], so slow or dead peers cannot hold
@@ -32,15 +40,20 @@ pub struct GreetingConfig {
     /// Close a connection that has sent nothing for this long. It also bounds how long a
     /// closing connection may hold its socket.
     pub idle_timeout: Duration,
+    /// Sockets kept for connections that are closing: `N - reserve` clients are served at
+    /// once (at least one), and up to `reserve` closings in progress cost no client its
+    /// service.
+    pub reserve: usize,
 }
 
 impl Default for GreetingConfig {
-    /// Port 9999, no reply delay, 60 s idle timeout.
+    /// Port 9999, no reply delay, 60 s idle timeout, no reserve.
     fn default() -> Self {
         Self {
             port: DEFAULT_PORT,
             reply_delay: Duration::ZERO,
             idle_timeout: Duration::from_secs(60),
+            reserve: 0,
         }
     }
 }
@@ -118,6 +131,8 @@ struct Session {
 }
 /// What one socket is doing.
 enum Slot {
+    /// Free, not listening: as many sockets listen as clients may still be served.
+    Spare,
     /// Waiting for a client.
     Listening,
     /// Serving a client.
@@ -133,22 +148,18 @@ enum Slot {
 }
 
 impl Slot {
-    /// Listens again on `port` once TCP is done with a closed connection's socket; true if
-    /// the slot changed. `sent`: the interface has sent what was queued since the last frame
-    /// came in. If it has not, a socket in TIME-WAIT still owes its client the ACK of the FIN
-    /// and becomes `Finishing`, which listens on the next call (made after sending).
-    fn reclaim(&mut self, socket: &mut tcp::Socket, port: u16, sent: bool) -> bool {
+    /// Frees a closed connection's socket once TCP is done with it; true if the slot
+    /// changed. `sent`: the interface has sent what was queued since the last frame came
+    /// in. If it has not, a socket in TIME-WAIT still owes its client the ACK of the FIN and
+    /// becomes `Finishing`, which is freed on the next call (made after sending).
+    fn reclaim(&mut self, socket: &mut tcp::Socket, sent: bool) -> bool {
         match self {
             Slot::Closing { .. } if !sent && socket.state() == State::TimeWait => {
                 *self = Slot::Finishing;
             }
             Slot::Closing { .. } if !tcp_is_free(socket) => return false,
-            Slot::Closing { .. } | Slot::Finishing => {
-                // Only fails for port 0 or an open socket; neither can happen here.
-                let _ = socket.listen(port);
-                *self = Slot::Listening;
-            }
-            Slot::Listening | Slot::Open(_) => return false,
+            Slot::Closing { .. } | Slot::Finishing => *self = Slot::Spare,
+            Slot::Spare | Slot::Listening | Slot::Open(_) => return false,
         }
         true
     }
@@ -189,20 +200,23 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
             socket.set_nagle_enabled(false);
             handle
         });
-        let server = Self {
+        let mut server = Self {
             config,
             handles,
-            slots: core::array::from_fn(|_| Slot::Listening),
+            slots: core::array::from_fn(|_| Slot::Spare),
         };
-        for &handle in &server.handles {
-            server.listen(stack.sockets.get_mut(handle));
-        }
+        server.balance(&mut stack.sockets);
         server
     }
 
     /// The configuration in force.
     pub fn config(&self) -> &GreetingConfig {
         &self.config
+    }
+
+    /// Most clients served at once: `N` less the reserve, at least one.
+    pub fn max_open(&self) -> usize {
+        N.saturating_sub(self.config.reserve).max(1)
     }
 
     /// Connections being served right now.
@@ -226,6 +240,32 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
         let _ = socket.listen(self.config.port);
     }
 
+    /// Makes as many spare sockets listen as clients may still be served. Returns true if
+    /// anything changed.
+    fn balance(&mut self, sockets: &mut SocketSet<'_>) -> bool {
+        let mut changed = false;
+        let open = self.active();
+        let mut listening = self
+            .slots
+            .iter()
+            .filter(|slot| matches!(slot, Slot::Listening))
+            .count();
+        while open + listening < self.max_open() {
+            let Some(i) = self
+                .slots
+                .iter()
+                .position(|slot| matches!(slot, Slot::Spare))
+            else {
+                break;
+            };
+            self.listen(sockets.get_mut(self.handles[i]));
+            self.slots[i] = Slot::Listening;
+            listening += 1;
+            changed = true;
+        }
+        changed
+    }
+
     /// Serves every socket: accepts, reads, answers, closes. Returns true if anything changed,
     /// so the caller polls the interface again to send what was queued.
     pub fn service(
@@ -239,7 +279,7 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
             let socket = sockets.get_mut::<tcp::Socket>(self.handles[i]);
             changed |= self.service_one(i, now, socket, emit);
         }
-        changed
+        changed | self.balance(sockets)
     }
 
     fn service_one(
@@ -251,6 +291,7 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
     ) -> bool {
         let config = self.config;
         match &mut self.slots[i] {
+            Slot::Spare => false,
             Slot::Listening => match socket.state() {
                 State::Listen | State::SynReceived => false,
                 // The client came and went before we saw it: just listen again.
@@ -299,7 +340,7 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
                 let deadline = *deadline;
                 // The interface has sent what was queued since the last frame (the caller
                 // polls between calls), so a free socket's last segment is out.
-                if self.slots[i].reclaim(socket, config.port, true) {
+                if self.slots[i].reclaim(socket, true) {
                     true
                 } else if now >= deadline && socket.state() != State::Closed {
                     socket.abort();
@@ -308,25 +349,27 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
                     false
                 }
             }
-            Slot::Finishing => self.slots[i].reclaim(socket, config.port, true),
+            Slot::Finishing => self.slots[i].reclaim(socket, true),
         }
     }
 
-    /// Listens again on every socket whose connection has just finished closing. Cheap
-    /// enough to run between received frames (see [`Stack::poll_with`]).
+    /// Frees every socket whose connection has just finished closing, and listens on as
+    /// many as clients may still be served. Cheap enough to run between received frames (see
+    /// [`Stack::poll_with`]).
     ///
     /// Returns true if a socket in TIME-WAIT still has to send the ACK of its client's FIN:
-    /// the caller then sends what is queued and calls again, which listens on it. A client
+    /// the caller then sends what is queued and calls again, which frees it. A client
     /// that reconnects in the same burst of frames as its close is thus served, and its close
     /// still completes.
     pub fn relisten(&mut self, sockets: &mut SocketSet<'_>) -> bool {
         let mut send_first = false;
         for (slot, &handle) in self.slots.iter_mut().zip(&self.handles) {
             if matches!(slot, Slot::Closing { .. } | Slot::Finishing) {
-                slot.reclaim(sockets.get_mut(handle), self.config.port, false);
+                slot.reclaim(sockets.get_mut(handle), false);
                 send_first |= matches!(slot, Slot::Finishing);
             }
         }
+        self.balance(sockets);
         send_first
     }
 
@@ -336,7 +379,7 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
         self.slots
             .iter()
             .filter_map(|slot| match slot {
-                Slot::Listening => None,
+                Slot::Spare | Slot::Listening => None,
                 Slot::Open(session) => Some(session.poll_at(now, &self.config)),
                 Slot::Closing { deadline } => Some(*deadline),
                 Slot::Finishing => Some(now),
