@@ -419,3 +419,34 @@ fn server_closing_first_acknowledges_the_clients_fin() {
     );
     assert_eq!(sim.link.stats(0).dropped + sim.link.stats(1).dropped, 0);
 }
+
+#[test]
+fn the_reserve_is_for_closings_not_for_more_clients() {
+    // 4 sockets, 2 of them in reserve: 2 clients are served at once and a third is refused.
+    let config = GreetingConfig {
+        reserve: 2,
+        ..GreetingConfig::default()
+    };
+    let mut sim = Sim::<4>::greeting(config, 3);
+    let hold = || {
+        Client::new(vec![
+            Step::Recv,
+            Step::Pause(secs(2)),
+            Step::Send(b"exit".to_vec()),
+            Step::Close,
+        ])
+    };
+    let a = sim.start(hold());
+    let b = sim.start(hold());
+    sim.run_until(secs(1), |sim| {
+        sim.peer.clients().all(|c| !c.transcript.is_empty())
+    });
+    let third = sim.start(hold());
+    sim.run_clients(secs(5));
+    assert_eq!(sim.peer.client(third).outcome(), Some(Outcome::Refused));
+    for c in [a, b] {
+        assert_eq!(sim.peer.client(c).outcome(), Some(Outcome::Completed));
+    }
+    let server = sim.device.app.greeting().as_ref().unwrap();
+    assert_eq!((server.max_open(), server.active()), (2, 0));
+}
