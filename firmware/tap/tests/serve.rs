@@ -299,7 +299,7 @@ fn closings_under_loss_refuse_no_client() {
         eprintln!("SKIP {test}: {reason}");
         return;
     }
-    let mut server = lab.serve(&STATIC_NET, &["--sockets", "8"]);
+    let server = lab.serve(&STATIC_NET, &["--sockets", "8"]);
     let out = run(
         lab.cmd("python3")
             .args(["-c", SESSIONS_AT_ONCE, DEVICE_IP, "9999", "8", "100"]),
