@@ -129,6 +129,7 @@ struct Session {
     /// The current read is not answered before this (the reply delay).
     reply_at: Instant,
 }
+
 /// What one socket is doing.
 enum Slot {
     /// Free, not listening: as many sockets listen as clients may still be served.
@@ -141,7 +142,7 @@ enum Slot {
     /// at `deadline` if the client never finishes the close.
     Closing { deadline: Instant },
     /// In TIME-WAIT, seen between received frames: the ACK of the client's FIN is queued but
-    /// not yet sent. The socket listens again once the caller has sent it (see
+    /// not yet sent. The socket is free again once the caller has sent it (see
     /// [`GreetingServer::relisten`]); listening earlier would discard that ACK and leave the
     /// client retransmitting its FIN into a reset.
     Finishing,
@@ -174,7 +175,7 @@ pub struct GreetingServer<const N: usize, const MSG: usize = 1024> {
 }
 
 impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
-    /// Adds `N` listening sockets to `stack`, one per element of `buffers`.
+    /// Adds `N` sockets to `stack`, one per element of `buffers`; `N - reserve` of them listen.
     ///
     /// Replies stream, so a transmit buffer of a few hundred bytes serves messages of any
     /// length; it must hold `Welcome` (checked at compile time). A read stays in the receive
