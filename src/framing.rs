@@ -4,6 +4,10 @@
 //! one message. Within a read, `\n` or `\r\n` separates messages, so a line-oriented client
 //! (`nc`, telnet) works too. Empty lines are not messages. Bytes need not
 //! be UTF-8: they are echoed back as they came.
+//!
+//! The server answers in place: a read stays in the socket's receive buffer, and these
+//! functions look at it through small windows, so a message of any length streams out as one
+//! reply without being copied whole.
 
 /// Sent once when a client connects.
 pub const WELCOME: &[u8] = b"Welcome";
@@ -13,75 +17,139 @@ pub const EXIT: &[u8] = b"exit";
 pub const REPLY_PREFIX: &[u8] = b"Hello, ";
 /// What is put after a message in its reply.
 pub const REPLY_SUFFIX: &[u8] = b"!";
-/// How many bytes a reply adds to its message.
-pub const REPLY_OVERHEAD: usize = REPLY_PREFIX.len() + REPLY_SUFFIX.len();
 
-/// The first message in `read`, and how many bytes of `read` it used up (its line ending too).
+/// The length of the line ending `seen` starts with (`\n` or `\r\n`), if it starts with one.
+pub fn line_ending(seen: &[u8]) -> Option<usize> {
+    match seen {
+        [b'\n', ..] => Some(1),
+        [b'\r', b'\n', ..] => Some(2),
+        _ => None,
+    }
+}
+
+/// How much of a message's next bytes can be answered now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Part {
+    /// Bytes of the message: echo them.
+    pub data: usize,
+    /// Bytes consumed from the read: `data` plus the line ending if the message ends here.
+    pub used: usize,
+    /// Whether the message ends after `data`.
+    pub ends: bool,
+}
+
+/// The next part of a message that starts at `seen`, a window of the read; `whole`: `seen`
+/// reaches the end of the read.
 ///
-/// `None` when what is left holds no message (it is empty, or only line endings).
-pub fn next_message(read: &[u8]) -> Option<(&[u8], usize)> {
-    let mut start = 0;
-    while start < read.len() {
-        let rest = &read[start..];
-        let line = match rest.iter().position(|&b| b == b'\n') {
-            // A line ending is `\n` or `\r\n`; a `\r` elsewhere is data.
-            Some(end) => {
-                start += end + 1;
-                let line = &rest[..end];
-                line.strip_suffix(b"\r").unwrap_or(line)
+/// A message ends at a line ending or at the end of the read. A `\r` that ends a window which
+/// is not the whole read is held back (it may start `\r\n`); with windows of two bytes or
+/// more, every call makes progress.
+pub fn message_part(seen: &[u8], whole: bool) -> Part {
+    match seen.iter().position(|&b| b == b'\n') {
+        Some(end) => {
+            let data = if end > 0 && seen[end - 1] == b'\r' {
+                end - 1
+            } else {
+                end
+            };
+            Part {
+                data,
+                used: end + 1,
+                ends: true,
             }
-            None => {
-                start += rest.len();
-                rest
+        }
+        None if whole => Part {
+            data: seen.len(),
+            used: seen.len(),
+            ends: true,
+        },
+        None => {
+            let data = seen.len() - usize::from(seen.last() == Some(&b'\r'));
+            Part {
+                data,
+                used: data,
+                ends: false,
             }
-        };
-        if !line.is_empty() {
-            return Some((line, start));
         }
     }
-    None
 }
 
-/// Whether `message` ends the session.
-pub fn is_exit(message: &[u8]) -> bool {
-    message == EXIT
+/// Whether the message that starts at `seen` (a window of at least [`EXIT_WINDOW`] bytes, or
+/// the whole rest of the read if `whole`) is `exit`.
+pub fn starts_exit(seen: &[u8], whole: bool) -> bool {
+    match seen.strip_prefix(EXIT) {
+        Some(after) => (after.is_empty() && whole) || line_ending(after).is_some(),
+        None => false,
+    }
 }
 
-/// Length of the reply to `message`.
-pub const fn reply_len(message: &[u8]) -> usize {
-    message.len() + REPLY_OVERHEAD
-}
+/// How many bytes [`starts_exit`] needs to see: `exit\r\n`.
+pub const EXIT_WINDOW: usize = EXIT.len() + 2;
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
+    use std::vec::Vec;
+
     use super::*;
 
-    fn all(read: &[u8]) -> heapless::Vec<&[u8], 16> {
-        let mut out = heapless::Vec::new();
+    /// The messages of one read, answered through windows of `window` bytes the way the
+    /// server streams them.
+    fn all(read: &[u8], window: usize) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
         let mut at = 0;
-        while let Some((msg, used)) = next_message(&read[at..]) {
-            out.push(msg).unwrap();
-            at += used;
+        loop {
+            while let Some(n) = line_ending(&read[at..]) {
+                at += n;
+            }
+            if at == read.len() {
+                return out;
+            }
+            let mut message = Vec::new();
+            loop {
+                let end = read.len().min(at + window);
+                let part = message_part(&read[at..end], end == read.len());
+                message.extend_from_slice(&read[at..at + part.data]);
+                at += part.used;
+                if part.ends {
+                    break;
+                }
+            }
+            out.push(message);
         }
-        out
     }
 
     #[test]
     fn one_read_is_one_message() {
-        assert_eq!(all(b"Alice"), [b"Alice" as &[u8]]);
+        for window in [2, 3, 64] {
+            assert_eq!(all(b"Alice", window), [b"Alice".to_vec()]);
+        }
     }
 
     #[test]
     fn lines_are_messages_and_crlf_is_stripped() {
-        assert_eq!(all(b"Alice\nBob\r\n"), [b"Alice" as &[u8], b"Bob"]);
-        assert_eq!(all(b"\r\n\n a \n"), [b" a " as &[u8]]);
-        assert_eq!(all(b"a\rb\r"), [b"a\rb\r" as &[u8]], "a lone CR is data");
-        assert!(all(b"\n\r\n").is_empty());
+        for window in [2, 3, 4, 64] {
+            assert_eq!(
+                all(b"Alice\nBob\r\n", window),
+                [b"Alice".to_vec(), b"Bob".to_vec()]
+            );
+            assert_eq!(all(b"\r\n\n a \n", window), [b" a ".to_vec()]);
+            assert_eq!(
+                all(b"a\rb\r", window),
+                [b"a\rb\r".to_vec()],
+                "a lone CR is data"
+            );
+            assert_eq!(all(b"ab\r\r\nc", window), [b"ab\r".to_vec(), b"c".to_vec()]);
+            assert!(all(b"\n\r\n", window).is_empty());
+        }
     }
 
     #[test]
     fn exit_is_exact() {
-        assert!(is_exit(b"exit") && !is_exit(b"exit2") && !is_exit(b"Exit"));
-        assert_eq!(reply_len(b"Bob"), b"Hello, Bob!".len());
+        assert!(starts_exit(b"exit", true) && starts_exit(b"exit\r\nx", false));
+        assert!(starts_exit(b"exit\nab", false));
+        assert!(!starts_exit(b"exit2", true) && !starts_exit(b"Exit", true));
+        assert!(!starts_exit(b"exit\r", true), "a lone CR is data");
+        assert!(!starts_exit(b"exit\rx", false));
     }
 }

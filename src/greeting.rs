@@ -1,9 +1,17 @@
 //! The greeting server: the seed's `tcp_server.py` without threads.
 //!
-//! `N` TCP sockets listen on one port. A connected client gets `Welcome`, each message `X`
-//! gets `Hello, X!`, and `exit` closes (see [`crate::framing`]). While all `N` sockets
-//! are busy no socket listens, so smoltcp answers a new SYN with RST: the client is refused at
-//! once instead of waiting. A socket listens again as soon as its connection is over.
+//! The server has `N` TCP sockets on one port and serves at most `N -`
+//! [`GreetingConfig::reserve`] clients at once. A connected client gets `Welcome`, each
+//! message `X` gets `Hello, X!`, and `exit` closes (see [`crate::framing`]). While that many
+//! clients are served no socket listens, so smoltcp answers a new SYN with RST: the client is
+//! refused at once instead of waiting.
+//!
+//! A closed connection keeps its socket until TCP is done with it (FIN handshake, retransmits
+//! under loss; TIME-WAIT is not waited out, see [`tcp_is_free`]). So that closings do not
+//! cost service, the reserve holds sockets for them: as many sockets listen as clients may
+//! still be served, taken from whatever is free. Only closings beyond the reserve can make a
+//! client be refused while fewer than the maximum are served. Cutting a closing short instead
+//! would cost its client the end of its replies or its FIN, so it is not done.
 //!
 //! Nothing blocks: the seed's `time.sleep(1)` per message is a per-socket deadline, and an idle
 //! client is cut off after [`GreetingConfig::idle_timeout`], so slow or dead peers cannot hold
@@ -11,13 +19,12 @@
 
 use core::fmt;
 
-use heapless::Vec;
 use smoltcp::iface::{SocketHandle, SocketSet};
 use smoltcp::socket::tcp::{self, State};
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::IpEndpoint;
 
-use crate::framing::{self, REPLY_OVERHEAD, REPLY_PREFIX, REPLY_SUFFIX, WELCOME};
+use crate::framing::{self, EXIT_WINDOW, REPLY_PREFIX, REPLY_SUFFIX, WELCOME};
 use crate::stack::{tcp_is_free, Stack, TcpBuffers};
 
 /// The seed's port.
@@ -33,15 +40,20 @@ pub struct GreetingConfig {
     /// Close a connection that has sent nothing for this long. It also bounds how long a
     /// closing connection may hold its socket.
     pub idle_timeout: Duration,
+    /// Sockets kept for connections that are closing: `N - reserve` clients are served at
+    /// once (at least one), and up to `reserve` closings in progress cost no client its
+    /// service.
+    pub reserve: usize,
 }
 
 impl Default for GreetingConfig {
-    /// Port 9999, no reply delay, 60 s idle timeout.
+    /// Port 9999, no reply delay, 60 s idle timeout, no reserve.
     fn default() -> Self {
         Self {
             port: DEFAULT_PORT,
             reply_delay: Duration::ZERO,
             idle_timeout: Duration::from_secs(60),
+            reserve: 0,
         }
     }
 }
@@ -88,53 +100,67 @@ impl fmt::Display for GreetingEvent {
     }
 }
 
+/// Bytes of a message copied from the receive buffer to the transmit buffer at a time (on the
+/// stack): replies stream through windows this big.
+const WINDOW: usize = 64;
+
+/// How far the answer to the current read has got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reply {
+    /// At the start of a message (or past the last one).
+    Between,
+    /// `Hello, ` is out; the message's bytes stream after it.
+    Body,
+    /// The whole message is out; the closing `!` is owed.
+    Suffix,
+}
+
 /// One connected client.
-struct Session<const MSG: usize> {
+struct Session {
     peer: IpEndpoint,
     /// When the client last sent something.
     heard_at: Instant,
     welcomed: bool,
-    /// The latest read, answered message by message as transmit space allows.
-    read: Vec<u8, MSG>,
-    /// How much of `read` has been answered.
-    answered: usize,
-    /// `read` is not answered before this (the reply delay).
+    /// Bytes of the current read not yet answered. They stay in the socket's receive buffer,
+    /// at its front; the read's extent is fixed when it is first seen, so bytes arriving
+    /// while its reply streams belong to the next read.
+    read_left: usize,
+    reply: Reply,
+    /// The current read is not answered before this (the reply delay).
     reply_at: Instant,
 }
 
 /// What one socket is doing.
-enum Slot<const MSG: usize> {
+enum Slot {
+    /// Free, not listening: as many sockets listen as clients may still be served.
+    Spare,
     /// Waiting for a client.
     Listening,
     /// Serving a client.
-    Open(Session<MSG>),
+    Open(Session),
     /// Closed by us or the client; the socket is reused once TCP is done with it, or aborted
     /// at `deadline` if the client never finishes the close.
     Closing { deadline: Instant },
     /// In TIME-WAIT, seen between received frames: the ACK of the client's FIN is queued but
-    /// not yet sent. The socket listens again once the caller has sent it (see
+    /// not yet sent. The socket is free again once the caller has sent it (see
     /// [`GreetingServer::relisten`]); listening earlier would discard that ACK and leave the
     /// client retransmitting its FIN into a reset.
     Finishing,
 }
 
-impl<const MSG: usize> Slot<MSG> {
-    /// Listens again on `port` once TCP is done with a closed connection's socket; true if
-    /// the slot changed. `sent`: the interface has sent what was queued since the last frame
-    /// came in. If it has not, a socket in TIME-WAIT still owes its client the ACK of the FIN
-    /// and becomes `Finishing`, which listens on the next call (made after sending).
-    fn reclaim(&mut self, socket: &mut tcp::Socket, port: u16, sent: bool) -> bool {
+impl Slot {
+    /// Frees a closed connection's socket once TCP is done with it; true if the slot
+    /// changed. `sent`: the interface has sent what was queued since the last frame came
+    /// in. If it has not, a socket in TIME-WAIT still owes its client the ACK of the FIN and
+    /// becomes `Finishing`, which is freed on the next call (made after sending).
+    fn reclaim(&mut self, socket: &mut tcp::Socket, sent: bool) -> bool {
         match self {
             Slot::Closing { .. } if !sent && socket.state() == State::TimeWait => {
                 *self = Slot::Finishing;
             }
             Slot::Closing { .. } if !tcp_is_free(socket) => return false,
-            Slot::Closing { .. } | Slot::Finishing => {
-                // Only fails for port 0 or an open socket; neither can happen here.
-                let _ = socket.listen(port);
-                *self = Slot::Listening;
-            }
-            Slot::Listening | Slot::Open(_) => return false,
+            Slot::Closing { .. } | Slot::Finishing => *self = Slot::Spare,
+            Slot::Spare | Slot::Listening | Slot::Open(_) => return false,
         }
         true
     }
@@ -145,14 +171,15 @@ impl<const MSG: usize> Slot<MSG> {
 pub struct GreetingServer<const N: usize, const MSG: usize = 1024> {
     config: GreetingConfig,
     handles: [SocketHandle; N],
-    slots: [Slot<MSG>; N],
+    slots: [Slot; N],
 }
 
 impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
-    /// Adds `N` listening sockets to `stack`, one per element of `buffers`.
+    /// Adds `N` sockets to `stack`, one per element of `buffers`; `N - reserve` of them listen.
     ///
-    /// Each socket's transmit buffer must hold the longest reply, `MSG + 8` bytes (checked at
-    /// compile time).
+    /// Replies stream, so a transmit buffer of a few hundred bytes serves messages of any
+    /// length; it must hold `Welcome` (checked at compile time). A read stays in the receive
+    /// buffer until answered, so `RX` at least `MSG` lets one read take `MSG` bytes.
     pub fn new<'s, const RX: usize, const TX: usize>(
         config: GreetingConfig,
         stack: &mut Stack<'s>,
@@ -162,8 +189,8 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
             assert!(N > 0, "the greeting server needs at least one socket");
             assert!(MSG > 0, "a read must take at least one byte");
             assert!(
-                TX >= MSG + REPLY_OVERHEAD,
-                "the transmit buffer must hold the longest reply (MSG + 8 bytes)"
+                TX >= WELCOME.len(),
+                "the transmit buffer must hold `Welcome`"
             );
         }
         let mut buffers = buffers.iter_mut();
@@ -174,20 +201,23 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
             socket.set_nagle_enabled(false);
             handle
         });
-        let server = Self {
+        let mut server = Self {
             config,
             handles,
-            slots: core::array::from_fn(|_| Slot::Listening),
+            slots: core::array::from_fn(|_| Slot::Spare),
         };
-        for &handle in &server.handles {
-            server.listen(stack.sockets.get_mut(handle));
-        }
+        server.balance(&mut stack.sockets);
         server
     }
 
     /// The configuration in force.
     pub fn config(&self) -> &GreetingConfig {
         &self.config
+    }
+
+    /// Most clients served at once: `N` less the reserve, at least one.
+    pub fn max_open(&self) -> usize {
+        N.saturating_sub(self.config.reserve).max(1)
     }
 
     /// Connections being served right now.
@@ -211,6 +241,32 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
         let _ = socket.listen(self.config.port);
     }
 
+    /// Makes as many spare sockets listen as clients may still be served. Returns true if
+    /// anything changed.
+    fn balance(&mut self, sockets: &mut SocketSet<'_>) -> bool {
+        let mut changed = false;
+        let open = self.active();
+        let mut listening = self
+            .slots
+            .iter()
+            .filter(|slot| matches!(slot, Slot::Listening))
+            .count();
+        while open + listening < self.max_open() {
+            let Some(i) = self
+                .slots
+                .iter()
+                .position(|slot| matches!(slot, Slot::Spare))
+            else {
+                break;
+            };
+            self.listen(sockets.get_mut(self.handles[i]));
+            self.slots[i] = Slot::Listening;
+            listening += 1;
+            changed = true;
+        }
+        changed
+    }
+
     /// Serves every socket: accepts, reads, answers, closes. Returns true if anything changed,
     /// so the caller polls the interface again to send what was queued.
     pub fn service(
@@ -224,7 +280,7 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
             let socket = sockets.get_mut::<tcp::Socket>(self.handles[i]);
             changed |= self.service_one(i, now, socket, emit);
         }
-        changed
+        changed | self.balance(sockets)
     }
 
     fn service_one(
@@ -236,6 +292,7 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
     ) -> bool {
         let config = self.config;
         match &mut self.slots[i] {
+            Slot::Spare => false,
             Slot::Listening => match socket.state() {
                 State::Listen | State::SynReceived => false,
                 // The client came and went before we saw it: just listen again.
@@ -252,8 +309,8 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
                         peer,
                         heard_at: now,
                         welcomed: false,
-                        read: Vec::new(),
-                        answered: 0,
+                        read_left: 0,
+                        reply: Reply::Between,
                         reply_at: now,
                     });
                     self.service_one(i, now, socket, emit);
@@ -261,7 +318,7 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
                 }
             },
             Slot::Open(session) => {
-                let (changed, end) = session.serve(now, &config, socket);
+                let (changed, end) = session.serve::<MSG>(now, &config, socket);
                 if let Some(reason) = end {
                     match reason {
                         CloseReason::Exit | CloseReason::PeerClosed => socket.close(),
@@ -284,7 +341,7 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
                 let deadline = *deadline;
                 // The interface has sent what was queued since the last frame (the caller
                 // polls between calls), so a free socket's last segment is out.
-                if self.slots[i].reclaim(socket, config.port, true) {
+                if self.slots[i].reclaim(socket, true) {
                     true
                 } else if now >= deadline && socket.state() != State::Closed {
                     socket.abort();
@@ -293,25 +350,27 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
                     false
                 }
             }
-            Slot::Finishing => self.slots[i].reclaim(socket, config.port, true),
+            Slot::Finishing => self.slots[i].reclaim(socket, true),
         }
     }
 
-    /// Listens again on every socket whose connection has just finished closing. Cheap
-    /// enough to run between received frames (see [`Stack::poll_with`]).
+    /// Frees every socket whose connection has just finished closing, and listens on as
+    /// many as clients may still be served. Cheap enough to run between received frames (see
+    /// [`Stack::poll_with`]).
     ///
     /// Returns true if a socket in TIME-WAIT still has to send the ACK of its client's FIN:
-    /// the caller then sends what is queued and calls again, which listens on it. A client
+    /// the caller then sends what is queued and calls again, which frees it. A client
     /// that reconnects in the same burst of frames as its close is thus served, and its close
     /// still completes.
     pub fn relisten(&mut self, sockets: &mut SocketSet<'_>) -> bool {
         let mut send_first = false;
         for (slot, &handle) in self.slots.iter_mut().zip(&self.handles) {
             if matches!(slot, Slot::Closing { .. } | Slot::Finishing) {
-                slot.reclaim(sockets.get_mut(handle), self.config.port, false);
+                slot.reclaim(sockets.get_mut(handle), false);
                 send_first |= matches!(slot, Slot::Finishing);
             }
         }
+        self.balance(sockets);
         send_first
     }
 
@@ -321,7 +380,7 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
         self.slots
             .iter()
             .filter_map(|slot| match slot {
-                Slot::Listening => None,
+                Slot::Spare | Slot::Listening => None,
                 Slot::Open(session) => Some(session.poll_at(now, &self.config)),
                 Slot::Closing { deadline } => Some(*deadline),
                 Slot::Finishing => Some(now),
@@ -330,10 +389,10 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
     }
 }
 
-impl<const MSG: usize> Session<MSG> {
+impl Session {
     /// Moves the conversation forward. Returns whether anything was sent or read, and why
-    /// the connection must end, if it must.
-    fn serve(
+    /// the connection must end, if it must. A read takes at most `MSG` bytes.
+    fn serve<const MSG: usize>(
         &mut self,
         now: Instant,
         config: &GreetingConfig,
@@ -344,52 +403,53 @@ impl<const MSG: usize> Session<MSG> {
         }
         let mut changed = false;
         if !self.welcomed && socket.may_send() {
-            // The transmit buffer is empty on a new connection and holds at least a reply.
+            // The transmit buffer is empty on a new connection and holds `Welcome`.
             let _ = socket.send_slice(WELCOME);
             self.welcomed = true;
             changed = true;
         }
         loop {
-            if self.answered < self.read.len() {
-                if now < self.reply_at {
-                    break;
-                }
-                let Some((message, used)) = framing::next_message(&self.read[self.answered..])
-                else {
-                    self.answered = self.read.len();
-                    continue;
-                };
-                if framing::is_exit(message) {
-                    return (true, Some(CloseReason::Exit));
-                }
-                if !socket.may_send()
-                    || socket.send_capacity() - socket.send_queue() < framing::reply_len(message)
-                {
-                    // Wait for the client to read; nothing is dropped.
-                    break;
-                }
-                // Room for the whole reply was checked above, so every slice goes in whole.
-                let _ = socket.send_slice(REPLY_PREFIX);
-                let _ = socket.send_slice(message);
-                let _ = socket.send_slice(REPLY_SUFFIX);
-                self.answered += used;
-                changed = true;
-            } else if socket.can_recv() {
-                self.read.clear();
-                // MSG bytes fit: `read` has capacity MSG.
-                let _ = self.read.resize(MSG, 0);
-                let got = socket.recv_slice(&mut self.read).unwrap_or(0);
-                self.read.truncate(got);
-                self.answered = 0;
-                self.heard_at = now;
-                self.reply_at = now + config.reply_delay;
-                changed = true;
-            } else if !socket.may_recv() {
-                // The client sent FIN and everything it sent has been answered.
-                return (true, Some(CloseReason::PeerClosed));
+            let room = if socket.may_send() {
+                socket.send_capacity() - socket.send_queue()
             } else {
-                break;
+                0
+            };
+            match self.reply {
+                Reply::Suffix if room >= REPLY_SUFFIX.len() => {
+                    let _ = socket.send_slice(REPLY_SUFFIX);
+                    self.reply = Reply::Between;
+                }
+                Reply::Body if room > 0 => self.stream_body(socket, room),
+                Reply::Between if self.read_left > 0 => {
+                    if now < self.reply_at {
+                        break;
+                    }
+                    match self.next_message(socket) {
+                        NextMessage::None => {}
+                        NextMessage::Exit => return (true, Some(CloseReason::Exit)),
+                        NextMessage::Some if room >= REPLY_PREFIX.len() => {
+                            let _ = socket.send_slice(REPLY_PREFIX);
+                            self.reply = Reply::Body;
+                        }
+                        // Wait for the client to read; nothing is dropped.
+                        NextMessage::Some => break,
+                    }
+                }
+                Reply::Between if socket.can_recv() => {
+                    // The read is what has arrived by now, at most MSG bytes: the seed's
+                    // `recv(1024)`.
+                    self.read_left = socket.recv_queue().min(MSG);
+                    self.heard_at = now;
+                    self.reply_at = now + config.reply_delay;
+                }
+                Reply::Between if !socket.may_recv() => {
+                    // The client sent FIN and everything it sent has been answered.
+                    return (true, Some(CloseReason::PeerClosed));
+                }
+                // Waiting for input, for the client to read, or for the reply delay.
+                _ => break,
             }
+            changed = true;
         }
         if now >= self.heard_at + config.idle_timeout {
             return (true, Some(CloseReason::IdleTimeout));
@@ -397,13 +457,82 @@ impl<const MSG: usize> Session<MSG> {
         (changed, None)
     }
 
+    /// Skips the line endings before the next message of the read and tells what it is.
+    fn next_message(&mut self, socket: &mut tcp::Socket) -> NextMessage {
+        let mut seen = [0; EXIT_WINDOW];
+        loop {
+            let n = self.read_left.min(EXIT_WINDOW);
+            let seen = &mut seen[..n];
+            let _ = socket.peek_slice(seen);
+            if n == 0 {
+                return NextMessage::None;
+            }
+            if let Some(ending) = framing::line_ending(seen) {
+                self.consume(socket, ending);
+            } else if framing::starts_exit(seen, n == self.read_left) {
+                return NextMessage::Exit;
+            } else {
+                return NextMessage::Some;
+            }
+        }
+    }
+
+    /// Copies the next bytes of the message being answered (at most `room`) from the receive
+    /// buffer to the transmit buffer.
+    fn stream_body(&mut self, socket: &mut tcp::Socket, room: usize) {
+        let mut window = [0; WINDOW];
+        let n = self.read_left.min(WINDOW);
+        let seen = &mut window[..n];
+        let _ = socket.peek_slice(seen);
+        let mut part = framing::message_part(seen, n == self.read_left);
+        if part.data > room {
+            part = framing::Part {
+                data: room,
+                used: room,
+                ends: false,
+            };
+        }
+        // `room` bytes fit in the transmit buffer.
+        let _ = socket.send_slice(&seen[..part.data]);
+        self.consume(socket, part.used);
+        if part.ends {
+            self.reply = Reply::Suffix;
+        }
+    }
+
+    /// Drops `n` answered bytes of the read from the front of the receive buffer.
+    fn consume(&mut self, socket: &mut tcp::Socket, n: usize) {
+        let mut left = n;
+        // The bytes are there, so at most two calls (the ring may wrap).
+        while left > 0 {
+            match socket.recv(|ring| {
+                let k = ring.len().min(left);
+                (k, k)
+            }) {
+                Ok(k) if k > 0 => left -= k,
+                _ => break,
+            }
+        }
+        self.read_left -= n - left;
+    }
+
     fn poll_at(&self, now: Instant, config: &GreetingConfig) -> Instant {
         let idle = self.heard_at + config.idle_timeout;
         // A reply that is due and waits for transmit space waits for an ACK, not a timer.
-        if self.answered < self.read.len() && self.reply_at > now {
+        if self.read_left > 0 && self.reply_at > now {
             idle.min(self.reply_at)
         } else {
             idle
         }
     }
+}
+
+/// What starts where the answer to a read stands.
+enum NextMessage {
+    /// Nothing: the read is answered.
+    None,
+    /// `exit`.
+    Exit,
+    /// A message to answer.
+    Some,
 }

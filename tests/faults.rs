@@ -182,3 +182,112 @@ fn a_link_that_dies_mid_transfer_ends_in_idle_timeout() {
         .iter()
         .any(|e| matches!(e, tcplink_testkit::Recorded::Done { .. })));
 }
+
+/// Serves 100 seed sessions, 8 at a time, on a link that loses 5 % of frames; returns
+/// (clients refused while fewer than 8 sessions were open, clients refused, sessions
+/// completed exactly).
+fn hundred_sessions_eight_at_a_time<const SOCKETS: usize>(
+    config: GreetingConfig,
+    seed: u32,
+) -> (u32, u32, u32) {
+    const SESSIONS: usize = 100;
+    const AT_ONCE: usize = 8;
+    let setup = DeviceSetup {
+        greeting: Some(config),
+        faults: Faults {
+            drop_pct: 5,
+            seed,
+            ..Faults::default()
+        },
+        ..DeviceSetup::default()
+    };
+    let mut sim = Sim::<SOCKETS>::new(&setup, SESSIONS);
+    let names = ["Alice", "Bob", "Jack"];
+    for _ in 0..AT_ONCE {
+        sim.start(Client::seed(&names));
+    }
+    let mut started = AT_ONCE;
+    let mut seen = [false; SESSIONS];
+    let (mut refused_below, mut refused, mut exact) = (0, 0, 0);
+    while seen.iter().take(started).any(|s| !s) {
+        let finished = sim.run_until(Duration::from_secs(3600), |sim| {
+            sim.peer
+                .clients()
+                .zip(&seen)
+                .any(|(c, seen)| c.finished() && !seen)
+        });
+        assert!(
+            finished,
+            "seed {seed}: clients stuck: {:#?}",
+            sim.peer
+                .clients()
+                .zip(&seen)
+                .filter(|(_, s)| !**s)
+                .map(|(c, _)| c)
+                .collect::<Vec<_>>()
+        );
+        let open = sim.device.app.greeting().as_ref().unwrap().active();
+        let newly: Vec<usize> = (0..started)
+            .filter(|&i| !seen[i] && sim.peer.client(i).finished())
+            .collect();
+        for i in newly {
+            seen[i] = true;
+            match sim.peer.client(i).outcome() {
+                Some(Outcome::Refused) => {
+                    refused += 1;
+                    if open < AT_ONCE {
+                        refused_below += 1;
+                    }
+                }
+                Some(Outcome::Completed) => {
+                    let transcript = sim.peer.client(i).transcript_strings();
+                    assert_eq!(
+                        transcript,
+                        ["Welcome", "Hello, Alice!", "Hello, Bob!", "Hello, Jack!"],
+                        "seed {seed}"
+                    );
+                    exact += 1;
+                }
+                _ => {}
+            }
+            if started < SESSIONS {
+                sim.start(Client::seed(&names));
+                started += 1;
+            }
+        }
+    }
+    (refused_below, refused, exact)
+}
+
+/// Issue 12 item 10: sockets still closing (FIN-WAIT, LAST-ACK under retransmission) must not
+/// cost service. 8 clients at a time against a server for 8 at once (plus its reserve for
+/// closings, as `tcplink-tap serve --sockets 8` has): none is ever refused.
+#[test]
+fn closings_under_loss_never_refuse_a_client_while_fewer_than_eight_are_open() {
+    let seeds = runs().min(10);
+    let (mut refused_below, mut refused, mut exact) = (0, 0, 0);
+    for seed in 1..=seeds {
+        let config = GreetingConfig {
+            reserve: 8,
+            ..GreetingConfig::default()
+        };
+        let (below, all, ok) = hundred_sessions_eight_at_a_time::<16>(config, seed);
+        refused_below += below;
+        refused += all;
+        exact += ok;
+    }
+    println!(
+        "{seeds} seeds x 100 sessions, 8 at a time, 5 % loss, 8 + 8 reserve: {refused} refused, \
+         {exact} exact"
+    );
+    assert_eq!(
+        refused_below, 0,
+        "clients refused while fewer than 8 were open"
+    );
+    assert_eq!(refused, 0, "8 clients at a time never find the pool full");
+    assert_eq!(
+        exact,
+        seeds * 100,
+        "every session exact: no closing was cut short"
+    );
+}

@@ -190,6 +190,106 @@ fn long_message_is_split_and_nothing_is_lost() {
     assert_eq!(parts.concat(), message);
 }
 
+/// `len` bytes without line endings, so they are one message.
+fn letters(len: usize, first: u8) -> Vec<u8> {
+    (0..len).map(|i| first + (i % 26) as u8).collect()
+}
+
+/// `Hello, <message>!`.
+fn reply(message: &[u8]) -> Vec<u8> {
+    [b"Hello, ", message, b"!"].concat()
+}
+
+#[test]
+fn seed_1024_byte_message_is_one_reply_streamed_through_a_small_send_buffer() {
+    // The device's send buffer (tests/support, like the board's) is far smaller than the reply.
+    const { assert!(tcplink_testkit::GREETING_TX < 1024 + 8) };
+    let mut sim = Sim::<1>::greeting(GreetingConfig::default(), 1);
+    let message = letters(1024, b'a');
+    let c = sim.start(Client::new(vec![
+        Step::Recv,
+        Step::Send(message.clone()),
+        Step::RecvExact(1024 + 8),
+        Step::Send(b"exit".to_vec()),
+        Step::Close,
+    ]));
+    sim.run_clients(secs(5));
+    let client = sim.peer.client(c);
+    assert_eq!(client.outcome(), Some(Outcome::Completed));
+    assert_eq!(client.transcript[1], reply(&message));
+    assert_eq!(
+        client.received,
+        [b"Welcome".to_vec(), reply(&message)].concat()
+    );
+}
+
+#[test]
+fn slow_reader_with_a_tiny_window_gets_exact_replies() {
+    let mut sim = Sim::<2>::greeting(GreetingConfig::default(), 2);
+    let long = letters(1024, b'A');
+    let lines = b"Alice\r\nBob\n\nJack".to_vec();
+    let expected = [
+        b"Welcome".to_vec(),
+        reply(&long),
+        reply(b"Alice"),
+        reply(b"Bob"),
+        reply(b"Jack"),
+    ]
+    .concat();
+    let slow = sim.start(
+        Client::new(vec![
+            Step::Recv,
+            Step::Send(long.clone()),
+            Step::RecvExact(1024 + 8),
+            Step::Send(lines.clone()),
+            Step::RecvExact(expected.len() - 7 - 1032),
+            Step::Send(b"exit".to_vec()),
+            Step::Close,
+        ])
+        .reading_slowly(10, Duration::from_millis(20)),
+    );
+    // A fast client on the other socket is served meanwhile.
+    let fast = sim.start(Client::seed(&["Alice", "Bob", "Jack"]));
+    sim.run_clients(secs(30));
+    let slow = sim.peer.client(slow);
+    assert_eq!(slow.outcome(), Some(Outcome::Completed), "{slow:?}");
+    assert_eq!(slow.received, expected);
+    let fast = sim.peer.client(fast);
+    assert_eq!(fast.outcome(), Some(Outcome::Completed));
+    assert_eq!(fast.transcript_strings(), SEED);
+    assert!(
+        fast.finished.unwrap().0 < slow.finished.unwrap().0,
+        "the fast client did not wait for the slow one"
+    );
+}
+
+#[test]
+fn bytes_arriving_while_a_reply_streams_belong_to_the_next_read() {
+    let mut sim = Sim::<1>::greeting(GreetingConfig::default(), 1);
+    let first = letters(1000, b'a');
+    let second = letters(100, b'A');
+    let c = sim.start(
+        Client::new(vec![
+            Step::Recv,
+            Step::Send(first.clone()),
+            // The first reply takes ~4 s to read at 10 B / 40 ms: this arrives mid-stream.
+            Step::Pause(Duration::from_millis(500)),
+            Step::Send(second.clone()),
+            Step::RecvExact(1000 + 8 + 100 + 8),
+            Step::Send(b"exit".to_vec()),
+            Step::Close,
+        ])
+        .reading_slowly(10, Duration::from_millis(40)),
+    );
+    sim.run_clients(secs(30));
+    let client = sim.peer.client(c);
+    assert_eq!(client.outcome(), Some(Outcome::Completed), "{client:?}");
+    assert_eq!(
+        client.received,
+        [b"Welcome".to_vec(), reply(&first), reply(&second)].concat()
+    );
+}
+
 #[test]
 fn any_bytes_come_back_unchanged() {
     let mut sim = Sim::<1>::greeting(GreetingConfig::default(), 1);
@@ -318,4 +418,35 @@ fn server_closing_first_acknowledges_the_clients_fin() {
         ["Welcome", "Hello, Bob!"]
     );
     assert_eq!(sim.link.stats(0).dropped + sim.link.stats(1).dropped, 0);
+}
+
+#[test]
+fn the_reserve_is_for_closings_not_for_more_clients() {
+    // 4 sockets, 2 of them in reserve: 2 clients are served at once and a third is refused.
+    let config = GreetingConfig {
+        reserve: 2,
+        ..GreetingConfig::default()
+    };
+    let mut sim = Sim::<4>::greeting(config, 3);
+    let hold = || {
+        Client::new(vec![
+            Step::Recv,
+            Step::Pause(secs(2)),
+            Step::Send(b"exit".to_vec()),
+            Step::Close,
+        ])
+    };
+    let a = sim.start(hold());
+    let b = sim.start(hold());
+    sim.run_until(secs(1), |sim| {
+        sim.peer.clients().all(|c| !c.transcript.is_empty())
+    });
+    let third = sim.start(hold());
+    sim.run_clients(secs(5));
+    assert_eq!(sim.peer.client(third).outcome(), Some(Outcome::Refused));
+    for c in [a, b] {
+        assert_eq!(sim.peer.client(c).outcome(), Some(Outcome::Completed));
+    }
+    let server = sim.device.app.greeting().as_ref().unwrap();
+    assert_eq!((server.max_open(), server.active()), (2, 0));
 }

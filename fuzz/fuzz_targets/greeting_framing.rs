@@ -2,6 +2,8 @@
 //! link: the server never panics, and its replies are `Welcome` then `Hello, X!` for messages
 //! that are exactly the input with framing removed (up to an `exit`).
 //!
+//! The device socket is sized like the board's (1 KiB in, 256 B out), so replies stream.
+//!
 //! Built from the core's own pieces on the stack rather than the test kit's `Sim`, which leaks
 //! its link on purpose (fine for a test, not for millions of fuzz runs).
 #![no_main]
@@ -26,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
     let mut now = Instant::ZERO;
 
     let mut dev_storage = [SocketStorage::EMPTY; 1];
-    let mut dev_buffers = Box::new([const { TcpBuffers::<2048, 2048>::new() }; 1]);
+    let mut dev_buffers = Box::new([const { TcpBuffers::<1024, 256>::new() }; 1]);
     let dev_config = StackConfig::new([2, 0, 0, 0, 0, 2], [10, 0, 0, 2], 24);
     let mut dev_stack = Stack::new(&dev_config, &mut dev_port, &mut dev_storage, now);
     let server = GreetingServer::<1>::new(GreetingConfig::default(), &mut dev_stack, &mut dev_buffers);

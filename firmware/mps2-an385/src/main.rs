@@ -43,9 +43,10 @@ const GREETING_SOCKETS: usize = match option_env!("TCPLINK_SOCKETS") {
 };
 /// The most one read takes, as the seed's `recv(1024)`.
 const GREETING_MSG: usize = 1024;
-/// Per-socket TCP buffers: a 1 KiB window in, and room for the longest reply out.
-const GREETING_RX: usize = 1024;
-const GREETING_TX: usize = GREETING_MSG + 8;
+/// Per-socket TCP buffers: a 1 KiB window in, which also holds a read while it is answered
+/// in place, and a small buffer out that replies stream through.
+const GREETING_RX: usize = GREETING_MSG;
+const GREETING_TX: usize = 256;
 
 /// The URL to GET once at boot, chosen at build time; none: the board only serves.
 const GET_URL: Option<&str> = option_env!("TCPLINK_GET_URL");

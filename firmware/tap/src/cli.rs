@@ -81,6 +81,7 @@ pub struct ServeArgs {
     pub port: u16,
 
     /// Clients served at once; one more is refused (RST) at once. One of 1, 2, 4, 8, 16, 32, 64.
+    /// As many sockets again are kept for connections still closing.
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = parse_sockets)]
     pub sockets: usize,
 

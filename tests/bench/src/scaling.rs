@@ -218,8 +218,8 @@ pub fn section(points: &[Point], png: Option<&str>) -> Section {
         "Per-poll CPU of the device's `App::poll` (ns, nothing arriving) with every socket \
          listening and with every socket connected to an idle client; device CPU per seed \
          session (Welcome, 3 names, exit) with all sockets serving at once; static memory \
-         from the types (`[SocketStorage; N]` + `[TcpBuffers<2048, 2048>; N]` + \
-         `App<N>`, which holds the interface, the server and a 1 KiB read buffer per socket).",
+         from the types (`[SocketStorage; N]` + `[TcpBuffers<1024, 256>; N]` + \
+         `App<N>`, which holds the interface and the server; reads are answered in place).",
     );
     let mut t = Table::new(&[
         "sockets",

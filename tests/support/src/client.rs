@@ -5,6 +5,9 @@ use std::fmt;
 use smoltcp::socket::tcp::{self, State};
 use smoltcp::time::{Duration, Instant};
 
+/// The receive buffer (so the window) of a slow reader.
+pub const SLOW_WINDOW: usize = 64;
+
 /// One thing a client does, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
@@ -62,6 +65,10 @@ pub struct Client {
     pub local_port: u16,
     /// Whether the server's FIN has been seen.
     pub server_closed: bool,
+    /// A slow reader takes at most this many bytes per interval, through a tiny window.
+    slow: Option<(usize, Duration)>,
+    /// When a slow reader reads next.
+    read_at: Instant,
 }
 
 impl fmt::Debug for Client {
@@ -98,7 +105,21 @@ impl Client {
             finished: None,
             local_port: 0,
             server_closed: false,
+            slow: None,
+            read_at: Instant::ZERO,
         }
+    }
+
+    /// Reads at most `bytes` every `every`, and connects with a receive window of
+    /// [`SLOW_WINDOW`] bytes: a client that keeps the server waiting to send.
+    pub fn reading_slowly(mut self, bytes: usize, every: Duration) -> Self {
+        self.slow = Some((bytes, every));
+        self
+    }
+
+    /// Whether this client reads slowly (see [`Client::reading_slowly`]).
+    pub fn is_slow(&self) -> bool {
+        self.slow.is_some()
     }
 
     /// The seed's tcp_client.py: read `Welcome`, send each name and read its reply, send
@@ -136,6 +157,8 @@ impl Client {
     pub fn wake_at(&self) -> Option<Instant> {
         if self.finished.is_some() {
             None
+        } else if self.slow.is_some() {
+            Some(self.wake_at.map_or(self.read_at, |at| at.min(self.read_at)))
         } else {
             self.wake_at
         }
@@ -160,7 +183,7 @@ impl Client {
         while let Some(step) = self.script.get(self.next).cloned() {
             let done = match step {
                 Step::Recv => {
-                    self.read_available(socket);
+                    self.read_available(socket, now);
                     if self.stash.is_empty() {
                         false
                     } else {
@@ -169,7 +192,7 @@ impl Client {
                     }
                 }
                 Step::RecvExact(len) => {
-                    self.read_available(socket);
+                    self.read_available(socket, now);
                     let take = self.stash.len().min(len - self.pending);
                     if take > 0 {
                         if self.pending == 0 {
@@ -211,7 +234,7 @@ impl Client {
                     Some(_) => false,
                 },
                 Step::AwaitClose => {
-                    self.read_available(socket);
+                    self.read_available(socket, now);
                     self.connected && !socket.may_recv()
                 }
                 Step::Close => {
@@ -231,7 +254,7 @@ impl Client {
         let script_done = self.next == self.script.len();
         // Keep reading whatever arrives (like a client with a reader thread), so a server
         // that answers while we send never stalls on a full window.
-        self.read_available(socket);
+        self.read_available(socket, now);
         if !socket.may_recv() && self.connected {
             self.server_closed = true;
         }
@@ -246,12 +269,24 @@ impl Client {
         }
     }
 
-    /// Moves everything the socket has into the stash (and the record of all bytes).
-    fn read_available(&mut self, socket: &mut tcp::Socket) {
+    /// Moves everything the socket has into the stash (and the record of all bytes); a slow
+    /// reader moves at most its share, when its time comes.
+    fn read_available(&mut self, socket: &mut tcp::Socket, now: Instant) {
         let mut chunk = [0u8; 4096];
-        while let Ok(n @ 1..) = socket.recv_slice(&mut chunk) {
+        let limit = match self.slow {
+            Some(_) if now < self.read_at => return,
+            Some((bytes, every)) => {
+                self.read_at = now + every;
+                bytes.min(chunk.len())
+            }
+            None => chunk.len(),
+        };
+        while let Ok(n @ 1..) = socket.recv_slice(&mut chunk[..limit]) {
             self.received.extend_from_slice(&chunk[..n]);
             self.stash.extend_from_slice(&chunk[..n]);
+            if self.slow.is_some() {
+                break;
+            }
         }
     }
 

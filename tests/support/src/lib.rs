@@ -45,10 +45,10 @@ pub type SimLink = Link<2, LINK_DEPTH>;
 /// One end of the simulated link.
 pub type SimPort = Port<'static, 2, LINK_DEPTH>;
 
-/// Receive buffer of each device greeting socket.
-pub const GREETING_RX: usize = 2048;
-/// Transmit buffer of each device greeting socket (holds a 1024-byte read's replies).
-pub const GREETING_TX: usize = 2048;
+/// Receive buffer of each device greeting socket: one whole read (the board's size).
+pub const GREETING_RX: usize = 1024;
+/// Transmit buffer of each device greeting socket: replies stream through it (the board's size).
+pub const GREETING_TX: usize = 256;
 
 /// Leaks `value` for the rest of the test process.
 pub fn leak<T>(value: T) -> &'static mut T {
@@ -268,7 +268,12 @@ impl Peer {
 
     /// Starts `client` on a new socket connecting to `remote`; returns its index.
     pub fn connect(&mut self, remote: IpEndpoint, mut client: Client, now: Instant) -> usize {
-        let handle = self.stack.add_tcp(leak(TcpBuffers::<16384, 16384>::new()));
+        let handle = if client.is_slow() {
+            self.stack
+                .add_tcp(leak(TcpBuffers::<{ client::SLOW_WINDOW }, 16384>::new()))
+        } else {
+            self.stack.add_tcp(leak(TcpBuffers::<16384, 16384>::new()))
+        };
         let socket = self.stack.sockets.get_mut::<tcp::Socket>(handle);
         // Acknowledge at once, as a desktop stack does at the end of a connection, so the
         // device sees the last ACK of one session and the next SYN in the same burst.
