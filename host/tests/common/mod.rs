@@ -11,14 +11,6 @@ use std::time::{Duration, Instant};
 pub use tcplink_host::child::{run, ChildGuard};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_tcplink-host");
-pub const SEED_SERVER: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/seed/tcp_server.py"
-);
-pub const SEED_CLIENT: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/seed/tcp_client.py"
-);
 /// The seed client's exact output.
 pub const TRANSCRIPT: &str = "Welcome\nHello, Alice!\nHello, Bob!\nHello, Jack!\n";
 /// No single step of a test may take longer than this.
