@@ -308,3 +308,40 @@ fn summarize(report: Option<&Report>, setup_failures: &[String], context: &Conte
     println!("\n{}", if passed { "PASSED" } else { "FAILED" });
     passed
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context(root: bool, install: bool) -> Context {
+        Context {
+            machine: Machine { root, apt: true },
+            install,
+            missing_targets: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn each_skip_reason_gets_the_command_that_enables_it() {
+        let user = context(false, true);
+        let root = context(true, true);
+        let root_no_install = context(true, false);
+        let not_root = "not root (effective uid 1001; CAP_NET_ADMIN and CAP_SYS_ADMIN are needed)";
+        assert_eq!(user.enable_with(not_root), "sudo cargo xtask test");
+        let seed = "the seed's tcp_client.py is not at /x/tcp_client.py (set TCPLINK_SEED_DIR to the seed's directory)";
+        assert_eq!(
+            root.enable_with(seed),
+            "TCPLINK_SEED_DIR=/path/to/seed cargo xtask test"
+        );
+        let tool = "dnsmasq is not installed (not on PATH)";
+        assert_eq!(user.enable_with(tool), "sudo cargo xtask test");
+        assert_eq!(
+            root_no_install.enable_with(tool),
+            "cargo xtask test (without --no-install)"
+        );
+        assert_eq!(
+            root.enable_with("setpriv is not installed (not on PATH)"),
+            "apt-get install util-linux"
+        );
+    }
+}
