@@ -9,6 +9,8 @@ use std::io;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use crate::prereq;
+
 /// The host side of the TAP link, inside the namespace.
 pub const HOST_IP: &str = "192.168.69.1";
 /// The tcplink device's address on the TAP link.
@@ -122,17 +124,12 @@ pub fn privileges() -> Result<(), String> {
     Ok(())
 }
 
-/// For tests: returns true if the privileged test may run. If it cannot run: when env CI=true, panics with the reason (CI must never skip); otherwise prints "SKIP <test>: <reason>" to stderr and returns false.
+/// For tests: true if the privileged test may run; otherwise [`prereq::skip`]s with the reason
+/// (printed `SKIP <test>: <reason>`, or a panic under CI=true).
 pub fn require_privileges(test: &str) -> bool {
     match privileges() {
         Ok(()) => true,
-        Err(reason) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("{test} cannot run in CI: {reason}")
-        }
-        Err(reason) => {
-            eprintln!("SKIP {test}: {reason}");
-            false
-        }
+        Err(reason) => prereq::skip(test, &reason),
     }
 }
 

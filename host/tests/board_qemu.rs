@@ -13,6 +13,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use tcplink_host::netns::{require_privileges, Namespace, DEVICE_IP, HOST_IP};
+use tcplink_host::prereq::{require_programs, require_seed_script};
 
 const QEMU: &str = "qemu-system-arm";
 const PORT: u16 = 9999;
@@ -29,34 +30,10 @@ fn firmware_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware/mps2-an385")
 }
 
-fn seed_client() -> &'static str {
-    concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/seed/tcp_client.py"
-    )
-}
-
-/// Root, iproute2, /dev/net/tun (the helper's check) and QEMU. Outside CI a missing piece
-/// skips the test; in CI (CI=true) it fails it.
+/// Root, iproute2, /dev/net/tun (the helper's check), QEMU and python3 (the probes and held
+/// clients). Outside CI a missing piece skips the test; in CI (CI=true) it fails it.
 fn can_run(test: &str) -> bool {
-    if !require_privileges(test) {
-        return false;
-    }
-    let qemu = Command::new(QEMU)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if qemu {
-        return true;
-    }
-    let reason = format!("{QEMU} is not installed (Debian package qemu-system-arm)");
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{test} cannot run in CI: {reason}");
-    }
-    eprintln!("SKIP {test}: {reason}");
-    false
+    require_privileges(test) && require_programs(test, &[QEMU, "python3", "timeout"])
 }
 
 /// The two firmware variants share one target directory, so a build and the copy of its ELF
@@ -217,14 +194,17 @@ fn run(mut cmd: Command) -> Output {
         .unwrap_or_else(|e| panic!("run {cmd:?}: {e}"))
 }
 
-/// The seed's tcp_client.py against the board, from inside the namespace.
-fn seed_session(ns: &Namespace) -> Command {
+/// The seed's tcp_client.py (at `script`) against the board, from inside the namespace.
+fn seed_session(ns: &Namespace, script: &Path) -> Command {
     let mut cmd = ns.command("timeout");
-    cmd.args([CLIENT_TIMEOUT_S, "python3", seed_client(), DEVICE_IP])
+    cmd.args([CLIENT_TIMEOUT_S, "python3"])
+        .arg(script)
+        .arg(DEVICE_IP)
         .arg(PORT.to_string());
     cmd
 }
 
+/// `tcplink-host greet` (the seed's client in Rust, same transcript) against the board.
 fn host_greet(ns: &Namespace, timeout_s: &str) -> Command {
     let mut cmd = ns.command("timeout");
     cmd.args([
@@ -354,34 +334,30 @@ fn board_serves_the_seed_greeting_over_a_tap() {
     let mut board = start_board(&ns, &elf);
     wait_until_serving(&ns, &mut board);
 
-    // The seed's own client, unchanged.
-    let out = run(seed_session(&ns));
-    assert_eq!(stdout_of(&out, "tcp_client.py", &board), SEED_TRANSCRIPT);
-
-    // The Rust client prints the same transcript.
+    // The seed's client in Rust (its transcript is the seed client's, checked against the
+    // seed server in host/tests/greet.rs); the seed's own client: the next test.
     let out = run(host_greet(&ns, "10"));
     assert_eq!(
         stdout_of(&out, "tcplink-host greet", &board),
         SEED_TRANSCRIPT
     );
 
-    // Four seed clients at once all succeed.
+    // Four clients at once all succeed.
     let clients: Vec<Child> = (0..4)
         .map(|_| {
-            seed_session(&ns)
+            host_greet(&ns, "10")
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
-                .expect("start tcp_client.py")
+                .expect("start tcplink-host greet")
         })
         .collect();
     for client in clients {
-        let out = client.wait_with_output().expect("wait for tcp_client.py");
-        assert_eq!(
-            stdout_of(&out, "concurrent tcp_client.py", &board),
-            SEED_TRANSCRIPT
-        );
+        let out = client
+            .wait_with_output()
+            .expect("wait for tcplink-host greet");
+        assert_eq!(stdout_of(&out, "concurrent greet", &board), SEED_TRANSCRIPT);
     }
 
     // Four connections open at the same time are served; the fifth is not left hanging.
@@ -393,7 +369,7 @@ fn board_serves_the_seed_greeting_over_a_tap() {
     assert!(out.contains("fifth: refused"), "{out}");
 
     // The board's log has the seed's lines, an accept and a close for every session:
-    // the probe(s), the seed client, greet, four concurrent ones and four held ones.
+    // the probe(s), greet, four concurrent ones and four held ones.
     let sessions = 1 + 1 + 4 + 4;
     let logged = board.wait_for(Duration::from_secs(10), |log| {
         let (accepted, closed) = logged_ports(log);
@@ -428,12 +404,40 @@ fn board_serves_the_seed_greeting_over_a_tap() {
     stdout_of(&run(big), "oversized datagram", &board);
     let dropped = board.wait_for(Duration::from_secs(10), |log| log.contains("rx_dropped=1 "));
     assert!(dropped, "oversized frame not counted:\n{}", board.output());
-    let out = run(seed_session(&ns));
+    let out = run(host_greet(&ns, "10"));
     assert_eq!(
-        stdout_of(&out, "tcp_client.py after the drop", &board),
+        stdout_of(&out, "greet after the drop", &board),
         SEED_TRANSCRIPT
     );
     eprintln!("board log:\n{}", board.output());
+}
+
+/// The seed's own tcp_client.py, unchanged, gets the seed's transcript from the board, and the
+/// board logs the seed server's lines for it. Needs the seed (`TCPLINK_SEED_DIR`).
+#[test]
+fn board_serves_the_seed_client_unchanged() {
+    let test = "board_serves_the_seed_client_unchanged";
+    if !can_run(test) {
+        return;
+    }
+    let Some(seed_client) = require_seed_script(test, "tcp_client.py") else {
+        return;
+    };
+    let scratch = TempDir::new("seed");
+    let elf = build_firmware(None, &scratch.0);
+    let ns = Namespace::create(&format!("tlboard-s-{}", std::process::id()), TAP)
+        .expect("create the namespace");
+    let mut board = start_board(&ns, &elf);
+    wait_until_serving(&ns, &mut board);
+
+    let out = run(seed_session(&ns, &seed_client));
+    assert_eq!(stdout_of(&out, "tcp_client.py", &board), SEED_TRANSCRIPT);
+    // The probe's session and the seed client's: each accepted and closed.
+    let logged = board.wait_for(Duration::from_secs(10), |log| {
+        let (accepted, closed) = logged_ports(log);
+        closed.len() >= 2 && accepted.iter().all(|p| closed.contains(p))
+    });
+    assert!(logged, "accept/close lines missing:\n{}", board.output());
 }
 
 /// FNV-1a 64, the hash the board logs for a downloaded body.

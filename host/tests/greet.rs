@@ -1,4 +1,5 @@
-//! `tcplink-host greet` against the seed's own server and against `serve-greeting`.
+//! `tcplink-host greet` against the seed's own server (when `TCPLINK_SEED_DIR` has it) and
+//! against `serve-greeting`, the project's own peer, which covers the same on a clone alone.
 
 mod common;
 
@@ -8,6 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
+use tcplink_host::prereq::{require_programs, require_seed_script};
 
 fn greet(addr: &str, extra: &[&str]) -> std::process::Output {
     run(
@@ -18,10 +20,21 @@ fn greet(addr: &str, extra: &[&str]) -> std::process::Output {
 
 #[test]
 fn greet_matches_seed_client_against_seed_server() {
+    let test = "greet_matches_seed_client_against_seed_server";
+    if !require_programs(test, &["python3"]) {
+        return;
+    }
+    let Some(seed_server) = require_seed_script(test, "tcp_server.py") else {
+        return;
+    };
+    let Some(seed_client) = require_seed_script(test, "tcp_client.py") else {
+        return;
+    };
     let addr = free_addr();
     let mut server = ChildGuard::spawn(
         Command::new("python3")
-            .args([SEED_SERVER, "127.0.0.1", &addr.port().to_string(), "0"])
+            .arg(seed_server)
+            .args(["127.0.0.1", &addr.port().to_string(), "0"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null()),
@@ -31,7 +44,9 @@ fn greet_matches_seed_client_against_seed_server() {
     let ours = greet(&addr.to_string(), &[]);
     assert!(ours.status.success(), "greet failed: {ours:?}");
     let seed = run(
-        Command::new("python3").args([SEED_CLIENT, "127.0.0.1", &addr.port().to_string()]),
+        Command::new("python3")
+            .arg(seed_client)
+            .args(["127.0.0.1", &addr.port().to_string()]),
         DEADLINE,
     );
     assert!(seed.status.success(), "seed client failed: {seed:?}");

@@ -47,7 +47,7 @@ fn get_with_forgery(lab: &Lab, out_dir: &Path, good: bool) -> (std::process::Out
 
 #[test]
 fn get_drops_a_segment_with_a_bad_checksum() {
-    let Some(lab) = Lab::new("csumget") else {
+    let Some(lab) = Lab::new("csumget", &["python3"]) else {
         return;
     };
     let body = random_bytes(2 * PIECE);
@@ -98,7 +98,7 @@ fn greet_with_forgery(lab: &Lab, good: bool) -> (String, String) {
 
 #[test]
 fn greeting_drops_a_segment_with_a_bad_checksum() {
-    let Some(lab) = Lab::new("csumgreet") else {
+    let Some(lab) = Lab::new("csumgreet", &["python3"]) else {
         return;
     };
     let (client, stderr) = greet_with_forgery(&lab, false);

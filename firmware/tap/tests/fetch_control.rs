@@ -25,7 +25,7 @@ fn get(lab: &Lab, port: u16, args: &[&str], out_dir: &Path) -> Output {
 /// `--timeout-s 1`; `--max-time 2` stops the same download with its own error.
 #[test]
 fn timeout_is_idle_and_max_time_is_total() {
-    let Some(lab) = Lab::new("getidle") else {
+    let Some(lab) = Lab::new("getidle", &["python3"]) else {
         return;
     };
     let body = random_bytes(8_000);
@@ -59,7 +59,7 @@ fn timeout_is_idle_and_max_time_is_total() {
 /// A pause longer than `--timeout-s` fails the GET with the idle timeout, naming it.
 #[test]
 fn a_pause_longer_than_the_idle_timeout_fails() {
-    let Some(lab) = Lab::new("getpause") else {
+    let Some(lab) = Lab::new("getpause", &["python3"]) else {
         return;
     };
     let body = random_bytes(4_000);
@@ -78,7 +78,7 @@ fn a_pause_longer_than_the_idle_timeout_fails() {
 /// `-o -`: stdout is exactly the body; the head and the size go to stderr; no file named `-`.
 #[test]
 fn dash_writes_the_body_to_stdout() {
-    let Some(lab) = Lab::new("getstdout") else {
+    let Some(lab) = Lab::new("getstdout", &["python3"]) else {
         return;
     };
     let body = random_bytes(3 * 1024 * 1024);

@@ -46,7 +46,9 @@ fn sha256_file(path: &Path) -> String {
 /// head and the size.
 #[test]
 fn get_five_mib_from_python_http_server() {
-    let Some(lab) = Lab::new("getpy") else { return };
+    let Some(lab) = Lab::new("getpy", &["python3", "ethtool"]) else {
+        return;
+    };
     let (root, sha) = web_root();
     let _http = python_http(&lab, root.path(), 8000);
     let out_dir = tempfile::tempdir().unwrap();
@@ -98,7 +100,7 @@ fn get_five_mib_from_python_http_server() {
 /// The same from `tcplink-host serve-http --chunked`, saved under the URL's name without -o.
 #[test]
 fn get_five_mib_chunked_from_tcplink_host() {
-    let Some(lab) = Lab::new("getchunk") else {
+    let Some(lab) = Lab::new("getchunk", &["python3"]) else {
         return;
     };
     let (root, sha) = web_root();
@@ -161,7 +163,7 @@ fn short_server(lab: &Lab, port: u16, mode: &str) -> Server {
 /// stderr, a non-zero status and no output file (temporary or final).
 #[test]
 fn failed_gets_leave_no_file() {
-    let Some(lab) = Lab::new("getfail") else {
+    let Some(lab) = Lab::new("getfail", &["python3"]) else {
         return;
     };
     let out_dir = tempfile::tempdir().unwrap();
@@ -198,7 +200,7 @@ fn failed_gets_leave_no_file() {
 /// SIGTERM in the middle of a download: non-zero, one line, no file.
 #[test]
 fn interrupted_get_leaves_no_file() {
-    let Some(lab) = Lab::new("getint") else {
+    let Some(lab) = Lab::new("getint", &["python3"]) else {
         return;
     };
     let _server = short_server(&lab, 8003, "stall");
@@ -224,7 +226,7 @@ fn interrupted_get_leaves_no_file() {
 /// no file.
 #[test]
 fn stalled_get_times_out() {
-    let Some(lab) = Lab::new("gettime") else {
+    let Some(lab) = Lab::new("gettime", &["python3"]) else {
         return;
     };
     let _server = short_server(&lab, 8004, "stall");
@@ -304,7 +306,7 @@ fn check_dhcp_get(out: &std::process::Output, out_file: &Path, sha: &str) {
 /// `--dhcp`: the address comes from dnsmasq, and so does the name `files.test`.
 #[test]
 fn dhcp_and_dns_from_dnsmasq() {
-    let Some(lab) = Lab::new("getdhcp") else {
+    let Some(lab) = Lab::new("getdhcp", &["python3", "dnsmasq"]) else {
         return;
     };
     let (root, sha) = web_root();
@@ -326,7 +328,7 @@ fn dhcp_and_dns_from_dnsmasq() {
 /// device) still gives the device its lease well within the GET's 10 s wait for an address.
 #[test]
 fn dhcp_server_that_starts_late() {
-    let Some(lab) = Lab::new("getdhcplate") else {
+    let Some(lab) = Lab::new("getdhcplate", &["python3", "dnsmasq"]) else {
         return;
     };
     let (root, sha) = web_root();
@@ -345,7 +347,9 @@ fn dhcp_server_that_starts_late() {
 /// `run --get`: the server answers a client while the download runs; SIGTERM ends it with 0.
 #[test]
 fn run_serves_and_fetches() {
-    let Some(lab) = Lab::new("run") else { return };
+    let Some(lab) = Lab::new("run", &["python3"]) else {
+        return;
+    };
     let (root, sha) = web_root();
     let _http = python_http(&lab, root.path(), 8000);
     let out_dir = tempfile::tempdir().unwrap();
@@ -357,7 +361,10 @@ fn run_serves_and_fetches() {
     let mut run = Server::spawn(&mut cmd);
     assert_eq!(run.next_line(), "Waiting for connection...");
 
-    let out = lab.run(lab.cmd("python3").args([SEED_CLIENT, DEVICE_IP, "9999"]));
+    let out = lab.run(
+        lab.cmd(host_bin())
+            .args(["greet", &format!("{DEVICE_IP}:9999")]),
+    );
     assert_eq!(success(&out), TRANSCRIPT);
     // Both the server's lines and the download's, in whatever order they interleave.
     let saved = format!("{SIZE} bytes saved to {}", out_file.display());

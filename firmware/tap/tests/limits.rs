@@ -60,7 +60,7 @@ fn web_server(lab: &Lab, port: u16) -> Server {
 /// `--max-head` is a limit with its own message.
 #[test]
 fn long_url_long_location_and_big_heads_work() {
-    let Some(lab) = Lab::new("limits") else {
+    let Some(lab) = Lab::new("limits", &["python3"]) else {
         return;
     };
     let mut server = web_server(&lab, 8010);
@@ -101,7 +101,7 @@ fn long_url_long_location_and_big_heads_work() {
 /// A URL over the limit: its own message, and the URL shown shortened, not 65 KB of it.
 #[test]
 fn an_over_long_url_is_named_and_shown_short() {
-    let Some(lab) = Lab::new("longurl") else {
+    let Some(lab) = Lab::new("longurl", &["python3"]) else {
         return;
     };
     let url = format!("http://{HOST_IP}/{}", "a".repeat(65_000));
@@ -117,7 +117,7 @@ fn an_over_long_url_is_named_and_shown_short() {
 /// address (`--ip` equal to the host's), and a dead first DNS server.
 #[test]
 fn unreachable_servers_are_told_apart() {
-    let Some(lab) = Lab::new("reach") else {
+    let Some(lab) = Lab::new("reach", &["python3", "dnsmasq"]) else {
         return;
     };
     let get = |net: &[&str], url: &str| {

@@ -7,15 +7,25 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::*;
+use tcplink_host::prereq::skip;
 
 /// The seed's tcp_client.py gets the seed's transcript, and the server logs the seed's lines
 /// with the client's address.
 #[test]
 fn seed_client_gets_the_seed_transcript() {
-    let Some(lab) = Lab::new("seed") else { return };
+    let Some(lab) = Lab::new("seed", &["python3"]) else {
+        return;
+    };
+    let Some(seed_client) = require_seed_script("seed", "tcp_client.py") else {
+        return;
+    };
     let mut server = lab.serve(&STATIC_NET, &[]);
 
-    let out = lab.run(lab.cmd("python3").args([SEED_CLIENT, DEVICE_IP, "9999"]));
+    let out = lab.run(
+        lab.cmd("python3")
+            .arg(seed_client)
+            .args([DEVICE_IP, "9999"]),
+    );
     assert_eq!(success(&out), TRANSCRIPT);
 
     let accept = server.next_line();
@@ -28,10 +38,13 @@ fn seed_client_gets_the_seed_transcript() {
     assert_eq!(stderr, "", "nothing on stderr without -v");
 }
 
-/// `tcplink-host greet` (the seed client in Rust) gets the same transcript.
+/// `tcplink-host greet` (the seed client in Rust) gets the same transcript and the same log
+/// lines: the seed test's behaviour, covered on a clone without the seed.
 #[test]
 fn host_greet_gets_the_seed_transcript() {
-    let Some(lab) = Lab::new("greet") else { return };
+    let Some(lab) = Lab::new("greet", &[]) else {
+        return;
+    };
     let host = host_bin();
     let mut server = lab.serve(&STATIC_NET, &["--sockets", "1"]);
     let addr = format!("{DEVICE_IP}:9999");
@@ -39,8 +52,12 @@ fn host_greet_gets_the_seed_transcript() {
         // Twice on one socket: a freed socket listens again.
         let out = lab.run(lab.cmd(&host).args(["greet", &addr]));
         assert_eq!(success(&out), TRANSCRIPT);
-        assert!(accepted(&server.next_line()).is_some());
-        assert!(closed(&server.next_line()).is_some());
+        // The seed server's lines, with the client's address (as the seed test checks).
+        let accept = server.next_line();
+        let (ip, port) =
+            accepted(&accept).unwrap_or_else(|| panic!("not an accept line: {accept}"));
+        assert_eq!(ip, HOST_IP);
+        assert_eq!(closed(&server.next_line()), Some((ip, port)));
     }
     server.stop();
 }
@@ -74,7 +91,9 @@ for s in socks:
 /// (RST, not a timeout), and the server keeps serving afterwards.
 #[test]
 fn eight_at_once_and_the_ninth_is_refused() {
-    let Some(lab) = Lab::new("eight") else { return };
+    let Some(lab) = Lab::new("eight", &["python3"]) else {
+        return;
+    };
     let mut server = lab.serve(&STATIC_NET, &["--sockets", "8"]);
 
     let out = lab.run(
@@ -109,7 +128,10 @@ fn eight_at_once_and_the_ninth_is_refused() {
     assert_eq!(accepts, ports, "{log:?}");
     assert_eq!(closes, ports, "{log:?}");
 
-    let out = lab.run(lab.cmd("python3").args([SEED_CLIENT, DEVICE_IP, "9999"]));
+    let out = lab.run(
+        lab.cmd(host_bin())
+            .args(["greet", &format!("{DEVICE_IP}:9999")]),
+    );
     assert_eq!(success(&out), TRANSCRIPT, "still serving after the refusal");
     server.stop();
 }
@@ -117,11 +139,16 @@ fn eight_at_once_and_the_ninth_is_refused() {
 /// An idle server sleeps in poll(2): over 3 s it uses well under 10% of a CPU.
 #[test]
 fn idle_server_uses_no_cpu() {
-    let Some(lab) = Lab::new("idle") else { return };
+    let Some(lab) = Lab::new("idle", &["getconf"]) else {
+        return;
+    };
     let mut server = lab.serve(&STATIC_NET, &[]);
     // One session first, so the measurement includes whatever timers a finished connection
     // leaves behind.
-    let out = lab.run(lab.cmd("python3").args([SEED_CLIENT, DEVICE_IP, "9999"]));
+    let out = lab.run(
+        lab.cmd(host_bin())
+            .args(["greet", &format!("{DEVICE_IP}:9999")]),
+    );
     assert_eq!(success(&out), TRANSCRIPT);
     server.next_line();
     server.next_line();
@@ -158,7 +185,9 @@ fn clock_ticks() -> f64 {
 /// `--pcap` records the handshake in a file tcpdump reads.
 #[test]
 fn pcap_records_the_handshake() {
-    let Some(lab) = Lab::new("pcap") else { return };
+    let Some(lab) = Lab::new("pcap", &["tcpdump"]) else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("serve.pcap");
     let pcap_arg = pcap.to_str().unwrap();
@@ -189,7 +218,9 @@ fn pcap_records_the_handshake() {
 /// Failures exit non-zero with one line on stderr that names the cause.
 #[test]
 fn failures_are_one_clear_line() {
-    let Some(lab) = Lab::new("fail") else { return };
+    let Some(lab) = Lab::new("fail", &["setpriv"]) else {
+        return;
+    };
     let one_line = |out: &std::process::Output| {
         assert!(!out.status.success());
         let err = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -291,12 +322,11 @@ fn lossy_tap(lab: &Lab, pct: u32) -> Result<(), String> {
 #[test]
 fn closings_under_loss_refuse_no_client() {
     let test = "closings_under_loss_refuse_no_client";
-    let Some(lab) = Lab::new("loss") else { return };
+    let Some(lab) = Lab::new("loss", &["python3", "nft"]) else {
+        return;
+    };
     if let Err(reason) = lossy_tap(&lab, 5) {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("{test} cannot run in CI: {reason}");
-        }
-        eprintln!("SKIP {test}: {reason}");
+        skip(test, &reason);
         return;
     }
     let server = lab.serve(&STATIC_NET, &["--sockets", "8"]);

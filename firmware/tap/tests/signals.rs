@@ -9,7 +9,7 @@ use common::*;
 /// temporary file, and the TAP's offloads switched off again.
 #[test]
 fn hangup_and_quit_stop_a_get_like_term() {
-    let Some(lab) = Lab::new("getsig") else {
+    let Some(lab) = Lab::new("getsig", &["python3", "ethtool"]) else {
         return;
     };
     let body = random_bytes(20_000);
@@ -52,12 +52,13 @@ fn hangup_and_quit_stop_a_get_like_term() {
 /// `serve` stops on each of them with status 0 and nothing on stderr, offloads off.
 #[test]
 fn hangup_and_quit_stop_serve_like_term() {
-    let Some(lab) = Lab::new("servesig") else {
+    let Some(lab) = Lab::new("servesig", &["ethtool"]) else {
         return;
     };
+    let addr = format!("{DEVICE_IP}:9999");
     for signal in ["TERM", "HUP", "QUIT"] {
         let mut server = lab.serve(&STATIC_NET, &[]);
-        let out = lab.run(lab.cmd("python3").args([SEED_CLIENT, DEVICE_IP, "9999"]));
+        let out = lab.run(lab.cmd(host_bin()).args(["greet", &addr]));
         assert_eq!(success(&out), TRANSCRIPT);
         let (status, stderr) = server.signal(signal);
         assert_eq!(status.code(), Some(0), "SIG{signal}: {status} {stderr}");

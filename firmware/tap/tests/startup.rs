@@ -13,7 +13,7 @@ use common::*;
 /// long before smoltcp's own retry, one second after the first request.
 #[test]
 fn a_missed_first_arp_request_costs_milliseconds_not_a_second() {
-    let Some(lab) = Lab::new("startarp") else {
+    let Some(lab) = Lab::new("startarp", &["python3"]) else {
         return;
     };
     let ns = lab.ns.name().to_string();

@@ -4,21 +4,13 @@
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
 pub use tcplink_host::child::{run, ChildGuard};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_tcplink-host");
-pub const SEED_SERVER: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/seed/tcp_server.py"
-);
-pub const SEED_CLIENT: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/seed/tcp_client.py"
-);
 /// The seed client's exact output.
 pub const TRANSCRIPT: &str = "Welcome\nHello, Alice!\nHello, Bob!\nHello, Jack!\n";
 /// No single step of a test may take longer than this.
@@ -47,19 +39,32 @@ pub fn wait_accepting(addr: SocketAddr, child: &mut ChildGuard) {
 
 /// Starts `tcplink-host serve-greeting` on a free port, waits for its first log line, and
 /// returns the guard, its address and its stdout lines.
+///
+/// The port was free when [`free_addr`] looked, but on a busy machine another process's
+/// loopback connection can take it before the server binds; the server then exits with
+/// "Address already in use" and this tries a new port (three times at most).
 pub fn serve_greeting(extra: &[&str]) -> (ChildGuard, SocketAddr, Receiver<String>) {
-    let addr = free_addr();
-    let mut server = ChildGuard::spawn(
-        Command::new(BIN)
-            .args(["serve-greeting", "--listen", &addr.to_string()])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped()),
-    );
-    let lines = server.stdout_lines();
-    let first = lines
-        .recv_timeout(DEADLINE)
-        .expect("serve-greeting printed nothing");
-    assert_eq!(first, "Waiting for connection...");
-    (server, addr, lines)
+    const ATTEMPTS: usize = 3;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let addr = free_addr();
+        let mut server = ChildGuard::spawn(
+            Command::new(BIN)
+                .args(["serve-greeting", "--listen", &addr.to_string()])
+                .args(extra)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped()),
+        );
+        let lines = server.stdout_lines();
+        match lines.recv_timeout(DEADLINE) {
+            Ok(first) => {
+                assert_eq!(first, "Waiting for connection...");
+                return (server, addr, lines);
+            }
+            // Exited without a line: the port was taken (its stderr says so).
+            Err(RecvTimeoutError::Disconnected) if attempt < ATTEMPTS => {}
+            Err(e) => panic!("serve-greeting printed nothing ({e}) in {attempt} attempts"),
+        }
+    }
 }

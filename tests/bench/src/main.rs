@@ -37,7 +37,8 @@ struct Cli {
     /// Where tcplink-tap and tcplink-host are [default: next to this binary; built if missing].
     #[arg(long, global = true, value_name = "DIR")]
     bin_dir: Option<PathBuf>,
-    /// The seed's greeting server [default: ../shared/seed/tcp_server.py beside the repo].
+    /// The seed's greeting server [default: tcp_server.py in $TCPLINK_SEED_DIR, else in
+    /// ../shared/seed beside the repo].
     #[arg(long, global = true, value_name = "FILE")]
     seed_server: Option<PathBuf>,
     #[command(subcommand)]

@@ -590,7 +590,8 @@ pub fn idle_figure(b: &Bins, secs: u64, seed: &Path) -> Result<Section, String> 
     Ok(s)
 }
 
-/// The seed server: `shared/seed/tcp_server.py` beside the repository.
+/// The seed server: `tcp_server.py` in `$TCPLINK_SEED_DIR` (default `../shared/seed` beside
+/// the repository).
 pub fn default_seed() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/seed/tcp_server.py")
+    tcplink_host::prereq::seed_dir().join("tcp_server.py")
 }

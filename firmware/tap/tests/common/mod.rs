@@ -14,16 +14,14 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use tcplink_host::netns::{require_privileges, Namespace};
+use tcplink_host::prereq::require_programs;
+pub use tcplink_host::prereq::require_seed_script;
 
 pub use tcplink_host::child::{run, ChildGuard};
 
 pub use tcplink_host::netns::{DEVICE_IP, HOST_IP};
 
 pub const TAP_BIN: &str = env!("CARGO_BIN_EXE_tcplink-tap");
-pub const SEED_CLIENT: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/seed/tcp_client.py"
-);
 /// The seed client's exact output.
 pub const TRANSCRIPT: &str = "Welcome\nHello, Alice!\nHello, Bob!\nHello, Jack!\n";
 /// No single wait in a test may take longer than this.
@@ -49,10 +47,15 @@ pub struct Lab {
 }
 
 impl Lab {
-    /// The namespace for `test`, or `None` when the test cannot run here (it then prints why,
-    /// or panics under CI=true).
-    pub fn new(test: &str) -> Option<Lab> {
-        if !require_privileges(test) {
+    /// The namespace for `test`, or `None` when the test cannot run here: no privileges, or
+    /// one of `programs` (run inside the namespace) missing. It then prints why, or panics
+    /// under CI=true.
+    pub fn new(test: &str, programs: &[&str]) -> Option<Lab> {
+        // `kill` stops the device in every test (Server::terminate).
+        if !require_privileges(test)
+            || !require_programs(test, &["kill"])
+            || !require_programs(test, programs)
+        {
             return None;
         }
         let name = format!("tt-{test}-{}", std::process::id());
