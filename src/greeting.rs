@@ -11,6 +11,8 @@
 
 use core::fmt;
 
+use crate::text::{self, Render, TextOut};
+
 use heapless::Vec;
 use smoltcp::iface::{SocketHandle, SocketSet};
 use smoltcp::socket::tcp::{self, State};
@@ -79,12 +81,26 @@ pub enum GreetingEvent {
 }
 
 /// The seed's log lines.
+impl Render for GreetingEvent {
+    fn render(&self, out: &mut dyn TextOut) {
+        match self {
+            Self::Accepted { peer } => {
+                out.put("Accept new connection from ");
+                out.endpoint(*peer);
+                out.put("...");
+            }
+            Self::Closed { peer, .. } => {
+                out.put("Connection from ");
+                out.endpoint(*peer);
+                out.put(" close.");
+            }
+        }
+    }
+}
+
 impl fmt::Display for GreetingEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Accepted { peer } => write!(f, "Accept new connection from {peer}..."),
-            Self::Closed { peer, .. } => write!(f, "Connection from {peer} close."),
-        }
+        text::display(self, f)
     }
 }
 

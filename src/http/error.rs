@@ -2,6 +2,8 @@
 
 use core::fmt;
 
+use crate::text::{self, Render, TextOut};
+
 use crate::url::UrlError;
 
 /// Why a GET failed. Each variant is one distinct cause; `Display` says it for a person.
@@ -73,40 +75,49 @@ impl From<UrlError> for HttpError {
     }
 }
 
+impl Render for HttpError {
+    fn render(&self, out: &mut dyn TextOut) {
+        match self {
+            Self::Url(error) => error.render(out),
+            Self::Busy => out.put("a GET is already running"),
+            Self::NoClient => out.put("this app has no GET client"),
+            Self::Cancelled => out.put("GET cancelled"),
+            Self::NoDnsServer => out.put("host name needs DNS but no DNS server is configured"),
+            Self::DnsNotFound => out.put("DNS: no such host name"),
+            Self::DnsTimeout => out.put("DNS: no answer (timed out)"),
+            Self::NoAddress => out.put("no IPv4 address (no DHCP lease)"),
+            Self::ConnectionRefused => out.put("connection refused"),
+            Self::ConnectTimeout => out.put("connect timed out"),
+            Self::RequestTooLarge => out.put("request does not fit the transmit buffer"),
+            Self::HeadTooLarge => out.put("response head larger than the head buffer"),
+            Self::BadStatusLine => out.put("malformed HTTP status line"),
+            Self::BadHeader => out.put("malformed HTTP header"),
+            Self::BadContentLength => out.put("invalid Content-Length"),
+            Self::AmbiguousLength => {
+                out.put("both Content-Length and Transfer-Encoding: body length is ambiguous")
+            }
+            Self::NoResponse => out.put("connection closed before the response head"),
+            Self::TruncatedBody { expected, received } => {
+                out.put("body truncated: ");
+                out.decimal(*received);
+                out.put(" of ");
+                out.decimal(*expected);
+                out.put(" bytes before the connection closed");
+            }
+            Self::BadChunk => out.put("malformed chunked body"),
+            Self::TruncatedChunked => out.put("chunked body truncated before its last chunk"),
+            Self::Reset => out.put("connection reset by the server"),
+            Self::IdleTimeout => out.put("server went silent (idle timeout)"),
+            Self::RedirectLoop => out.put("redirect loop"),
+            Self::TooManyRedirects => out.put("too many redirects"),
+            Self::MissingLocation => out.put("redirect without a Location header"),
+            Self::Sink => out.put("the body sink refused the data"),
+        }
+    }
+}
+
 impl fmt::Display for HttpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Url(error) => error.fmt(f),
-            Self::Busy => f.write_str("a GET is already running"),
-            Self::NoClient => f.write_str("this app has no GET client"),
-            Self::Cancelled => f.write_str("GET cancelled"),
-            Self::NoDnsServer => f.write_str("host name needs DNS but no DNS server is configured"),
-            Self::DnsNotFound => f.write_str("DNS: no such host name"),
-            Self::DnsTimeout => f.write_str("DNS: no answer (timed out)"),
-            Self::NoAddress => f.write_str("no IPv4 address (no DHCP lease)"),
-            Self::ConnectionRefused => f.write_str("connection refused"),
-            Self::ConnectTimeout => f.write_str("connect timed out"),
-            Self::RequestTooLarge => f.write_str("request does not fit the transmit buffer"),
-            Self::HeadTooLarge => f.write_str("response head larger than the head buffer"),
-            Self::BadStatusLine => f.write_str("malformed HTTP status line"),
-            Self::BadHeader => f.write_str("malformed HTTP header"),
-            Self::BadContentLength => f.write_str("invalid Content-Length"),
-            Self::AmbiguousLength => {
-                f.write_str("both Content-Length and Transfer-Encoding: body length is ambiguous")
-            }
-            Self::NoResponse => f.write_str("connection closed before the response head"),
-            Self::TruncatedBody { expected, received } => write!(
-                f,
-                "body truncated: {received} of {expected} bytes before the connection closed"
-            ),
-            Self::BadChunk => f.write_str("malformed chunked body"),
-            Self::TruncatedChunked => f.write_str("chunked body truncated before its last chunk"),
-            Self::Reset => f.write_str("connection reset by the server"),
-            Self::IdleTimeout => f.write_str("server went silent (idle timeout)"),
-            Self::RedirectLoop => f.write_str("redirect loop"),
-            Self::TooManyRedirects => f.write_str("too many redirects"),
-            Self::MissingLocation => f.write_str("redirect without a Location header"),
-            Self::Sink => f.write_str("the body sink refused the data"),
-        }
+        text::display(self, f)
     }
 }
