@@ -78,7 +78,8 @@ fn build_firmware(get_url: Option<&str>, into: &Path) -> PathBuf {
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS");
     match get_url {
-        Some(url) => cmd.env("TCPLINK_GET_URL", url),
+        // The GET client is a feature of the firmware; the URL says what it fetches.
+        Some(url) => cmd.args(["--features", "get"]).env("TCPLINK_GET_URL", url),
         None => cmd.env_remove("TCPLINK_GET_URL"),
     };
     let out = cmd.output().expect("run cargo for the firmware");
