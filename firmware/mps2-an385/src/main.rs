@@ -5,7 +5,9 @@
 //! built with `--features get` and `TCPLINK_GET_URL=http://...`, one HTTP GET whose head,
 //! body size and FNV-1a hash it logs (the body itself is not kept: a board has nowhere to
 //! save it). The log goes to the debugger's (QEMU's) stdout through semihosting, written
-//! without `core::fmt`; panics print their message only with `--features debug`.
+//! without `core::fmt`; panics print their message only with `--features debug`. With
+//! `--features dhcp` the board takes its address (and DNS server) from a DHCP lease instead
+//! of the static 192.168.69.2.
 #![no_std]
 #![no_main]
 #![deny(unsafe_code)]
@@ -70,8 +72,11 @@ const HTTP_HEAD: usize = 2048;
 #[cfg(feature = "get")]
 const HTTP_URL: usize = 256;
 
-/// Socket slots: the greeting server's, plus the GET's TCP and DNS sockets if it runs.
-const SOCKETS: usize = GREETING_SOCKETS + if cfg!(feature = "get") { 2 } else { 0 };
+/// Socket slots: the greeting server's, plus the GET's TCP and DNS sockets if it runs, plus
+/// the DHCP client's.
+const SOCKETS: usize = GREETING_SOCKETS
+    + if cfg!(feature = "get") { 2 } else { 0 }
+    + if cfg!(feature = "dhcp") { 1 } else { 0 };
 
 type GreetingBuffers = [TcpBuffers<GREETING_RX, GREETING_TX>; GREETING_SOCKETS];
 type Greeting = GreetingServer<GREETING_SOCKETS, GREETING_MSG>;
@@ -100,9 +105,14 @@ fn main() -> ! {
         }),
     };
     nic.enable_interrupt(&mut cp.NVIC);
-    let config = StackConfig::new(MAC, DEVICE_IP, PREFIX)
+    let mut config = StackConfig::new(MAC, DEVICE_IP, PREFIX)
         .with_gateway(GATEWAY)
         .with_seed(0x7463_706c_696e_6b00 ^ u64::from(nic.free_running_counter()));
+    if cfg!(feature = "dhcp") {
+        // The lease brings address, gateway and DNS server.
+        config.ip = None;
+        config.gateway = None;
+    }
     console.put("lan9118: up, MAC ");
     for (i, byte) in config.mac.0.iter().enumerate() {
         if i > 0 {
@@ -134,6 +144,9 @@ fn main() -> ! {
         console.end_line();
     }
     let app = App::new(stack).with_greeting(greeting);
+    // The lease is logged as `DHCP: address A/P, gateway G, DNS D`.
+    #[cfg(feature = "dhcp")]
+    let app = app.with_dhcp();
     #[cfg(feature = "get")]
     let app = {
         let url = GET_URL;
