@@ -341,7 +341,18 @@ pub fn figure() -> Result<Section, String> {
     let per_socket_ram = (sixteen.ram as f64 - one.ram as f64) / 15.0;
     let per_socket_flash = (sixteen.flash as f64 - one.flash as f64) / 15.0;
 
+    let date = Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let rustc = Command::new("rustc")
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
     let mut s = Section::new("footprint", "5. Footprint of the mps2-an385 firmware");
+    s.para(&format!("Measured {date} with {rustc}."));
     s.para(
         "`cargo build --release` in firmware/mps2-an385 (stable, opt-level \"s\", LTO, one \
          codegen unit, panic = abort, smoltcp limits from its .cargo/config.toml) with its \
@@ -363,7 +374,9 @@ pub fn figure() -> Result<Section, String> {
          like the board (5 TCP connections, 1 KiB windows, no fragmentation, no stats or \
          asserts), linked with --gc-sections against newlib-nano. Its figure has no driver, \
          runtime or log; the tcplink figure has the LAN9118 driver, cortex-m-rt and the \
-         semihosting log too.",
+         semihosting log too. Its GET sends a fixed request and counts the bytes: no \
+         response parsing, chunked bodies, redirects or URLs, which are most of \
+         `tcplink::http`, `tcplink::url` and `httparse` below.",
     );
     s.table(&breakdown);
     s.para(
