@@ -35,9 +35,9 @@ use smoltcp::time::Instant;
 use smoltcp::wire::Ipv4Address;
 
 #[cfg(feature = "dhcp")]
-use crate::dhcp::Dhcp;
-#[cfg(feature = "dhcp")]
 pub use crate::dhcp::DhcpEvent;
+#[cfg(feature = "dhcp")]
+use crate::dhcp::{self, Dhcp};
 use crate::greeting::{GreetingEvent, GreetingServer};
 #[cfg(feature = "http")]
 use crate::http::{HttpClient, HttpError, HttpEvent};
@@ -354,16 +354,16 @@ impl<'s, G: Service, H: Service> App<'s, G, H> {
         let Some(dhcp) = &mut self.dhcp else {
             return false;
         };
-        let Some(news) = dhcp.poll(&mut self.stack) else {
-            return false;
+        let event = match dhcp.poll(&mut self.stack) {
+            dhcp::Polled::Idle => return false,
+            dhcp::Polled::Quiet => return true,
+            dhcp::Polled::News(event) => event,
         };
-        if let Some(event) = news {
-            if let DhcpEvent::Configured { dns: Some(dns), .. } = event {
-                self.greeting.dns_servers(&mut self.stack, &[dns]);
-                self.http.dns_servers(&mut self.stack, &[dns]);
-            }
-            handler.event(Event::Dhcp(event));
+        if let DhcpEvent::Configured { dns: Some(dns), .. } = event {
+            self.greeting.dns_servers(&mut self.stack, &[dns]);
+            self.http.dns_servers(&mut self.stack, &[dns]);
         }
+        handler.event(Event::Dhcp(event));
         true
     }
 

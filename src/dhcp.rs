@@ -70,6 +70,16 @@ fn retry() -> dhcpv4::RetryConfig {
     retry
 }
 
+/// What one look at the DHCP client found.
+pub(crate) enum Polled {
+    /// Nothing happened.
+    Idle,
+    /// The interface changed, but that is no news (smoltcp's first "deconfigured").
+    Quiet,
+    /// A lease was obtained or lost; the stack already uses it.
+    News(DhcpEvent),
+}
+
 /// The DHCP client socket and whether it has held a lease.
 pub(crate) struct Dhcp {
     socket: SocketHandle,
@@ -88,15 +98,13 @@ impl Dhcp {
         }
     }
 
-    /// Applies what the client learned to the stack's address and route. Returns `None` if
-    /// nothing happened, `Some(None)` if something changed that is no news (the first
-    /// "deconfigured"), `Some(Some(event))` for a lease obtained or lost.
-    pub(crate) fn poll(&mut self, stack: &mut Stack<'_>) -> Option<Option<DhcpEvent>> {
-        let event = match stack
-            .sockets
-            .get_mut::<dhcpv4::Socket>(self.socket)
-            .poll()?
-        {
+    /// Applies what the client learned to the stack's address and route.
+    pub(crate) fn poll(&mut self, stack: &mut Stack<'_>) -> Polled {
+        let socket = stack.sockets.get_mut::<dhcpv4::Socket>(self.socket);
+        let Some(event) = socket.poll() else {
+            return Polled::Idle;
+        };
+        let event = match event {
             dhcpv4::Event::Configured(config) => DhcpEvent::Configured {
                 address: config.address,
                 router: config.router,
@@ -115,10 +123,10 @@ impl Dhcp {
                 stack.set_ipv4(None, None);
                 // smoltcp reports "deconfigured" once at start; only a lost lease is news.
                 if !core::mem::replace(&mut self.leased, false) {
-                    return Some(None);
+                    return Polled::Quiet;
                 }
             }
         }
-        Some(Some(event))
+        Polled::News(event)
     }
 }
