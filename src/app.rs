@@ -29,54 +29,20 @@
 
 use core::fmt;
 
-use smoltcp::iface::{SocketHandle, SocketSet};
+use smoltcp::iface::SocketSet;
 use smoltcp::phy::Device;
-use smoltcp::socket::dhcpv4;
-use smoltcp::time::{Duration, Instant};
-use smoltcp::wire::{Ipv4Address, Ipv4Cidr};
+use smoltcp::time::Instant;
+use smoltcp::wire::Ipv4Address;
 
+#[cfg(feature = "dhcp")]
+pub use crate::dhcp::DhcpEvent;
+#[cfg(feature = "dhcp")]
+use crate::dhcp::{self, Dhcp};
 use crate::greeting::{GreetingEvent, GreetingServer};
+#[cfg(feature = "http")]
 use crate::http::{HttpClient, HttpError, HttpEvent};
 use crate::stack::Stack;
-
-/// What DHCP did to the interface.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum DhcpEvent {
-    /// A lease was obtained (or renewed with changes).
-    Configured {
-        /// Address and prefix.
-        address: Ipv4Cidr,
-        /// Default gateway, if offered.
-        router: Option<Ipv4Address>,
-        /// First DNS server, if offered.
-        dns: Option<Ipv4Address>,
-    },
-    /// The lease was lost; the interface has no address.
-    Deconfigured,
-}
-
-impl fmt::Display for DhcpEvent {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Configured {
-                address,
-                router,
-                dns,
-            } => {
-                write!(f, "DHCP: address {address}")?;
-                if let Some(router) = router {
-                    write!(f, ", gateway {router}")?;
-                }
-                if let Some(dns) = dns {
-                    write!(f, ", DNS {dns}")?;
-                }
-                Ok(())
-            }
-            Self::Deconfigured => f.write_str("DHCP: lease lost"),
-        }
-    }
-}
+use crate::text::{self, Render, TextOut};
 
 /// Something an application reports to the platform.
 #[derive(Debug, Clone, Copy)]
@@ -84,18 +50,34 @@ pub enum Event<'a> {
     /// From the greeting server.
     Greeting(GreetingEvent),
     /// From the GET client.
+    #[cfg(feature = "http")]
     Http(HttpEvent<'a>),
     /// From DHCP.
+    #[cfg(feature = "dhcp")]
     Dhcp(DhcpEvent),
+    /// Keeps the lifetime when no event borrows (builds without `http`).
+    #[doc(hidden)]
+    #[cfg(not(feature = "http"))]
+    _Borrow(core::convert::Infallible, core::marker::PhantomData<&'a ()>),
+}
+
+impl Render for Event<'_> {
+    fn render(&self, out: &mut dyn TextOut) {
+        match self {
+            Self::Greeting(event) => event.render(out),
+            #[cfg(feature = "http")]
+            Self::Http(event) => event.render(out),
+            #[cfg(feature = "dhcp")]
+            Self::Dhcp(event) => event.render(out),
+            #[cfg(not(feature = "http"))]
+            Self::_Borrow(never, _) => match *never {},
+        }
+    }
 }
 
 impl fmt::Display for Event<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Greeting(event) => event.fmt(f),
-            Self::Http(event) => event.fmt(f),
-            Self::Dhcp(event) => event.fmt(f),
-        }
+        text::display(self, f)
     }
 }
 
@@ -213,6 +195,7 @@ impl<const N: usize, const MSG: usize> Service for GreetingServer<N, MSG> {
     }
 }
 
+#[cfg(feature = "http")]
 impl<const HEAD: usize, const URL: usize, const HEADERS: usize> Service
     for HttpClient<HEAD, URL, HEADERS>
 {
@@ -249,16 +232,6 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize> Service
     }
 }
 
-/// DHCP retries. smoltcp waits 10 s before it repeats a DISCOVER, as long as a GET waits
-/// for an address: one frame lost while a link comes up (a TAP just attached) would fail the
-/// GET. A few seconds, as RFC 2131 §4.1 suggests, leaves room for two more tries.
-fn dhcp_retry() -> dhcpv4::RetryConfig {
-    let mut retry = dhcpv4::RetryConfig::default();
-    retry.discover_timeout = Duration::from_secs(3);
-    retry.initial_request_timeout = Duration::from_secs(2);
-    retry
-}
-
 /// Upper bound on interface/application rounds in one [`App::poll`], so one call is bounded
 /// work even under a flood; leftover work is reported as an immediate deadline.
 const MAX_ROUNDS: usize = 8;
@@ -269,9 +242,8 @@ pub struct App<'s, G = (), H = ()> {
     stack: Stack<'s>,
     greeting: G,
     http: H,
-    dhcp: Option<SocketHandle>,
-    /// Whether DHCP has held a lease (its first "deconfigured" is not news).
-    leased: bool,
+    #[cfg(feature = "dhcp")]
+    dhcp: Option<Dhcp>,
 }
 
 impl<'s> App<'s> {
@@ -281,8 +253,8 @@ impl<'s> App<'s> {
             stack,
             greeting: (),
             http: (),
+            #[cfg(feature = "dhcp")]
             dhcp: None,
-            leased: false,
         }
     }
 }
@@ -294,8 +266,8 @@ impl<'s, G: Service, H: Service> App<'s, G, H> {
             stack: self.stack,
             greeting: server,
             http: self.http,
+            #[cfg(feature = "dhcp")]
             dhcp: self.dhcp,
-            leased: self.leased,
         }
     }
 
@@ -306,16 +278,15 @@ impl<'s, G: Service, H: Service> App<'s, G, H> {
             stack: self.stack,
             greeting: self.greeting,
             http: client,
+            #[cfg(feature = "dhcp")]
             dhcp: self.dhcp,
-            leased: self.leased,
         }
     }
 
     /// Learns address, gateway and DNS servers by DHCP (the stack needs a free socket slot).
+    #[cfg(feature = "dhcp")]
     pub fn with_dhcp(mut self) -> Self {
-        let mut dhcp = dhcpv4::Socket::new();
-        dhcp.set_retry_config(dhcp_retry());
-        self.dhcp = Some(self.stack.sockets.add(dhcp));
+        self.dhcp = Some(Dhcp::new(&mut self.stack));
         self
     }
 
@@ -379,46 +350,33 @@ impl<'s, G: Service, H: Service> App<'s, G, H> {
         next
     }
 
+    /// Applies DHCP's news to the stack and the applications; true if anything changed.
+    #[cfg(feature = "dhcp")]
     fn service_dhcp(&mut self, handler: &mut impl Handler) -> bool {
-        let Some(dhcp) = self.dhcp else {
+        let Some(dhcp) = &mut self.dhcp else {
             return false;
         };
-        let event = match self.stack.sockets.get_mut::<dhcpv4::Socket>(dhcp).poll() {
-            None => return false,
-            Some(dhcpv4::Event::Configured(config)) => DhcpEvent::Configured {
-                address: config.address,
-                router: config.router,
-                dns: config.dns_servers.first().copied(),
-            },
-            Some(dhcpv4::Event::Deconfigured) => DhcpEvent::Deconfigured,
+        let event = match dhcp.poll(&mut self.stack) {
+            dhcp::Polled::Idle => return false,
+            dhcp::Polled::Quiet => return true,
+            dhcp::Polled::News(event) => event,
         };
-        match event {
-            DhcpEvent::Configured {
-                address,
-                router,
-                dns,
-                ..
-            } => {
-                self.leased = true;
-                self.stack.set_ipv4(Some(address), router);
-                if let Some(dns) = dns {
-                    self.greeting.dns_servers(&mut self.stack, &[dns]);
-                    self.http.dns_servers(&mut self.stack, &[dns]);
-                }
-            }
-            DhcpEvent::Deconfigured => {
-                self.stack.set_ipv4(None, None);
-                // smoltcp reports "deconfigured" once at start; only a lost lease is news.
-                if !core::mem::replace(&mut self.leased, false) {
-                    return true;
-                }
-            }
+        if let DhcpEvent::Configured { dns: Some(dns), .. } = event {
+            self.greeting.dns_servers(&mut self.stack, &[dns]);
+            self.http.dns_servers(&mut self.stack, &[dns]);
         }
         handler.event(Event::Dhcp(event));
         true
     }
+
+    /// Without the `dhcp` feature there is no DHCP client.
+    #[cfg(not(feature = "dhcp"))]
+    fn service_dhcp(&mut self, _handler: &mut impl Handler) -> bool {
+        false
+    }
 }
 
+#[cfg(feature = "http")]
 impl<G: Service, const HEAD: usize, const URL: usize, const HEADERS: usize>
     App<'_, G, HttpClient<HEAD, URL, HEADERS>>
 {
@@ -434,6 +392,7 @@ impl<G: Service, const HEAD: usize, const URL: usize, const HEADERS: usize>
     }
 }
 
+#[cfg(feature = "http")]
 impl<G: Service, const HEAD: usize, const URL: usize, const HEADERS: usize>
     App<'_, G, Option<HttpClient<HEAD, URL, HEADERS>>>
 {

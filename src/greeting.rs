@@ -19,6 +19,8 @@
 
 use core::fmt;
 
+use crate::text::{self, Render, TextOut};
+
 use smoltcp::iface::{SocketHandle, SocketSet};
 use smoltcp::socket::tcp::{self, State};
 use smoltcp::time::{Duration, Instant};
@@ -91,12 +93,26 @@ pub enum GreetingEvent {
 }
 
 /// The seed's log lines.
+impl Render for GreetingEvent {
+    fn render(&self, out: &mut dyn TextOut) {
+        match self {
+            Self::Accepted { peer } => {
+                out.put("Accept new connection from ");
+                out.endpoint(*peer);
+                out.put("...");
+            }
+            Self::Closed { peer, .. } => {
+                out.put("Connection from ");
+                out.endpoint(*peer);
+                out.put(" close.");
+            }
+        }
+    }
+}
+
 impl fmt::Display for GreetingEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Accepted { peer } => write!(f, "Accept new connection from {peer}..."),
-            Self::Closed { peer, .. } => write!(f, "Connection from {peer} close."),
-        }
+        text::display(self, f)
     }
 }
 

@@ -9,22 +9,32 @@
 //!
 //! * [`stack`] — the smoltcp `Interface` plus its `SocketSet`, configured for static IPv4.
 //! * [`greeting`] — the seed's `tcp_server.py`: `Welcome`, `Hello, X!`, `exit`.
+//! * [`dhcp`] — address, gateway and DNS server from a DHCP lease.
 //! * [`framing`] — how the greeting server cuts received bytes into messages.
 //! * [`http`] — the seed's `http_get.py`: a streaming HTTP/1.1 GET client with DNS.
 //! * [`url`] — `http://` URLs parsed in place.
 //! * [`link`] — an in-memory Ethernet link for tests and demos: real frames, no OS.
+//! * [`text`] — the events' log lines written without `core::fmt`.
 //! * [`app`] — the poll loop that ties them together and reports [`app::Event`]s.
+//!
+//! Cargo features choose what is compiled: `dhcp`, `dns` and `http` (all on by default). A
+//! board that only serves greetings turns them off and links TCP alone.
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod app;
 pub mod arp_watch;
+#[cfg(feature = "dhcp")]
+pub mod dhcp;
 pub mod framing;
 pub mod greeting;
+#[cfg(feature = "http")]
 pub mod http;
 pub mod link;
 pub mod stack;
+pub mod text;
+#[cfg(feature = "http")]
 pub mod url;
 
 pub use smoltcp;

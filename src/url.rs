@@ -2,6 +2,8 @@
 
 use core::fmt;
 
+use crate::text::{self, Render, TextOut};
+
 /// Why a URL was rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -21,15 +23,26 @@ pub enum UrlError {
     Ipv6Unsupported,
 }
 
-impl fmt::Display for UrlError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl Render for UrlError {
+    fn render(&self, out: &mut dyn TextOut) {
+        let text = match self {
             Self::TlsUnsupported => "https:// is not supported (no TLS on this device)",
             Self::UnsupportedScheme => "only http:// URLs are supported",
             Self::Malformed => "malformed URL (expected http://host[:port]/path)",
-            Self::TooLong { limit } => return write!(f, "URL longer than {limit} bytes"),
+            Self::TooLong { limit } => {
+                out.put("URL longer than ");
+                out.decimal(*limit as u64);
+                " bytes"
+            }
             Self::Ipv6Unsupported => "IPv6 addresses in URLs are not supported yet (IPv4 only)",
-        })
+        };
+        out.put(text);
+    }
+}
+
+impl fmt::Display for UrlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        text::display(self, f)
     }
 }
 
@@ -48,12 +61,18 @@ pub struct Url<'a> {
 #[derive(Debug, Clone, Copy)]
 pub struct Target<'a>(&'a str);
 
+impl Render for Target<'_> {
+    fn render(&self, out: &mut dyn TextOut) {
+        if self.0.starts_with('?') {
+            out.put("/");
+        }
+        out.put(self.0);
+    }
+}
+
 impl fmt::Display for Target<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.starts_with('?') {
-            f.write_str("/")?;
-        }
-        f.write_str(self.0)
+        text::display(self, f)
     }
 }
 
@@ -105,13 +124,21 @@ impl<'a> Url<'a> {
     }
 }
 
+impl Render for Url<'_> {
+    fn render(&self, out: &mut dyn TextOut) {
+        out.put("http://");
+        out.put(self.host);
+        if self.port != 80 {
+            out.put(":");
+            out.decimal(u64::from(self.port));
+        }
+        self.target().render(out);
+    }
+}
+
 impl fmt::Display for Url<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "http://{}", self.host)?;
-        if self.port != 80 {
-            write!(f, ":{}", self.port)?;
-        }
-        self.target().fmt(f)
+        text::display(self, f)
     }
 }
 
@@ -138,27 +165,42 @@ pub fn resolve<const CAP: usize>(
     location: &str,
     out: &mut heapless::String<CAP>,
 ) -> Result<(), UrlError> {
-    use core::fmt::Write;
     out.clear();
+    let mut text = Bounded {
+        out,
+        complete: true,
+    };
     let location = location.trim();
-    let too_long = UrlError::TooLong { limit: CAP };
-    let written = if location.contains("://") {
-        out.push_str(location).map_err(|_| too_long)
+    if location.contains("://") {
+        text.put(location);
     } else if let Some(rest) = location.strip_prefix("//") {
-        write!(out, "http://{rest}").map_err(|_| too_long)
+        text.put("http://");
+        text.put(rest);
     } else {
-        let origin = Url { path: "", ..*base };
-        if location.starts_with('/') {
-            write!(out, "{origin}{location}").map_err(|_| too_long)
-        } else {
+        Url { path: "", ..*base }.render(&mut text);
+        if !location.starts_with('/') {
             // Relative to the directory of the base path (query dropped).
             let path = base.path.split('?').next().unwrap_or("/");
-            let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
-            write!(out, "{origin}{dir}{location}").map_err(|_| too_long)
+            text.put(&path[..path.rfind('/').map_or(0, |i| i + 1)]);
         }
-    };
-    written?;
+        text.put(location);
+    }
+    if !text.complete {
+        return Err(UrlError::TooLong { limit: CAP });
+    }
     Url::parse(out).map(|_| ())
+}
+
+/// A fixed string as a [`TextOut`] that remembers whether everything fit.
+struct Bounded<'a, const CAP: usize> {
+    out: &'a mut heapless::String<CAP>,
+    complete: bool,
+}
+
+impl<const CAP: usize> TextOut for Bounded<'_, CAP> {
+    fn put(&mut self, text: &str) {
+        self.complete = self.complete && self.out.push_str(text).is_ok();
+    }
 }
 
 #[cfg(test)]

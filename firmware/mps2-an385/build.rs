@@ -8,11 +8,17 @@ fn main() {
     println!("cargo:rustc-link-search={}", out.display());
     println!("cargo:rerun-if-changed=memory.x");
     println!("cargo:rerun-if-changed=build.rs");
-    // The GET client is compiled in only when a URL is given.
-    println!("cargo::rustc-check-cfg=cfg(tcplink_get)");
     println!("cargo:rerun-if-env-changed=TCPLINK_GET_URL");
     println!("cargo:rerun-if-env-changed=TCPLINK_SOCKETS");
-    if env::var_os("TCPLINK_GET_URL").is_some() {
-        println!("cargo:rustc-cfg=tcplink_get");
+    // The GET client is the `get` feature (it turns on the core's HTTP and DNS, which an
+    // environment variable cannot); the URL says what to fetch. One without the other is a
+    // mistake, caught here rather than by a build that silently ignores the URL.
+    let get = env::var_os("CARGO_FEATURE_GET").is_some();
+    let url = env::var_os("TCPLINK_GET_URL").is_some();
+    if url && !get {
+        panic!("TCPLINK_GET_URL is set: build with `--features get` to compile the GET client in");
+    }
+    if get && !url {
+        panic!("`--features get` needs TCPLINK_GET_URL=http://host[:port]/path");
     }
 }

@@ -1,7 +1,8 @@
 //! The bare-metal board port (firmware/mps2-an385) under QEMU, attached to a TAP in a
 //! network namespace: the seed's own client, `tcplink-host greet` and concurrent clients talk
 //! to the emulated Cortex-M3, and an HTTP GET from the board reaches a server in the
-//! namespace. Needs root (netns, TAP), `qemu-system-arm` and the thumbv7m-none-eabi target.
+//! namespace, by address or (with DHCP and DNS from dnsmasq) by name. Needs root (netns,
+//! TAP), `qemu-system-arm`, `dnsmasq` and the thumbv7m-none-eabi target.
 //!
 //! Every wait is bounded: a board that does not answer fails the test with QEMU's output.
 
@@ -40,9 +41,10 @@ fn can_run(test: &str) -> bool {
 /// happen under this lock.
 static BUILD: Mutex<()> = Mutex::new(());
 
-/// Builds the board firmware (with `TCPLINK_GET_URL` = `get_url`, or without it) and
-/// copies the ELF to `into`, so parallel tests each boot their own variant.
-fn build_firmware(get_url: Option<&str>, into: &Path) -> PathBuf {
+/// Builds the board firmware (with `TCPLINK_GET_URL` = `get_url`, or without it; with
+/// `--features dhcp` if `dhcp`) and copies the ELF to `into`, so parallel tests each boot
+/// their own variant.
+fn build_firmware(get_url: Option<&str>, dhcp: bool, into: &Path) -> PathBuf {
     let _lock = BUILD.lock().unwrap_or_else(|e| e.into_inner());
     let dir = firmware_dir();
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
@@ -55,9 +57,13 @@ fn build_firmware(get_url: Option<&str>, into: &Path) -> PathBuf {
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS");
     match get_url {
-        Some(url) => cmd.env("TCPLINK_GET_URL", url),
+        // The GET client is a feature of the firmware; the URL says what it fetches.
+        Some(url) => cmd.args(["--features", "get"]).env("TCPLINK_GET_URL", url),
         None => cmd.env_remove("TCPLINK_GET_URL"),
     };
+    if dhcp {
+        cmd.args(["--features", "dhcp"]);
+    }
     let out = cmd.output().expect("run cargo for the firmware");
     assert!(
         out.status.success(),
@@ -206,13 +212,18 @@ fn seed_session(ns: &Namespace, script: &Path) -> Command {
 
 /// `tcplink-host greet` (the seed's client in Rust, same transcript) against the board.
 fn host_greet(ns: &Namespace, timeout_s: &str) -> Command {
+    host_greet_at(ns, DEVICE_IP, timeout_s)
+}
+
+/// `tcplink-host greet` against the board at `ip`.
+fn host_greet_at(ns: &Namespace, ip: &str, timeout_s: &str) -> Command {
     let mut cmd = ns.command("timeout");
     cmd.args([
         CLIENT_TIMEOUT_S,
         env!("CARGO_BIN_EXE_tcplink-host"),
         "greet",
     ])
-    .arg(format!("{DEVICE_IP}:{PORT}"))
+    .arg(format!("{ip}:{PORT}"))
     .args(["--timeout-s", timeout_s]);
     cmd
 }
@@ -328,7 +339,7 @@ fn board_serves_the_seed_greeting_over_a_tap() {
         return;
     }
     let scratch = TempDir::new("greet");
-    let elf = build_firmware(None, &scratch.0);
+    let elf = build_firmware(None, false, &scratch.0);
     let ns = Namespace::create(&format!("tlboard-g-{}", std::process::id()), TAP)
         .expect("create the namespace");
     let mut board = start_board(&ns, &elf);
@@ -424,7 +435,7 @@ fn board_serves_the_seed_client_unchanged() {
         return;
     };
     let scratch = TempDir::new("seed");
-    let elf = build_firmware(None, &scratch.0);
+    let elf = build_firmware(None, false, &scratch.0);
     let ns = Namespace::create(&format!("tlboard-s-{}", std::process::id()), TAP)
         .expect("create the namespace");
     let mut board = start_board(&ns, &elf);
@@ -447,16 +458,8 @@ fn fnv1a64(data: &[u8]) -> u64 {
     })
 }
 
-#[test]
-fn board_downloads_a_file_over_http() {
-    let test = "board_downloads_a_file_over_http";
-    if !can_run(test) {
-        return;
-    }
-    let scratch = TempDir::new("get");
-    let root = scratch.0.join("www");
-    std::fs::create_dir_all(&root).unwrap();
-    // 200 KiB of varied bytes: many segments, several TCP windows.
+/// 200 KiB of varied bytes: many segments, several TCP windows.
+fn test_body() -> Vec<u8> {
     let mut body = Vec::with_capacity(200 * 1024);
     let mut x: u32 = 0x1234_5678;
     while body.len() < 200 * 1024 {
@@ -465,12 +468,15 @@ fn board_downloads_a_file_over_http() {
         x ^= x << 5;
         body.extend_from_slice(&x.to_le_bytes());
     }
-    std::fs::write(root.join("blob.bin"), &body).unwrap();
-    let url = format!("http://{HOST_IP}:8000/blob.bin");
-    let elf = build_firmware(Some(&url), &scratch.0);
+    body
+}
 
-    let ns = Namespace::create(&format!("tlboard-h-{}", std::process::id()), TAP)
-        .expect("create the namespace");
+/// `tcplink-host serve-http` in `ns` on port 8000 with `body` as /blob.bin, once it accepts
+/// connections.
+fn serve_body(ns: &Namespace, scratch: &Path, body: &[u8]) -> Running {
+    let root = scratch.join("www");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("blob.bin"), body).unwrap();
     let mut server_cmd = ns.command("timeout");
     server_cmd
         .args([
@@ -482,23 +488,44 @@ fn board_downloads_a_file_over_http() {
         .arg(&root)
         .args(["--listen", &format!("{HOST_IP}:8000")]);
     let mut server = Running::start(server_cmd);
-    // The server is up once it accepts a connection (bounded).
+    wait_accepting(ns, 8000, &mut server, "serve-http");
+    server
+}
+
+/// Waits (bounded) until `server` accepts TCP connections on HOST_IP:`port`.
+fn wait_accepting(ns: &Namespace, port: u16, server: &mut Running, what: &str) {
     let mut probe = ns.command("timeout");
     probe.args([CLIENT_TIMEOUT_S, "python3", "-c"]).arg(
         "import socket,sys,time\n\
          for _ in range(100):\n\
          \x20   try:\n\
-         \x20       socket.create_connection((sys.argv[1], 8000), timeout=1).close(); sys.exit(0)\n\
+         \x20       socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=1).close(); sys.exit(0)\n\
          \x20   except OSError: time.sleep(0.1)\n\
          sys.exit(1)",
     );
-    probe.arg(HOST_IP);
+    probe.arg(HOST_IP).arg(port.to_string());
     let out = run(probe);
     assert!(
         out.status.success() && !server.exited(),
-        "serve-http did not come up: {out:?}\n{}",
+        "{what} did not come up: {out:?}\n{}",
         server.output()
     );
+}
+
+#[test]
+fn board_downloads_a_file_over_http() {
+    let test = "board_downloads_a_file_over_http";
+    if !can_run(test) {
+        return;
+    }
+    let scratch = TempDir::new("get");
+    let body = test_body();
+    let url = format!("http://{HOST_IP}:8000/blob.bin");
+    let elf = build_firmware(Some(&url), false, &scratch.0);
+
+    let ns = Namespace::create(&format!("tlboard-h-{}", std::process::id()), TAP)
+        .expect("create the namespace");
+    let server = serve_body(&ns, &scratch.0, &body);
 
     let mut board = start_board(&ns, &elf);
     let want = format!(
@@ -521,5 +548,100 @@ fn board_downloads_a_file_over_http() {
     assert!(log.contains(&want), "want `{want}` in:\n{log}");
     // The greeting server runs alongside the client.
     wait_until_serving(&ns, &mut board);
+    eprintln!("board log:\n{}", board.output());
+}
+
+/// The greeting + GET + DHCP + DNS build (the footprint table's largest): the board takes
+/// its address and DNS server from dnsmasq, resolves the URL's name through it, downloads
+/// the file intact, and serves the seed's greeting (tcplink-host greet) at the leased address.
+#[test]
+fn board_uses_dhcp_and_dns_from_dnsmasq() {
+    let test = "board_uses_dhcp_and_dns_from_dnsmasq";
+    if !can_run(test) || !require_programs(test, &["dnsmasq"]) {
+        return;
+    }
+    let scratch = TempDir::new("dhcp");
+    let body = test_body();
+    let url = "http://files.test:8000/blob.bin";
+    let elf = build_firmware(Some(url), true, &scratch.0);
+
+    let ns = Namespace::create(&format!("tlboard-d-{}", std::process::id()), TAP)
+        .expect("create the namespace");
+    let server = serve_body(&ns, &scratch.0, &body);
+    let mut dnsmasq_cmd = ns.command("timeout");
+    dnsmasq_cmd
+        .args([QEMU_LIFETIME_S, "dnsmasq", "--no-daemon"])
+        .arg(format!("--interface={}", ns.tap()))
+        .args([
+            "--bind-interfaces",
+            "--dhcp-range=192.168.69.50,192.168.69.60,12h",
+            &format!("--address=/files.test/{HOST_IP}"),
+            "--no-resolv",
+            "--no-hosts",
+            "--port=53",
+            // Offer at once instead of pinging the address for 3 s first.
+            "--no-ping",
+        ])
+        .arg(format!(
+            "--pid-file={}",
+            scratch.0.join("dnsmasq.pid").display()
+        ))
+        .arg(format!(
+            "--dhcp-leasefile={}",
+            scratch.0.join("leases").display()
+        ));
+    let mut dnsmasq = Running::start(dnsmasq_cmd);
+    wait_accepting(&ns, 53, &mut dnsmasq, "dnsmasq");
+
+    let mut board = start_board(&ns, &elf);
+    let want = format!(
+        "http: done, status 200, body {} bytes, fnv1a64 {:016x}",
+        body.len(),
+        fnv1a64(&body)
+    );
+    let finished = board.wait_for(BOOT_DEADLINE, |log| {
+        log.contains("http: done") || log.contains("http: failed")
+    });
+    let log = board.output();
+    assert!(
+        finished,
+        "the board did not finish the GET within {BOOT_DEADLINE:?}; QEMU output:\n{log}\n\
+         serve-http output:\n{}\ndnsmasq output:\n{}",
+        server.output(),
+        dnsmasq.output()
+    );
+    let lease = log
+        .lines()
+        .find(|l| l.starts_with("DHCP: address "))
+        .unwrap_or_else(|| panic!("no lease in the board's log:\n{log}"));
+    let address = lease["DHCP: address ".len()..]
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(address.starts_with("192.168.69."), "{lease}");
+    let host: u8 = address["192.168.69.".len()..].parse().unwrap();
+    assert!((50..=60).contains(&host), "{lease}");
+    assert_eq!(
+        &lease[lease.find('/').unwrap()..],
+        format!("/24, gateway {HOST_IP}, DNS {HOST_IP}"),
+        "{log}"
+    );
+    assert!(log.contains(&format!("GET {url}")), "{log}");
+    assert!(
+        log.contains(&format!("http: resolved to {HOST_IP}\n")),
+        "{log}"
+    );
+    assert!(log.contains(&want), "want `{want}` in:\n{log}");
+    // The greeting server answers at the leased address.
+    let out = run(host_greet_at(&ns, &address, "5"));
+    assert_eq!(
+        stdout_of(&out, "tcplink-host greet at the leased address", &board),
+        SEED_TRANSCRIPT
+    );
+    let served = board.wait_for(Duration::from_secs(10), |log| {
+        log.contains(&format!("Connection from {HOST_IP}:"))
+    });
+    assert!(served, "no close line:\n{}", board.output());
     eprintln!("board log:\n{}", board.output());
 }

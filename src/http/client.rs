@@ -14,6 +14,7 @@ use super::error::DnsServers;
 use super::head::{self, ResponseHead};
 use super::{HttpError, USER_AGENT};
 use crate::stack::{drop_unreachable, tcp_is_free, Stack, TcpBuffers};
+use crate::text::{self, Render, TextOut};
 use crate::url::{self, Url};
 
 /// smoltcp gives up on a DNS server after this long; a failure sooner is an answer.
@@ -115,16 +116,42 @@ pub enum HttpEvent<'a> {
     Failed(HttpError),
 }
 
+impl Render for HttpEvent<'_> {
+    fn render(&self, out: &mut dyn TextOut) {
+        match self {
+            Self::Resolved { addr } => {
+                out.put("resolved to ");
+                out.ipv4(*addr);
+            }
+            Self::Connected { remote } => {
+                out.put("connected to ");
+                out.endpoint(*remote);
+            }
+            Self::Head(head) => head.render(out),
+            Self::Redirect { status, to } => {
+                out.put("redirect (");
+                out.decimal(u64::from(*status));
+                out.put(") to ");
+                out.put(to);
+            }
+            Self::Done { status, body_len } => {
+                out.put("done: status ");
+                out.decimal(u64::from(*status));
+                out.put(", ");
+                out.decimal(*body_len);
+                out.put(" bytes");
+            }
+            Self::Failed(error) => {
+                out.put("GET failed: ");
+                error.render(out);
+            }
+        }
+    }
+}
+
 impl fmt::Display for HttpEvent<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Resolved { addr } => write!(f, "resolved to {addr}"),
-            Self::Connected { remote } => write!(f, "connected to {remote}"),
-            Self::Head(head) => head.fmt(f),
-            Self::Redirect { status, to } => write!(f, "redirect ({status}) to {to}"),
-            Self::Done { status, body_len } => write!(f, "done: status {status}, {body_len} bytes"),
-            Self::Failed(error) => write!(f, "GET failed: {error}"),
-        }
+        text::display(self, f)
     }
 }
 
@@ -573,11 +600,20 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize> HttpClient<HEAD,
     fn send_request(&self, socket: &mut tcp::Socket) -> Result<(), HttpError> {
         let url = Url::parse(&self.url)?;
         let mut counter = Counter(0);
-        write_request(&mut counter, &url).map_err(|_| HttpError::RequestTooLarge)?;
+        write_request(&mut counter, &url);
         if counter.0 > socket.send_capacity() - socket.send_queue() {
             return Err(HttpError::RequestTooLarge);
         }
-        write_request(&mut SocketWriter(socket), &url).map_err(|_| HttpError::RequestTooLarge)
+        let mut writer = SocketWriter {
+            socket,
+            complete: true,
+        };
+        write_request(&mut writer, &url);
+        if writer.complete {
+            Ok(())
+        } else {
+            Err(HttpError::RequestTooLarge)
+        }
     }
 
     fn read_head(
@@ -699,35 +735,41 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize> HttpClient<HEAD,
     }
 }
 
-fn write_request(out: &mut dyn fmt::Write, url: &Url<'_>) -> fmt::Result {
-    write!(out, "GET {} HTTP/1.1\r\nHost: {}", url.target(), url.host)?;
+/// The request, written piece by piece (no `core::fmt`: a board links none).
+fn write_request(out: &mut dyn TextOut, url: &Url<'_>) {
+    out.put("GET ");
+    url.target().render(out);
+    out.put(" HTTP/1.1\r\nHost: ");
+    out.put(url.host);
     if url.port != 80 {
-        write!(out, ":{}", url.port)?;
+        out.put(":");
+        out.decimal(u64::from(url.port));
     }
-    write!(
-        out,
-        "\r\nUser-Agent: {USER_AGENT}\r\nAccept: */*\r\nConnection: close\r\n\r\n"
-    )
+    out.put("\r\nUser-Agent: ");
+    out.put(USER_AGENT);
+    out.put("\r\nAccept: */*\r\nConnection: close\r\n\r\n");
 }
 
 /// Counts what would be written.
 struct Counter(usize);
 
-impl fmt::Write for Counter {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.0 += s.len();
-        Ok(())
+impl TextOut for Counter {
+    fn put(&mut self, text: &str) {
+        self.0 += text.len();
     }
 }
 
 /// Writes into a socket whose free space was checked first.
-struct SocketWriter<'a, 'b>(&'a mut tcp::Socket<'b>);
+struct SocketWriter<'a, 'b> {
+    socket: &'a mut tcp::Socket<'b>,
+    /// Whether every piece went in whole.
+    complete: bool,
+}
 
-impl fmt::Write for SocketWriter<'_, '_> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        match self.0.send_slice(s.as_bytes()) {
-            Ok(n) if n == s.len() => Ok(()),
-            _ => Err(fmt::Error),
+impl TextOut for SocketWriter<'_, '_> {
+    fn put(&mut self, text: &str) {
+        if self.complete {
+            self.complete = self.socket.send_slice(text.as_bytes()) == Ok(text.len());
         }
     }
 }

@@ -4,6 +4,8 @@ use core::fmt;
 
 use smoltcp::wire::Ipv4Address;
 
+use crate::text::{self, Render, TextOut};
+
 use crate::url::UrlError;
 
 /// Why a GET failed. Each variant is one distinct cause; `Display` says it for a person.
@@ -99,57 +101,86 @@ impl From<UrlError> for HttpError {
     }
 }
 
-impl fmt::Display for HttpError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Render for HttpError {
+    fn render(&self, out: &mut dyn TextOut) {
         match self {
-            Self::Url(error) => error.fmt(f),
-            Self::Busy => f.write_str("a GET is already running"),
-            Self::NoClient => f.write_str("this app has no GET client"),
-            Self::Cancelled => f.write_str("GET cancelled"),
-            Self::NoDnsServer => f.write_str("host name needs DNS but no DNS server is configured"),
-            Self::DnsNotFound => f.write_str("DNS: no such host name"),
-            Self::DnsTimeout { tried } => write!(f, "DNS: no answer from {tried} (timed out)"),
-            Self::NoAddress => f.write_str("no IPv4 address (no DHCP lease)"),
-            Self::ConnectionRefused => f.write_str("connection refused"),
-            Self::ConnectTimeout => f.write_str("connect timed out"),
-            Self::NoRoute(addr) => write!(f, "no route to {addr} (not on the subnet, no gateway)"),
-            Self::NoArpReply(addr) => write!(f, "no ARP reply from {addr}"),
-            Self::OwnAddress(addr) => write!(f, "{addr} is this device's own address"),
-            Self::RequestTooLarge => f.write_str("request does not fit the transmit buffer"),
-            Self::HeadTooLarge { limit } => write!(f, "response head larger than {limit} bytes"),
-            Self::TooManyHeaders { limit } => write!(f, "response has more than {limit} headers"),
+            Self::Url(error) => error.render(out),
+            Self::Busy => out.put("a GET is already running"),
+            Self::NoClient => out.put("this app has no GET client"),
+            Self::Cancelled => out.put("GET cancelled"),
+            Self::NoDnsServer => out.put("host name needs DNS but no DNS server is configured"),
+            Self::DnsNotFound => out.put("DNS: no such host name"),
+            Self::DnsTimeout { tried } => {
+                out.put("DNS: no answer from ");
+                tried.render(out);
+                out.put(" (timed out)");
+            }
+            Self::NoAddress => out.put("no IPv4 address (no DHCP lease)"),
+            Self::ConnectionRefused => out.put("connection refused"),
+            Self::ConnectTimeout => out.put("connect timed out"),
+            Self::NoRoute(addr) => {
+                out.put("no route to ");
+                out.ipv4(*addr);
+                out.put(" (not on the subnet, no gateway)");
+            }
+            Self::NoArpReply(addr) => {
+                out.put("no ARP reply from ");
+                out.ipv4(*addr);
+            }
+            Self::OwnAddress(addr) => {
+                out.ipv4(*addr);
+                out.put(" is this device's own address");
+            }
+            Self::RequestTooLarge => out.put("request does not fit the transmit buffer"),
+            Self::HeadTooLarge { limit } => {
+                out.put("response head larger than ");
+                out.decimal(*limit as u64);
+                out.put(" bytes");
+            }
+            Self::TooManyHeaders { limit } => {
+                out.put("response has more than ");
+                out.decimal(*limit as u64);
+                out.put(" headers");
+            }
             Self::LocationTooLong { limit } => {
-                write!(
-                    f,
-                    "redirect Location longer than {limit} bytes (the URL limit)"
-                )
+                out.put("redirect Location longer than ");
+                out.decimal(*limit as u64);
+                out.put(" bytes (the URL limit)");
             }
             Self::UnsupportedTransferCoding(coding) => {
-                write!(
-                    f,
-                    "unsupported Transfer-Encoding {coding:?} (only chunked is decoded)"
-                )
+                out.put("unsupported Transfer-Encoding \"");
+                coding.render(out);
+                out.put("\" (only chunked is decoded)");
             }
-            Self::BadStatusLine => f.write_str("malformed HTTP status line"),
-            Self::BadHeader => f.write_str("malformed HTTP header"),
-            Self::BadContentLength => f.write_str("invalid Content-Length"),
+            Self::BadStatusLine => out.put("malformed HTTP status line"),
+            Self::BadHeader => out.put("malformed HTTP header"),
+            Self::BadContentLength => out.put("invalid Content-Length"),
             Self::AmbiguousLength => {
-                f.write_str("both Content-Length and Transfer-Encoding: body length is ambiguous")
+                out.put("both Content-Length and Transfer-Encoding: body length is ambiguous")
             }
-            Self::NoResponse => f.write_str("connection closed before the response head"),
-            Self::TruncatedBody { expected, received } => write!(
-                f,
-                "body truncated: {received} of {expected} bytes before the connection closed"
-            ),
-            Self::BadChunk => f.write_str("malformed chunked body"),
-            Self::TruncatedChunked => f.write_str("chunked body truncated before its last chunk"),
-            Self::Reset => f.write_str("connection reset by the server"),
-            Self::IdleTimeout => f.write_str("server went silent (idle timeout)"),
-            Self::RedirectLoop => f.write_str("redirect loop"),
-            Self::TooManyRedirects => f.write_str("too many redirects"),
-            Self::MissingLocation => f.write_str("redirect without a Location header"),
-            Self::Sink => f.write_str("the body sink refused the data"),
+            Self::NoResponse => out.put("connection closed before the response head"),
+            Self::TruncatedBody { expected, received } => {
+                out.put("body truncated: ");
+                out.decimal(*received);
+                out.put(" of ");
+                out.decimal(*expected);
+                out.put(" bytes before the connection closed");
+            }
+            Self::BadChunk => out.put("malformed chunked body"),
+            Self::TruncatedChunked => out.put("chunked body truncated before its last chunk"),
+            Self::Reset => out.put("connection reset by the server"),
+            Self::IdleTimeout => out.put("server went silent (idle timeout)"),
+            Self::RedirectLoop => out.put("redirect loop"),
+            Self::TooManyRedirects => out.put("too many redirects"),
+            Self::MissingLocation => out.put("redirect without a Location header"),
+            Self::Sink => out.put("the body sink refused the data"),
         }
+    }
+}
+
+impl fmt::Display for HttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        text::display(self, f)
     }
 }
 
@@ -201,15 +232,20 @@ impl From<&[Ipv4Address]> for DnsServers {
 }
 
 /// `10.0.0.9, 10.0.0.1`.
-impl fmt::Display for DnsServers {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Render for DnsServers {
+    fn render(&self, out: &mut dyn TextOut) {
         for (i, server) in self.as_slice().iter().enumerate() {
             if i > 0 {
-                f.write_str(", ")?;
+                out.put(", ");
             }
-            write!(f, "{server}")?;
+            out.ipv4(*server);
         }
-        Ok(())
+    }
+}
+
+impl fmt::Display for DnsServers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        text::display(self, f)
     }
 }
 
@@ -255,15 +291,20 @@ impl CodingName {
 }
 
 /// The name, lossily as text.
-impl fmt::Display for CodingName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Render for CodingName {
+    fn render(&self, out: &mut dyn TextOut) {
         for chunk in self.as_bytes().utf8_chunks() {
-            f.write_str(chunk.valid())?;
+            out.put(chunk.valid());
             if !chunk.invalid().is_empty() {
-                f.write_str("\u{FFFD}")?;
+                out.put("\u{FFFD}");
             }
         }
-        Ok(())
+    }
+}
+
+impl fmt::Display for CodingName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        text::display(self, f)
     }
 }
 

@@ -2,6 +2,8 @@
 
 use core::fmt;
 
+use crate::text::{self, Render, TextOut};
+
 use super::body::Framing;
 use super::error::CodingName;
 use super::HttpError;
@@ -89,15 +91,20 @@ impl<'a> ResponseHead<'a> {
 }
 
 /// Prints the head as the seed does (`print(header.decode('utf-8'))`), lossily for non-UTF-8.
-impl fmt::Display for ResponseHead<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Render for ResponseHead<'_> {
+    fn render(&self, out: &mut dyn TextOut) {
         for chunk in self.raw.utf8_chunks() {
-            f.write_str(chunk.valid())?;
+            out.put(chunk.valid());
             if !chunk.invalid().is_empty() {
-                f.write_str("\u{FFFD}")?;
+                out.put("\u{FFFD}");
             }
         }
-        Ok(())
+    }
+}
+
+impl fmt::Display for ResponseHead<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        text::display(self, f)
     }
 }
 

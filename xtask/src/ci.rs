@@ -56,101 +56,118 @@ fn shown(cmd: &Command) -> String {
         .join(" ")
 }
 
+/// `cargo ARGS` in the repository's root.
+fn root_cargo(root: &Path, args: &[&str]) -> Command {
+    let mut cmd = cargo();
+    cmd.args(args).current_dir(root);
+    cmd
+}
+
+/// `cargo ARGS` in the board's workspace.
+fn board(root: &Path, args: &[&str]) -> Command {
+    let mut cmd = board_cargo(root);
+    cmd.args(args);
+    cmd
+}
+
+/// Clippy of the core alone for the microcontroller target with `features` (none: `""`).
+fn core_features(root: &Path, features: &str) -> Command {
+    const MCU: [&str; 6] = [
+        "clippy",
+        "-p",
+        "tcplink",
+        "--target",
+        "thumbv7em-none-eabihf",
+        "--no-default-features",
+    ];
+    let mut cmd = root_cargo(root, &MCU);
+    cmd.args(["--features", features, "--", "-D", "warnings"]);
+    cmd
+}
+
 pub fn run(root: &Path) -> bool {
-    let in_root = |cmd: &mut Command| {
-        cmd.current_dir(root);
-    };
+    const MCU: &str = "thumbv7em-none-eabihf";
+    let mut get_build = board(
+        root,
+        &["clippy", "--release", "--features", "get,dhcp,debug"],
+    );
+    get_build
+        .args(["--", "-D", "warnings"])
+        .env("TCPLINK_GET_URL", "http://192.168.69.1:8000/");
+    let mut docs = root_cargo(root, &["doc", "-p", "tcplink", "--no-deps"]);
+    docs.env("RUSTDOCFLAGS", "-D warnings");
+    let mut size = Command::new("size");
+    size.arg(BOARD_ELF).current_dir(root.join(BOARD));
+    let clippy = [
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ];
     let steps: Vec<(&str, Command)> = vec![
-        ("fmt", {
-            let mut c = cargo();
-            c.args(["fmt", "--all", "--", "--check"]);
-            in_root(&mut c);
-            c
-        }),
-        ("fmt (board)", {
-            let mut c = board_cargo(root);
-            c.args(["fmt", "--", "--check"]);
-            c
-        }),
-        ("clippy", {
-            let mut c = cargo();
-            c.args([
-                "clippy",
-                "--workspace",
-                "--all-targets",
-                "--",
-                "-D",
-                "warnings",
-            ]);
-            in_root(&mut c);
-            c
-        }),
-        ("clippy (board)", {
-            let mut c = board_cargo(root);
-            c.args(["clippy", "--release", "--", "-D", "warnings"]);
-            c
-        }),
-        ("core docs (broken links fail)", {
-            let mut c = cargo();
-            c.args(["doc", "-p", "tcplink", "--no-deps"])
-                .env("RUSTDOCFLAGS", "-D warnings");
-            in_root(&mut c);
-            c
-        }),
-        ("core on a microcontroller target", {
-            let mut c = cargo();
-            c.args([
-                "build",
-                "-p",
-                "tcplink",
-                "--target",
-                "thumbv7em-none-eabihf",
-            ]);
-            in_root(&mut c);
-            c
-        }),
-        ("core with defmt", {
-            let mut c = cargo();
-            c.args([
-                "check",
-                "-p",
-                "tcplink",
-                "--target",
-                "thumbv7em-none-eabihf",
-            ])
-            .args(["--features", "defmt"]);
-            in_root(&mut c);
-            c
-        }),
-        ("core with log", {
-            let mut c = cargo();
-            c.args([
-                "check",
-                "-p",
-                "tcplink",
-                "--target",
-                "thumbv7em-none-eabihf",
-            ])
-            .args(["--features", "log"]);
-            in_root(&mut c);
-            c
-        }),
-        ("board firmware", {
-            let mut c = board_cargo(root);
-            c.args(["build", "--release"]);
-            c
-        }),
-        ("board footprint", {
-            let mut c = Command::new("size");
-            c.arg(BOARD_ELF).current_dir(root.join(BOARD));
-            c
-        }),
-        ("benchmark harness smoke run (tiny sizes)", {
-            let mut c = cargo();
-            c.args(["run", "-q", "-p", "tcplink-bench", "--", "all", "--quick"]);
-            in_root(&mut c);
-            c
-        }),
+        ("fmt", root_cargo(root, &["fmt", "--all", "--", "--check"])),
+        ("fmt (board)", board(root, &["fmt", "--", "--check"])),
+        ("clippy", root_cargo(root, &clippy)),
+        (
+            "clippy (board)",
+            board(root, &["clippy", "--release", "--", "-D", "warnings"]),
+        ),
+        ("clippy (board: GET + DHCP + DNS, debug panics)", get_build),
+        ("core docs (broken links fail)", docs),
+        (
+            "core on a microcontroller target",
+            root_cargo(root, &["build", "-p", "tcplink", "--target", MCU]),
+        ),
+        // Each capability alone and none at all: what a board picks must build on its own.
+        ("core, no capability", core_features(root, "")),
+        ("core, dhcp only", core_features(root, "dhcp")),
+        ("core, dns only", core_features(root, "dns")),
+        ("core, http only", core_features(root, "http")),
+        (
+            "core with defmt",
+            root_cargo(
+                root,
+                &[
+                    "check",
+                    "-p",
+                    "tcplink",
+                    "--target",
+                    MCU,
+                    "--features",
+                    "defmt",
+                ],
+            ),
+        ),
+        (
+            "core with log",
+            root_cargo(
+                root,
+                &[
+                    "check",
+                    "-p",
+                    "tcplink",
+                    "--target",
+                    MCU,
+                    "--features",
+                    "log",
+                ],
+            ),
+        ),
+        ("board firmware", board(root, &["build", "--release"])),
+        ("board footprint", size),
+        (
+            "board footprint budgets (flash/RAM; nothing linked of an unused capability)",
+            root_cargo(root, &["run", "-q", "-p", "tcplink-bench", "--", "budget"]),
+        ),
+        (
+            "benchmark harness smoke run (tiny sizes)",
+            root_cargo(
+                root,
+                &["run", "-q", "-p", "tcplink-bench", "--", "all", "--quick"],
+            ),
+        ),
     ];
     for (name, mut cmd) in steps {
         println!("== {name}");

@@ -41,6 +41,10 @@ pub const PACKAGES: &[Package] = &[
     // `nft`: drops 5 % of the TAP's frames in the greeting-under-loss test (this kernel may
     // have no netem).
     Package::new("nftables", "nft"),
+    // lwIP built for the board's Cortex-M3, beside tcplink's footprint (tcplink-bench budget).
+    Package::new("gcc-arm-none-eabi", "arm-none-eabi-gcc"),
+    // The C library headers lwIP's build includes.
+    Package::new("libnewlib-arm-none-eabi", ""),
     // `kill`: the TAP tests stop tcplink-tap with SIGTERM.
     Package::new("procps", "kill"),
 ];

@@ -13,6 +13,9 @@ use cortex_m::peripheral::NVIC;
 use cortex_m_rt::exception;
 use smoltcp::phy::{self, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
+use tcplink::text::{Render, TextOut};
+
+use crate::console::Console;
 
 /// Where the MPS2 AN385 maps the controller (QEMU's `mps2-an385` machine too).
 pub const MPS2_AN385_BASE: usize = 0x4020_0000;
@@ -97,18 +100,35 @@ pub enum Error {
     MacCsrVerify(u32, u32, u32),
 }
 
-impl core::fmt::Display for Error {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+/// Written without `core::fmt`, which release builds do not link.
+impl Render for Error {
+    fn render(&self, out: &mut dyn TextOut) {
+        let word = |out: &mut dyn TextOut, v: u32| {
+            out.put("0x");
+            out.hex(u64::from(v), 8);
+        };
         match *self {
-            Error::AlreadyTaken => write!(f, "LAN9118 driver already taken"),
+            Error::AlreadyTaken => out.put("LAN9118 driver already taken"),
             Error::ByteTest(v) => {
-                write!(f, "BYTE_TEST read {v:#010x}, want {BYTE_TEST_VALUE:#010x}")
+                out.put("BYTE_TEST read ");
+                word(out, v);
+                out.put(", want ");
+                word(out, BYTE_TEST_VALUE);
             }
-            Error::UnknownChip(v) => write!(f, "ID_REV {v:#010x} is not a LAN9115..LAN9118"),
-            Error::ResetTimeout => write!(f, "soft reset did not complete"),
-            Error::MacCsrTimeout => write!(f, "MAC CSR interface stayed busy"),
+            Error::UnknownChip(v) => {
+                out.put("ID_REV ");
+                word(out, v);
+                out.put(" is not a LAN9115..LAN9118");
+            }
+            Error::ResetTimeout => out.put("soft reset did not complete"),
+            Error::MacCsrTimeout => out.put("MAC CSR interface stayed busy"),
             Error::MacCsrVerify(r, w, got) => {
-                write!(f, "MAC CSR {r} wrote {w:#010x}, read back {got:#010x}")
+                out.put("MAC CSR ");
+                out.decimal(u64::from(r));
+                out.put(" wrote ");
+                word(out, w);
+                out.put(", read back ");
+                word(out, got);
             }
         }
     }
@@ -371,7 +391,13 @@ unsafe fn DefaultHandler(irqn: i16) {
         }
         .write(INT_EN, 0);
     } else {
-        cortex_m_semihosting::hprintln!("unexpected exception or interrupt {}", irqn);
+        let mut console = Console::open();
+        console.put("unexpected exception or interrupt ");
+        if irqn < 0 {
+            console.put("-");
+        }
+        console.decimal(u64::from(irqn.unsigned_abs()));
+        console.end_line();
         cortex_m_semihosting::debug::exit(cortex_m_semihosting::debug::EXIT_FAILURE);
     }
 }

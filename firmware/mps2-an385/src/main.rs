@@ -2,31 +2,38 @@
 //!
 //! Boots, brings up the LAN9118, and runs the tcplink core's `App` in one loop that sleeps
 //! in `wfi` between frames and timer deadlines: the greeting server on port 9999 and, when
-//! built with `TCPLINK_GET_URL=http://...`, one HTTP GET whose head, body size and FNV-1a
-//! hash it logs (the body itself is not kept: a board has nowhere to save it). The log goes
-//! to the debugger's (QEMU's) stdout through semihosting.
+//! built with `--features get` and `TCPLINK_GET_URL=http://...`, one HTTP GET whose head,
+//! body size and FNV-1a hash it logs (the body itself is not kept: a board has nowhere to
+//! save it). The log goes to the debugger's (QEMU's) stdout through semihosting, written
+//! without `core::fmt`; panics print their message only with `--features debug`. With
+//! `--features dhcp` the board takes its address (and DNS server) from a DHCP lease instead
+//! of the static 192.168.69.2.
 #![no_std]
 #![no_main]
 #![deny(unsafe_code)]
 
 mod clock;
+mod console;
 #[allow(unsafe_code)]
 mod lan9118;
 
 use cortex_m_rt::{entry, exception, ExceptionFrame};
-use cortex_m_semihosting::{debug, hprintln};
+use cortex_m_semihosting::debug;
 use smoltcp::iface::SocketStorage;
-#[cfg(tcplink_get)]
+#[cfg(feature = "get")]
 use smoltcp::wire::Ipv4Address;
-use tcplink::app::{App, Event, Handler, SinkError};
+#[cfg(feature = "get")]
+use tcplink::app::SinkError;
+use tcplink::app::{App, Event, Handler};
 use tcplink::greeting::{GreetingConfig, GreetingServer};
-use tcplink::http::HttpEvent;
-#[cfg(tcplink_get)]
-use tcplink::http::{HttpClient, HttpConfig, HttpStorage};
+#[cfg(feature = "get")]
+use tcplink::http::{HttpClient, HttpConfig, HttpEvent, HttpStorage};
 use tcplink::smoltcp;
 use tcplink::stack::{Stack, StackConfig, TcpBuffers};
+use tcplink::text::{Render, TextOut};
 
 use clock::Clock;
+use console::Console;
 use lan9118::{Counters, Lan9118};
 
 /// Locally administered station address for the board.
@@ -48,33 +55,37 @@ const GREETING_MSG: usize = 1024;
 const GREETING_RX: usize = GREETING_MSG;
 const GREETING_TX: usize = 256;
 
-/// The URL to GET once at boot, chosen at build time; none: the board only serves.
-const GET_URL: Option<&str> = option_env!("TCPLINK_GET_URL");
+/// The URL to GET once at boot, chosen at build time (build.rs insists on it).
+#[cfg(feature = "get")]
+const GET_URL: &str = env!("TCPLINK_GET_URL");
 /// DNS server for a GET by host name (a literal IP needs none), chosen at build time.
-#[cfg(tcplink_get)]
+#[cfg(feature = "get")]
 const DNS_SERVER: Option<&str> = option_env!("TCPLINK_DNS");
 /// The GET's TCP receive buffer: the window the body streams through (six frames, what
 /// the driver advertises anyway). Its transmit buffer only holds the request.
-#[cfg(tcplink_get)]
+#[cfg(feature = "get")]
 const HTTP_RX: usize = 8192;
-#[cfg(tcplink_get)]
+#[cfg(feature = "get")]
 const HTTP_TX: usize = 512;
 /// Response head and URL buffers inside the client.
-#[cfg(tcplink_get)]
+#[cfg(feature = "get")]
 const HTTP_HEAD: usize = 2048;
-#[cfg(tcplink_get)]
+#[cfg(feature = "get")]
 const HTTP_URL: usize = 256;
 
-/// Socket slots: the greeting server's, plus the GET's TCP and DNS sockets if it runs.
-const SOCKETS: usize = GREETING_SOCKETS + if GET_URL.is_some() { 2 } else { 0 };
+/// Socket slots: the greeting server's, plus the GET's TCP and DNS sockets if it runs, plus
+/// the DHCP client's.
+const SOCKETS: usize = GREETING_SOCKETS
+    + if cfg!(feature = "get") { 2 } else { 0 }
+    + if cfg!(feature = "dhcp") { 1 } else { 0 };
 
 type GreetingBuffers = [TcpBuffers<GREETING_RX, GREETING_TX>; GREETING_SOCKETS];
 type Greeting = GreetingServer<GREETING_SOCKETS, GREETING_MSG>;
 /// The GET client exists only in builds with a URL, so a serving-only board links no HTTP
-/// code and reserves no HTTP buffers (build.rs sets `tcplink_get`).
-#[cfg(tcplink_get)]
+/// code and reserves no HTTP buffers (and the core is built without its `http` feature).
+#[cfg(feature = "get")]
 type Http = HttpClient<HTTP_HEAD, HTTP_URL>;
-#[cfg(not(tcplink_get))]
+#[cfg(not(feature = "get"))]
 type Http = ();
 type BoardApp = App<'static, Greeting, Http>;
 
@@ -82,18 +93,35 @@ type BoardApp = App<'static, Greeting, Http>;
 fn main() -> ! {
     let mut cp = cortex_m::Peripherals::take().expect("core peripherals are taken once");
     let mut clock = Clock::start(cp.SYST);
-    hprintln!("tcplink-mps2-an385: booting");
+    let mut console = Console::open();
+    console.put("tcplink-mps2-an385: booting");
+    console.end_line();
 
     // Statics, each taken once: the RAM they use is fixed at build time (.bss).
     let nic = match Lan9118::take(MAC) {
         Ok(nic) => cortex_m::singleton!(: Lan9118 = nic).expect("taken once"),
-        Err(e) => fail(format_args!("lan9118: {e}")),
+        Err(e) => fail(|out| {
+            out.put("lan9118: ");
+            e.render(out);
+        }),
     };
     nic.enable_interrupt(&mut cp.NVIC);
-    let config = StackConfig::new(MAC, DEVICE_IP, PREFIX)
+    let mut config = StackConfig::new(MAC, DEVICE_IP, PREFIX)
         .with_gateway(GATEWAY)
         .with_seed(0x7463_706c_696e_6b00 ^ u64::from(nic.free_running_counter()));
-    hprintln!("lan9118: up, MAC {}", config.mac);
+    if cfg!(feature = "dhcp") {
+        // The lease brings address, gateway and DNS server.
+        config.ip = None;
+        config.gateway = None;
+    }
+    console.put("lan9118: up, MAC ");
+    for (i, byte) in config.mac.0.iter().enumerate() {
+        if i > 0 {
+            console.put("-");
+        }
+        console.hex(u64::from(*byte), 2);
+    }
+    console.end_line();
 
     let storage = cortex_m::singleton!(: [SocketStorage<'static>; SOCKETS] =
         [SocketStorage::EMPTY; SOCKETS])
@@ -110,40 +138,57 @@ fn main() -> ! {
         greeting_buffers,
     );
     if let Some(ip) = stack.ipv4() {
-        hprintln!("greeting: listening on {}:{}", ip, greeting_config.port);
+        console.put("greeting: listening on ");
+        console.ipv4(ip);
+        console.put(":");
+        console.decimal(u64::from(greeting_config.port));
+        console.end_line();
     }
     let app = App::new(stack).with_greeting(greeting);
-    #[cfg(tcplink_get)]
+    // The lease is logged as `DHCP: address A/P, gateway G, DNS D`.
+    #[cfg(feature = "dhcp")]
+    let app = app.with_dhcp();
+    #[cfg(feature = "get")]
     let app = {
-        let url = GET_URL.expect("build.rs sets tcplink_get only with a URL");
+        let url = GET_URL;
         let mut app = app;
         let storage = cortex_m::singleton!(: HttpStorage<HTTP_RX, HTTP_TX> = HttpStorage::new())
             .expect("taken once");
         let dns: Option<Ipv4Address> = DNS_SERVER.and_then(|s| s.parse().ok());
         let client = Http::new(HttpConfig::default(), app.stack(), storage, dns.as_slice());
         let mut app = app.with_http(client);
-        hprintln!("GET {}", url);
+        console.put("GET ");
+        console.put(url);
+        console.end_line();
         if let Err(e) = app.get(url, clock.now()) {
-            hprintln!("http: failed: {}", e);
+            console.put("http: failed: ");
+            console.line(&e);
         }
         app
     };
     let app = cortex_m::singleton!(: BoardApp = app).expect("taken once");
 
-    let mut log = Log::default();
+    let mut log = Log {
+        console,
+        #[cfg(feature = "get")]
+        body: Body::default(),
+    };
     let mut reported = Counters::default();
     loop {
         let next = app.poll(clock.now(), nic, &mut log);
 
         let counters = nic.counters();
         if (counters.rx_dropped, counters.tx_errors) != (reported.rx_dropped, reported.tx_errors) {
-            hprintln!(
-                "lan9118: rx_frames={} tx_frames={} rx_dropped={} tx_errors={}",
-                counters.rx_frames,
-                counters.tx_frames,
-                counters.rx_dropped,
-                counters.tx_errors
-            );
+            let out = &mut log.console;
+            out.put("lan9118: rx_frames=");
+            out.decimal(u64::from(counters.rx_frames));
+            out.put(" tx_frames=");
+            out.decimal(u64::from(counters.tx_frames));
+            out.put(" rx_dropped=");
+            out.decimal(u64::from(counters.rx_dropped));
+            out.put(" tx_errors=");
+            out.decimal(u64::from(counters.tx_errors));
+            out.end_line();
             reported = counters;
         }
 
@@ -162,53 +207,76 @@ fn main() -> ! {
 
 /// Prints the applications' events over semihosting; hashes GET bodies instead of storing
 /// them.
-#[derive(Default)]
 struct Log {
-    body_len: u64,
-    body_hash: Fnv1a64,
+    console: Console,
+    #[cfg(feature = "get")]
+    body: Body,
+}
+
+/// What arrived of the current response's body.
+#[cfg(feature = "get")]
+#[derive(Default)]
+struct Body {
+    len: u64,
+    hash: Fnv1a64,
 }
 
 impl Handler for Log {
     fn event(&mut self, event: Event<'_>) {
+        let out = &mut self.console;
         match event {
+            #[cfg(feature = "get")]
             Event::Http(HttpEvent::Head(head)) => {
                 // A new response (after a redirect, the next one): its body starts afresh.
-                self.body_len = 0;
-                self.body_hash = Fnv1a64::default();
-                hprintln!("{}", head);
+                self.body = Body::default();
+                out.line(&head);
             }
+            #[cfg(feature = "get")]
             Event::Http(HttpEvent::Done { status, body_len }) => {
-                debug_assert_eq!(body_len, self.body_len);
-                hprintln!(
-                    "http: done, status {}, body {} bytes, fnv1a64 {:016x}",
-                    status,
-                    body_len,
-                    self.body_hash.0
-                );
+                debug_assert_eq!(body_len, self.body.len);
+                out.put("http: done, status ");
+                out.decimal(u64::from(status));
+                out.put(", body ");
+                out.decimal(body_len);
+                out.put(" bytes, fnv1a64 ");
+                out.hex(self.body.hash.0, 16);
+                out.end_line();
             }
-            Event::Http(HttpEvent::Failed(e)) => hprintln!("http: failed: {}", e),
-            Event::Http(event) => hprintln!("http: {}", event),
+            #[cfg(feature = "get")]
+            Event::Http(HttpEvent::Failed(e)) => {
+                out.put("http: failed: ");
+                out.line(&e);
+            }
+            #[cfg(feature = "get")]
+            Event::Http(event) => {
+                out.put("http: ");
+                out.line(&event);
+            }
             // The greeting server's lines are the seed's own wording.
-            event => hprintln!("{}", event),
+            event => out.line(&event),
         }
     }
 
+    #[cfg(feature = "get")]
     fn body(&mut self, chunk: &[u8]) -> Result<(), SinkError> {
-        self.body_len += chunk.len() as u64;
-        self.body_hash.update(chunk);
+        self.body.len += chunk.len() as u64;
+        self.body.hash.update(chunk);
         Ok(())
     }
 }
 
 /// FNV-1a, 64 bits: a few lines, no table, enough to tell a body arrived intact.
+#[cfg(feature = "get")]
 struct Fnv1a64(u64);
 
+#[cfg(feature = "get")]
 impl Default for Fnv1a64 {
     fn default() -> Self {
         Fnv1a64(0xcbf2_9ce4_8422_2325)
     }
 }
 
+#[cfg(feature = "get")]
 impl Fnv1a64 {
     fn update(&mut self, bytes: &[u8]) {
         for &b in bytes {
@@ -235,9 +303,17 @@ const fn parse_count(text: &str) -> usize {
     n
 }
 
-/// Logs why the board cannot go on and ends the QEMU run with a failure status.
-fn fail(why: core::fmt::Arguments) -> ! {
-    hprintln!("{}", why);
+/// Logs why the board cannot go on (`why` writes the line) and ends the QEMU run with a
+/// failure status.
+fn fail(why: impl FnOnce(&mut Console)) -> ! {
+    let mut console = Console::open();
+    why(&mut console);
+    console.end_line();
+    stop()
+}
+
+/// Ends the QEMU run with a failure status.
+fn stop() -> ! {
     debug::exit(debug::EXIT_FAILURE);
     // Only reached on hardware without a debugger attached.
     loop {
@@ -245,9 +321,24 @@ fn fail(why: core::fmt::Arguments) -> ! {
     }
 }
 
+/// Release builds: no message, so no panic message, file path or `core::fmt` is linked
+/// (7.7 KB of flash on this board).
+#[cfg(not(feature = "debug"))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    fail(|out| out.put("panic (build with --features debug for the message)"))
+}
+
+/// `--features debug`: the full message and location, through `core::fmt`.
+#[cfg(feature = "debug")]
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
-    fail(format_args!("panic: {info}"))
+    use core::fmt::Write as _;
+    if let Ok(mut out) = cortex_m_semihosting::hio::hstdout() {
+        // Nowhere to report a failed log write.
+        let _ = writeln!(out, "panic: {info}");
+    }
+    stop()
 }
 
 /// A fault is a bug: say where it happened instead of spinning silently.
@@ -256,5 +347,8 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
 #[allow(unsafe_code)]
 #[exception]
 unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
-    fail(format_args!("hard fault at pc={:#010x}", frame.pc()))
+    fail(|out| {
+        out.put("hard fault at pc=0x");
+        out.hex(u64::from(frame.pc()), 8);
+    })
 }

@@ -9,12 +9,14 @@ mod devices;
 mod footprint;
 mod helpers;
 mod link_bench;
+mod lwip;
 mod nginx;
 mod plot;
 mod procs;
 mod report;
 mod scaling;
 mod stats;
+mod symbols;
 mod tapfig;
 
 use std::path::PathBuf;
@@ -49,8 +51,12 @@ struct Cli {
 enum Cmd {
     /// Figure 1: in-memory bulk transfer, tcplink `Link` vs smoltcp `phy::Loopback`.
     Link(LinkArgs),
-    /// Figure 5: flash and static RAM of the board firmware (needs the thumbv7m target).
+    /// Figure 5: flash and static RAM of each board firmware build, by category, against
+    /// lwIP (needs the thumbv7m target and arm-none-eabi-gcc).
     Footprint,
+    /// CI check: the shipped board builds fit their flash/RAM budgets and link nothing of
+    /// a capability they do not use; prints only, exits non-zero if not.
+    Budget,
     /// Figure 6: per-poll CPU and memory with 1…256 greeting sockets; writes scaling.png.
     Scaling(ScalingArgs),
     /// Figure 2 (root): HTTP GET over TAP vs a plain smoltcp receiver and curl over veth.
@@ -286,6 +292,7 @@ fn run(cli: Cli) -> Result<(), String> {
             | Cmd::KernelHttp { .. }
             | Cmd::SmoltcpRx { .. }
             | Cmd::TcplinkRx { .. }
+            | Cmd::Budget
     );
     if !helper {
         emit(&report::machine_section())?;
@@ -383,7 +390,8 @@ fn run(cli: Cli) -> Result<(), String> {
             &a.profile,
         )?),
         Cmd::Scaling(a) => emit(&scaling_figure(&a, &output)?),
-        Cmd::Footprint => emit(&footprint::figure(&[1, 4, 16])?),
+        Cmd::Footprint => emit(&footprint::figure()?),
+        Cmd::Budget => footprint::budget(),
         Cmd::All { quick } => {
             let (bytes, runs) = if quick {
                 (20_000_000, 2)
@@ -411,7 +419,7 @@ fn run(cli: Cli) -> Result<(), String> {
             if quick {
                 return Ok(());
             }
-            emit(&footprint::figure(&[1, 4, 16])?)?;
+            emit(&footprint::figure()?)?;
             match tapfig::can_run() {
                 Err(why) => {
                     eprintln!("tcplink-bench: skipping the TAP figures 2–4: {why}");

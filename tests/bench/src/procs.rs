@@ -67,6 +67,8 @@ impl Drop for Proc {
 }
 
 /// Runs `cmd` to completion within `limit`; returns its stdout. Killed when over time.
+/// Its output is read while it runs, so a program that prints more than a pipe holds
+/// (`cargo metadata`, `nm`) cannot block on a full pipe.
 pub fn run(mut cmd: Command, what: &str, limit: Duration) -> Result<String, String> {
     let mut child = cmd
         .stdin(Stdio::null())
@@ -74,10 +76,21 @@ pub fn run(mut cmd: Command, what: &str, limit: Duration) -> Result<String, Stri
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot start {what}: {e}"))?;
+    let drain = |pipe: Option<Box<dyn io::Read + Send>>| {
+        thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            String::from_utf8_lossy(&bytes).into_owned()
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
     let end = Instant::now() + limit;
-    loop {
+    let status = loop {
         match child.try_wait() {
-            Ok(Some(_)) => break,
+            Ok(Some(status)) => break status,
             Ok(None) if Instant::now() > end => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -86,19 +99,16 @@ pub fn run(mut cmd: Command, what: &str, limit: Duration) -> Result<String, Stri
             Ok(None) => thread::sleep(Duration::from_millis(5)),
             Err(e) => return Err(format!("{what}: {e}")),
         }
-    }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| format!("{what}: {e}"))?;
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    if out.status.success() {
+    };
+    let stdout = stdout.join().unwrap_or_default();
+    let stderr = stderr.join().unwrap_or_default();
+    if status.success() {
         Ok(stdout)
     } else {
         Err(format!(
-            "{what} failed ({}): {} {}",
-            out.status,
+            "{what} failed ({status}): {} {}",
             stdout.trim(),
-            String::from_utf8_lossy(&out.stderr).trim()
+            stderr.trim()
         ))
     }
 }

@@ -176,7 +176,7 @@ pub fn machine_section() -> Section {
          sudo target/release/tcplink-bench tap-nginx # 2b: 256 MiB from nginx, tcplink-tap vs curl\n\
          sudo target/release/tcplink-bench tap-load  # 3: sessions/s with 1, 8, 64 clients\n\
          sudo target/release/tcplink-bench idle-cpu  # 4: 10 idle seconds\n\
-         target/release/tcplink-bench footprint      # 5: board firmware, opt s/z, 1/4/16 sockets\n\
+         target/release/tcplink-bench footprint      # 5: board builds by category, lwIP alongside\n\
          target/release/tcplink-bench scaling        # 6: 1…256 sockets, writes scaling.png\n\
          ```",
     );

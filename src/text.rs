@@ -1,0 +1,154 @@
+//! Log lines without `core::fmt`: each event renders itself as text through [`Render`].
+//!
+//! `core::fmt` costs a board kilobytes of flash (the formatting machinery, every `Display`
+//! impl it reaches). The events' lines only need strings, decimal integers and IPv4
+//! endpoints, so [`TextOut`] writes those itself. The events' `Display` impls go through
+//! the same [`Render`] code ([`display`]), so a board's log and the TAP's are byte-identical.
+
+use core::fmt;
+
+use smoltcp::wire::{IpAddress, IpEndpoint, Ipv4Address, Ipv4Cidr};
+
+/// Where rendered text goes: a UART, semihosting, a line buffer, a `fmt::Formatter`.
+pub trait TextOut {
+    /// Appends `text`.
+    fn put(&mut self, text: &str);
+
+    /// Appends `n` in decimal. By subtraction, not division: a Cortex-M has no 64-bit
+    /// divide, and the library routine for one costs almost 1 KB of flash.
+    fn decimal(&mut self, n: u64) {
+        let mut rest = n;
+        let mut started = false;
+        let mut power = 10_000_000_000_000_000_000u64;
+        while power > 0 {
+            let mut digit = 0;
+            while rest >= power {
+                rest -= power;
+                digit += 1;
+            }
+            if digit > 0 || started || power == 1 {
+                self.put(&DIGITS[digit..digit + 1]);
+                started = true;
+            }
+            power /= 10;
+        }
+    }
+
+    /// Appends the low `width` hex digits of `n` (lower case, zero-padded; at most 16).
+    fn hex(&mut self, n: u64, width: usize) {
+        for i in (0..width.min(16)).rev() {
+            let digit = ((n >> (4 * i)) & 0xf) as usize;
+            self.put(&DIGITS[digit..digit + 1]);
+        }
+    }
+
+    /// Appends a dotted IPv4 address, as `Ipv4Addr`'s `Display`.
+    fn ipv4(&mut self, addr: Ipv4Address) {
+        for (i, octet) in addr.octets().into_iter().enumerate() {
+            if i > 0 {
+                self.put(".");
+            }
+            self.decimal(u64::from(octet));
+        }
+    }
+
+    /// Appends `address/prefix`, as `Ipv4Cidr`'s `Display`.
+    fn ipv4_cidr(&mut self, cidr: Ipv4Cidr) {
+        self.ipv4(cidr.address());
+        self.put("/");
+        self.decimal(u64::from(cidr.prefix_len()));
+    }
+
+    /// Appends `address:port`, as `IpEndpoint`'s `Display` for IPv4.
+    fn endpoint(&mut self, endpoint: IpEndpoint) {
+        match endpoint.addr {
+            IpAddress::Ipv4(addr) => self.ipv4(addr),
+        }
+        self.put(":");
+        self.decimal(u64::from(endpoint.port));
+    }
+}
+
+/// Something that has a log line.
+pub trait Render {
+    /// Writes the line (without a line break) to `out`.
+    fn render(&self, out: &mut dyn TextOut);
+}
+
+/// `Display` through [`Render`], so both give the same bytes.
+pub fn display(item: &(impl Render + ?Sized), f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let mut out = FormatterOut { f, result: Ok(()) };
+    item.render(&mut out);
+    out.result
+}
+
+/// A `fmt::Formatter` as a [`TextOut`], keeping the first error.
+struct FormatterOut<'a, 'b> {
+    f: &'a mut fmt::Formatter<'b>,
+    result: fmt::Result,
+}
+
+impl TextOut for FormatterOut<'_, '_> {
+    fn put(&mut self, text: &str) {
+        if self.result.is_ok() {
+            self.result = self.f.write_str(text);
+        }
+    }
+}
+
+/// Digits as text, sliced one at a time.
+const DIGITS: &str = "0123456789abcdef";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Collects text, as a board's line buffer would.
+    struct Collect(heapless::String<128>);
+
+    impl TextOut for Collect {
+        fn put(&mut self, text: &str) {
+            self.0.push_str(text).expect("test lines fit");
+        }
+    }
+
+    fn text(write: impl FnOnce(&mut Collect)) -> heapless::String<128> {
+        let mut out = Collect(heapless::String::new());
+        write(&mut out);
+        out.0
+    }
+
+    #[test]
+    fn integers_match_core_fmt() {
+        for n in [0, 7, 10, 99, 100, 65535, 4_294_967_296, u64::MAX] {
+            let mut want = heapless::String::<32>::new();
+            fmt::write(&mut want, format_args!("{n}")).unwrap();
+            assert_eq!(text(|o| o.decimal(n)), want.as_str());
+            want.clear();
+            fmt::write(&mut want, format_args!("{n:016x}")).unwrap();
+            assert_eq!(text(|o| o.hex(n, 16)), want.as_str());
+        }
+        assert_eq!(text(|o| o.hex(0xabc, 2)), "bc");
+    }
+
+    #[test]
+    fn addresses_match_core_fmt() {
+        let cases = [
+            ([0, 0, 0, 0], 0),
+            ([192, 168, 69, 1], 50136),
+            ([10, 0, 0, 2], 9999),
+            ([255, 255, 255, 255], 65535),
+        ];
+        for (octets, port) in cases {
+            let addr = Ipv4Address::from(octets);
+            let endpoint = IpEndpoint::new(IpAddress::Ipv4(addr), port);
+            let mut want = heapless::String::<32>::new();
+            fmt::write(&mut want, format_args!("{endpoint}")).unwrap();
+            assert_eq!(text(|o| o.endpoint(endpoint)), want.as_str());
+            let cidr = Ipv4Cidr::new(addr, 24);
+            want.clear();
+            fmt::write(&mut want, format_args!("{cidr}")).unwrap();
+            assert_eq!(text(|o| o.ipv4_cidr(cidr)), want.as_str());
+        }
+    }
+}
