@@ -8,6 +8,7 @@
 //! microcontroller's `main` calls.
 //!
 //! * [`stack`] — the smoltcp `Interface` plus its `SocketSet`, configured for static IPv4.
+//! * [`neighbor`] — neighbour resolution on the wire: early ARP repeats, the watched next hop.
 //! * [`greeting`] — the seed's `tcp_server.py`: `Welcome`, `Hello, X!`, `exit`.
 //! * [`framing`] — how the greeting server cuts received bytes into messages.
 //! * [`http`] — the seed's `http_get.py`: a streaming HTTP/1.1 GET client with DNS.
@@ -19,11 +20,11 @@
 #![deny(missing_docs)]
 
 pub mod app;
-pub mod arp_watch;
 pub mod framing;
 pub mod greeting;
 pub mod http;
 pub mod link;
+pub mod neighbor;
 pub mod stack;
 pub mod url;
 
