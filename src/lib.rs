@@ -8,6 +8,7 @@
 //! microcontroller's `main` calls.
 //!
 //! * [`stack`] — the smoltcp `Interface` plus its `SocketSet`, configured for static IPv4.
+//! * [`neighbor`] — neighbour resolution on the wire: early ARP repeats, the watched next hop.
 //! * [`greeting`] — the seed's `tcp_server.py`: `Welcome`, `Hello, X!`, `exit`.
 //! * [`dhcp`] — address, gateway and DNS server from a DHCP lease.
 //! * [`framing`] — how the greeting server cuts received bytes into messages.
@@ -24,7 +25,6 @@
 #![deny(missing_docs)]
 
 pub mod app;
-pub mod arp_watch;
 #[cfg(feature = "dhcp")]
 pub mod dhcp;
 pub mod framing;
@@ -32,6 +32,7 @@ pub mod greeting;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod link;
+pub mod neighbor;
 pub mod stack;
 pub mod text;
 #[cfg(feature = "http")]

@@ -3,8 +3,6 @@
 //! The caller owns all memory: the socket slots (`[SocketStorage; K]`) and every socket's
 //! byte buffers ([`TcpBuffers`]) are arrays it declares, so RAM use is fixed at compile time.
 
-use core::cell::Cell;
-
 use smoltcp::iface::{
     Config, Interface, PollIngressSingleResult, PollResult, SocketHandle, SocketSet, SocketStorage,
 };
@@ -13,7 +11,8 @@ use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address, Ipv4Cidr};
 
-use crate::arp_watch::{ArpWatch, Watched};
+use crate::app::earliest;
+use crate::neighbor::Neighbors;
 
 /// How the interface is addressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,8 +118,8 @@ pub struct Stack<'s> {
     next_port: u16,
     /// The default gateway, if any (smoltcp's route table cannot be queried).
     gateway: Option<Ipv4Address>,
-    /// ARP seen for the next hop of a connection being made.
-    arp: Cell<ArpWatch>,
+    /// Neighbour resolution on the wire: early repeats, the watched next hop.
+    neighbors: Neighbors,
 }
 
 /// Most frames one [`Stack::poll`] takes in before it sends what is due and returns, so a
@@ -157,7 +156,7 @@ impl<'s> Stack<'s> {
             // Start somewhere seed-dependent so a reboot does not reuse the last ports.
             next_port: *EPHEMERAL.start() + (config.random_seed % 16384) as u16,
             gateway: None,
-            arp: Cell::new(ArpWatch::new()),
+            neighbors: Neighbors::new(),
         };
         stack.set_ipv4(config.ip, config.gateway);
         stack
@@ -208,13 +207,12 @@ impl<'s> Stack<'s> {
     ///
     /// [`arp_unanswered`]: Self::arp_unanswered
     pub fn watch_arp(&mut self, next_hop: Option<Ipv4Address>) {
-        self.arp
-            .set(next_hop.map_or(ArpWatch::new(), ArpWatch::watch));
+        self.neighbors.watch(next_hop);
     }
 
     /// The watched next hop, if this device asked for it by ARP and it never answered.
     pub fn arp_unanswered(&self) -> Option<Ipv4Address> {
-        self.arp.get().unanswered()
+        self.neighbors.unanswered()
     }
 
     /// Adds a TCP socket whose buffers are `buffers`.
@@ -244,7 +242,7 @@ impl<'s> Stack<'s> {
     }
 
     /// Moves frames between `device` and the sockets: at most [`INGRESS_BUDGET`] in, then
-    /// everything that is due out.
+    /// everything that is due out, a due neighbour-request repeat included.
     pub fn poll<D: Device + ?Sized>(&mut self, now: Instant, device: &mut D) -> Polled {
         self.poll_with(now, device, |_| false)
     }
@@ -267,11 +265,7 @@ impl<'s> Stack<'s> {
             more: true,
         };
         self.iface.poll_maintenance(now);
-        let mut device = Watched {
-            device,
-            watch: &self.arp,
-        };
-        let device = &mut device;
+        let device = &mut self.neighbors.device(device);
         for _ in 0..INGRESS_BUDGET {
             match self
                 .iface
@@ -292,22 +286,25 @@ impl<'s> Stack<'s> {
             }
         }
         polled.changed |= send_queued(&mut self.iface, &mut self.sockets, now, device);
+        // Last, so an answer among the frames just read cancels the repeat instead.
+        self.neighbors.send_due(now, device);
         polled
     }
 
     /// Sends what the sockets have queued, without reading frames; true if any socket may
     /// have changed.
     pub fn egress<D: Device + ?Sized>(&mut self, now: Instant, device: &mut D) -> bool {
-        let mut device = Watched {
-            device,
-            watch: &self.arp,
-        };
-        send_queued(&mut self.iface, &mut self.sockets, now, &mut device)
+        let device = &mut self.neighbors.device(device);
+        send_queued(&mut self.iface, &mut self.sockets, now, device)
     }
 
-    /// When the interface next needs [`poll`](Self::poll) even if no frame arrives.
+    /// When the interface next needs [`poll`](Self::poll) even if no frame arrives: a timer
+    /// of smoltcp's, or the next neighbour-request repeat.
     pub fn poll_at(&mut self, now: Instant) -> Option<Instant> {
-        self.iface.poll_at(now, &self.sockets)
+        earliest(
+            self.iface.poll_at(now, &self.sockets),
+            self.neighbors.poll_at(),
+        )
     }
 }
 

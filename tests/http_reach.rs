@@ -1,8 +1,11 @@
 //! Reaching the server: several DNS servers, and each way a server can be out of reach,
 //! told apart instead of a bare timeout.
 
+use smoltcp::phy::{Device as _, RxToken as _};
 use smoltcp::time::Duration;
-use smoltcp::wire::Ipv4Address;
+use smoltcp::wire::{
+    ArpOperation, ArpPacket, ArpRepr, EthernetFrame, EthernetProtocol, Ipv4Address,
+};
 use tcplink::http::{DnsServers, HttpConfig, HttpError};
 use tcplink::url::UrlError;
 use tcplink_testkit::{DeviceSetup, Recorded, Response, Sim, DEVICE_IP, PEER_IP};
@@ -89,6 +92,49 @@ fn a_silent_next_hop_is_no_arp_reply() {
     assert_eq!(error.to_string(), "no ARP reply from 10.0.0.7");
     // The next GET to the live peer is not confused by the earlier watch.
     assert_eq!(fetch(&mut sim, "http://10.0.0.1/"), Ok((200, 5)));
+}
+
+/// Whether `frame` is an ARP request for `target`.
+fn asks_for(frame: &[u8], target: Ipv4Address) -> bool {
+    let Ok(eth) = EthernetFrame::new_checked(frame) else {
+        return false;
+    };
+    let arp = ArpPacket::new_checked(eth.payload()).and_then(|p| ArpRepr::parse(&p));
+    eth.ethertype() == EthernetProtocol::Arp
+        && matches!(arp, Ok(ArpRepr::EthernetIpv4 {
+            operation: ArpOperation::Request,
+            target_protocol_addr,
+            ..
+        }) if target_protocol_addr == target)
+}
+
+#[test]
+fn a_lost_first_arp_request_is_repeated_within_tens_of_milliseconds() {
+    let mut sim = new_sim(vec![PEER_IP]);
+    let start = sim.now;
+    sim.get("http://10.0.0.1/").unwrap();
+    // The device's first round connects, which asks for the peer's address; the peer never
+    // sees that request (as a TAP's host side drops its answer while the link comes up).
+    sim.device
+        .app
+        .poll(sim.now, &mut sim.device.port, &mut sim.events);
+    let mut peer_end = sim.link.port(1);
+    let (rx, _) = peer_end.receive(sim.now).expect("the device sent a frame");
+    assert!(rx.consume(|frame| asks_for(frame, PEER_IP)));
+    assert_eq!(sim.link.in_flight(), 0, "the request was the only frame");
+    assert_eq!(sim.run_get(Duration::from_secs(5)), Some(Ok((200, 5))));
+    let connected_at = sim
+        .events
+        .list
+        .iter()
+        .find_map(|(at, e)| matches!(e, Recorded::Connected(_)).then_some(*at))
+        .expect("connected");
+    // The first repeat, 20 ms on, is answered; smoltcp alone would ask again after 1 s.
+    let took = connected_at - start;
+    assert!(
+        took >= Duration::from_millis(20) && took <= Duration::from_millis(40),
+        "connected after {took}"
+    );
 }
 
 #[test]

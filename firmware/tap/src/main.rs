@@ -8,7 +8,6 @@ mod commands;
 mod download;
 mod output;
 mod pcap;
-mod resolve;
 mod runner;
 mod session;
 mod shutdown;

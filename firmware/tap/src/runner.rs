@@ -13,7 +13,6 @@ use smoltcp::time::{Duration, Instant};
 use tcplink::app::{App, Handler, Service};
 
 use crate::pcap::{Fault, Recorder};
-use crate::resolve::Resolving;
 use crate::shutdown::Shutdown;
 use crate::tap::{self, TapDevice};
 
@@ -21,9 +20,8 @@ use crate::tap::{self, TapDevice};
 /// to finish closing (see [`Node::linger`]); usually one round trip is enough.
 const LINGER: Duration = Duration::from_millis(500);
 
-/// The device the core runs on: the TAP, every frame offered to the (possibly off) recorder,
-/// neighbour requests repeated early (see [`Resolving`]).
-pub type Nic = Resolving<PcapWriter<TapDevice, Recorder>>;
+/// The device the core runs on: the TAP, every frame offered to the (possibly off) recorder.
+pub type Nic = PcapWriter<TapDevice, Recorder>;
 
 /// The stack's clock: monotonic, zero when the program started.
 pub struct Clock {
@@ -114,7 +112,7 @@ impl Node {
         };
         let shutdown = Shutdown::install().context("cannot install the stop-signal handlers")?;
         Ok(Self {
-            nic: Resolving::new(PcapWriter::new(tap, recorder, PcapMode::Both)),
+            nic: PcapWriter::new(tap, recorder, PcapMode::Both),
             clock,
             shutdown,
             pcap,
@@ -129,16 +127,15 @@ impl Node {
     ) -> Result<Stop> {
         loop {
             let now = self.clock.now();
-            self.nic.repeat(now);
             let next = app.poll(now, &mut self.nic, session);
             self.check_devices()?;
             if let Some(result) = session.outcome(now) {
                 self.linger(app, session, now + LINGER)?;
                 return result.map(|()| Stop::Finished);
             }
-            let wake = earliest(earliest(next, session.wake_at()), self.nic.poll_at());
+            let wake = earliest(next, session.wake_at());
             let timeout = wake.map(|at| until(now, at));
-            let ready = tap::wait(self.nic.get_ref().get_ref(), self.shutdown.as_fd(), timeout)
+            let ready = tap::wait(self.nic.get_ref(), self.shutdown.as_fd(), timeout)
                 .context("poll(2) on the TAP failed")?;
             if ready.other && self.shutdown.requested() {
                 log::info!("signal received, stopping");
@@ -168,7 +165,7 @@ impl Node {
 
     /// Errors the device and recorder could not return through smoltcp's API.
     fn check_devices(&self) -> Result<()> {
-        let tap = self.nic.get_ref().get_ref();
+        let tap = self.nic.get_ref();
         if let Some(e) = tap.take_error() {
             return Err(anyhow!("TAP {}: {e}", tap.name()));
         }
@@ -230,7 +227,7 @@ impl<G: Service, H: Service, S: Session> Linger for Lingering<'_, '_, '_, G, H, 
     fn sleep(&mut self, now: Instant, wake: Instant) -> Result<bool> {
         let node = &mut *self.node;
         let ready = tap::wait(
-            node.nic.get_ref().get_ref(),
+            node.nic.get_ref(),
             node.shutdown.as_fd(),
             Some(until(now, wake)),
         )
