@@ -49,21 +49,22 @@ struct Build {
 
 const KIB: u64 = 1024;
 
-/// Greeting server, 4 sockets. Goal 24 KiB / 10 KiB; the budget is what this branch
-/// measured (27,804 B / 17,140 B) plus a small margin until the greeting server answers in
-/// place (issue 17, item 2).
+/// Greeting server, 4 sockets. Goal 24 KiB / 10 KiB. RAM: the goal (10,120 B measured since
+/// the server answers in place). Flash: measured (29,096 B, with the early ARP repeats) plus a
+/// small margin; the goal is not met yet (issue 17).
 const GREETING_BUDGET: Budget = Budget {
-    flash: 28 * KIB,
-    ram: 17 * KIB,
+    flash: 30 * KIB,
+    ram: 10 * KIB,
     goal_flash: 24 * KIB,
     goal_ram: 10 * KIB,
 };
 
-/// Greeting + GET + DHCP + DNS. Goal 52 KiB / 22 KiB; budget: measured (57,776 B /
-/// 29,484 B) plus a small margin.
+/// Greeting + GET + DHCP + DNS. Goal 52 KiB / 22 KiB. RAM: the goal (22,480 B measured).
+/// Flash: measured (61,824 B with typed limits, DNS failover and the ARP watch) plus a small
+/// margin; the goal is not met yet (issue 17).
 const FULL_BUDGET: Budget = Budget {
-    flash: 58 * KIB,
-    ram: 29 * KIB + 512,
+    flash: 62 * KIB,
+    ram: 22 * KIB,
     goal_flash: 52 * KIB,
     goal_ram: 22 * KIB,
 };
