@@ -345,14 +345,7 @@ fn obs_fold_is_unfolded_as_a_user_agent_must() {
     let mut sim = http_sim("/fold", Response::raw(response));
     assert_eq!(fetch(&mut sim, "http://evil.test/fold"), Ok((200, 4)));
     assert_eq!(sim.events.body, b"body");
-    let heads: Vec<String> = sim
-        .event_list()
-        .into_iter()
-        .filter_map(|e| match e {
-            Recorded::Head { text, .. } => Some(text),
-            _ => None,
-        })
-        .collect();
+    let heads = sim.heads();
     assert_eq!(
         heads,
         ["HTTP/1.1 200 OK\r\nX-Folded: first    second  \tthird\r\nContent-Length: 4"]

@@ -105,14 +105,7 @@ fn head_and_body_arrive_exactly_even_one_byte_per_segment() {
             "{name}"
         );
         assert_eq!(sim.events.body, body, "{name}");
-        let heads: Vec<String> = sim
-            .event_list()
-            .into_iter()
-            .filter_map(|e| match e {
-                Recorded::Head { text, .. } => Some(text),
-                _ => None,
-            })
-            .collect();
+        let heads = sim.heads();
         assert_eq!(heads, [response.trim_end().to_string()], "{name}");
     }
 }

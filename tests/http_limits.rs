@@ -5,9 +5,7 @@
 use smoltcp::time::Duration;
 use tcplink::http::{HttpConfig, HttpError};
 use tcplink::url::UrlError;
-use tcplink_testkit::{
-    DeviceSetup, Recorded, Response, Sim, HTTP_HEAD, HTTP_HEADERS, HTTP_URL, PEER_IP,
-};
+use tcplink_testkit::{DeviceSetup, Response, Sim, HTTP_HEAD, HTTP_HEADERS, HTTP_URL, PEER_IP};
 
 /// A device whose GET client has `config`, a peer serving HTTP on port 80 and DNS.
 fn new_sim(config: HttpConfig) -> Sim<1> {
@@ -90,14 +88,7 @@ fn long_url_long_location_and_big_head_work_at_tap_sizes() {
             format!("GET {location} HTTP/1.1")
         ]
     );
-    let heads: Vec<String> = sim
-        .event_list()
-        .into_iter()
-        .filter_map(|e| match e {
-            Recorded::Head { text, .. } => Some(text),
-            _ => None,
-        })
-        .collect();
+    let heads = sim.heads();
     assert_eq!(heads, [redirect.trim_end(), page.trim_end()]);
 }
 

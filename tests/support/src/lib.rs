@@ -503,6 +503,18 @@ impl<const N: usize> Sim<N> {
     pub fn event_list(&self) -> Vec<Recorded> {
         self.events.list.iter().map(|(_, e)| e.clone()).collect()
     }
+
+    /// The text of every response head the device reported, in order.
+    pub fn heads(&self) -> Vec<String> {
+        self.events
+            .list
+            .iter()
+            .filter_map(|(_, e)| match e {
+                Recorded::Head { text, .. } => Some(text.clone()),
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 /// The earlier of two optional deadlines.
