@@ -41,6 +41,8 @@ pub const PACKAGES: &[Package] = &[
     // `nft`: drops 5 % of the TAP's frames in the greeting-under-loss test (this kernel may
     // have no netem).
     Package::new("nftables", "nft"),
+    // socat: an ordinary line-oriented client for the greeting server (firmware/tap/tests/interop.rs).
+    Package::new("socat", "socat"),
     // `kill`: the TAP tests stop tcplink-tap with SIGTERM.
     Package::new("procps", "kill"),
 ];
