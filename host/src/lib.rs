@@ -3,7 +3,7 @@
 //! These are the peers the no_std core is tested and demonstrated against: the seed's greeting
 //! client (`greet`), a concurrent load generator (`load`), a thread-per-connection greeting
 //! server that is the kernel-stack baseline (`greeting_server`), a static HTTP server for test
-//! pages (`http_server`), the network-namespace/TAP helper (`netns`), test prerequisites (`prereq`), and bounded child
+//! pages (`http_server`), the network-namespace/TAP helper (`netns`), an nginx config for test runs (`nginx`), test prerequisites (`prereq`), and bounded child
 //! processes for tests (`child`).
 #![forbid(unsafe_code)]
 
@@ -16,6 +16,7 @@ pub mod greeting_server;
 pub mod http_server;
 pub mod load;
 pub mod netns;
+pub mod nginx;
 pub mod prereq;
 pub mod protocol;
 

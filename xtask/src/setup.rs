@@ -46,6 +46,8 @@ pub const PACKAGES: &[Package] = &[
     Package::new("gcc-arm-none-eabi", "arm-none-eabi-gcc"),
     // The C library headers lwIP's build includes.
     Package::new("libnewlib-arm-none-eabi", ""),
+    // socat: an ordinary line-oriented client for the greeting server (tests/interop.rs).
+    Package::new("socat", "socat"),
     // `kill`: the TAP tests stop tcplink-tap with SIGTERM.
     Package::new("procps", "kill"),
 ];

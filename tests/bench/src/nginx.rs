@@ -38,21 +38,6 @@ pub fn available() -> Result<(), String> {
     Ok(())
 }
 
-/// The config: one process (no master, so no user switch and nothing left behind), sendfile
-/// on, everything inside `prefix`.
-fn config(prefix: &Path) -> String {
-    let p = prefix.display();
-    format!(
-        "daemon off;\nmaster_process off;\nworker_processes 1;\npid {p}/nginx.pid;\n\
-         error_log {p}/error.log warn;\nevents {{ worker_connections 64; }}\n\
-         http {{\n  access_log off;\n  sendfile on;\n  tcp_nopush on;\n  \
-         default_type application/octet-stream;\n  client_body_temp_path {p}/tmp;\n  \
-         proxy_temp_path {p}/tmp;\n  fastcgi_temp_path {p}/tmp;\n  uwsgi_temp_path {p}/tmp;\n  \
-         scgi_temp_path {p}/tmp;\n  server {{\n    listen 192.168.69.1:{PORT};\n    \
-         listen {SERVER_VETH_IP}:{PORT};\n    root {p}/www;\n  }}\n}}\n"
-    )
-}
-
 /// The contenders, in the order of the table.
 const ROWS: [(&str, Client, Sink); 5] = [
     ("tcplink-tap get -o /dev/null", Client::Tap, Sink::Null),
@@ -138,25 +123,19 @@ pub fn figure(b: &Bins, bytes: u64, runs: usize, limit: Duration) -> Result<Sect
     )?;
     let prefix = dir.0.join("nginx");
     let out = dir.0.join("out");
-    for sub in ["www", "tmp"] {
-        std::fs::create_dir_all(prefix.join(sub)).map_err(|e| format!("{sub}: {e}"))?;
-    }
+    std::fs::create_dir_all(prefix.join("www")).map_err(|e| format!("www: {e}"))?;
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     // Random bytes, so the saved files are checked against something a stuck or shifted
     // transfer could not produce; nginx sends them from the page cache.
     let blob = prefix.join("www/blob");
     make_blob(&blob, bytes)?;
-    let conf = prefix.join("nginx.conf");
-    std::fs::write(&conf, config(&prefix)).map_err(|e| format!("{}: {e}", conf.display()))?;
+    let tap_listen = format!("192.168.69.1:{PORT}");
+    let veth_listen = format!("{SERVER_VETH_IP}:{PORT}");
+    let site = format!("root {}/www;", prefix.display());
+    let args = tcplink_host::nginx::prepare(&prefix, &[&tap_listen, &veth_listen], &site)
+        .map_err(|e| format!("{}: {e}", prefix.display()))?;
     let mut cmd = ns.command("nginx");
-    cmd.arg("-p")
-        .arg(&prefix)
-        .arg("-c")
-        .arg(&conf)
-        .arg("-e")
-        .arg(prefix.join("error.log"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    cmd.args(args).stdout(Stdio::null()).stderr(Stdio::null());
     let _nginx = Proc::spawn(cmd, "nginx")?;
     crate::tapfig::probe(b, ns.name(), &format!("192.168.69.1:{PORT}"))?;
     crate::tapfig::probe(b, &client.name, &format!("{SERVER_VETH_IP}:{PORT}"))?;
@@ -241,22 +220,9 @@ pub fn figure(b: &Bins, bytes: u64, runs: usize, limit: Duration) -> Result<Sect
     s.para(&format!(
         "Measured {} with `sudo target/release/tcplink-bench tap-nginx` (nginx {}).",
         crate::report::measured_on(),
-        nginx_version()
+        tcplink_host::nginx::version().unwrap_or_else(|| "version unknown".into())
     ));
     Ok(s)
-}
-
-/// `nginx -v` says `nginx version: nginx/1.22.1` on stderr.
-fn nginx_version() -> String {
-    Command::new("nginx")
-        .arg("-v")
-        .output()
-        .ok()
-        .and_then(|o| {
-            let text = String::from_utf8_lossy(&o.stderr).into_owned();
-            text.trim().rsplit('/').next().map(str::to_string)
-        })
-        .unwrap_or_else(|| "version unknown".into())
 }
 
 /// `bytes` random bytes at `path`, written in 1 MiB pieces.
