@@ -14,7 +14,7 @@
 //!   cost four small frames, and only when nothing answers in time.
 //! * While a connection is being made, whether its next hop was asked for and answered.
 //!
-//! What counts as a request and as an answer is decided in one place ([`Sighting::read`]):
+//! What counts as a request and as an answer is decided in one place (`Sighting::read`):
 //! ARP today; IPv6 neighbour solicitations and advertisements fit the same shape.
 
 use core::cell::RefCell;
