@@ -10,6 +10,11 @@ use std::path::{Path, PathBuf};
 /// The environment variable naming the directory with the seed's Python programs.
 pub const SEED_DIR_VAR: &str = "TCPLINK_SEED_DIR";
 
+/// The environment variable naming a file each skip is also appended to, one
+/// `<test binary>\t<test>\t<reason>` line per skip: `cargo xtask test` counts skips from it,
+/// since a `SKIP` line on stderr can land in the middle of libtest's own output lines.
+pub const SKIP_LOG_VAR: &str = "TCPLINK_SKIP_LOG";
+
 /// Whether this is a CI run (`CI=true`), where nothing may be skipped.
 pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")
@@ -27,7 +32,27 @@ pub fn skip(test: &str, reason: &str) -> bool {
         panic!("{name} cannot run in CI: {reason}");
     }
     let _ = writeln!(std::io::stderr().lock(), "SKIP {name}: {reason}");
+    if let Some(log) = std::env::var_os(SKIP_LOG_VAR) {
+        record_skip(Path::new(&log), name, reason);
+    }
     false
+}
+
+/// Appends one skip line to `log` in a single write (O_APPEND: lines of tests running at once
+/// do not mix).
+fn record_skip(log: &Path, test: &str, reason: &str) {
+    let binary = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.file_name().map(|f| f.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    let line = format!("{binary}\t{test}\t{}\n", reason.replace(['\t', '\n'], " "));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log);
+    if let Ok(mut file) = file {
+        let _ = file.write_all(line.as_bytes());
+    }
 }
 
 /// The path of `program` if it is an executable file in one of PATH's directories (what

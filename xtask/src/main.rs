@@ -14,6 +14,10 @@ use std::process::{Command, ExitCode, Stdio};
 use clap::{Parser, Subcommand};
 
 use report::Report;
+
+/// Where the tests append their skips (`tcplink_host::prereq::SKIP_LOG_VAR`; the xtask does not
+/// depend on tcplink-host, so the name is repeated here).
+const SKIP_LOG_VAR: &str = "TCPLINK_SKIP_LOG";
 use setup::Machine;
 
 #[derive(Parser)]
@@ -164,10 +168,13 @@ fn run_tests(root: &Path, names: BTreeMap<String, String>) -> Result<Report, Str
     let writer2 = writer.try_clone().map_err(|e| format!("pipe: {e}"))?;
     // One pipe for both streams keeps cargo's `Running` lines, the tests' results and their
     // SKIP lines in order.
+    let skip_log = std::env::temp_dir().join(format!("tcplink-skips-{}.log", std::process::id()));
+    let _ = std::fs::remove_file(&skip_log);
     let mut child = cargo()
         .args(["test", "--workspace", "--no-fail-fast"])
         .current_dir(root)
         .env("CARGO_TERM_COLOR", "never")
+        .env(SKIP_LOG_VAR, &skip_log)
         .stdin(Stdio::null())
         .stdout(writer)
         .stderr(writer2)
@@ -180,6 +187,9 @@ fn run_tests(root: &Path, names: BTreeMap<String, String>) -> Result<Report, Str
         report.line(&line);
     }
     child.wait().map_err(|e| format!("cargo test: {e}"))?;
+    // No file: nothing was skipped.
+    report.skips(&std::fs::read_to_string(&skip_log).unwrap_or_default());
+    let _ = std::fs::remove_file(&skip_log);
     Ok(report)
 }
 
@@ -235,7 +245,7 @@ fn summarize(report: Option<&Report>, setup_failures: &[String], context: &Conte
         );
         for g in &report.groups {
             let failed = if g.finished {
-                g.failed.len().to_string()
+                g.failed.len().max(g.result_failed).to_string()
             } else {
                 "crash".into()
             };
@@ -250,7 +260,11 @@ fn summarize(report: Option<&Report>, setup_failures: &[String], context: &Conte
         }
         let ran: usize = report.groups.iter().map(|g| g.ran()).sum();
         let skipped = report.skipped().count();
-        let failed: usize = report.groups.iter().map(|g| g.failed.len()).sum();
+        let failed: usize = report
+            .groups
+            .iter()
+            .map(|g| g.failed.len().max(g.result_failed))
+            .sum();
         println!("{:<width$}  {ran:>4}  {skipped:>7}  {failed:>6}", "total");
 
         // Skips grouped by reason, each with the command that enables them.

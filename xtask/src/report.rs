@@ -1,5 +1,7 @@
 //! Reads `cargo test` output as it streams by and sums it up per test binary ("group"): tests
-//! run, skipped (from the `SKIP <test>: <reason>` lines the tests print) and failed.
+//! run, skipped and failed. Skips come from the skip log the tests append to
+//! (`tcplink_host::prereq::SKIP_LOG_VAR`), not from their `SKIP` lines on stderr, which can land
+//! in the middle of libtest's output lines.
 
 use std::collections::BTreeMap;
 
@@ -14,19 +16,22 @@ pub struct Group {
     pub skipped: Vec<(String, String)>,
     /// Whether libtest printed its `test result:` line (a crashed binary does not).
     pub finished: bool,
+    /// The counts of that line (`N passed; M failed`): they stand even when another
+    /// process's output ran into a `test ... ok` line and hid it.
+    pub result_passed: usize,
+    pub result_failed: usize,
 }
 
 impl Group {
     /// Tests that passed without skipping.
     pub fn ran(&self) -> usize {
-        self.passed
-            .iter()
-            .filter(|t| !self.skipped.iter().any(|(s, _)| s == *t))
-            .count()
+        self.result_passed
+            .max(self.passed.len())
+            .saturating_sub(self.skipped.len())
     }
 
     pub fn failed(&self) -> bool {
-        !self.failed.is_empty() || !self.finished
+        !self.failed.is_empty() || self.result_failed > 0 || !self.finished
     }
 }
 
@@ -60,12 +65,16 @@ impl Report {
         } else if let Some(krate) = trimmed.strip_prefix("Doc-tests ") {
             self.start(format!("doc-tests {krate}"));
         } else if let Some(group) = self.groups.last_mut() {
-            if let Some(rest) = line.strip_prefix("SKIP ") {
-                if let Some((test, reason)) = rest.split_once(": ") {
-                    group.skipped.push((test.into(), reason.into()));
-                }
-            } else if line.starts_with("test result: ") {
+            if let Some(result) = line.strip_prefix("test result: ") {
                 group.finished = true;
+                // `ok. 2 passed; 1 failed; 0 ignored; ...`
+                for part in result.split([';', '.']) {
+                    match part.trim().split_once(' ') {
+                        Some((n, "passed")) => group.result_passed = n.parse().unwrap_or(0),
+                        Some((n, "failed")) => group.result_failed = n.parse().unwrap_or(0),
+                        _ => {}
+                    }
+                }
             } else if let Some((test, outcome)) = line
                 .strip_prefix("test ")
                 .and_then(|r| r.rsplit_once(" ... "))
@@ -76,6 +85,33 @@ impl Report {
                     "ignored" => group.ignored += 1,
                     _ => {}
                 }
+            }
+        }
+    }
+
+    /// Takes the skip log: `<test binary>\t<test>\t<reason>` lines.
+    pub fn skips(&mut self, log: &str) {
+        for line in log.lines() {
+            let mut fields = line.splitn(3, '\t');
+            let (Some(binary), Some(test), Some(reason)) =
+                (fields.next(), fields.next(), fields.next())
+            else {
+                continue;
+            };
+            let name = self
+                .names
+                .get(binary)
+                .cloned()
+                .unwrap_or_else(|| binary.into());
+            if let Some(group) = self.groups.iter_mut().find(|g| g.name == name) {
+                group.skipped.push((test.into(), reason.into()));
+            } else {
+                let mut group = Group {
+                    name,
+                    ..Group::default()
+                };
+                group.skipped.push((test.into(), reason.into()));
+                self.groups.push(group);
             }
         }
     }
@@ -116,8 +152,7 @@ mod tests {
         let r = report(
             "     Running tests/serve.rs (target/debug/deps/serve-0a1b)\n\
              running 3 tests\n\
-             SKIP seed: not root (effective uid 1000; CAP_NET_ADMIN and CAP_SYS_ADMIN are needed)\n\
-             test seed ... ok\n\
+             SKIP seed: not root (effective uid 1000; CAP_NET_ADMIN and CAP_SYS_ADMIN are needed)test seed ... ok\n\
              test greet ... ok\n\
              test pcap ... FAILED\n\
              test result: FAILED. 2 passed; 1 failed; 0 ignored\n\
@@ -127,6 +162,11 @@ mod tests {
         );
         let serve = &r.groups[0];
         assert_eq!(serve.name, "firmware/tap/tests/serve.rs");
+        // The SKIP line above ran into libtest's line: the log says what was skipped.
+        assert_eq!(serve.ran(), 2);
+        let mut r = r;
+        r.skips("serve-0a1b\tseed\tnot root (effective uid 1000)\n");
+        let serve = &r.groups[0];
         assert_eq!(serve.ran(), 1);
         assert_eq!(serve.skipped.len(), 1);
         assert_eq!(serve.failed, ["pcap"]);
