@@ -528,27 +528,42 @@ fn board_downloads_a_file_over_http() {
     let server = serve_body(&ns, &scratch.0, &body);
 
     let mut board = start_board(&ns, &elf);
-    let want = format!(
-        "http: done, status 200, body {} bytes, fnv1a64 {:016x}",
-        body.len(),
-        fnv1a64(&body)
-    );
-    let finished = board.wait_for(BOOT_DEADLINE, |log| {
-        log.contains("http: done") || log.contains("http: failed")
-    });
-    let log = board.output();
-    assert!(
-        finished,
-        "the board did not finish the GET within {BOOT_DEADLINE:?}; QEMU output:\n{log}\n\
-         serve-http output:\n{}",
-        server.output()
-    );
+    let (log, want) = await_download(&mut board, &body, &[("serve-http", &server)]);
     assert!(log.contains(&format!("GET {url}")), "{log}");
     assert!(log.contains("HTTP/1.1 200 OK"), "{log}");
     assert!(log.contains(&want), "want `{want}` in:\n{log}");
     // The greeting server runs alongside the client.
     wait_until_serving(&ns, &mut board);
     eprintln!("board log:\n{}", board.output());
+}
+
+/// Waits until the board's GET of `body` ends; panics with the board's and `peers`' output if
+/// it does not within [`BOOT_DEADLINE`]. Returns the board's log and the line a good download
+/// logs (`http: done, status 200, body N bytes, fnv1a64 H`).
+fn await_download(
+    board: &mut Running,
+    body: &[u8],
+    peers: &[(&str, &Running)],
+) -> (String, String) {
+    let want = format!(
+        "http: done, status 200, body {} bytes, fnv1a64 {:016x}",
+        body.len(),
+        fnv1a64(body)
+    );
+    let finished = board.wait_for(BOOT_DEADLINE, |log| {
+        log.contains("http: done") || log.contains("http: failed")
+    });
+    let log = board.output();
+    if !finished {
+        let peers: String = peers
+            .iter()
+            .map(|(name, peer)| format!("\n{name} output:\n{}", peer.output()))
+            .collect();
+        panic!(
+            "the board did not finish the GET within {BOOT_DEADLINE:?}; QEMU output:\n{log}{peers}"
+        );
+    }
+    (log, want)
 }
 
 /// The greeting + GET + DHCP + DNS build (the footprint table's largest): the board takes
@@ -594,21 +609,10 @@ fn board_uses_dhcp_and_dns_from_dnsmasq() {
     wait_accepting(&ns, 53, &mut dnsmasq, "dnsmasq");
 
     let mut board = start_board(&ns, &elf);
-    let want = format!(
-        "http: done, status 200, body {} bytes, fnv1a64 {:016x}",
-        body.len(),
-        fnv1a64(&body)
-    );
-    let finished = board.wait_for(BOOT_DEADLINE, |log| {
-        log.contains("http: done") || log.contains("http: failed")
-    });
-    let log = board.output();
-    assert!(
-        finished,
-        "the board did not finish the GET within {BOOT_DEADLINE:?}; QEMU output:\n{log}\n\
-         serve-http output:\n{}\ndnsmasq output:\n{}",
-        server.output(),
-        dnsmasq.output()
+    let (log, want) = await_download(
+        &mut board,
+        &body,
+        &[("serve-http", &server), ("dnsmasq", &dnsmasq)],
     );
     let lease = log
         .lines()

@@ -38,10 +38,6 @@ fn python_http(lab: &Lab, root: &Path, port: u16) -> ChildGuard {
     server
 }
 
-fn sha256_file(path: &Path) -> String {
-    sha256_hex(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
-}
-
 /// A 5 MiB file from Python's http.server (Content-Length) arrives intact; stdout has the
 /// head and the size.
 #[test]
@@ -82,14 +78,7 @@ fn get_five_mib_from_python_http_server() {
         stdout.contains(&format!("\nContent-Length: {SIZE}\n")),
         "{stdout}"
     );
-    assert!(
-        stdout.ends_with(&format!(
-            "\n\n{SIZE} bytes saved to {}\n",
-            out_file.display()
-        )),
-        "{stdout}"
-    );
-    assert_eq!(sha256_file(&out_file), sha);
+    assert_saved(&stdout, SIZE, &out_file, &sha);
     assert_eq!(
         dir_names(out_dir.path()),
         ["saved.bin"],

@@ -40,10 +40,6 @@ fn nginx_with_file(lab: &Lab) -> (ChildGuard, tempfile::TempDir, String) {
     (server, prefix, sha256_hex(&data))
 }
 
-fn sha256_file(path: &Path) -> String {
-    sha256_hex(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
-}
-
 /// 5 MiB from nginx (sendfile, Content-Length) arrive byte-identical.
 #[test]
 fn get_five_mib_from_nginx() {
@@ -63,14 +59,7 @@ fn get_five_mib_from_nginx() {
         stdout.contains(&format!("\nContent-Length: {SIZE}\n")),
         "{stdout}"
     );
-    assert!(
-        stdout.ends_with(&format!(
-            "\n\n{SIZE} bytes saved to {}\n",
-            out_file.display()
-        )),
-        "{stdout}"
-    );
-    assert_eq!(sha256_file(&out_file), sha);
+    assert_saved(&stdout, SIZE, &out_file, &sha);
     assert_eq!(dir_names(out_dir.path()), ["saved.bin"]);
 }
 
@@ -136,14 +125,7 @@ fn get_five_mib_chunked_through_nginx_proxy() {
         "{stdout}"
     );
     assert!(!stdout.contains("Content-Length"), "{stdout}");
-    assert!(
-        stdout.ends_with(&format!(
-            "\n\n{SIZE} bytes saved to {}\n",
-            out_file.display()
-        )),
-        "{stdout}"
-    );
-    assert_eq!(sha256_file(&out_file), sha256_hex(&data));
+    assert_saved(&stdout, SIZE, &out_file, &sha256_hex(&data));
     assert_eq!(dir_names(out_dir.path()), ["saved.bin"]);
 }
 

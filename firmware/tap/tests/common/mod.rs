@@ -272,6 +272,19 @@ pub fn sha256_hex(data: &[u8]) -> String {
         .collect()
 }
 
+/// Hex SHA-256 of the file at `path`.
+pub fn sha256_file(path: &std::path::Path) -> String {
+    sha256_hex(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+}
+
+/// Asserts that `get`'s stdout ends with the head's blank line and `N bytes saved to FILE`,
+/// and that `file` holds exactly the `sha256` the server sent.
+pub fn assert_saved(stdout: &str, size: usize, file: &std::path::Path, sha256: &str) {
+    let saved = format!("\n\n{size} bytes saved to {}\n", file.display());
+    assert!(stdout.ends_with(&saved), "{stdout}");
+    assert_eq!(sha256_file(file), sha256, "{}", file.display());
+}
+
 /// The names in `dir`, sorted.
 pub fn dir_names(dir: &std::path::Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
