@@ -13,12 +13,13 @@
 //! * [`dhcp`] — address, gateway and DNS server from a DHCP lease.
 //! * [`framing`] — how the greeting server cuts received bytes into messages.
 //! * [`http`] — the seed's `http_get.py`: a streaming HTTP/1.1 GET client with DNS.
-//! * [`url`] — `http://` URLs parsed in place.
+//! * [`tls`] — HTTPS: TLS 1.3 under the GET client, with strict certificate verification.
+//! * [`url`] — `http://` and `https://` URLs parsed in place.
 //! * [`link`] — an in-memory Ethernet link for tests and demos: real frames, no OS.
 //! * [`text`] — the events' log lines written without `core::fmt`.
 //! * [`app`] — the poll loop that ties them together and reports [`app::Event`]s.
 //!
-//! Cargo features choose what is compiled: `dhcp`, `dns` and `http` (all on by default). A
+//! Cargo features choose what is compiled: `dhcp`, `dns`, `http` and `tls` (all on by default). A
 //! board that only serves greetings turns them off and links TCP alone.
 #![no_std]
 #![forbid(unsafe_code)]
@@ -35,6 +36,8 @@ pub mod link;
 pub mod neighbor;
 pub mod stack;
 pub mod text;
+#[cfg(feature = "tls")]
+pub mod tls;
 #[cfg(feature = "http")]
 pub mod url;
 
