@@ -47,7 +47,7 @@ pub const RECORD_TX: usize = 1024;
 const NET_IN: usize = 4096;
 const NET_OUT: usize = 2048;
 const PLAIN_IN: usize = 4096;
-const PLAIN_OUT: usize = 1024;
+const PLAIN_OUT: usize = 2048;
 
 /// Most rounds of socket → task → socket in one [`TlsLayer`] pump.
 const MAX_PUMP_ROUNDS: usize = 64;
@@ -386,20 +386,30 @@ async fn session<R: CryptoRngCore>(
         }
         w.phase = Phase::Open;
     }
+    // The request: the client queues it whole once the session is open. Only then does
+    // the task read, as a read waits for the server and nothing else gets written meanwhile.
+    poll_fn(|_| {
+        let w = wire.borrow();
+        if w.session != id || !w.plain_out.is_empty() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
     let mut chunk = [0u8; 256];
     loop {
-        // Whatever the client queued goes out first (the whole request, for a GET).
         let n = wire.borrow_mut().plain_out.pop_into(&mut chunk);
-        if n > 0 {
-            connection
-                .write(&chunk[..n])
-                .await
-                .map_err(|e| failure(e, wire, false))?;
-            if wire.borrow().plain_out.is_empty() {
-                connection.flush().await.map_err(|e| failure(e, wire, false))?;
-            }
-            continue;
+        if n == 0 {
+            break;
         }
+        connection
+            .write(&chunk[..n])
+            .await
+            .map_err(|e| failure(e, wire, false))?;
+    }
+    connection.flush().await.map_err(|e| failure(e, wire, false))?;
+    loop {
         // Room for plaintext, then the next record.
         poll_fn(|_| {
             let w = wire.borrow();
