@@ -196,8 +196,8 @@ impl<const N: usize, const MSG: usize> Service for GreetingServer<N, MSG> {
 }
 
 #[cfg(feature = "http")]
-impl<const HEAD: usize, const URL: usize, const HEADERS: usize> Service
-    for HttpClient<HEAD, URL, HEADERS>
+impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: crate::http::Secure> Service
+    for HttpClient<HEAD, URL, HEADERS, S>
 {
     fn service(&mut self, now: Instant, stack: &mut Stack<'_>, handler: &mut dyn Handler) -> bool {
         // Both closures need the handler; they never run at the same time.
@@ -378,8 +378,10 @@ impl<'s, G: Service, H: Service> App<'s, G, H> {
 }
 
 #[cfg(feature = "http")]
-impl<G: Service, const HEAD: usize, const URL: usize, const HEADERS: usize>
-    App<'_, G, HttpClient<HEAD, URL, HEADERS>>
+impl<G: Service, const HEAD: usize, const URL: usize, const HEADERS: usize, S>
+    App<'_, G, HttpClient<HEAD, URL, HEADERS, S>>
+where
+    S: crate::http::Secure,
 {
     /// Starts a GET of `url`. The outcome comes as events, the body through
     /// [`Handler::body`].
@@ -394,8 +396,10 @@ impl<G: Service, const HEAD: usize, const URL: usize, const HEADERS: usize>
 }
 
 #[cfg(feature = "http")]
-impl<G: Service, const HEAD: usize, const URL: usize, const HEADERS: usize>
-    App<'_, G, Option<HttpClient<HEAD, URL, HEADERS>>>
+impl<G: Service, const HEAD: usize, const URL: usize, const HEADERS: usize, S>
+    App<'_, G, Option<HttpClient<HEAD, URL, HEADERS, S>>>
+where
+    S: crate::http::Secure,
 {
     /// Starts a GET of `url`; [`HttpError::NoClient`] if the app was built without one.
     pub fn get(&mut self, url: &str, now: Instant) -> Result<(), HttpError> {

@@ -15,13 +15,14 @@
 //! * [`dhcp`] — address, gateway and DNS server from a DHCP lease.
 //! * [`framing`] — how the greeting server cuts received bytes into messages.
 //! * [`http`] — the seed's `http_get.py`: a streaming HTTP/1.1 GET client with DNS.
-//! * [`url`] — `http://` URLs parsed in place.
+//! * [`tls`] — HTTPS: TLS 1.3 under the GET client, with strict certificate verification.
+//! * [`url`] — `http://` and `https://` URLs parsed in place.
 //! * [`link`] — an in-memory Ethernet link for tests and demos: real frames, no OS.
 //! * [`text`] — the events' log lines written without `core::fmt`.
 //! * [`app`] — the poll loop that ties them together and reports [`app::Event`]s.
 //!
-//! Cargo features choose what is compiled: `dhcp`, `dns`, `http` and `ipv6` (all on by
-//! default). A board that only serves greetings turns them off and links TCP alone.
+//! Cargo features choose what is compiled: `dhcp`, `dns`, `http`, `ipv6` and `tls` (all on
+//! by default). A board that only serves greetings turns them off and links TCP alone.
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -37,6 +38,8 @@ pub mod link;
 pub mod neighbor;
 pub mod stack;
 pub mod text;
+#[cfg(feature = "tls")]
+pub mod tls;
 #[cfg(feature = "http")]
 pub mod url;
 

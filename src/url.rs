@@ -1,6 +1,6 @@
-//! `http://host[:port]/path?query` URLs, parsed in place (no allocation). The host is a
-//! name, a dotted IPv4 address or (with the `ipv6` feature) a bracketed IPv6 literal,
-//! `http://[fd00::1]:8080/x`.
+//! `http://` and `https://host[:port]/path?query` URLs, parsed in place (no allocation). The
+//! host is a name, a dotted IPv4 address or (with the `ipv6` feature) a bracketed IPv6
+//! literal, `http://[fd00::1]:8080/x`.
 
 use core::fmt;
 
@@ -12,7 +12,7 @@ use crate::text::{self, Render, TextOut};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum UrlError {
-    /// `https://`: this device has no TLS.
+    /// `https://`, but this client has no TLS layer (built without `tls`, or none given).
     TlsUnsupported,
     /// A scheme other than `http://` or `https://`.
     UnsupportedScheme,
@@ -50,13 +50,15 @@ impl fmt::Display for UrlError {
     }
 }
 
-/// A parsed `http://` URL borrowing its text.
+/// A parsed `http://` or `https://` URL borrowing its text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Url<'a> {
+    /// `https://`: the connection runs TLS.
+    pub tls: bool,
     /// Host name, dotted IPv4 address, or bracketed IPv6 address (`[fd00::1]`), as the
     /// `Host` header carries it.
     pub host: &'a str,
-    /// TCP port (80 unless given).
+    /// TCP port (80, or 443 for `https://`, unless given).
     pub port: u16,
     /// Path and query as written (`/` when empty; starts with `/` or `?`); no fragment.
     pub path: &'a str,
@@ -82,15 +84,15 @@ impl fmt::Display for Target<'_> {
 }
 
 impl<'a> Url<'a> {
-    /// Parses `text`. The scheme is case-insensitive; `https://` is [`UrlError::TlsUnsupported`].
+    /// Parses `text`. The scheme (`http://` or `https://`) is case-insensitive.
     pub fn parse(text: &'a str) -> Result<Self, UrlError> {
-        let rest = strip_prefix_ignore_case(text, "http://").ok_or_else(|| {
-            if strip_prefix_ignore_case(text, "https://").is_some() {
-                UrlError::TlsUnsupported
-            } else {
-                UrlError::UnsupportedScheme
-            }
-        })?;
+        let (tls, rest) = match strip_prefix_ignore_case(text, "http://") {
+            Some(rest) => (false, rest),
+            None => (
+                true,
+                strip_prefix_ignore_case(text, "https://").ok_or(UrlError::UnsupportedScheme)?,
+            ),
+        };
         let rest = rest.split('#').next().unwrap_or("");
         let split = rest.find(['/', '?']).unwrap_or(rest.len());
         let (authority, path) = rest.split_at(split);
@@ -105,14 +107,14 @@ impl<'a> Url<'a> {
                 .map(|end| authority.split_at(end + 1))
                 .ok_or(UrlError::Malformed)?;
             let port = match rest {
-                "" => 80,
+                "" => Self::default_port(tls),
                 rest => parse_port(rest.strip_prefix(':').ok_or(UrlError::Malformed)?)?,
             };
             (host, port)
         } else {
             match authority.rsplit_once(':') {
                 Some((host, port)) => (host, parse_port(port)?),
-                None => (authority, 80),
+                None => (authority, Self::default_port(tls)),
             }
         };
         let host_ok = if let Some(literal) = host.strip_prefix('[') {
@@ -135,7 +137,35 @@ impl<'a> Url<'a> {
         if !host_ok || !path_ok {
             return Err(UrlError::Malformed);
         }
-        Ok(Self { host, port, path })
+        Ok(Self {
+            tls,
+            host,
+            port,
+            path,
+        })
+    }
+
+    /// 443 for `https://`, 80 for `http://`.
+    pub const fn default_port(tls: bool) -> u16 {
+        if tls {
+            443
+        } else {
+            80
+        }
+    }
+
+    /// `https://` or `http://`.
+    pub const fn scheme(&self) -> &'static str {
+        if self.tls {
+            "https://"
+        } else {
+            "http://"
+        }
+    }
+
+    /// Whether the port is the scheme's default (then `Host` and the URL leave it out).
+    pub const fn has_default_port(&self) -> bool {
+        self.port == Self::default_port(self.tls)
     }
 
     /// What goes in the request line: the path, always starting with `/`.
@@ -164,9 +194,9 @@ impl<'a> Url<'a> {
 
 impl Render for Url<'_> {
     fn render(&self, out: &mut dyn TextOut) {
-        out.put("http://");
+        out.put(self.scheme());
         out.put(self.host);
-        if self.port != 80 {
+        if !self.has_default_port() {
             out.put(":");
             out.decimal(u64::from(self.port));
         }
@@ -212,7 +242,7 @@ pub fn resolve<const CAP: usize>(
     if location.contains("://") {
         text.put(location);
     } else if let Some(rest) = location.strip_prefix("//") {
-        text.put("http://");
+        text.put(base.scheme());
         text.put(rest);
     } else {
         Url { path: "", ..*base }.render(&mut text);
@@ -263,7 +293,10 @@ mod tests {
 
     #[test]
     fn rejects_what_cannot_be_fetched() {
-        assert_eq!(Url::parse("https://x/"), Err(UrlError::TlsUnsupported));
+        let url = Url::parse("HTTPS://x/").unwrap();
+        assert_eq!((url.tls, url.port, url.to_string().as_str()), (true, 443, "https://x/"));
+        let url = Url::parse("https://x:8443").unwrap();
+        assert_eq!((url.port, url.to_string().as_str()), (8443, "https://x:8443/"));
         assert_eq!(Url::parse("ftp://x/"), Err(UrlError::UnsupportedScheme));
         for bad in [
             "http://[fe80::1%25eth0]:8080/x",
@@ -316,9 +349,12 @@ mod tests {
             resolve(&base, location, &mut out).unwrap();
             assert_eq!(out.as_str(), want);
         }
-        assert_eq!(
-            resolve(&base, "https://h/", &mut out),
-            Err(UrlError::TlsUnsupported)
-        );
+        resolve(&base, "https://h/", &mut out).unwrap();
+        assert_eq!(out.as_str(), "https://h/");
+        let base = Url::parse("https://h/dir/").unwrap();
+        resolve(&base, "//other/z", &mut out).unwrap();
+        assert_eq!(out.as_str(), "https://other/z");
+        resolve(&base, "/x", &mut out).unwrap();
+        assert_eq!(out.as_str(), "https://h/x");
     }
 }

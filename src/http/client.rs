@@ -12,6 +12,7 @@ use smoltcp::wire::{DnsQueryType, IpAddress, IpEndpoint};
 use super::body::BodyDecoder;
 use super::error::{ConnectAttempt, ConnectError, DnsServers};
 use super::head::{self, ResponseHead};
+use super::transport::{End, NoTls, Ready, Secure, Transport};
 use super::{HttpError, USER_AGENT};
 use crate::stack::{drop_unreachable, tcp_is_free, Stack, TcpBuffers};
 use crate::text::{self, Render, TextOut};
@@ -274,7 +275,8 @@ impl Plan {
 
 /// The GET client; `HEAD` bytes for the response head, `URL` bytes for the URL, room for
 /// `HEADERS` response headers (parsed on the stack, 32 bytes each on a 64-bit host).
-/// [`HttpConfig`] may set lower limits at run time.
+/// [`HttpConfig`] may set lower limits at run time. `S` is the [`Secure`] layer that
+/// `https://` URLs go through ([`NoTls`]: none; see [`with_secure`](Self::with_secure)).
 ///
 /// A host name is looked up with AAAA first when the device has an IPv6 address beyond
 /// link-local (static or from SLAAC), then A; without one, with A alone. A family whose
@@ -283,7 +285,12 @@ impl Plan {
 /// other family is looked up and tried within the rest of the connect timeout; when both
 /// fail the error is [`HttpError::ConnectFailed`], naming both attempts. Literal addresses
 /// are tried over their own family with the whole connect timeout.
-pub struct HttpClient<const HEAD: usize = 4096, const URL: usize = 256, const HEADERS: usize = 48> {
+pub struct HttpClient<
+    const HEAD: usize = 4096,
+    const URL: usize = 256,
+    const HEADERS: usize = 48,
+    S: Secure = NoTls,
+> {
     config: HttpConfig,
     tcp: SocketHandle,
     dns: SocketHandle,
@@ -298,6 +305,10 @@ pub struct HttpClient<const HEAD: usize = 4096, const URL: usize = 256, const HE
     visited: heapless::Vec<u32, 16>,
     state: State,
     cancelled: bool,
+    /// The TLS layer for `https://`.
+    secure: S,
+    /// Whether the current connection runs through `secure`.
+    tls: bool,
 }
 
 impl<const HEAD: usize, const URL: usize, const HEADERS: usize> HttpClient<HEAD, URL, HEADERS> {
@@ -324,9 +335,40 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize> HttpClient<HEAD,
             visited: heapless::Vec::new(),
             state: State::Idle,
             cancelled: false,
+            secure: NoTls,
+            tls: false,
         };
         client.set_dns_servers(stack, dns_servers);
         client
+    }
+}
+
+impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
+    HttpClient<HEAD, URL, HEADERS, S>
+{
+    /// This client with `secure` as its TLS layer, so `https://` URLs can be fetched (when
+    /// idle; a running GET is dropped).
+    pub fn with_secure<S2: Secure>(self, secure: S2) -> HttpClient<HEAD, URL, HEADERS, S2> {
+        HttpClient {
+            config: self.config,
+            tcp: self.tcp,
+            dns: self.dns,
+            dns_servers: self.dns_servers,
+            url: self.url,
+            head: self.head,
+            head_len: self.head_len,
+            visited: self.visited,
+            plan: self.plan,
+            state: State::Idle,
+            cancelled: false,
+            secure,
+            tls: false,
+        }
+    }
+
+    /// The TLS layer.
+    pub fn secure(&self) -> &S {
+        &self.secure
     }
 
     /// Replaces the DNS servers (e.g. from a DHCP lease); up to [`DnsServers::MAX`], asked
@@ -365,7 +407,7 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize> HttpClient<HEAD,
         if url.len() > limit {
             return Err(HttpError::Url(url::UrlError::TooLong { limit }));
         }
-        Url::parse(url)?;
+        self.check_scheme(&Url::parse(url)?)?;
         self.url.clear();
         // Fits: the limit is at most the capacity.
         let _ = self.url.push_str(url);
@@ -406,6 +448,25 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize> HttpClient<HEAD,
         changed
     }
 
+    /// `https://` needs a TLS layer.
+    fn check_scheme(&self, url: &Url<'_>) -> Result<(), HttpError> {
+        if url.tls && !self.secure.available() {
+            return Err(HttpError::Url(url::UrlError::TlsUnsupported));
+        }
+        Ok(())
+    }
+
+    /// The connection's byte stream (through the TLS layer for `https://`).
+    fn transport<'a, 'b>(&'a mut self, stack: &'a mut Stack<'b>) -> Transport<'a, 'b> {
+        let socket = stack.sockets.get_mut::<tcp::Socket>(self.tcp);
+        let secure: Option<&mut dyn Secure> = if self.tls {
+            Some(&mut self.secure)
+        } else {
+            None
+        };
+        Transport::new(socket, secure)
+    }
+
     /// Abandons the running GET: the connection is reset and the next
     /// [`service`](Self::service) reports [`HttpError::Cancelled`]. Nothing happens when idle.
     pub fn cancel(&mut self, stack: &mut Stack<'_>) {
@@ -442,6 +503,9 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize> HttpClient<HEAD,
         emit: &mut dyn FnMut(HttpEvent<'_>),
     ) {
         stack.watch_neighbor(None);
+        if core::mem::take(&mut self.tls) {
+            self.secure.stop();
+        }
         let socket = stack.sockets.get_mut::<tcp::Socket>(self.tcp);
         match result {
             Ok((status, body_len)) => {
@@ -527,31 +591,36 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize> HttpClient<HEAD,
             }
             State::Reconnect { addr, until } => self.connect(addr, until, now, stack),
             State::Connecting { addr, until } => {
-                let socket = stack.sockets.get_mut::<tcp::Socket>(self.tcp);
-                if socket.may_send() {
-                    let remote = socket.remote_endpoint();
-                    stack.watch_neighbor(None);
-                    let socket = stack.sockets.get_mut::<tcp::Socket>(self.tcp);
-                    match self.send_request(socket) {
-                        Ok(()) => {
-                            if let Some(remote) = remote {
-                                emit(HttpEvent::Connected { remote });
-                            }
-                            self.head_len = 0;
-                            Step::Next(State::Head { heard: now })
-                        }
-                        Err(error) => Step::End(Err(error)),
+                let mut transport = self.transport(stack);
+                let moved = transport.pump();
+                match transport.ready() {
+                    Ready::Ready => {}
+                    // Refused (or reset) before the connection was usable: try the other
+                    // family, if any.
+                    Ready::Failed(HttpError::ConnectionRefused) => {
+                        return self.attempt_failed(addr, ConnectError::Refused, now, stack)
                     }
-                } else if socket.state() == TcpState::Closed {
-                    self.attempt_failed(addr, ConnectError::Refused, now, stack)
-                } else if now >= until {
-                    let error = match stack.neighbor_unanswered() {
-                        Some(next_hop) => ConnectError::NoNeighborReply(next_hop),
-                        None => ConnectError::Timeout,
-                    };
-                    self.attempt_failed(addr, error, now, stack)
-                } else {
-                    Step::Stay(false)
+                    Ready::Failed(error) => return Step::End(Err(error)),
+                    Ready::Wait if now < until => return Step::Stay(moved),
+                    Ready::Wait => {
+                        let error = match stack.neighbor_unanswered() {
+                            Some(next_hop) => ConnectError::NoNeighborReply(next_hop),
+                            None => ConnectError::Timeout,
+                        };
+                        return self.attempt_failed(addr, error, now, stack);
+                    }
+                }
+                let remote = stack.sockets.get::<tcp::Socket>(self.tcp).remote_endpoint();
+                stack.watch_neighbor(None);
+                match self.send_request(stack) {
+                    Ok(()) => {
+                        if let Some(remote) = remote {
+                            emit(HttpEvent::Connected { remote });
+                        }
+                        self.head_len = 0;
+                        Step::Next(State::Head { heard: now })
+                    }
+                    Err(error) => Step::End(Err(error)),
                 }
             }
             State::Head { heard } => self.read_head(heard, now, stack, emit, sink),
@@ -560,28 +629,36 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize> HttpClient<HEAD,
                 status,
                 heard,
             } => {
-                let socket = stack.sockets.get_mut::<tcp::Socket>(self.tcp);
-                let mut got = false;
-                while socket.can_recv() && !decoder.is_done() {
-                    let fed = socket.recv(|data| match decoder.feed(data, sink) {
-                        Ok(used) => (used, Ok(used)),
-                        Err(error) => (0, Err(error)),
-                    });
-                    match fed {
-                        Ok(Ok(_)) => got = true,
-                        Ok(Err(error)) => return Step::End(Err(error)),
-                        Err(_) => break,
-                    }
+                let mut transport = self.transport(stack);
+                let mut failed = None;
+                let mut got = transport.pump();
+                if !decoder.is_done() {
+                    got |= transport.recv(&mut |data| {
+                        if failed.is_some() || decoder.is_done() {
+                            return 0;
+                        }
+                        match decoder.feed(data, sink) {
+                            Ok(used) => used,
+                            Err(error) => {
+                                failed = Some(error);
+                                0
+                            }
+                        }
+                    }) > 0;
+                }
+                if let Some(error) = failed {
+                    return Step::End(Err(error));
                 }
                 let heard = if got { now } else { heard };
                 if decoder.is_done() {
                     return Step::End(Ok((status, decoder.delivered())));
                 }
-                if socket.state() == TcpState::Closed {
-                    return Step::End(Err(HttpError::Reset));
-                }
-                if !socket.may_recv() && !socket.can_recv() {
-                    return Step::End(decoder.finish().map(|()| (status, decoder.delivered())));
+                match transport.end() {
+                    End::Failed(error) => return Step::End(Err(error)),
+                    End::Closed => {
+                        return Step::End(decoder.finish().map(|()| (status, decoder.delivered())))
+                    }
+                    End::Open => {}
                 }
                 if now >= heard + c.idle_timeout {
                     return Step::End(Err(HttpError::IdleTimeout));
@@ -711,8 +788,8 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize> HttpClient<HEAD,
         now: Instant,
         stack: &mut Stack<'_>,
     ) -> Step {
-        let port = match Url::parse(&self.url) {
-            Ok(url) => url.port,
+        let (port, tls) = match Url::parse(&self.url) {
+            Ok(url) => (url.port, url.tls),
             Err(error) => return Step::End(Err(error.into())),
         };
         let socket = stack.sockets.get_mut::<tcp::Socket>(self.tcp);
@@ -738,25 +815,43 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize> HttpClient<HEAD,
         let local_port = stack.ephemeral_port();
         let socket = stack.sockets.get_mut::<tcp::Socket>(self.tcp);
         match socket.connect(stack.iface.context(), remote, local_port) {
-            Ok(()) => Step::Next(State::Connecting { addr, until }),
+            Ok(()) => {
+                if core::mem::take(&mut self.tls) {
+                    // A handshake over the other family's attempt is over.
+                    self.secure.stop();
+                }
+                if tls {
+                    // The handshake is queued now and flows once the socket connects.
+                    let Ok(url) = Url::parse(&self.url) else {
+                        return Step::End(Err(HttpError::Url(url::UrlError::Malformed)));
+                    };
+                    self.secure.start(url.host);
+                    self.tls = true;
+                }
+                Step::Next(State::Connecting { addr, until })
+            }
             Err(_) => self.attempt_failed(addr, ConnectError::NoAddress, now, stack),
         }
     }
 
     /// Queues the whole request, or fails if the transmit buffer cannot hold it.
-    fn send_request(&self, socket: &mut tcp::Socket) -> Result<(), HttpError> {
-        let url = Url::parse(&self.url)?;
+    fn send_request(&mut self, stack: &mut Stack<'_>) -> Result<(), HttpError> {
+        let url = self.url.clone();
+        let url = Url::parse(&url)?;
+        let mut transport = self.transport(stack);
         let mut counter = Counter(0);
         write_request(&mut counter, &url);
-        if counter.0 > socket.send_capacity() - socket.send_queue() {
+        if counter.0 > transport.send_space() {
             return Err(HttpError::RequestTooLarge);
         }
-        let mut writer = SocketWriter {
-            socket,
+        let mut writer = TransportWriter {
+            transport: &mut transport,
             complete: true,
         };
         write_request(&mut writer, &url);
-        if writer.complete {
+        let complete = writer.complete;
+        transport.pump();
+        if complete {
             Ok(())
         } else {
             Err(HttpError::RequestTooLarge)
@@ -773,11 +868,23 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize> HttpClient<HEAD,
     ) -> Step {
         let head_limit = self.config.max_head.min(HEAD);
         let header_limit = self.config.max_headers.min(HEADERS);
+        let (head, mut head_len) = (&mut self.head, self.head_len);
         let socket = stack.sockets.get_mut::<tcp::Socket>(self.tcp);
-        let got = socket
-            .recv_slice(&mut self.head[self.head_len..head_limit])
-            .unwrap_or(0);
-        self.head_len += got;
+        let secure: Option<&mut dyn Secure> = if self.tls {
+            Some(&mut self.secure)
+        } else {
+            None
+        };
+        let mut transport = Transport::new(socket, secure);
+        let moved = transport.pump();
+        let got = transport.recv(&mut |data| {
+            let room = &mut head[head_len..head_limit];
+            let n = room.len().min(data.len());
+            room[..n].copy_from_slice(&data[..n]);
+            head_len += n;
+            n
+        });
+        self.head_len = head_len;
         let heard = if got > 0 { now } else { heard };
         loop {
             // Each head in turn (an interim 1xx head may come first).
@@ -820,8 +927,11 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize> HttpClient<HEAD,
                             Ok(()) => Ok(()),
                         }
                     });
+                let resolved = resolved.and_then(|()| {
+                    // An https:// Location without TLS fails here, after its head was shown.
+                    self.check_scheme(&Url::parse(&next)?)
+                });
                 return match resolved {
-                    // An https:// Location fails here, after its head was shown.
                     Ok(()) => self.redirect(status, next, now, stack, emit),
                     Err(error) => Step::End(Err(error)),
                 };
@@ -844,18 +954,16 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize> HttpClient<HEAD,
         if self.head_len == head_limit {
             return Step::End(Err(HttpError::HeadTooLarge { limit: head_limit }));
         }
-        let socket = stack.sockets.get_mut::<tcp::Socket>(self.tcp);
-        if socket.state() == TcpState::Closed {
-            return Step::End(Err(HttpError::Reset));
-        }
-        if !socket.may_recv() && !socket.can_recv() {
-            return Step::End(Err(HttpError::NoResponse));
+        match self.transport(stack).end() {
+            End::Failed(error) => return Step::End(Err(error)),
+            End::Closed => return Step::End(Err(HttpError::NoResponse)),
+            End::Open => {}
         }
         if now >= heard + self.config.idle_timeout {
             return Step::End(Err(HttpError::IdleTimeout));
         }
         self.state = State::Head { heard };
-        Step::Stay(got > 0)
+        Step::Stay(got > 0 || moved)
     }
 
     fn redirect(
@@ -877,6 +985,9 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize> HttpClient<HEAD,
         emit(HttpEvent::Redirect { status, to: &next });
         self.url = next;
         // The rest of this response is not needed: cut the connection.
+        if core::mem::take(&mut self.tls) {
+            self.secure.stop();
+        }
         stack.sockets.get_mut::<tcp::Socket>(self.tcp).abort();
         Step::Next(State::WaitAddress { since: now })
     }
@@ -912,7 +1023,7 @@ fn write_request(out: &mut dyn TextOut, url: &Url<'_>) {
     url.target().render(out);
     out.put(" HTTP/1.1\r\nHost: ");
     out.put(url.host);
-    if url.port != 80 {
+    if !url.has_default_port() {
         out.put(":");
         out.decimal(u64::from(url.port));
     }
@@ -930,17 +1041,17 @@ impl TextOut for Counter {
     }
 }
 
-/// Writes into a socket whose free space was checked first.
-struct SocketWriter<'a, 'b> {
-    socket: &'a mut tcp::Socket<'b>,
+/// Writes into a transport whose free space was checked first.
+struct TransportWriter<'t, 'a, 'b> {
+    transport: &'t mut Transport<'a, 'b>,
     /// Whether every piece went in whole.
     complete: bool,
 }
 
-impl TextOut for SocketWriter<'_, '_> {
+impl TextOut for TransportWriter<'_, '_, '_> {
     fn put(&mut self, text: &str) {
         if self.complete {
-            self.complete = self.socket.send_slice(text.as_bytes()) == Ok(text.len());
+            self.complete = self.transport.send(text.as_bytes()) == text.len();
         }
     }
 }

@@ -104,6 +104,85 @@ pub enum HttpError {
     MissingLocation,
     /// The body sink refused the data (e.g. disk full).
     Sink,
+    /// The TLS session of an `https://` GET failed.
+    Tls(TlsFailure),
+}
+
+/// Why a TLS session failed: each a distinct cause with its own message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum TlsFailure {
+    /// The chain does not lead to any trusted certificate authority.
+    UnknownCa,
+    /// The certificate names (subjectAltName) do not include the host.
+    NameMismatch,
+    /// A certificate in the chain has expired.
+    Expired,
+    /// A certificate in the chain is not valid yet.
+    NotYetValid,
+    /// A certificate above the leaf is not a CA (no basicConstraints cA, or no keyCertSign).
+    NotCa,
+    /// A certificate in the chain is not signed by the next one.
+    BadChain,
+    /// The server's handshake signature does not verify with its certificate's key.
+    BadSignature,
+    /// A certificate could not be read (or has an unknown critical extension).
+    BadCertificate,
+    /// The server uses a key or signature algorithm this client cannot verify.
+    UnsupportedAlgorithm,
+    /// The server does not speak TLS 1.3 (a TLS 1.2-only server).
+    ProtocolVersion,
+    /// The server and this client share no cipher suite or key-exchange group.
+    NoCommonParameters,
+    /// The server aborted the handshake with this TLS alert.
+    Alert(u8),
+    /// A TLS record is larger than the receive record buffer.
+    RecordTooLarge,
+    /// The server closed the connection without TLS `close_notify`: the data may be cut.
+    Truncated,
+    /// The server sent something this TLS client does not implement (e.g. a KeyUpdate).
+    Unimplemented,
+    /// The server broke the TLS protocol (bad record, bad MAC, unexpected message).
+    Protocol,
+}
+
+impl Render for TlsFailure {
+    fn render(&self, out: &mut dyn TextOut) {
+        out.put("TLS: ");
+        match self {
+            Self::UnknownCa => out.put("certificate not issued by a trusted CA (unknown CA)"),
+            Self::NameMismatch => out.put("certificate does not name this host"),
+            Self::Expired => out.put("certificate has expired"),
+            Self::NotYetValid => out.put("certificate is not valid yet"),
+            Self::NotCa => out.put("bad certificate chain: a non-CA certificate signed another"),
+            Self::BadChain => out.put("bad certificate chain: a signature does not verify"),
+            Self::BadSignature => out.put("server's handshake signature does not verify"),
+            Self::BadCertificate => out.put("malformed certificate"),
+            Self::UnsupportedAlgorithm => {
+                out.put("unsupported key or signature algorithm (ECDSA P-256 only)")
+            }
+            Self::ProtocolVersion => {
+                out.put("handshake failed: the server does not speak TLS 1.3 (TLS 1.2 only?)")
+            }
+            Self::NoCommonParameters => {
+                out.put("handshake failed: no common cipher suite or group (need AES-128-GCM, P-256)")
+            }
+            Self::Alert(code) => {
+                out.put("handshake failed: the server sent alert ");
+                out.decimal(u64::from(*code));
+            }
+            Self::RecordTooLarge => out.put("record larger than the receive buffer"),
+            Self::Truncated => out.put("connection closed without close_notify (truncated)"),
+            Self::Unimplemented => out.put("the server sent a message this client does not implement"),
+            Self::Protocol => out.put("protocol error from the server"),
+        }
+    }
+}
+
+impl fmt::Display for TlsFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        text::display(self, f)
+    }
 }
 
 impl From<UrlError> for HttpError {
@@ -192,6 +271,7 @@ impl Render for HttpError {
             Self::TooManyRedirects => out.put("too many redirects"),
             Self::MissingLocation => out.put("redirect without a Location header"),
             Self::Sink => out.put("the body sink refused the data"),
+            Self::Tls(failure) => failure.render(out),
         }
     }
 }

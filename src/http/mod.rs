@@ -11,10 +11,12 @@ mod body;
 mod client;
 mod error;
 mod head;
+mod transport;
 
 pub use body::{BodyDecoder, Framing, MAX_LINE, MAX_TRAILERS};
 pub use client::{HttpClient, HttpConfig, HttpEvent, HttpStorage};
-pub use error::{CodingName, ConnectAttempt, ConnectError, DnsServers, HttpError};
+pub use error::{CodingName, ConnectAttempt, ConnectError, DnsServers, HttpError, TlsFailure};
+pub use transport::{NoTls, Secure};
 pub use head::{parse as parse_head, unfold as unfold_head, ResponseHead, DEFAULT_HEADERS};
 
 /// `User-Agent` sent with every request.

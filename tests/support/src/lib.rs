@@ -12,11 +12,15 @@ mod client;
 mod dns_server;
 mod faults;
 mod http_server;
+mod pki;
+mod tls_server;
 
 pub use client::{Client, Outcome, Step};
 pub use dns_server::DnsServer;
 pub use faults::{faulty, FaultStats, Faults, FaultyPort, Shuffle};
 pub use http_server::{End, HttpServer, Response};
+pub use pki::{Issuer, ServerCert, Validity};
+pub use tls_server::{TlsBehaviour, TlsServer};
 
 use sha2::{Digest, Sha256};
 use smoltcp::iface::{SocketHandle, SocketStorage};
@@ -25,7 +29,8 @@ use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{IpAddress, IpEndpoint, Ipv4Address};
 use tcplink::app::{App, DhcpEvent, Event, SinkError};
 use tcplink::greeting::{GreetingConfig, GreetingEvent, GreetingServer};
-use tcplink::http::{HttpClient, HttpConfig, HttpError, HttpEvent, HttpStorage};
+use tcplink::http::{HttpClient, HttpConfig, HttpError, HttpEvent, HttpStorage, NoTls, Secure};
+use tcplink::tls::{TlsLayer, TlsStorage, UnixClock, Verify};
 use tcplink::link::{Link, Port};
 use tcplink::stack::{Stack, StackConfig, TcpBuffers};
 
@@ -232,6 +237,8 @@ pub struct Peer {
     pub http: Vec<HttpServer>,
     /// The DNS responder on the peer, if started.
     pub dns: Option<DnsServer>,
+    /// TLS servers on the peer.
+    pub tls: Vec<TlsServer>,
 }
 
 impl Peer {
@@ -247,7 +254,22 @@ impl Peer {
             next_port: 49152,
             http: Vec::new(),
             dns: None,
+            tls: Vec::new(),
         }
+    }
+
+    /// Starts a TLS server on `port` presenting `cert`; returns its index.
+    pub fn serve_tls(&mut self, port: u16, cert: &ServerCert, behaviour: TlsBehaviour) -> usize {
+        let server = TlsServer::new(
+            &mut self.stack,
+            port,
+            2,
+            cert.chain.clone(),
+            cert.key_der.clone(),
+            behaviour,
+        );
+        self.tls.push(server);
+        self.tls.len() - 1
     }
 
     /// Starts an HTTP server on `port` with `sockets` connections; returns its index.
@@ -311,6 +333,9 @@ impl Peer {
         for server in &mut self.http {
             next = earliest(next, server.poll(&mut self.stack, now));
         }
+        for server in &mut self.tls {
+            server.poll(&mut self.stack, now);
+        }
         if let Some(dns) = &mut self.dns {
             dns.poll(&mut self.stack);
         }
@@ -336,6 +361,65 @@ pub struct DeviceSetup {
     pub dns: Vec<IpAddress>,
     /// How bad the device's network is (none by default).
     pub faults: Faults,
+    /// HTTPS for the GET client (none: `https://` is unsupported).
+    pub tls: Option<TlsSetup>,
+}
+
+/// The device's TLS layer.
+#[derive(Debug, Clone, Default)]
+pub struct TlsSetup {
+    /// Trusted CA certificates, DER; empty with `insecure`.
+    pub anchors: Vec<Vec<u8>>,
+    /// No verification at all.
+    pub insecure: bool,
+    /// The wall clock for validity dates.
+    pub clock: Option<UnixClock>,
+    /// Seed of the device's (deterministic, test-only) random source.
+    pub seed: u64,
+}
+
+impl TlsSetup {
+    /// Trusts `anchors` (DER), the clock of the host for dates.
+    pub fn trusting(anchors: &[&[u8]]) -> Self {
+        Self {
+            anchors: anchors.iter().map(|a| a.to_vec()).collect(),
+            insecure: false,
+            clock: Some(system_clock),
+            seed: 1,
+        }
+    }
+}
+
+/// The host's wall clock, Unix seconds.
+pub fn system_clock() -> Option<u64> {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs())
+}
+
+/// The device's TLS layer for `setup`, leaked for the test.
+fn tls_layer(setup: &TlsSetup) -> &'static mut dyn Secure {
+    use rand_chacha::rand_core::SeedableRng;
+    let anchors: Vec<&'static [u8]> = setup
+        .anchors
+        .iter()
+        .map(|a| &*leak_vec(a.clone()))
+        .collect();
+    let anchors: &'static [&'static [u8]] = leak_vec(anchors);
+    let verify = if setup.insecure {
+        Verify::Insecure
+    } else {
+        Verify::Anchors {
+            anchors,
+            clock: setup.clock,
+        }
+    };
+    let storage = leak(TlsStorage::<{ tcplink::tls::RECORD_RX }, { tcplink::tls::RECORD_TX }>::new());
+    let rng = rand_chacha::ChaCha20Rng::seed_from_u64(setup.seed);
+    let (wire, task) = storage.split(rng, verify);
+    let task = core::pin::Pin::static_mut(leak(task));
+    leak(TlsLayer::new(wire, task))
 }
 
 /// Response head capacity of the device's GET client: tcplink-tap's (lower limits come from
@@ -345,8 +429,8 @@ pub const HTTP_HEAD: usize = 64 * 1024;
 pub const HTTP_URL: usize = 8 * 1024;
 /// Header capacity of the device's GET client: tcplink-tap's.
 pub const HTTP_HEADERS: usize = 128;
-/// The device's GET client.
-pub type DeviceHttp = HttpClient<HTTP_HEAD, HTTP_URL, HTTP_HEADERS>;
+/// The device's GET client, with a TLS layer when the setup asks for one.
+pub type DeviceHttp = HttpClient<HTTP_HEAD, HTTP_URL, HTTP_HEADERS, &'static mut dyn Secure>;
 
 /// The device's app: a greeting server on `N` sockets and a GET client, each optional.
 pub type DeviceApp<const N: usize> = App<'static, Option<GreetingServer<N>>, Option<DeviceHttp>>;
@@ -375,7 +459,11 @@ impl<const N: usize> Device<N> {
         });
         let http = setup.http.map(|config| {
             let storage = leak(HttpStorage::<HTTP_RX, HTTP_TX>::new());
-            DeviceHttp::new(config, &mut stack, storage, &setup.dns)
+            let secure: &'static mut dyn Secure = match &setup.tls {
+                Some(tls) => tls_layer(tls),
+                None => leak(NoTls),
+            };
+            HttpClient::new(config, &mut stack, storage, &setup.dns).with_secure(secure)
         });
         let app = App::new(stack).with_greeting(greeting).with_http(http);
         Self {

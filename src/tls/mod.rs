@@ -1,0 +1,525 @@
+//! HTTPS: TLS 1.3 (embedded-tls) under the GET client, with no heap and no blocking.
+//!
+//! embedded-tls has no sans-IO interface, and its blocking handshake cannot resume after
+//! `WouldBlock`; its async one can. So the whole TLS side is one long-lived async task
+//! ([`TlsStorage::split`]) that the platform pins in memory it owns and that [`TlsLayer`]
+//! polls with a no-op waker on every [`App::poll`](crate::app::App::poll). The task reads and
+//! writes two small fixed pipes of ciphertext that the layer fills from and drains to the TCP
+//! socket (the task sees `Pending` when a pipe is empty or full), and two pipes of plaintext
+//! that the GET client reads and writes through the [`Secure`] seam.
+//!
+//! * Cipher suite TLS_AES_128_GCM_SHA256, key exchange P-256, server certificates ECDSA P-256.
+//! * Verification is on unless [`Verify::Insecure`] is chosen: see [`verify`](self) for what
+//!   is checked.
+//! * Limitation: embedded-tls panics (`unimplemented!()`) when a server sends a handshake
+//!   message other than NewSessionTicket after the handshake (e.g. a post-handshake
+//!   CertificateRequest); a KeyUpdate is refused as [`TlsFailure::Unimplemented`].
+
+mod cert;
+mod pipe;
+mod verify;
+
+use core::cell::RefCell;
+use core::convert::Infallible;
+use core::future::{poll_fn, Future};
+use core::pin::Pin;
+use core::task::{Context, Poll, Waker};
+
+use embedded_tls::alert::AlertDescription;
+use embedded_tls::{
+    Aes128GcmSha256, CryptoProvider, CryptoRngCore, TlsConfig, TlsConnection, TlsContext,
+    TlsError,
+};
+use heapless::String;
+use smoltcp::socket::tcp::{self, State as TcpState};
+
+use crate::http::{HttpError, Secure, TlsFailure};
+use pipe::Pipe;
+use verify::{StrictVerifier, MAX_HOST};
+pub use verify::UnixClock;
+
+/// The receive record buffer that holds any TLS record (2^14 bytes of data plus overhead).
+pub const RECORD_RX: usize = 16_640;
+/// A transmit record buffer large enough for the ClientHello and a request.
+pub const RECORD_TX: usize = 1024;
+
+/// Ciphertext pipe sizes (socket ↔ task) and plaintext pipe sizes (task ↔ client).
+const NET_IN: usize = 4096;
+const NET_OUT: usize = 2048;
+const PLAIN_IN: usize = 4096;
+const PLAIN_OUT: usize = 2048;
+
+/// Most rounds of socket → task → socket in one [`TlsLayer`] pump.
+const MAX_PUMP_ROUNDS: usize = 64;
+
+/// How the server is authenticated.
+#[derive(Clone, Copy)]
+pub enum Verify<'a> {
+    /// Check the chain against these trust anchors (DER CA certificates; the one whose
+    /// subject issued the chain's top is used) and the host name; validity dates when
+    /// `clock` tells the time.
+    Anchors {
+        /// Trusted CA certificates, DER.
+        anchors: &'a [&'a [u8]],
+        /// Wall-clock time for validity dates, if the platform has one.
+        clock: Option<UnixClock>,
+    },
+    /// No verification at all: anyone on the path can read and change the data. Only ever
+    /// by the user's explicit choice (`--insecure`).
+    Insecure,
+}
+
+/// Where the session is, shared by the task and the layer.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// No session.
+    Idle,
+    /// Waiting for the task to begin the handshake, or in it.
+    Handshake,
+    /// Application data flows.
+    Open,
+    /// The server sent `close_notify`.
+    Closed,
+    /// The session failed.
+    Failed(TlsFailure),
+}
+
+/// The state the task and the layer share: the pipes and the session's phase.
+pub struct Wire {
+    /// Bumped by every start and stop; a task's session ends when it changes.
+    session: u32,
+    /// A session was asked for and the task has not taken it yet.
+    start: bool,
+    host: String<MAX_HOST>,
+    phase: Phase,
+    net_in: Pipe<NET_IN>,
+    net_out: Pipe<NET_OUT>,
+    /// The server sent FIN: no more ciphertext comes.
+    net_eof: bool,
+    plain_in: Pipe<PLAIN_IN>,
+    plain_out: Pipe<PLAIN_OUT>,
+}
+
+impl Wire {
+    const fn new() -> Self {
+        Self {
+            session: 0,
+            start: false,
+            host: String::new(),
+            phase: Phase::Idle,
+            net_in: Pipe::new(),
+            net_out: Pipe::new(),
+            net_eof: false,
+            plain_in: Pipe::new(),
+            plain_out: Pipe::new(),
+        }
+    }
+
+    /// Empties the pipes and ends the current session.
+    fn reset(&mut self) {
+        self.session = self.session.wrapping_add(1);
+        self.start = false;
+        self.phase = Phase::Idle;
+        self.net_in.clear();
+        self.net_out.clear();
+        self.net_eof = false;
+        self.plain_in.clear();
+        self.plain_out.clear();
+    }
+}
+
+/// The TLS memory a platform owns: the record buffers (`RX` receives a whole record:
+/// [`RECORD_RX`], or 768 with a max_fragment_length of 512; `TX` sends) and the pipes.
+pub struct TlsStorage<const RX: usize = RECORD_RX, const TX: usize = RECORD_TX> {
+    record_rx: [u8; RX],
+    record_tx: [u8; TX],
+    wire: RefCell<Wire>,
+}
+
+impl<const RX: usize, const TX: usize> TlsStorage<RX, TX> {
+    /// Empty storage; `const` so it can sit in a `static`.
+    pub const fn new() -> Self {
+        Self {
+            record_rx: [0; RX],
+            record_tx: [0; TX],
+            wire: RefCell::new(Wire::new()),
+        }
+    }
+
+    /// The shared wire and the TLS task. Pin the task where it stays (`core::pin::pin!`,
+    /// or a static) and give both to [`TlsLayer::new`]. `rng` must be a cryptographic
+    /// random source (a TRNG on a board, the OS on a host).
+    pub fn split<'a, R: CryptoRngCore + 'a>(
+        &'a mut self,
+        rng: R,
+        verify: Verify<'a>,
+    ) -> (&'a RefCell<Wire>, impl Future<Output = Infallible> + 'a) {
+        let Self {
+            record_rx,
+            record_tx,
+            wire,
+        } = self;
+        let wire = &*wire;
+        (wire, task(wire, record_rx, record_tx, rng, verify))
+    }
+}
+
+impl<const RX: usize, const TX: usize> Default for TlsStorage<RX, TX> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The GET client's [`Secure`] layer: drives the TLS task `F` over the client's socket.
+pub struct TlsLayer<'a, F> {
+    wire: &'a RefCell<Wire>,
+    task: Pin<&'a mut F>,
+}
+
+impl<'a, F: Future<Output = Infallible>> TlsLayer<'a, F> {
+    /// The layer over `wire`, running `task` (both from [`TlsStorage::split`]).
+    pub fn new(wire: &'a RefCell<Wire>, task: Pin<&'a mut F>) -> Self {
+        Self { wire, task }
+    }
+
+    /// Polls the task once; it never finishes.
+    fn run_task(&mut self) {
+        let mut cx = Context::from_waker(Waker::noop());
+        let _ = self.task.as_mut().poll(&mut cx);
+    }
+}
+
+impl<F: Future<Output = Infallible>> Secure for TlsLayer<'_, F> {
+    fn available(&self) -> bool {
+        true
+    }
+
+    fn start(&mut self, host: &str) {
+        let mut wire = self.wire.borrow_mut();
+        wire.reset();
+        wire.host.clear();
+        if wire.host.push_str(host).is_err() {
+            wire.phase = Phase::Failed(TlsFailure::NameMismatch);
+            return;
+        }
+        wire.start = true;
+        wire.phase = Phase::Handshake;
+        drop(wire);
+        // The task takes the session and queues its ClientHello.
+        self.run_task();
+    }
+
+    fn stop(&mut self) {
+        self.wire.borrow_mut().reset();
+        // The task sees its session end and goes back to waiting.
+        self.run_task();
+    }
+
+    fn pump(&mut self, socket: &mut tcp::Socket<'_>) -> bool {
+        let mut moved_any = false;
+        for _ in 0..MAX_PUMP_ROUNDS {
+            let mut moved = false;
+            {
+                let mut wire = self.wire.borrow_mut();
+                if wire.phase == Phase::Idle {
+                    return moved_any;
+                }
+                while socket.can_recv() && wire.net_in.free() > 0 {
+                    let room = wire.net_in.room();
+                    let n = socket.recv_slice(room).unwrap_or(0);
+                    if n == 0 {
+                        break;
+                    }
+                    wire.net_in.commit(n);
+                    moved = true;
+                }
+                if !socket.can_recv()
+                    && matches!(
+                        socket.state(),
+                        TcpState::CloseWait
+                            | TcpState::LastAck
+                            | TcpState::Closing
+                            | TcpState::TimeWait
+                    )
+                    && !wire.net_eof
+                {
+                    wire.net_eof = true;
+                    moved = true;
+                }
+            }
+            let before = self.progress();
+            self.run_task();
+            moved |= self.progress() != before;
+            {
+                let mut wire = self.wire.borrow_mut();
+                while socket.can_send() && !wire.net_out.is_empty() {
+                    let n = socket.send_slice(wire.net_out.data()).unwrap_or(0);
+                    if n == 0 {
+                        break;
+                    }
+                    wire.net_out.consume(n);
+                    moved = true;
+                }
+            }
+            moved_any |= moved;
+            if !moved {
+                break;
+            }
+        }
+        moved_any
+    }
+
+    fn is_open(&self) -> bool {
+        matches!(self.wire.borrow().phase, Phase::Open | Phase::Closed)
+    }
+
+    fn send_space(&self) -> usize {
+        self.wire.borrow().plain_out.free()
+    }
+
+    fn send(&mut self, data: &[u8]) -> usize {
+        self.wire.borrow_mut().plain_out.push(data)
+    }
+
+    fn recv(&mut self, read: &mut dyn FnMut(&[u8]) -> usize) -> usize {
+        let mut wire = self.wire.borrow_mut();
+        if wire.plain_in.is_empty() {
+            return 0;
+        }
+        let used = read(wire.plain_in.data());
+        wire.plain_in.consume(used);
+        used
+    }
+
+    fn is_closed(&self) -> bool {
+        let wire = self.wire.borrow();
+        wire.phase == Phase::Closed && wire.plain_in.is_empty()
+    }
+
+    fn failure(&self) -> Option<HttpError> {
+        let wire = self.wire.borrow();
+        match wire.phase {
+            Phase::Failed(failure) if wire.plain_in.is_empty() => Some(HttpError::Tls(failure)),
+            _ => None,
+        }
+    }
+}
+
+impl<F> TlsLayer<'_, F> {
+    /// A fingerprint of the pipes, to see whether polling the task did anything.
+    fn progress(&self) -> (usize, usize, usize, usize, bool) {
+        let wire = self.wire.borrow();
+        let done = matches!(wire.phase, Phase::Open | Phase::Closed | Phase::Failed(_));
+        (
+            wire.net_in.len(),
+            wire.net_out.len(),
+            wire.plain_in.len(),
+            wire.plain_out.len(),
+            done,
+        )
+    }
+}
+
+/// The TLS task: waits for a session, runs it, reports how it ended; forever.
+async fn task<R: CryptoRngCore>(
+    wire: &RefCell<Wire>,
+    record_rx: &mut [u8],
+    record_tx: &mut [u8],
+    mut rng: R,
+    verify: Verify<'_>,
+) -> Infallible {
+    loop {
+        let (id, host) = poll_fn(|_| {
+            let mut w = wire.borrow_mut();
+            if w.start {
+                w.start = false;
+                Poll::Ready((w.session, w.host.clone()))
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
+        let io = PipeIo { wire, session: id };
+        let result = session(io, &host, record_rx, record_tx, &mut rng, verify).await;
+        let mut w = wire.borrow_mut();
+        if w.session == id {
+            w.phase = match result {
+                Ok(()) => Phase::Closed,
+                Err(failure) => Phase::Failed(failure),
+            };
+        }
+    }
+}
+
+/// One TLS session: handshake, the request out, the response in until `close_notify`.
+async fn session<R: CryptoRngCore>(
+    io: PipeIo<'_>,
+    host: &str,
+    record_rx: &mut [u8],
+    record_tx: &mut [u8],
+    rng: &mut R,
+    verify: Verify<'_>,
+) -> Result<(), TlsFailure> {
+    let wire = io.wire;
+    let id = io.session;
+    let config = TlsConfig::new().with_server_name(host);
+    let mut connection: TlsConnection<'_, PipeIo<'_>, Aes128GcmSha256> =
+        TlsConnection::new(io, record_rx, record_tx);
+    let mut provider = Provider {
+        rng,
+        verifier: match verify {
+            Verify::Anchors { anchors, clock } => Some(StrictVerifier::new(anchors, clock)),
+            Verify::Insecure => None,
+        },
+    };
+    let opened = connection
+        .open(TlsContext::new(&config, &mut provider))
+        .await;
+    if let Err(error) = opened {
+        let verified = provider.verifier.as_ref().and_then(|v| v.failure);
+        return Err(verified.unwrap_or_else(|| failure(error, wire, false)));
+    }
+    {
+        let mut w = wire.borrow_mut();
+        if w.session != id {
+            return Ok(());
+        }
+        w.phase = Phase::Open;
+    }
+    // The request: the client queues it whole once the session is open. Only then does
+    // the task read, as a read waits for the server and nothing else gets written meanwhile.
+    poll_fn(|_| {
+        let w = wire.borrow();
+        if w.session != id || !w.plain_out.is_empty() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+    let mut chunk = [0u8; 256];
+    loop {
+        let n = wire.borrow_mut().plain_out.pop_into(&mut chunk);
+        if n == 0 {
+            break;
+        }
+        connection
+            .write(&chunk[..n])
+            .await
+            .map_err(|e| failure(e, wire, false))?;
+    }
+    connection.flush().await.map_err(|e| failure(e, wire, false))?;
+    loop {
+        // Room for plaintext, then the next record.
+        poll_fn(|_| {
+            let w = wire.borrow();
+            if w.session != id || w.plain_in.free() > 0 {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
+        let mut buffer = match connection.read_buffered().await {
+            Ok(buffer) => buffer,
+            Err(TlsError::ConnectionClosed) => return Ok(()),
+            Err(error) => return Err(failure(error, wire, true)),
+        };
+        let mut w = wire.borrow_mut();
+        let free = w.plain_in.free();
+        let data = buffer.pop(free);
+        w.plain_in.push(data);
+    }
+}
+
+/// The typed failure for an embedded-tls error; `reading` after the handshake.
+fn failure(error: TlsError, wire: &RefCell<Wire>, reading: bool) -> TlsFailure {
+    let eof = wire.borrow().net_eof;
+    match error {
+        TlsError::IoError | TlsError::Io(_) if eof => TlsFailure::Truncated,
+        TlsError::IoError | TlsError::Io(_) if reading => TlsFailure::Truncated,
+        TlsError::HandshakeAborted(_, AlertDescription::ProtocolVersion)
+        | TlsError::InvalidSupportedVersions => TlsFailure::ProtocolVersion,
+        TlsError::HandshakeAborted(_, AlertDescription::HandshakeFailure)
+        | TlsError::HandshakeAborted(_, AlertDescription::InsufficientSecurity)
+        | TlsError::InvalidCipherSuite
+        | TlsError::InvalidKeyShare => TlsFailure::NoCommonParameters,
+        TlsError::HandshakeAborted(_, description) => TlsFailure::Alert(description as u8),
+        TlsError::InsufficientSpace => TlsFailure::RecordTooLarge,
+        TlsError::Unimplemented => TlsFailure::Unimplemented,
+        TlsError::InvalidSignatureScheme => TlsFailure::UnsupportedAlgorithm,
+        _ => TlsFailure::Protocol,
+    }
+}
+
+/// The crypto embedded-tls uses: the platform's RNG and our verifier (none: insecure).
+struct Provider<'v, 'r, R> {
+    rng: &'r mut R,
+    verifier: Option<StrictVerifier<'v>>,
+}
+
+impl<R: CryptoRngCore> CryptoProvider for Provider<'_, '_, R> {
+    type CipherSuite = Aes128GcmSha256;
+    type Signature = [u8; 0];
+
+    fn rng(&mut self) -> impl CryptoRngCore {
+        &mut *self.rng
+    }
+
+    fn verifier(
+        &mut self,
+    ) -> Result<&mut impl embedded_tls::TlsVerifier<Self::CipherSuite>, TlsError> {
+        // `Err` makes embedded-tls skip verification: only for `Verify::Insecure`.
+        self.verifier.as_mut().ok_or(TlsError::Unimplemented)
+    }
+}
+
+/// The task's side of the ciphertext pipes, as the async byte stream embedded-tls wants.
+struct PipeIo<'a> {
+    wire: &'a RefCell<Wire>,
+    /// The session this stream belongs to; once it ends, reads and writes fail.
+    session: u32,
+}
+
+impl embedded_io::ErrorType for PipeIo<'_> {
+    type Error = embedded_io::ErrorKind;
+}
+
+impl embedded_io_async::Read for PipeIo<'_> {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        poll_fn(|_| {
+            let mut wire = self.wire.borrow_mut();
+            if wire.session != self.session {
+                Poll::Ready(Err(embedded_io::ErrorKind::ConnectionAborted))
+            } else if !wire.net_in.is_empty() {
+                Poll::Ready(Ok(wire.net_in.pop_into(buf)))
+            } else if wire.net_eof {
+                Poll::Ready(Ok(0))
+            } else {
+                Poll::Pending
+            }
+        })
+        .await
+    }
+}
+
+impl embedded_io_async::Write for PipeIo<'_> {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+        poll_fn(|_| {
+            let mut wire = self.wire.borrow_mut();
+            if wire.session != self.session {
+                Poll::Ready(Err(embedded_io::ErrorKind::ConnectionAborted))
+            } else if buf.is_empty() || wire.net_out.free() > 0 {
+                Poll::Ready(Ok(wire.net_out.push(buf)))
+            } else {
+                Poll::Pending
+            }
+        })
+        .await
+    }
+
+    async fn flush(&mut self) -> Result<(), Self::Error> {
+        // The layer drains the pipe to the socket on every pump.
+        Ok(())
+    }
+}

@@ -1,0 +1,243 @@
+//! Our own certificate verifier: strict where embedded-tls's `CertVerifier` is lax.
+//!
+//! * every certificate above the leaf must be a CA (basicConstraints cA:TRUE and keyUsage
+//!   keyCertSign), so an ordinary server certificate cannot sign one for another name;
+//! * each certificate must be signed by the next, the top one by a trust anchor whose subject
+//!   is its issuer (one of several anchors);
+//! * the host name is matched against every subjectAltName, DNS names and IP addresses;
+//! * validity dates are checked whenever the platform gives the time.
+//!
+//! Every failure is kept as a [`TlsFailure`] so the GET reports why, not just "bad certificate".
+
+use embedded_tls::{
+    Aes128GcmSha256, CertificateEntryRef, CertificateRef, CertificateVerifyRef, SignatureScheme,
+    TlsError, TlsVerifier,
+};
+use heapless::{String, Vec};
+use p256::ecdsa::signature::Verifier;
+use p256::ecdsa::{DerSignature, VerifyingKey};
+use sha2::{Digest, Sha256};
+
+use super::cert::{oid, Cert};
+use crate::http::TlsFailure;
+
+/// Longest host name checked (DNS names are at most 253 bytes).
+pub(crate) const MAX_HOST: usize = 255;
+
+/// Where the wall-clock time for validity dates comes from: a function of the platform that
+/// returns Unix seconds, or `None` when it does not know the time.
+pub type UnixClock = fn() -> Option<u64>;
+
+/// The verifier for one handshake.
+pub(crate) struct StrictVerifier<'a> {
+    anchors: &'a [&'a [u8]],
+    clock: Option<UnixClock>,
+    host: String<MAX_HOST>,
+    /// The leaf's key (SEC1 P-256 point), for the handshake signature.
+    leaf_key: Vec<u8, 65>,
+    transcript: Option<Sha256>,
+    /// Why the last check failed.
+    pub(crate) failure: Option<TlsFailure>,
+}
+
+impl<'a> StrictVerifier<'a> {
+    /// Trusts the CA certificates `anchors` (DER); dates are checked when `clock` says the time.
+    pub(crate) fn new(anchors: &'a [&'a [u8]], clock: Option<UnixClock>) -> Self {
+        Self {
+            anchors,
+            clock,
+            host: String::new(),
+            leaf_key: Vec::new(),
+            transcript: None,
+            failure: None,
+        }
+    }
+
+    /// Remembers `failure` and hands embedded-tls an error that aborts the handshake.
+    fn fail(&mut self, failure: TlsFailure) -> TlsError {
+        self.failure = Some(failure);
+        TlsError::InvalidCertificate
+    }
+
+    /// Checks the server's chain (leaf first) for `self.host`.
+    fn check_chain(&mut self, chain: &[&[u8]]) -> Result<(), TlsFailure> {
+        let mut certs: Vec<Cert<'_>, 16> = Vec::new();
+        for der in chain {
+            let cert = Cert::parse(der).map_err(|_| TlsFailure::BadCertificate)?;
+            // Fits: embedded-tls keeps at most 16 entries.
+            let _ = certs.push(cert);
+        }
+        let Some(leaf) = certs.first() else {
+            return Err(TlsFailure::BadCertificate);
+        };
+        if let Some(now) = self.clock.and_then(|clock| clock()) {
+            for cert in &certs {
+                if now < cert.not_before {
+                    return Err(TlsFailure::NotYetValid);
+                }
+                if now > cert.not_after {
+                    return Err(TlsFailure::Expired);
+                }
+            }
+        }
+        if !host_matches(leaf, &self.host) {
+            return Err(TlsFailure::NameMismatch);
+        }
+        for pair in certs.windows(2) {
+            let (child, parent) = (&pair[0], &pair[1]);
+            if !parent.is_ca || parent.key_cert_sign != Some(true) {
+                return Err(TlsFailure::NotCa);
+            }
+            if child.issuer != parent.subject {
+                return Err(TlsFailure::BadChain);
+            }
+            check_signature(child, parent).map_err(|()| TlsFailure::BadChain)?;
+        }
+        // The top of the chain: an anchor itself (sent along), or issued by one.
+        let top = certs[certs.len() - 1];
+        let mut last_error = TlsFailure::UnknownCa;
+        for anchor_der in self.anchors {
+            let Ok(anchor) = Cert::parse(anchor_der) else {
+                continue;
+            };
+            if top.subject == anchor.subject && top.public_key == anchor.public_key {
+                // The server sent the anchor itself along (or the leaf is pinned as one).
+                return Ok(());
+            }
+            if top.issuer != anchor.subject {
+                continue;
+            }
+            if !anchor.is_ca || anchor.key_cert_sign == Some(false) {
+                last_error = TlsFailure::NotCa;
+                continue;
+            }
+            match check_signature(&top, &anchor) {
+                Ok(()) => return Ok(()),
+                Err(()) => last_error = TlsFailure::UnknownCa,
+            }
+        }
+        Err(last_error)
+    }
+}
+
+impl TlsVerifier<Aes128GcmSha256> for StrictVerifier<'_> {
+    fn set_hostname_verification(&mut self, hostname: &str) -> Result<(), TlsError> {
+        self.host.clear();
+        self.host
+            .push_str(hostname)
+            .map_err(|_| TlsError::InsufficientSpace)
+    }
+
+    fn verify_certificate(
+        &mut self,
+        transcript: &Sha256,
+        cert: CertificateRef<'_>,
+    ) -> Result<(), TlsError> {
+        self.failure = None;
+        let mut chain: Vec<&[u8], 16> = Vec::new();
+        for entry in &cert.entries {
+            match entry {
+                CertificateEntryRef::X509(der) => {
+                    let _ = chain.push(der);
+                }
+                CertificateEntryRef::RawPublicKey(_) => {
+                    return Err(self.fail(TlsFailure::BadCertificate));
+                }
+            }
+        }
+        if let Err(failure) = self.check_chain(&chain) {
+            return Err(self.fail(failure));
+        }
+        let leaf = Cert::parse(chain[0]).map_err(|_| self.fail(TlsFailure::BadCertificate))?;
+        if leaf.key_algorithm != oid::EC_PUBLIC_KEY || leaf.key_parameter != oid::P256 {
+            return Err(self.fail(TlsFailure::UnsupportedAlgorithm));
+        }
+        self.leaf_key.clear();
+        self.leaf_key
+            .extend_from_slice(leaf.public_key)
+            .map_err(|_| self.fail(TlsFailure::BadCertificate))?;
+        self.transcript = Some(transcript.clone());
+        Ok(())
+    }
+
+    fn verify_signature(&mut self, verify: CertificateVerifyRef<'_>) -> Result<(), TlsError> {
+        let Some(transcript) = self.transcript.take() else {
+            return Err(self.fail(TlsFailure::BadChain));
+        };
+        if verify.signature_scheme != SignatureScheme::EcdsaSecp256r1Sha256 {
+            return Err(self.fail(TlsFailure::UnsupportedAlgorithm));
+        }
+        // RFC 8446 §4.4.3: 64 spaces, the context string, a zero byte, the transcript hash.
+        let mut message: Vec<u8, 130> = Vec::new();
+        let _ = message.resize(64, b' ');
+        let _ = message.extend_from_slice(b"TLS 1.3, server CertificateVerify\x00");
+        let _ = message.extend_from_slice(&transcript.finalize());
+        let verified = VerifyingKey::from_sec1_bytes(&self.leaf_key)
+            .ok()
+            .zip(DerSignature::from_bytes(verify.signature).ok())
+            .is_some_and(|(key, signature)| key.verify(&message, &signature).is_ok());
+        if verified {
+            Ok(())
+        } else {
+            Err(self.fail(TlsFailure::BadSignature))
+        }
+    }
+}
+
+/// Whether `issuer`'s key signed `cert` (ECDSA P-256 with SHA-256).
+fn check_signature(cert: &Cert<'_>, issuer: &Cert<'_>) -> Result<(), ()> {
+    if cert.signature_algorithm != oid::ECDSA_SHA256
+        || issuer.key_algorithm != oid::EC_PUBLIC_KEY
+        || issuer.key_parameter != oid::P256
+    {
+        return Err(());
+    }
+    let key = VerifyingKey::from_sec1_bytes(issuer.public_key).map_err(|_| ())?;
+    let signature = DerSignature::from_bytes(cert.signature).map_err(|_| ())?;
+    key.verify(cert.tbs, &signature).map_err(|_| ())
+}
+
+/// Whether any subjectAltName of `leaf` names `host`: an IP address SAN for an address
+/// literal, else a DNS SAN (a `*.` wildcard stands for exactly one leftmost label).
+fn host_matches(leaf: &Cert<'_>, host: &str) -> bool {
+    if let Ok(ip) = host.parse::<core::net::IpAddr>() {
+        return leaf.alt_names().any(|(tag, value)| {
+            tag == 7
+                && match ip {
+                    core::net::IpAddr::V4(v4) => value == v4.octets(),
+                    core::net::IpAddr::V6(v6) => value == v6.octets(),
+                }
+        });
+    }
+    leaf.alt_names()
+        .any(|(tag, value)| tag == 2 && dns_name_matches(value, host.as_bytes()))
+}
+
+/// RFC 6125 matching of one DNS SAN `pattern` against `host`, ignoring ASCII case.
+fn dns_name_matches(pattern: &[u8], host: &[u8]) -> bool {
+    let host = host.strip_suffix(b".").unwrap_or(host);
+    if let Some(suffix) = pattern.strip_prefix(b"*.") {
+        // The wildcard covers one label, never a public suffix alone ("*.com").
+        let Some(dot) = host.iter().position(|&b| b == b'.') else {
+            return false;
+        };
+        return dot > 0 && suffix.contains(&b'.') && host[dot + 1..].eq_ignore_ascii_case(suffix);
+    }
+    !pattern.contains(&b'*') && pattern.eq_ignore_ascii_case(host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dns_name_matches;
+
+    #[test]
+    fn dns_names() {
+        assert!(dns_name_matches(b"files.test", b"FILES.test"));
+        assert!(dns_name_matches(b"*.example.test", b"a.example.test"));
+        assert!(!dns_name_matches(b"*.example.test", b"a.b.example.test"));
+        assert!(!dns_name_matches(b"*.example.test", b"example.test"));
+        assert!(!dns_name_matches(b"*.test", b"a.test"));
+        assert!(!dns_name_matches(b"f*.test", b"fa.test"));
+        assert!(!dns_name_matches(b"files.test", b"other.test"));
+    }
+}

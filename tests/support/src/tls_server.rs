@@ -1,0 +1,265 @@
+//! A TLS server on the peer host (rustls over a smoltcp socket): the other side of the
+//! device's `https://` GET. It answers each request with a prepared [`Response`] sent as
+//! application data, then ends the session as the test wants.
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::{ServerConfig, ServerConnection};
+use smoltcp::iface::SocketHandle;
+use smoltcp::socket::tcp::{self, State};
+use smoltcp::time::Instant;
+use tcplink::stack::Stack;
+
+use crate::http_server::{End, Response};
+use crate::leak;
+
+/// Plaintext handed to rustls at a time (one full record).
+const CHUNK: usize = 16 * 1024;
+
+/// How the server behaves, beyond its certificate.
+#[derive(Debug, Clone, Copy)]
+pub struct TlsBehaviour {
+    /// Speak TLS 1.2 only (the device, TLS 1.3 only, must say so).
+    pub tls12_only: bool,
+    /// End a session with `close_notify` before FIN (false: FIN alone, a truncation).
+    pub close_notify: bool,
+    /// Send a KeyUpdate once this many response bytes are out.
+    pub key_update_after: Option<usize>,
+}
+
+impl Default for TlsBehaviour {
+    fn default() -> Self {
+        Self {
+            tls12_only: false,
+            close_notify: true,
+            key_update_after: None,
+        }
+    }
+}
+
+/// One connection being served.
+struct Conn {
+    handle: SocketHandle,
+    tls: Option<ServerConnection>,
+    request: Vec<u8>,
+    response: Option<(Response, usize)>,
+    key_updated: bool,
+    ended: bool,
+}
+
+/// A TLS server on one port of the peer.
+pub struct TlsServer {
+    port: u16,
+    config: Arc<ServerConfig>,
+    behaviour: TlsBehaviour,
+    routes: HashMap<String, Response>,
+    conns: Vec<Conn>,
+    /// Every request line received, in order.
+    pub requests: Vec<String>,
+    /// Every TLS error the server saw (handshakes the device refused show up here).
+    pub errors: Vec<String>,
+}
+
+/// The smoltcp socket as the byte stream rustls writes to (`WouldBlock` when full).
+struct SocketIo<'a, 'b>(&'a mut tcp::Socket<'b>);
+
+impl Write for SocketIo<'_, '_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self.0.send_slice(buf) {
+            Ok(0) | Err(_) => Err(io::ErrorKind::WouldBlock.into()),
+            Ok(n) => Ok(n),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Read for SocketIo<'_, '_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.0.recv_slice(buf) {
+            Ok(0) | Err(_) => Err(io::ErrorKind::WouldBlock.into()),
+            Ok(n) => Ok(n),
+        }
+    }
+}
+
+impl TlsServer {
+    /// A server on `port` with `sockets` listening sockets, presenting `chain` (leaf first)
+    /// with the leaf's PKCS#8 `key`.
+    pub fn new(
+        stack: &mut Stack<'static>,
+        port: u16,
+        sockets: usize,
+        chain: Vec<Vec<u8>>,
+        key: Vec<u8>,
+        behaviour: TlsBehaviour,
+    ) -> Self {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let versions: &[&rustls::SupportedProtocolVersion] = if behaviour.tls12_only {
+            &[&rustls::version::TLS12]
+        } else {
+            &[&rustls::version::TLS13]
+        };
+        let chain = chain.into_iter().map(CertificateDer::from).collect();
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key));
+        let config = ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(versions)
+            .expect("protocol versions")
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .expect("server certificate");
+        let conns = (0..sockets)
+            .map(|_| {
+                let handle = stack.add_tcp(leak(tcplink::stack::TcpBuffers::<65536, 65536>::new()));
+                let socket = stack.sockets.get_mut::<tcp::Socket>(handle);
+                socket.set_nagle_enabled(false);
+                socket.listen(port).expect("listen");
+                Conn::new(handle)
+            })
+            .collect();
+        Self {
+            port,
+            config: Arc::new(config),
+            behaviour,
+            routes: HashMap::new(),
+            conns,
+            requests: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// Answers GETs of `path` with `response`.
+    pub fn route(&mut self, path: &str, response: Response) {
+        self.routes.insert(path.to_string(), response);
+    }
+
+    /// Serves every connection.
+    pub fn poll(&mut self, stack: &mut Stack<'static>, _now: Instant) {
+        for conn in &mut self.conns {
+            let socket = stack.sockets.get_mut::<tcp::Socket>(conn.handle);
+            if matches!(socket.state(), State::Closed | State::TimeWait) && conn.tls.is_some() {
+                // Ready for the next client.
+                *conn = Conn::new(conn.handle);
+                socket.abort();
+                let _ = socket.listen(self.port);
+                continue;
+            }
+            if !socket.is_active() || conn.ended {
+                continue;
+            }
+            if conn.tls.is_none() {
+                if !socket.may_recv() {
+                    continue;
+                }
+                conn.tls = Some(ServerConnection::new(self.config.clone()).expect("server"));
+            }
+            let Some(tls) = conn.tls.as_mut() else {
+                continue;
+            };
+            // Ciphertext in.
+            while socket.can_recv() {
+                match tls.read_tls(&mut SocketIo(socket)) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+                if let Err(error) = tls.process_new_packets() {
+                    self.errors.push(error.to_string());
+                    let _ = tls.write_tls(&mut SocketIo(socket));
+                    socket.close();
+                    conn.ended = true;
+                    break;
+                }
+            }
+            if conn.ended {
+                continue;
+            }
+            // The request.
+            if conn.response.is_none() {
+                let mut buf = [0u8; 4096];
+                while let Ok(n @ 1..) = tls.reader().read(&mut buf) {
+                    conn.request.extend_from_slice(&buf[..n]);
+                }
+                if let Some(end) = find(&conn.request, b"\r\n\r\n") {
+                    let head = &conn.request[..end];
+                    let line = String::from_utf8_lossy(head.split(|&b| b == b'\r').next().unwrap_or(b""))
+                        .into_owned();
+                    let path = line.split(' ').nth(1).unwrap_or("").to_string();
+                    let response = self.routes.get(&path).cloned().unwrap_or_else(|| {
+                        Response::raw("HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot found")
+                    });
+                    self.requests.push(line);
+                    conn.response = Some((response, 0));
+                }
+            }
+            // Ciphertext out, then more plaintext once rustls has sent what it holds.
+            loop {
+                while tls.wants_write() {
+                    if tls.write_tls(&mut SocketIo(socket)).is_err() {
+                        break;
+                    }
+                }
+                if tls.wants_write() {
+                    break;
+                }
+                let Some((response, sent)) = &mut conn.response else {
+                    break;
+                };
+                if *sent < response.bytes.len() {
+                    if let Some(after) = self.behaviour.key_update_after {
+                        if *sent >= after && !conn.key_updated {
+                            conn.key_updated = true;
+                            tls.refresh_traffic_keys().expect("key update");
+                            continue;
+                        }
+                    }
+                    let end = response.bytes.len().min(*sent + CHUNK.min(response.per_write));
+                    let n = tls.writer().write(&response.bytes[*sent..end]).unwrap_or(0);
+                    *sent += n;
+                    continue;
+                }
+                if !conn.ended {
+                    if response.end == End::Close && self.behaviour.close_notify {
+                        // The alert must go out whole before FIN.
+                        if socket.send_capacity() - socket.send_queue() < 128 {
+                            break;
+                        }
+                        tls.send_close_notify();
+                        while tls.wants_write() {
+                            if tls.write_tls(&mut SocketIo(socket)).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                    conn.ended = true;
+                    match response.end {
+                        End::Close => socket.close(),
+                        End::Reset => socket.abort(),
+                        End::Hang => {}
+                    }
+                }
+                break;
+            }
+        }
+    }
+}
+
+impl Conn {
+    fn new(handle: SocketHandle) -> Self {
+        Self {
+            handle,
+            tls: None,
+            request: Vec::new(),
+            response: None,
+            key_updated: false,
+            ended: false,
+        }
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
