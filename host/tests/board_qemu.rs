@@ -31,10 +31,10 @@ fn firmware_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware/mps2-an385")
 }
 
-/// Root, iproute2, /dev/net/tun (the helper's check), QEMU and python3 (the probes and held
-/// clients). Outside CI a missing piece skips the test; in CI (CI=true) it fails it.
+/// Root, iproute2, /dev/net/tun (the helper's check), QEMU, python3 (the probes and held
+/// clients) and ping. Outside CI a missing piece skips the test; in CI (CI=true) it fails it.
 fn can_run(test: &str) -> bool {
-    require_privileges(test) && require_programs(test, &[QEMU, "python3", "timeout"])
+    require_privileges(test) && require_programs(test, &[QEMU, "python3", "timeout", "ping"])
 }
 
 /// The two firmware variants share one target directory, so a build and the copy of its ELF
@@ -254,6 +254,20 @@ fn wait_until_serving(ns: &Namespace, board: &mut Running) {
     );
 }
 
+/// `ping -c 3` from `ns` to the board at `addr` (`args`: `-6` for IPv6): every request is
+/// answered.
+fn ping_three(ns: &Namespace, board: &Running, args: &[&str], addr: &str) {
+    let mut ping = ns.command("timeout");
+    ping.args([CLIENT_TIMEOUT_S, "ping"])
+        .args(args)
+        .args(["-c", "3", "-i", "0.2", "-W", "2", addr]);
+    let out = stdout_of(&run(ping), "ping", board);
+    assert!(
+        out.contains("3 packets transmitted, 3 received, 0% packet loss"),
+        "{out}"
+    );
+}
+
 fn stdout_of(out: &Output, what: &str, board: &Running) -> String {
     assert!(
         out.status.success(),
@@ -352,6 +366,9 @@ fn board_serves_the_seed_greeting_over_a_tap() {
         stdout_of(&out, "tcplink-host greet", &board),
         SEED_TRANSCRIPT
     );
+
+    // The interface answers ping (smoltcp's auto-icmp-echo-reply).
+    ping_three(&ns, &board, &[], DEVICE_IP);
 
     // Four clients at once all succeed.
     let clients: Vec<Child> = (0..4)
