@@ -25,7 +25,7 @@ struct Cli {
 enum Cmd {
     /// Run the seed's tcp_client.py session and print the transcript exactly as it does.
     Greet {
-        /// Server to greet, ADDR:PORT.
+        /// Server to greet, ADDR:PORT (IPv6 in brackets: [fd00:69::2]:9999).
         #[arg(value_parser = addr::resolve)]
         addr: SocketAddr,
         /// Names to send, one message each [default: Alice Bob Jack].
@@ -39,7 +39,7 @@ enum Cmd {
     /// Exits with status 2 if any session failed or none succeeded (the report is printed all
     /// the same).
     Load {
-        /// Server to load, ADDR:PORT.
+        /// Server to load, ADDR:PORT (IPv6 in brackets: [fd00:69::2]:9999).
         #[arg(value_parser = addr::resolve)]
         addr: SocketAddr,
         /// Concurrent clients (sessions in flight).
@@ -60,7 +60,7 @@ enum Cmd {
     },
     /// Serve the seed's greeting protocol, one thread per connection (the kernel baseline).
     ServeGreeting {
-        /// Address to listen on, IP:PORT.
+        /// Address to listen on, IP:PORT ([::]:PORT: every address of both families).
         #[arg(long, value_parser = addr::resolve)]
         listen: SocketAddr,
         /// Sleep this long after each received message, as the seed's time.sleep (it uses 1000).
@@ -72,7 +72,7 @@ enum Cmd {
         /// Directory to serve; requests can never leave it.
         #[arg(long)]
         root: PathBuf,
-        /// Address to listen on, IP:PORT.
+        /// Address to listen on, IP:PORT ([::]:PORT: every address of both families).
         #[arg(long, value_parser = addr::resolve)]
         listen: SocketAddr,
         /// Send bodies with Transfer-Encoding: chunked instead of Content-Length.
