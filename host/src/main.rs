@@ -88,7 +88,8 @@ enum Cmd {
 
 #[derive(Subcommand)]
 enum NetnsCmd {
-    /// Create namespace NS with TAP (192.168.69.1/24, up) and lo up, replacing a stale one.
+    /// Create namespace NS with TAP (192.168.69.1/24, fd00:69::1/64, up) and lo up, replacing a
+    /// stale one.
     Up {
         /// Namespace name.
         #[arg(long, default_value = netns::DEFAULT_NAME)]
@@ -185,11 +186,15 @@ fn run(cmd: Cmd) -> Result<ExitCode, String> {
             NetnsCmd::Up { name, tap } => {
                 let ns = Namespace::create(&name, &tap).map_err(|e| e.to_string())?;
                 println!(
-                    "namespace {name} is up: {tap} {}/{} (device: {}); run the device with \
-                     `ip netns exec {name} ...`, remove with `tcplink-host netns down --name {name}`",
+                    "namespace {name} is up: {tap} {}/{} and {}/{} (device: {} and {}); run the \
+                     device with `ip netns exec {name} ...`, remove with \
+                     `tcplink-host netns down --name {name}`",
                     netns::HOST_IP,
                     netns::PREFIX,
-                    netns::DEVICE_IP
+                    netns::HOST_IP6,
+                    netns::PREFIX6,
+                    netns::DEVICE_IP,
+                    netns::DEVICE_IP6
                 );
                 // The namespace must outlive this process: skip the guard's delete.
                 std::mem::forget(ns);
