@@ -32,7 +32,7 @@ use core::fmt;
 use smoltcp::iface::SocketSet;
 use smoltcp::phy::Device;
 use smoltcp::time::Instant;
-use smoltcp::wire::Ipv4Address;
+use smoltcp::wire::IpAddress;
 
 #[cfg(feature = "dhcp")]
 pub use crate::dhcp::DhcpEvent;
@@ -118,7 +118,7 @@ pub trait Service {
     fn poll_at(&self, now: Instant) -> Option<Instant>;
 
     /// DHCP learned these DNS servers.
-    fn dns_servers(&mut self, stack: &mut Stack<'_>, servers: &[Ipv4Address]) {
+    fn dns_servers(&mut self, stack: &mut Stack<'_>, servers: &[IpAddress]) {
         let _ = (stack, servers);
     }
 
@@ -160,7 +160,7 @@ impl<S: Service> Service for Option<S> {
         self.as_ref().and_then(|s| s.poll_at(now))
     }
 
-    fn dns_servers(&mut self, stack: &mut Stack<'_>, servers: &[Ipv4Address]) {
+    fn dns_servers(&mut self, stack: &mut Stack<'_>, servers: &[IpAddress]) {
         if let Some(s) = self {
             s.dns_servers(stack, servers);
         }
@@ -224,7 +224,7 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize> Service
         HttpClient::is_quiet(self, stack)
     }
 
-    fn dns_servers(&mut self, stack: &mut Stack<'_>, servers: &[Ipv4Address]) {
+    fn dns_servers(&mut self, stack: &mut Stack<'_>, servers: &[IpAddress]) {
         // Servers given by configuration win over DHCP's.
         if !self.has_dns_server() {
             self.set_dns_servers(stack, servers);
@@ -362,8 +362,9 @@ impl<'s, G: Service, H: Service> App<'s, G, H> {
             dhcp::Polled::News(event) => event,
         };
         if let DhcpEvent::Configured { dns: Some(dns), .. } = event {
-            self.greeting.dns_servers(&mut self.stack, &[dns]);
-            self.http.dns_servers(&mut self.stack, &[dns]);
+            let dns = [IpAddress::Ipv4(dns)];
+            self.greeting.dns_servers(&mut self.stack, &dns);
+            self.http.dns_servers(&mut self.stack, &dns);
         }
         handler.event(Event::Dhcp(event));
         true

@@ -7,8 +7,10 @@
 //! smoltcp interface and every application in a single cooperative poll loop, the loop a
 //! microcontroller's `main` calls.
 //!
-//! * [`stack`] — the smoltcp `Interface` plus its `SocketSet`, configured for static IPv4.
-//! * [`neighbor`] — neighbour resolution on the wire: early ARP repeats, the watched next hop.
+//! * [`stack`] — the smoltcp `Interface` plus its `SocketSet`: static IPv4, and with the
+//!   `ipv6` feature link-local, static and SLAAC IPv6 addresses.
+//! * [`neighbor`] — neighbour resolution on the wire (ARP, IPv6 neighbour discovery): early
+//!   repeats of the first request, the watched next hop.
 //! * [`greeting`] — the seed's `tcp_server.py`: `Welcome`, `Hello, X!`, `exit`.
 //! * [`dhcp`] — address, gateway and DNS server from a DHCP lease.
 //! * [`framing`] — how the greeting server cuts received bytes into messages.
@@ -18,8 +20,8 @@
 //! * [`text`] — the events' log lines written without `core::fmt`.
 //! * [`app`] — the poll loop that ties them together and reports [`app::Event`]s.
 //!
-//! Cargo features choose what is compiled: `dhcp`, `dns` and `http` (all on by default). A
-//! board that only serves greetings turns them off and links TCP alone.
+//! Cargo features choose what is compiled: `dhcp`, `dns`, `http` and `ipv6` (all on by
+//! default). A board that only serves greetings turns them off and links TCP alone.
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -1,6 +1,7 @@
 //! Neighbour resolution as seen on the wire: the stack's first request for a next hop is
 //! repeated early until answered, and one next hop is watched so a connect that fails can say
-//! "no ARP reply from X" instead of a bare timeout.
+//! "no ARP reply from X" (or "no neighbour advertisement from X" for IPv6) instead of a bare
+//! timeout.
 //!
 //! smoltcp asks for a next hop's hardware address once and then stays silent for a fixed
 //! second, and keeps its neighbour cache private. The frames are the only witness, so a
@@ -15,15 +16,17 @@
 //! * While a connection is being made, whether its next hop was asked for and answered.
 //!
 //! What counts as a request and as an answer is decided in one place (`Sighting::read`):
-//! ARP today; IPv6 neighbour solicitations and advertisements fit the same shape.
+//! ARP requests and replies, and with the `ipv6` feature IPv6 neighbour solicitations and
+//! advertisements, which have the same shape (a solicitation asks for its target and tells
+//! its sender; an advertisement tells its target).
 
 use core::cell::RefCell;
 
 use smoltcp::phy::{self, Device, DeviceCapabilities, PacketMeta};
 use smoltcp::time::{Duration, Instant};
-use smoltcp::wire::{
-    ArpOperation, ArpPacket, ArpRepr, EthernetFrame, EthernetProtocol, IpAddress, Ipv4Address,
-};
+use smoltcp::wire::{ArpOperation, ArpPacket, ArpRepr, EthernetFrame, EthernetProtocol, IpAddress};
+#[cfg(feature = "ipv6")]
+use smoltcp::wire::{Icmpv6Packet, Icmpv6Repr, IpProtocol, Ipv6Packet, NdiscRepr};
 
 /// Delay of each repeat after the previous send; then the stack's own 1 s retry takes over.
 const REPEATS: [Duration; 4] = [
@@ -51,10 +54,17 @@ impl Sighting {
     /// Reads `frame`; `None` if it is not about neighbour resolution.
     fn read(frame: &[u8]) -> Option<Self> {
         let eth = EthernetFrame::new_checked(frame).ok()?;
-        if eth.ethertype() != EthernetProtocol::Arp {
-            return None;
+        match eth.ethertype() {
+            EthernetProtocol::Arp => Self::arp(eth.payload()),
+            #[cfg(feature = "ipv6")]
+            EthernetProtocol::Ipv6 => Self::ndisc(eth.payload()),
+            _ => None,
         }
-        match ArpRepr::parse(&ArpPacket::new_checked(eth.payload()).ok()?).ok()? {
+    }
+
+    /// An ARP packet: a request asks for its target; any ARP packet tells its sender.
+    fn arp(payload: &[u8]) -> Option<Self> {
+        match ArpRepr::parse(&ArpPacket::new_checked(payload).ok()?).ok()? {
             ArpRepr::EthernetIpv4 {
                 operation,
                 source_protocol_addr,
@@ -67,6 +77,36 @@ impl Sighting {
                     .then_some(target_protocol_addr.into()),
             }),
             #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    }
+
+    /// An IPv6 packet, if it is neighbour discovery: a solicitation asks for its target and
+    /// tells its sender (unless it is a duplicate address probe, sent from `::`); an
+    /// advertisement tells its target.
+    #[cfg(feature = "ipv6")]
+    fn ndisc(payload: &[u8]) -> Option<Self> {
+        let ip = Ipv6Packet::new_checked(payload).ok()?;
+        if ip.next_header() != IpProtocol::Icmpv6 {
+            return None;
+        }
+        let icmp = Icmpv6Packet::new_checked(ip.payload()).ok()?;
+        let (src, dst) = (ip.src_addr(), ip.dst_addr());
+        // Checksums are smoltcp's business; this only looks.
+        let caps = smoltcp::phy::ChecksumCapabilities::ignored();
+        match Icmpv6Repr::parse(&src, &dst, &icmp, &caps).ok()? {
+            Icmpv6Repr::Ndisc(NdiscRepr::NeighborSolicit { target_addr, .. })
+                if !src.is_unspecified() =>
+            {
+                Some(Self {
+                    told: src.into(),
+                    asked: Some(target_addr.into()),
+                })
+            }
+            Icmpv6Repr::Ndisc(NdiscRepr::NeighborAdvert { target_addr, .. }) => Some(Self {
+                told: target_addr.into(),
+                asked: None,
+            }),
             _ => None,
         }
     }
@@ -88,7 +128,7 @@ struct Pending {
 /// What was seen of resolution for the watched next hop.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Watch {
-    target: Option<Ipv4Address>,
+    target: Option<IpAddress>,
     asked: bool,
     answered: bool,
 }
@@ -104,7 +144,7 @@ impl State {
         let Some(target) = Sighting::read(frame).and_then(|s| s.asked) else {
             return;
         };
-        if self.watch.target.map(IpAddress::from) == Some(target) {
+        if self.watch.target == Some(target) {
             self.watch.asked = true;
         }
         // The stack's own retry of the same request does not start the repeats again: they
@@ -126,7 +166,7 @@ impl State {
         let Some(told) = Sighting::read(frame).map(|s| s.told) else {
             return;
         };
-        if self.watch.target.map(IpAddress::from) == Some(told) {
+        if self.watch.target == Some(told) {
             self.watch.answered = true;
         }
         if self.pending.is_some_and(|p| p.target == told) {
@@ -166,7 +206,7 @@ impl Neighbors {
     }
 
     /// Starts watching `next_hop` afresh (`None`: stop), for [`unanswered`](Self::unanswered).
-    pub fn watch(&self, next_hop: Option<Ipv4Address>) {
+    pub fn watch(&self, next_hop: Option<IpAddress>) {
         self.state.borrow_mut().watch = Watch {
             target: next_hop,
             ..Watch::default()
@@ -175,7 +215,7 @@ impl Neighbors {
 
     /// The watched next hop, if it was asked for and never answered (a request from it
     /// counts as an answer).
-    pub fn unanswered(&self) -> Option<Ipv4Address> {
+    pub fn unanswered(&self) -> Option<IpAddress> {
         let watch = self.state.borrow().watch;
         watch.target.filter(|_| watch.asked && !watch.answered)
     }
@@ -295,7 +335,7 @@ mod tests {
     use super::*;
     use crate::link::Link;
     use smoltcp::phy::{RxToken as _, TxToken as _};
-    use smoltcp::wire::{EthernetAddress, EthernetRepr};
+    use smoltcp::wire::{EthernetAddress, EthernetRepr, Ipv4Address};
 
     type Wire = Link<2, 8, 128>;
     /// An ARP frame's length.
@@ -424,10 +464,10 @@ mod tests {
         // Asked while nobody watched: nothing to report.
         send(&neighbors, &wire, Instant::ZERO, &request);
         assert_eq!(neighbors.unanswered(), None);
-        neighbors.watch(Some(HOST));
+        neighbors.watch(Some(HOST.into()));
         assert_eq!(neighbors.unanswered(), None, "not asked yet");
         send(&neighbors, &wire, Instant::ZERO, &request);
-        assert_eq!(neighbors.unanswered(), Some(HOST));
+        assert_eq!(neighbors.unanswered(), Some(HOST.into()));
         // A request from the next hop teaches its address as well as a reply.
         let asks = arp_frame(ArpOperation::Request, HOST, DEVICE);
         deliver(&neighbors, &wire, Instant::ZERO, &asks);

@@ -9,7 +9,9 @@ use smoltcp::iface::{
 use smoltcp::phy::Device;
 use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
-use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address, Ipv4Cidr};
+use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr, Ipv4Address, Ipv4Cidr};
+#[cfg(feature = "ipv6")]
+use smoltcp::wire::{Ipv6Address, Ipv6Cidr};
 
 use crate::app::earliest;
 use crate::neighbor::Neighbors;
@@ -25,20 +27,71 @@ pub struct StackConfig {
     pub gateway: Option<Ipv4Address>,
     /// Seed for initial sequence numbers and ephemeral ports; use a different one each boot.
     pub random_seed: u64,
+    /// Static IPv6 addresses with their prefixes (the link-local one is always added).
+    #[cfg(feature = "ipv6")]
+    pub ipv6: [Option<Ipv6Cidr>; StackConfig::MAX_STATIC_IPV6],
+    /// Whether addresses and the IPv6 default route are learned from router advertisements.
+    #[cfg(feature = "ipv6")]
+    pub slaac: bool,
 }
 
 impl StackConfig {
     /// A static configuration: `mac`, `ip/prefix`, no gateway.
     pub const fn new(mac: [u8; 6], ip: [u8; 4], prefix: u8) -> Self {
+        let mut config = Self::unaddressed(mac);
+        config.ip = Some(Ipv4Cidr::new(
+            Ipv4Address::new(ip[0], ip[1], ip[2], ip[3]),
+            prefix,
+        ));
+        config
+    }
+
+    /// `mac` without an IPv4 address (for DHCP, or IPv6 alone); the base for struct update
+    /// syntax, `StackConfig { ip, ..StackConfig::unaddressed(mac) }`.
+    pub const fn unaddressed(mac: [u8; 6]) -> Self {
         Self {
             mac: EthernetAddress(mac),
-            ip: Some(Ipv4Cidr::new(
-                Ipv4Address::new(ip[0], ip[1], ip[2], ip[3]),
-                prefix,
-            )),
+            ip: None,
             gateway: None,
             random_seed: 0,
+            #[cfg(feature = "ipv6")]
+            ipv6: [None; Self::MAX_STATIC_IPV6],
+            #[cfg(feature = "ipv6")]
+            slaac: false,
         }
+    }
+
+    /// Most static IPv6 addresses ([`with_ipv6`](Self::with_ipv6)); the interface also has
+    /// the link-local address and one from SLAAC.
+    #[cfg(feature = "ipv6")]
+    pub const MAX_STATIC_IPV6: usize = 2;
+
+    /// The same configuration with one more static IPv6 address `addr/prefix` (on-link:
+    /// addresses within the prefix are reached directly).
+    ///
+    /// # Panics
+    /// With more than [`MAX_STATIC_IPV6`](Self::MAX_STATIC_IPV6) addresses, or a prefix
+    /// over 128: the interface has no room (a platform checks its command line first).
+    #[cfg(feature = "ipv6")]
+    pub const fn with_ipv6(mut self, addr: Ipv6Address, prefix: u8) -> Self {
+        let mut i = 0;
+        while i < Self::MAX_STATIC_IPV6 {
+            if self.ipv6[i].is_none() {
+                self.ipv6[i] = Some(Ipv6Cidr::new(addr, prefix));
+                return self;
+            }
+            i += 1;
+        }
+        panic!("too many static IPv6 addresses (StackConfig::MAX_STATIC_IPV6)");
+    }
+
+    /// The same configuration with SLAAC: router solicitations at start-up, an address from
+    /// each advertised prefix (EUI-64, from the MAC) and the advertising router as the IPv6
+    /// default route.
+    #[cfg(feature = "ipv6")]
+    pub const fn with_slaac(mut self) -> Self {
+        self.slaac = true;
+        self
     }
 
     /// The same configuration with a default gateway.
@@ -116,7 +169,7 @@ pub struct Stack<'s> {
     pub sockets: SocketSet<'s>,
     /// Next local port for outgoing connections.
     next_port: u16,
-    /// The default gateway, if any (smoltcp's route table cannot be queried).
+    /// The default IPv4 gateway, if any.
     gateway: Option<Ipv4Address>,
     /// Neighbour resolution on the wire: early repeats, the watched next hop.
     neighbors: Neighbors,
@@ -150,6 +203,10 @@ impl<'s> Stack<'s> {
     ) -> Self {
         let mut iface_config = Config::new(HardwareAddress::Ethernet(config.mac));
         iface_config.random_seed = config.random_seed;
+        #[cfg(feature = "ipv6")]
+        {
+            iface_config.slaac = config.slaac;
+        }
         let mut stack = Self {
             iface: Interface::new(iface_config, device, now),
             sockets: SocketSet::new(storage),
@@ -158,18 +215,37 @@ impl<'s> Stack<'s> {
             gateway: None,
             neighbors: Neighbors::new(),
         };
+        #[cfg(feature = "ipv6")]
+        stack.add_ipv6(config);
         stack.set_ipv4(config.ip, config.gateway);
         stack
     }
 
-    /// Replaces the IPv4 address and default route (static setup, or a DHCP lease).
+    /// Adds the link-local address (from the MAC, EUI-64) and the static IPv6 addresses.
+    #[cfg(feature = "ipv6")]
+    fn add_ipv6(&mut self, config: &StackConfig) {
+        const LINK_LOCAL: Ipv6Cidr =
+            Ipv6Cidr::new(Ipv6Address::new(0xfe80, 0, 0, 0, 0, 0, 0, 0), 64);
+        let link_local =
+            Ipv6Cidr::from_link_prefix(&LINK_LOCAL, HardwareAddress::Ethernet(config.mac));
+        self.iface.update_ip_addrs(|addrs| {
+            for cidr in link_local.iter().chain(config.ipv6.iter().flatten()) {
+                // Room for all of them: see the `ipv6` feature's address count.
+                let _ = addrs.push(IpCidr::Ipv6(*cidr));
+            }
+        });
+    }
+
+    /// Replaces the IPv4 address and default route (static setup, or a DHCP lease); IPv6
+    /// addresses stay.
     pub fn set_ipv4(&mut self, ip: Option<Ipv4Cidr>, gateway: Option<Ipv4Address>) {
         self.gateway = gateway;
         self.iface.update_ip_addrs(|addrs| {
-            addrs.clear();
+            addrs.retain(|cidr| !matches!(cidr, IpCidr::Ipv4(_)));
             if let Some(ip) = ip {
-                // One address: the capacity is at least one.
-                let _ = addrs.push(IpCidr::Ipv4(ip));
+                // IPv4 comes first, so it has room whatever IPv6 took (one address is the
+                // least capacity).
+                let _ = addrs.insert(0, IpCidr::Ipv4(ip));
             }
         });
         match gateway {
@@ -188,30 +264,66 @@ impl<'s> Stack<'s> {
         self.iface.ipv4_addr()
     }
 
-    /// Where frames for `addr` go: `addr` itself on the subnet, else the gateway; `None`:
-    /// no route (off the subnet and no gateway, or no address at all).
-    pub fn next_hop(&self, addr: Ipv4Address) -> Option<Ipv4Address> {
-        let on_subnet = self.iface.ip_addrs().iter().any(|cidr| match cidr {
-            IpCidr::Ipv4(cidr) => cidr.contains_addr(&addr),
-            #[allow(unreachable_patterns)]
-            _ => false,
-        });
-        if on_subnet {
-            Some(addr)
-        } else {
-            self.gateway
+    /// The interface's IPv6 addresses with their prefixes: link-local, static, from SLAAC.
+    #[cfg(feature = "ipv6")]
+    pub fn ipv6_addresses(&self) -> impl Iterator<Item = Ipv6Cidr> + '_ {
+        self.iface.ip_addrs().iter().filter_map(|cidr| match cidr {
+            IpCidr::Ipv6(cidr) => Some(*cidr),
+            IpCidr::Ipv4(_) => None,
+        })
+    }
+
+    /// The first IPv6 address beyond the link (static or from SLAAC), if any: with it the
+    /// device can reach IPv6 hosts other than its link-local neighbours.
+    #[cfg(feature = "ipv6")]
+    pub fn global_ipv6(&self) -> Option<Ipv6Address> {
+        self.ipv6_addresses()
+            .map(|cidr| cidr.address())
+            .find(|addr| !addr.is_unicast_link_local())
+    }
+
+    /// The IPv6 default router, learned from router advertisements (SLAAC), if any.
+    #[cfg(feature = "ipv6")]
+    pub fn ipv6_router(&self) -> Option<Ipv6Address> {
+        match self.iface.routes().get_default_ipv6_route()?.via_router {
+            IpAddress::Ipv6(router) => Some(router),
+            IpAddress::Ipv4(_) => None,
         }
     }
 
-    /// Starts watching ARP for `next_hop` (`None`: stop), for [`arp_unanswered`].
-    ///
-    /// [`arp_unanswered`]: Self::arp_unanswered
-    pub fn watch_arp(&mut self, next_hop: Option<Ipv4Address>) {
+    /// Whether `addr` is one of this interface's own addresses.
+    pub fn is_own(&self, addr: IpAddress) -> bool {
+        self.iface.has_ip_addr(addr)
+    }
+
+    /// Where frames for `addr` go: `addr` itself on a subnet of the interface, else the
+    /// gateway of its family; `None`: no route (off the subnets and no gateway, or no address
+    /// of that family at all).
+    pub fn next_hop(&self, addr: IpAddress) -> Option<IpAddress> {
+        let on_subnet = self
+            .iface
+            .ip_addrs()
+            .iter()
+            .any(|cidr| cidr.contains_addr(&addr));
+        if on_subnet {
+            return Some(addr);
+        }
+        match addr {
+            IpAddress::Ipv4(_) => self.gateway.map(IpAddress::Ipv4),
+            #[cfg(feature = "ipv6")]
+            IpAddress::Ipv6(_) => self.ipv6_router().map(IpAddress::Ipv6),
+        }
+    }
+
+    /// Starts watching neighbour resolution (ARP, or IPv6 neighbour discovery) for
+    /// `next_hop` (`None`: stop), for [`neighbor_unanswered`](Self::neighbor_unanswered).
+    pub fn watch_neighbor(&mut self, next_hop: Option<IpAddress>) {
         self.neighbors.watch(next_hop);
     }
 
-    /// The watched next hop, if this device asked for it by ARP and it never answered.
-    pub fn arp_unanswered(&self) -> Option<Ipv4Address> {
+    /// The watched next hop, if this device asked for its link-layer address (ARP request
+    /// or neighbour solicitation) and it never answered.
+    pub fn neighbor_unanswered(&self) -> Option<IpAddress> {
         self.neighbors.unanswered()
     }
 

@@ -1,12 +1,14 @@
 //! Log lines without `core::fmt`: each event renders itself as text through [`Render`].
 //!
 //! `core::fmt` costs a board kilobytes of flash (the formatting machinery, every `Display`
-//! impl it reaches). The events' lines only need strings, decimal integers and IPv4
+//! impl it reaches). The events' lines only need strings, decimal integers and IP
 //! endpoints, so [`TextOut`] writes those itself. The events' `Display` impls go through
 //! the same [`Render`] code ([`display`]), so a board's log and the TAP's are byte-identical.
 
 use core::fmt;
 
+#[cfg(feature = "ipv6")]
+use smoltcp::wire::Ipv6Address;
 use smoltcp::wire::{IpAddress, IpEndpoint, Ipv4Address, Ipv4Cidr};
 
 /// Where rendered text goes: a UART, semihosting, a line buffer, a `fmt::Formatter`.
@@ -59,10 +61,68 @@ pub trait TextOut {
         self.decimal(u64::from(cidr.prefix_len()));
     }
 
-    /// Appends `address:port`, as `IpEndpoint`'s `Display` for IPv4.
+    /// Appends an IPv6 address as `Ipv6Addr`'s `Display` (RFC 5952: lower-case hex, the
+    /// longest run of two or more zero groups as `::`, IPv4-mapped as `::ffff:a.b.c.d`).
+    #[cfg(feature = "ipv6")]
+    fn ipv6(&mut self, addr: Ipv6Address) {
+        if let Some(v4) = addr.to_ipv4_mapped() {
+            self.put("::ffff:");
+            self.ipv4(v4);
+            return;
+        }
+        let groups = addr.segments();
+        // The longest run of zero groups (the first of equal ones).
+        let (mut best, mut best_len, mut run) = (0, 0, 0);
+        for (i, &group) in groups.iter().enumerate() {
+            run = if group == 0 { run + 1 } else { 0 };
+            if run > best_len {
+                (best, best_len) = (i + 1 - run, run);
+            }
+        }
+        if best_len > 1 {
+            self.hex_groups(&groups[..best]);
+            self.put("::");
+            self.hex_groups(&groups[best + best_len..]);
+        } else {
+            self.hex_groups(&groups);
+        }
+    }
+
+    /// Appends 16-bit groups in hex without leading zeros, `:` between them.
+    #[cfg(feature = "ipv6")]
+    fn hex_groups(&mut self, groups: &[u16]) {
+        for (i, &group) in groups.iter().enumerate() {
+            if i > 0 {
+                self.put(":");
+            }
+            let width = (1..4)
+                .rev()
+                .find(|w| group >> (4 * w) != 0)
+                .map_or(1, |w| w + 1);
+            self.hex(u64::from(group), width);
+        }
+    }
+
+    /// Appends an address of either family, as `IpAddress`'s `Display`.
+    fn ip(&mut self, addr: IpAddress) {
+        match addr {
+            IpAddress::Ipv4(addr) => self.ipv4(addr),
+            #[cfg(feature = "ipv6")]
+            IpAddress::Ipv6(addr) => self.ipv6(addr),
+        }
+    }
+
+    /// Appends `address:port`, or `[address]:port` for IPv6, as `core::net::SocketAddr`'s
+    /// `Display` (the seed's format for IPv4).
     fn endpoint(&mut self, endpoint: IpEndpoint) {
         match endpoint.addr {
             IpAddress::Ipv4(addr) => self.ipv4(addr),
+            #[cfg(feature = "ipv6")]
+            IpAddress::Ipv6(addr) => {
+                self.put("[");
+                self.ipv6(addr);
+                self.put("]");
+            }
         }
         self.put(":");
         self.decimal(u64::from(endpoint.port));
@@ -149,6 +209,55 @@ mod tests {
             want.clear();
             fmt::write(&mut want, format_args!("{cidr}")).unwrap();
             assert_eq!(text(|o| o.ipv4_cidr(cidr)), want.as_str());
+        }
+    }
+
+    #[cfg(feature = "ipv6")]
+    #[test]
+    fn ipv6_endpoints_match_core_fmt() {
+        use core::net::{SocketAddr, SocketAddrV6};
+        let mut cases = heapless::Vec::<[u16; 8], 600>::new();
+        for fixed in [
+            [0; 8],
+            [0, 0, 0, 0, 0, 0, 0, 1],
+            [0xfd00, 0, 0, 0, 0, 0, 0, 1],
+            [0xfe80, 0, 0, 0, 0x2ff, 0xfe00, 0, 2],
+            [1, 0, 0, 1, 0, 0, 0, 1],
+            [1, 0, 1, 0, 1, 0, 1, 0],
+            [0, 0, 0, 0, 0, 0xffff, 0xc0a8, 0x4501],
+            [0, 0, 0, 0, 0, 0, 0xc0a8, 0x4501],
+            [0xffff; 8],
+            [0x2001, 0xdb8, 0, 0, 1, 0, 0, 1],
+            [0, 1, 0, 0, 0, 0, 0, 0],
+        ] {
+            cases.push(fixed).unwrap();
+        }
+        // Pseudo-random groups, many of them zero, so every run shape comes up.
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        while !cases.is_full() {
+            let mut groups = [0u16; 8];
+            for group in &mut groups {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                *group = match state % 4 {
+                    0 | 1 => 0,
+                    2 => (state >> 20) as u16 & 0xf,
+                    _ => (state >> 32) as u16,
+                };
+            }
+            cases.push(groups).unwrap();
+        }
+        for groups in cases {
+            let addr = Ipv6Address::from(groups);
+            let endpoint = IpEndpoint::new(IpAddress::Ipv6(addr), 50136);
+            let mut want = heapless::String::<64>::new();
+            let socket = SocketAddr::V6(SocketAddrV6::new(addr, 50136, 0, 0));
+            fmt::write(&mut want, format_args!("{socket}")).unwrap();
+            assert_eq!(text(|o| o.endpoint(endpoint)), want.as_str(), "{groups:x?}");
+            want.clear();
+            fmt::write(&mut want, format_args!("{addr}")).unwrap();
+            assert_eq!(text(|o| o.ip(addr.into())), want.as_str());
         }
     }
 }

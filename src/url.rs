@@ -1,6 +1,10 @@
-//! `http://host[:port]/path?query` URLs, parsed in place (no allocation).
+//! `http://host[:port]/path?query` URLs, parsed in place (no allocation). The host is a
+//! name, a dotted IPv4 address or (with the `ipv6` feature) a bracketed IPv6 literal,
+//! `http://[fd00::1]:8080/x`.
 
 use core::fmt;
+
+use smoltcp::wire::IpAddress;
 
 use crate::text::{self, Render, TextOut};
 
@@ -19,7 +23,7 @@ pub enum UrlError {
         /// The limit in bytes.
         limit: usize,
     },
-    /// An IPv6 literal host (`http://[::1]/`): this client speaks IPv4 only, for now.
+    /// An IPv6 literal host (`http://[::1]/`) in a build without the `ipv6` feature.
     Ipv6Unsupported,
 }
 
@@ -34,7 +38,7 @@ impl Render for UrlError {
                 out.decimal(*limit as u64);
                 " bytes"
             }
-            Self::Ipv6Unsupported => "IPv6 addresses in URLs are not supported yet (IPv4 only)",
+            Self::Ipv6Unsupported => "IPv6 addresses in URLs need the `ipv6` feature",
         };
         out.put(text);
     }
@@ -49,7 +53,8 @@ impl fmt::Display for UrlError {
 /// A parsed `http://` URL borrowing its text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Url<'a> {
-    /// Host name or dotted IPv4 address.
+    /// Host name, dotted IPv4 address, or bracketed IPv6 address (`[fd00::1]`), as the
+    /// `Host` header carries it.
     pub host: &'a str,
     /// TCP port (80 unless given).
     pub port: u16,
@@ -93,18 +98,38 @@ impl<'a> Url<'a> {
         if authority.contains('@') {
             return Err(UrlError::Malformed);
         }
-        // IPv6 seam: a bracketed literal would be parsed here into an IPv6 host.
-        if authority.starts_with('[') {
-            return Err(UrlError::Ipv6Unsupported);
-        }
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((host, port)) => (host, parse_port(port)?),
-            None => (authority, 80),
+        let (host, port) = if authority.starts_with('[') {
+            // `[literal]` or `[literal]:port`; the literal must be an IPv6 address (no zone).
+            let (host, rest) = authority
+                .find(']')
+                .map(|end| authority.split_at(end + 1))
+                .ok_or(UrlError::Malformed)?;
+            let port = match rest {
+                "" => 80,
+                rest => parse_port(rest.strip_prefix(':').ok_or(UrlError::Malformed)?)?,
+            };
+            (host, port)
+        } else {
+            match authority.rsplit_once(':') {
+                Some((host, port)) => (host, parse_port(port)?),
+                None => (authority, 80),
+            }
         };
-        let host_ok = !host.is_empty()
-            && host
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+        let host_ok = if let Some(literal) = host.strip_prefix('[') {
+            let literal = literal.strip_suffix(']').unwrap_or_default();
+            if literal.parse::<core::net::Ipv6Addr>().is_err() {
+                return Err(UrlError::Malformed);
+            }
+            if !cfg!(feature = "ipv6") {
+                return Err(UrlError::Ipv6Unsupported);
+            }
+            true
+        } else {
+            !host.is_empty()
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        };
         // Request lines and headers must not carry controls or spaces.
         let path_ok = path.bytes().all(|b| b.is_ascii_graphic());
         if !host_ok || !path_ok {
@@ -118,9 +143,22 @@ impl<'a> Url<'a> {
         Target(self.path)
     }
 
-    /// The literal IPv4 address in the host part, if it is one (then no DNS is needed).
-    pub fn ipv4(&self) -> Option<core::net::Ipv4Addr> {
-        self.host.parse().ok()
+    /// The literal address in the host part, if it is one (then no DNS is needed).
+    pub fn ip(&self) -> Option<IpAddress> {
+        if let Some(literal) = self.host.strip_prefix('[') {
+            #[cfg(feature = "ipv6")]
+            return literal
+                .trim_end_matches(']')
+                .parse()
+                .ok()
+                .map(IpAddress::Ipv6);
+            #[cfg(not(feature = "ipv6"))]
+            return {
+                let _ = literal;
+                None
+            };
+        }
+        self.host.parse().ok().map(IpAddress::Ipv4)
     }
 }
 
@@ -218,7 +256,7 @@ mod tests {
             (url.host, url.port, url.path),
             ("10.0.0.1", 8080, "/a/b?x=1")
         );
-        assert_eq!(url.ipv4(), Some(core::net::Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(url.ip(), Some(IpAddress::v4(10, 0, 0, 1)));
         let url = Url::parse("http://h?q").unwrap();
         assert_eq!((url.path, url.target().to_string().as_str()), ("?q", "/?q"));
     }
@@ -227,10 +265,12 @@ mod tests {
     fn rejects_what_cannot_be_fetched() {
         assert_eq!(Url::parse("https://x/"), Err(UrlError::TlsUnsupported));
         assert_eq!(Url::parse("ftp://x/"), Err(UrlError::UnsupportedScheme));
-        for v6 in ["http://[::1]/", "http://[fe80::1%25eth0]:8080/x"] {
-            assert_eq!(Url::parse(v6), Err(UrlError::Ipv6Unsupported), "{v6}");
-        }
         for bad in [
+            "http://[fe80::1%25eth0]:8080/x",
+            "http://[fd00::1/",
+            "http://[fd00::1]x/",
+            "http://[10.0.0.1]/",
+            "http://[]/",
             "http://",
             "http://:80/",
             "http://h:0/",
@@ -242,6 +282,25 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "ipv6")]
+    #[test]
+    fn parses_ipv6_literals() {
+        let url = Url::parse("http://[fd00::1]:8080/x").unwrap();
+        assert_eq!((url.host, url.port, url.path), ("[fd00::1]", 8080, "/x"));
+        assert_eq!(url.ip(), Some(IpAddress::v6(0xfd00, 0, 0, 0, 0, 0, 0, 1)));
+        assert_eq!(url.to_string(), "http://[fd00::1]:8080/x");
+        let url = Url::parse("http://[::1]").unwrap();
+        assert_eq!((url.host, url.port, url.path), ("[::1]", 80, "/"));
+        assert_eq!(url.ip(), Some(IpAddress::v6(0, 0, 0, 0, 0, 0, 0, 1)));
+        assert_eq!(Url::parse("http://name:81/").unwrap().ip(), None);
+    }
+
+    #[cfg(not(feature = "ipv6"))]
+    #[test]
+    fn ipv6_literals_need_the_feature() {
+        assert_eq!(Url::parse("http://[::1]/"), Err(UrlError::Ipv6Unsupported));
+    }
+
     #[test]
     fn resolves_redirect_locations() {
         let base = Url::parse("http://h:81/dir/page?q=1").unwrap();
@@ -251,6 +310,8 @@ mod tests {
             ("//other:82/y", "http://other:82/y"),
             ("/abs", "http://h:81/abs"),
             ("rel?z", "http://h:81/dir/rel?z"),
+            #[cfg(feature = "ipv6")]
+            ("http://[fd00::1]:8080/v6", "http://[fd00::1]:8080/v6"),
         ] {
             resolve(&base, location, &mut out).unwrap();
             assert_eq!(out.as_str(), want);

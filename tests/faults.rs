@@ -39,7 +39,7 @@ fn http_sim(faults: Faults, response: Response) -> Sim<16> {
     let setup = DeviceSetup {
         greeting: Some(GreetingConfig::default()),
         http: Some(LOSSY_LINK),
-        dns: vec![PEER_IP],
+        dns: vec![PEER_IP.into()],
         faults,
     };
     let mut sim = Sim::<16>::new(&setup, 24);
@@ -110,7 +110,7 @@ fn one_mib_gets_are_exact_or_a_typed_error() {
                     error,
                     HttpError::IdleTimeout
                         | HttpError::ConnectTimeout
-                        | HttpError::NoArpReply(_)
+                        | HttpError::NoNeighborReply(_)
                         | HttpError::DnsTimeout { .. }
                 ),
                 "{form} seed {seed}: {error:?}"

@@ -201,7 +201,7 @@ fn odd_messages_never_break_the_server() {
 fn http_sim(path: &str, response: Response) -> Sim<1> {
     let setup = DeviceSetup {
         http: Some(HttpConfig::default()),
-        dns: vec![PEER_IP],
+        dns: vec![PEER_IP.into()],
         ..DeviceSetup::default()
     };
     let mut sim = Sim::<1>::new(&setup, 4);

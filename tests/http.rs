@@ -17,7 +17,7 @@ const SECS_60: Duration = Duration::from_secs(60);
 fn new_sim() -> Sim<4> {
     let setup = DeviceSetup {
         http: Some(HttpConfig::default()),
-        dns: vec![PEER_IP],
+        dns: vec![PEER_IP.into()],
         ..DeviceSetup::default()
     };
     let mut sim = Sim::<4>::new(&setup, 16);
@@ -217,7 +217,7 @@ fn network_failures_are_told_apart() {
     assert_eq!(
         fetch(&mut sim, "http://files.test/"),
         Err(HttpError::DnsTimeout {
-            tried: DnsServers::from(&[PEER_IP][..])
+            tried: DnsServers::from(&[PEER_IP.into()][..])
         })
     );
     assert_eq!(sim.now - start, HttpConfig::default().dns_timeout);
@@ -234,7 +234,9 @@ fn network_failures_are_told_apart() {
     let start = sim.now;
     assert_eq!(
         fetch(&mut sim, "http://10.0.0.99/"),
-        Err(HttpError::NoArpReply(Ipv4Address::new(10, 0, 0, 99)))
+        Err(HttpError::NoNeighborReply(
+            Ipv4Address::new(10, 0, 0, 99).into()
+        ))
     );
     assert_eq!(sim.now - start, HttpConfig::default().connect_timeout);
 
@@ -382,7 +384,7 @@ fn greeting_sessions_complete_during_a_large_download() {
     let setup = DeviceSetup {
         greeting: Some(GreetingConfig::default()),
         http: Some(HttpConfig::default()),
-        dns: vec![PEER_IP],
+        dns: vec![PEER_IP.into()],
         ..DeviceSetup::default()
     };
     let mut sim = Sim::<4>::new(&setup, 32);

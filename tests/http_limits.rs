@@ -11,7 +11,7 @@ use tcplink_testkit::{DeviceSetup, Response, Sim, HTTP_HEAD, HTTP_HEADERS, HTTP_
 fn new_sim(config: HttpConfig) -> Sim<1> {
     let setup = DeviceSetup {
         http: Some(config),
-        dns: vec![PEER_IP],
+        dns: vec![PEER_IP.into()],
         ..DeviceSetup::default()
     };
     let mut sim = Sim::<1>::new(&setup, 8);

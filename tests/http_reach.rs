@@ -16,7 +16,7 @@ const DEAD: Ipv4Address = Ipv4Address::new(10, 0, 0, 9);
 fn new_sim(dns: Vec<Ipv4Address>) -> Sim<1> {
     let setup = DeviceSetup {
         http: Some(HttpConfig::default()),
-        dns,
+        dns: dns.into_iter().map(Into::into).collect(),
         ..DeviceSetup::default()
     };
     let mut sim = Sim::<1>::new(&setup, 8);
@@ -60,7 +60,7 @@ fn when_every_dns_server_is_silent_the_error_names_them() {
     assert_eq!(
         error,
         HttpError::DnsTimeout {
-            tried: DnsServers::from(&[DEAD, PEER_IP][..])
+            tried: DnsServers::from(&[DEAD.into(), PEER_IP.into()][..])
         }
     );
     assert_eq!(
@@ -76,7 +76,10 @@ fn an_address_off_the_subnet_without_a_gateway_has_no_route_at_once() {
     let mut sim = new_sim(vec![PEER_IP]);
     let start = sim.now;
     let error = fetch(&mut sim, "http://10.1.2.3/").unwrap_err();
-    assert_eq!(error, HttpError::NoRoute(Ipv4Address::new(10, 1, 2, 3)));
+    assert_eq!(
+        error,
+        HttpError::NoRoute(Ipv4Address::new(10, 1, 2, 3).into())
+    );
     assert_eq!(
         error.to_string(),
         "no route to 10.1.2.3 (not on the subnet, no gateway)"
@@ -88,7 +91,10 @@ fn an_address_off_the_subnet_without_a_gateway_has_no_route_at_once() {
 fn a_silent_next_hop_is_no_arp_reply() {
     let mut sim = new_sim(vec![PEER_IP]);
     let error = fetch(&mut sim, "http://10.0.0.7/").unwrap_err();
-    assert_eq!(error, HttpError::NoArpReply(Ipv4Address::new(10, 0, 0, 7)));
+    assert_eq!(
+        error,
+        HttpError::NoNeighborReply(Ipv4Address::new(10, 0, 0, 7).into())
+    );
     assert_eq!(error.to_string(), "no ARP reply from 10.0.0.7");
     // The next GET to the live peer is not confused by the earlier watch.
     assert_eq!(fetch(&mut sim, "http://10.0.0.1/"), Ok((200, 5)));
@@ -154,17 +160,26 @@ fn a_known_neighbour_that_drops_the_syn_is_a_plain_connect_timeout() {
 fn this_devices_own_address_is_named() {
     let mut sim = new_sim(vec![PEER_IP]);
     let error = fetch(&mut sim, &format!("http://{DEVICE_IP}/")).unwrap_err();
-    assert_eq!(error, HttpError::OwnAddress(DEVICE_IP));
+    assert_eq!(error, HttpError::OwnAddress(DEVICE_IP.into()));
     assert_eq!(error.to_string(), "10.0.0.2 is this device's own address");
 }
 
 #[test]
-fn an_ipv6_literal_says_ipv6_is_not_supported() {
+fn an_ipv6_literal_off_link_without_a_router_has_no_route_at_once() {
+    // The device has its link-local address only, and no router advertised itself.
     let mut sim = new_sim(vec![PEER_IP]);
-    let error = sim.get("http://[2001:db8::1]:8080/x").unwrap_err();
-    assert_eq!(error, HttpError::Url(UrlError::Ipv6Unsupported));
+    let start = sim.now;
+    let error = fetch(&mut sim, "http://[2001:db8::1]:8080/x").unwrap_err();
+    let addr = "2001:db8::1".parse::<smoltcp::wire::Ipv6Address>().unwrap();
+    assert_eq!(error, HttpError::NoRoute(addr.into()));
     assert_eq!(
         error.to_string(),
-        "IPv6 addresses in URLs are not supported yet (IPv4 only)"
+        "no route to 2001:db8::1 (not on the subnet, no gateway)"
+    );
+    assert!(sim.now - start < Duration::from_millis(10));
+    // A malformed literal is still a URL error, at once.
+    assert_eq!(
+        sim.get("http://[2001:db8::1/x"),
+        Err(HttpError::Url(UrlError::Malformed))
     );
 }

@@ -7,10 +7,10 @@ use smoltcp::iface::SocketHandle;
 use smoltcp::socket::dns::{self, DnsQuery, GetQueryResultError, QueryHandle};
 use smoltcp::socket::tcp::{self, State as TcpState};
 use smoltcp::time::{Duration, Instant};
-use smoltcp::wire::{DnsQueryType, IpAddress, IpEndpoint, Ipv4Address};
+use smoltcp::wire::{DnsQueryType, IpAddress, IpEndpoint};
 
 use super::body::BodyDecoder;
-use super::error::DnsServers;
+use super::error::{ConnectAttempt, ConnectError, DnsServers};
 use super::head::{self, ResponseHead};
 use super::{HttpError, USER_AGENT};
 use crate::stack::{drop_unreachable, tcp_is_free, Stack, TcpBuffers};
@@ -25,7 +25,9 @@ const SMOLTCP_DNS_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct HttpConfig {
     /// How long a DNS lookup may take.
     pub dns_timeout: Duration,
-    /// How long connecting may take (and waiting for a DHCP address before it).
+    /// How long connecting may take (and waiting for a DHCP address before it). A name with
+    /// addresses of both families gets half of it for the first family, the rest for the
+    /// other.
     pub connect_timeout: Duration,
     /// How long the server may stay silent while the response is due.
     pub idle_timeout: Duration,
@@ -86,10 +88,10 @@ impl<const RX: usize, const TX: usize> Default for HttpStorage<RX, TX> {
 /// What the GET client reports.
 #[derive(Debug, Clone, Copy)]
 pub enum HttpEvent<'a> {
-    /// The host name resolved to this address.
+    /// The host name resolved to this address (once per family tried).
     Resolved {
         /// The address that will be contacted.
-        addr: Ipv4Address,
+        addr: IpAddress,
     },
     /// Connected; the request has been queued.
     Connected {
@@ -121,7 +123,7 @@ impl Render for HttpEvent<'_> {
         match self {
             Self::Resolved { addr } => {
                 out.put("resolved to ");
-                out.ipv4(*addr);
+                out.ip(*addr);
             }
             Self::Connected { remote } => {
                 out.put("connected to ");
@@ -170,10 +172,11 @@ enum State {
         asked: Instant,
         since: Instant,
     },
-    /// Waiting for the socket to be free (an aborted earlier connection) before connecting.
-    Reconnect { addr: Ipv4Address, since: Instant },
-    /// SYN sent (or ARP for the next hop pending).
-    Connecting { since: Instant },
+    /// Waiting for the socket to be free (an aborted earlier connection) before connecting
+    /// to `addr`; the attempt ends at `until`.
+    Reconnect { addr: IpAddress, until: Instant },
+    /// SYN sent to `addr` (or neighbour resolution for the next hop pending), until `until`.
+    Connecting { addr: IpAddress, until: Instant },
     /// Request sent, reading the head.
     Head { heard: Instant },
     /// Streaming the body.
@@ -194,15 +197,100 @@ enum Step {
     End(Result<(u16, u64), HttpError>),
 }
 
+/// An address family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    V4,
+    #[cfg(feature = "ipv6")]
+    V6,
+}
+
+impl Family {
+    fn of(addr: IpAddress) -> Self {
+        match addr {
+            IpAddress::Ipv4(_) => Self::V4,
+            #[cfg(feature = "ipv6")]
+            IpAddress::Ipv6(_) => Self::V6,
+        }
+    }
+
+    fn query(self) -> DnsQueryType {
+        match self {
+            Self::V4 => DnsQueryType::A,
+            #[cfg(feature = "ipv6")]
+            Self::V6 => DnsQueryType::Aaaa,
+        }
+    }
+}
+
+/// Which families the current URL's host is tried over, and how far it got.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    /// The family being looked up or connected over.
+    family: Family,
+    /// The family to fall back to if this one fails (no address or no connection).
+    then: Option<Family>,
+    /// The failed attempt over the first family, while the other is tried.
+    failed: Option<ConnectAttempt>,
+    /// When the first connection attempt began: the connect timeout counts from there.
+    connect_since: Option<Instant>,
+}
+
+impl Plan {
+    /// The families to try for a host name on `stack`: IPv6 first (AAAA) when the device has
+    /// an IPv6 address beyond link-local, then IPv4 (A) if it has an IPv4 address; else
+    /// IPv4 alone.
+    fn for_name(stack: &Stack<'_>) -> Self {
+        let v4 = stack.ipv4().is_some();
+        #[cfg(feature = "ipv6")]
+        let (family, then) = match (stack.global_ipv6().is_some(), v4) {
+            (true, true) => (Family::V6, Some(Family::V4)),
+            (true, false) => (Family::V6, None),
+            (false, _) => (Family::V4, None),
+        };
+        #[cfg(not(feature = "ipv6"))]
+        let (family, then) = {
+            let _ = v4;
+            (Family::V4, None)
+        };
+        Self {
+            family,
+            then,
+            failed: None,
+            connect_since: None,
+        }
+    }
+
+    /// A literal address: its own family only.
+    fn for_literal(addr: IpAddress) -> Self {
+        Self {
+            family: Family::of(addr),
+            then: None,
+            failed: None,
+            connect_since: None,
+        }
+    }
+}
+
 /// The GET client; `HEAD` bytes for the response head, `URL` bytes for the URL, room for
 /// `HEADERS` response headers (parsed on the stack, 32 bytes each on a 64-bit host).
 /// [`HttpConfig`] may set lower limits at run time.
+///
+/// A host name is looked up with AAAA first when the device has an IPv6 address beyond
+/// link-local (static or from SLAAC), then A; without one, with A alone. A family whose
+/// lookup finds no address is skipped. If connecting over the first family fails (refused,
+/// no route, no neighbour reply, or no connection within half the connect timeout), the
+/// other family is looked up and tried within the rest of the connect timeout; when both
+/// fail the error is [`HttpError::ConnectFailed`], naming both attempts. Literal addresses
+/// are tried over their own family with the whole connect timeout.
 pub struct HttpClient<const HEAD: usize = 4096, const URL: usize = 256, const HEADERS: usize = 48> {
     config: HttpConfig,
     tcp: SocketHandle,
     dns: SocketHandle,
     /// The DNS servers, asked one at a time (smoltcp's socket knows one at a time).
     dns_servers: DnsServers,
+    /// The families the current URL's host is tried over.
+    plan: Plan,
     url: String<URL>,
     head: [u8; HEAD],
     head_len: usize,
@@ -218,7 +306,7 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize> HttpClient<HEAD,
         config: HttpConfig,
         stack: &mut Stack<'s>,
         storage: &'s mut HttpStorage<RX, TX>,
-        dns_servers: &[Ipv4Address],
+        dns_servers: &[IpAddress],
     ) -> Self {
         let tcp = stack.add_tcp(&mut storage.tcp);
         let dns = stack
@@ -229,6 +317,7 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize> HttpClient<HEAD,
             tcp,
             dns,
             dns_servers: DnsServers::new(),
+            plan: Plan::for_literal(IpAddress::Ipv4(smoltcp::wire::Ipv4Address::UNSPECIFIED)),
             url: String::new(),
             head: [0; HEAD],
             head_len: 0,
@@ -242,7 +331,7 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize> HttpClient<HEAD,
 
     /// Replaces the DNS servers (e.g. from a DHCP lease); up to [`DnsServers::MAX`], asked
     /// in this order. Takes effect at the next lookup.
-    pub fn set_dns_servers(&mut self, _stack: &mut Stack<'_>, servers: &[Ipv4Address]) {
+    pub fn set_dns_servers(&mut self, _stack: &mut Stack<'_>, servers: &[IpAddress]) {
         self.dns_servers = DnsServers::from(servers);
     }
 
@@ -337,9 +426,8 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize> HttpClient<HEAD,
         let c = &self.config;
         match self.state {
             State::Idle | State::Reconnect { .. } => None,
-            State::WaitAddress { since } | State::Connecting { since } => {
-                Some(since + c.connect_timeout)
-            }
+            State::WaitAddress { since } => Some(since + c.connect_timeout),
+            State::Connecting { until, .. } => Some(until),
             State::Resolving { asked, since, .. } => {
                 Some((since + c.dns_timeout).min(asked + self.dns_slot()))
             }
@@ -353,7 +441,7 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize> HttpClient<HEAD,
         result: Result<(u16, u64), HttpError>,
         emit: &mut dyn FnMut(HttpEvent<'_>),
     ) {
-        stack.watch_arp(None);
+        stack.watch_neighbor(None);
         let socket = stack.sockets.get_mut::<tcp::Socket>(self.tcp);
         match result {
             Ok((status, body_len)) => {
@@ -361,7 +449,7 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize> HttpClient<HEAD,
                 socket.close();
                 emit(HttpEvent::Done { status, body_len });
             }
-            Err(error @ HttpError::NoArpReply(_)) => {
+            Err(error @ HttpError::NoNeighborReply(_)) => {
                 drop_unreachable(socket);
                 emit(HttpEvent::Failed(error));
             }
@@ -390,7 +478,7 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize> HttpClient<HEAD,
         match self.state {
             State::Idle => Step::Stay(false),
             State::WaitAddress { since } => {
-                if stack.ipv4().is_some() {
+                if has_address(stack) {
                     self.lookup(now, stack)
                 } else if now >= since + c.connect_timeout {
                     Step::End(Err(HttpError::NoAddress))
@@ -408,19 +496,16 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize> HttpClient<HEAD,
                 let silent = now >= asked + self.dns_slot();
                 match socket.get_query_result(query) {
                     Ok(addrs) => {
-                        let addr = addrs.iter().find_map(|a| match a {
-                            IpAddress::Ipv4(v4) => Some(*v4),
-                            #[allow(unreachable_patterns)]
-                            _ => None,
-                        });
+                        let family = self.plan.family;
+                        let addr = addrs.iter().copied().find(|a| Family::of(*a) == family);
                         // The slot is free again; the state must not cancel it.
                         self.state = State::Idle;
                         match addr {
                             Some(addr) => {
                                 emit(HttpEvent::Resolved { addr });
-                                Step::Next(State::Reconnect { addr, since: now })
+                                Step::Next(self.attempt(addr, now))
                             }
-                            None => Step::End(Err(HttpError::DnsNotFound)),
+                            None => self.not_found(since, now, stack),
                         }
                     }
                     Err(GetQueryResultError::Pending) if silent || now >= since + c.dns_timeout => {
@@ -435,17 +520,17 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize> HttpClient<HEAD,
                             // smoltcp gave up on this server: a silence, not an answer.
                             self.ask(ask.saturating_add(1), since, now, stack)
                         } else {
-                            Step::End(Err(HttpError::DnsNotFound))
+                            self.not_found(since, now, stack)
                         }
                     }
                 }
             }
-            State::Reconnect { addr, since } => self.connect(addr, since, now, stack),
-            State::Connecting { since } => {
+            State::Reconnect { addr, until } => self.connect(addr, until, now, stack),
+            State::Connecting { addr, until } => {
                 let socket = stack.sockets.get_mut::<tcp::Socket>(self.tcp);
                 if socket.may_send() {
                     let remote = socket.remote_endpoint();
-                    stack.watch_arp(None);
+                    stack.watch_neighbor(None);
                     let socket = stack.sockets.get_mut::<tcp::Socket>(self.tcp);
                     match self.send_request(socket) {
                         Ok(()) => {
@@ -458,12 +543,13 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize> HttpClient<HEAD,
                         Err(error) => Step::End(Err(error)),
                     }
                 } else if socket.state() == TcpState::Closed {
-                    Step::End(Err(HttpError::ConnectionRefused))
-                } else if now >= since + c.connect_timeout {
-                    Step::End(Err(match stack.arp_unanswered() {
-                        Some(next_hop) => HttpError::NoArpReply(next_hop),
-                        None => HttpError::ConnectTimeout,
-                    }))
+                    self.attempt_failed(addr, ConnectError::Refused, now, stack)
+                } else if now >= until {
+                    let error = match stack.neighbor_unanswered() {
+                        Some(next_hop) => ConnectError::NoNeighborReply(next_hop),
+                        None => ConnectError::Timeout,
+                    };
+                    self.attempt_failed(addr, error, now, stack)
                 } else {
                     Step::Stay(false)
                 }
@@ -515,13 +601,70 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize> HttpClient<HEAD,
         let Ok(url) = Url::parse(&self.url) else {
             return Step::End(Err(HttpError::Url(url::UrlError::Malformed)));
         };
-        if let Some(addr) = url.ipv4() {
-            return Step::Next(State::Reconnect { addr, since: now });
+        if let Some(addr) = url.ip() {
+            self.plan = Plan::for_literal(addr);
+            return Step::Next(self.attempt(addr, now));
         }
         if !self.has_dns_server() {
             return Step::End(Err(HttpError::NoDnsServer));
         }
+        self.plan = Plan::for_name(stack);
         self.ask(0, now, now, stack)
+    }
+
+    /// The lookup that began `since` found no address of the family asked: ask for the
+    /// other family if there is one to try; else the name is not found (or, if the first
+    /// family's connection failed, that failure is the outcome).
+    fn not_found(&mut self, since: Instant, now: Instant, stack: &mut Stack<'_>) -> Step {
+        match (self.plan.then.take(), self.plan.failed) {
+            (Some(family), _) => {
+                self.plan.family = family;
+                self.ask(0, since, now, stack)
+            }
+            (None, Some(failed)) => Step::End(Err(failed.alone())),
+            (None, None) => Step::End(Err(HttpError::DnsNotFound)),
+        }
+    }
+
+    /// Starts an attempt to connect to `addr`: the first one (if another family may follow)
+    /// gets half the connect timeout, the last one what is left of all of it.
+    fn attempt(&mut self, addr: IpAddress, now: Instant) -> State {
+        let budget = self.config.connect_timeout;
+        let start = *self.plan.connect_since.get_or_insert(now);
+        let until = if self.plan.then.is_some() {
+            now + budget / 2
+        } else {
+            start + budget
+        };
+        State::Reconnect { addr, until }
+    }
+
+    /// An attempt to connect to `addr` failed: the socket is freed and the other family is
+    /// tried if there is one; else the GET fails, naming both attempts if there were two.
+    fn attempt_failed(
+        &mut self,
+        addr: IpAddress,
+        error: ConnectError,
+        now: Instant,
+        stack: &mut Stack<'_>,
+    ) -> Step {
+        stack.watch_neighbor(None);
+        let attempt = ConnectAttempt { addr, error };
+        let socket = stack.sockets.get_mut::<tcp::Socket>(self.tcp);
+        match error {
+            ConnectError::NoNeighborReply(_) => drop_unreachable(socket),
+            ConnectError::Refused | ConnectError::Timeout => socket.abort(),
+            ConnectError::NoAddress | ConnectError::NoRoute | ConnectError::OwnAddress => {}
+        }
+        if let Some(family) = self.plan.then.take() {
+            self.plan.failed = Some(attempt);
+            self.plan.family = family;
+            return self.ask(0, now, now, stack);
+        }
+        Step::End(Err(match self.plan.failed {
+            Some(first) => both_failed(first, attempt),
+            None => attempt.alone(),
+        }))
     }
 
     /// How long one DNS server is given before the next is asked: an equal share of the DNS
@@ -536,6 +679,10 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize> HttpClient<HEAD,
     fn ask(&mut self, ask: u16, since: Instant, now: Instant, stack: &mut Stack<'_>) -> Step {
         let servers = self.dns_servers.as_slice();
         if now >= since + self.config.dns_timeout || servers.is_empty() {
+            if let Some(failed) = self.plan.failed {
+                // The fallback's lookup went unanswered: the first attempt's failure stands.
+                return Step::End(Err(failed.alone()));
+            }
             let tried = DnsServers::from(&servers[..usize::from(ask).min(servers.len())]);
             return Step::End(Err(HttpError::DnsTimeout { tried }));
         }
@@ -544,8 +691,8 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize> HttpClient<HEAD,
             return Step::End(Err(HttpError::Url(url::UrlError::Malformed)));
         };
         let socket = stack.sockets.get_mut::<dns::Socket>(self.dns);
-        socket.update_servers(&[IpAddress::Ipv4(address)]);
-        match socket.start_query(stack.iface.context(), url.host, DnsQueryType::A) {
+        socket.update_servers(&[address]);
+        match socket.start_query(stack.iface.context(), url.host, self.plan.family.query()) {
             Ok(query) => Step::Next(State::Resolving {
                 query,
                 ask,
@@ -556,11 +703,11 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize> HttpClient<HEAD,
         }
     }
 
-    /// Connects once the socket is free; `since` starts the connect timeout.
+    /// Connects to `addr` once the socket is free; the attempt ends at `until`.
     fn connect(
         &mut self,
-        addr: Ipv4Address,
-        since: Instant,
+        addr: IpAddress,
+        until: Instant,
         now: Instant,
         stack: &mut Stack<'_>,
     ) -> Step {
@@ -574,25 +721,25 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize> HttpClient<HEAD,
             if socket.state() != TcpState::Closed {
                 socket.abort();
             }
-            return if now >= since + self.config.connect_timeout {
-                Step::End(Err(HttpError::ConnectTimeout))
+            return if now >= until {
+                self.attempt_failed(addr, ConnectError::Timeout, now, stack)
             } else {
                 Step::Stay(false)
             };
         }
-        if stack.ipv4() == Some(addr) {
-            return Step::End(Err(HttpError::OwnAddress(addr)));
+        if stack.is_own(addr) {
+            return self.attempt_failed(addr, ConnectError::OwnAddress, now, stack);
         }
         let Some(next_hop) = stack.next_hop(addr) else {
-            return Step::End(Err(HttpError::NoRoute(addr)));
+            return self.attempt_failed(addr, ConnectError::NoRoute, now, stack);
         };
-        stack.watch_arp(Some(next_hop));
-        let remote = IpEndpoint::new(IpAddress::Ipv4(addr), port);
+        stack.watch_neighbor(Some(next_hop));
+        let remote = IpEndpoint::new(addr, port);
         let local_port = stack.ephemeral_port();
         let socket = stack.sockets.get_mut::<tcp::Socket>(self.tcp);
         match socket.connect(stack.iface.context(), remote, local_port) {
-            Ok(()) => Step::Next(State::Connecting { since }),
-            Err(_) => Step::End(Err(HttpError::NoAddress)),
+            Ok(()) => Step::Next(State::Connecting { addr, until }),
+            Err(_) => self.attempt_failed(addr, ConnectError::NoAddress, now, stack),
         }
     }
 
@@ -732,6 +879,30 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize> HttpClient<HEAD,
         // The rest of this response is not needed: cut the connection.
         stack.sockets.get_mut::<tcp::Socket>(self.tcp).abort();
         Step::Next(State::WaitAddress { since: now })
+    }
+}
+
+/// Whether the stack has an address to connect from: IPv4, or IPv6 beyond link-local.
+fn has_address(stack: &Stack<'_>) -> bool {
+    #[cfg(feature = "ipv6")]
+    if stack.global_ipv6().is_some() {
+        return true;
+    }
+    stack.ipv4().is_some()
+}
+
+/// The error when both families failed: `first`, then `second`.
+fn both_failed(first: ConnectAttempt, second: ConnectAttempt) -> HttpError {
+    match Family::of(first.addr) {
+        Family::V4 => HttpError::ConnectFailed {
+            v6: second,
+            v4: first,
+        },
+        #[cfg(feature = "ipv6")]
+        Family::V6 => HttpError::ConnectFailed {
+            v6: first,
+            v4: second,
+        },
     }
 }
 

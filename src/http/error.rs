@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use smoltcp::wire::Ipv4Address;
+use smoltcp::wire::{IpAddress, Ipv4Address};
 
 use crate::text::{self, Render, TextOut};
 
@@ -29,18 +29,29 @@ pub enum HttpError {
         /// The servers asked, in order.
         tried: DnsServers,
     },
-    /// The interface had no IPv4 address (no DHCP lease) within the connect timeout.
+    /// The interface had no address to connect from (no DHCP lease, no IPv6 address beyond
+    /// the link-local one) within the connect timeout.
     NoAddress,
     /// The server refused the connection (RST to our SYN).
     ConnectionRefused,
-    /// No connection within the connect timeout (the next hop answered ARP, or was known).
+    /// No connection within the connect timeout (the next hop answered, or was known).
     ConnectTimeout,
-    /// The server is off the local subnet and there is no gateway.
-    NoRoute(Ipv4Address),
-    /// The next hop (server or gateway) never answered ARP within the connect timeout.
-    NoArpReply(Ipv4Address),
+    /// The server is off the local subnets and there is no gateway (IPv6: no router learned
+    /// from advertisements) of its family.
+    NoRoute(IpAddress),
+    /// The next hop (server or gateway) never answered ARP, or IPv6 neighbour solicitations,
+    /// within the connect timeout.
+    NoNeighborReply(IpAddress),
     /// The URL names this device's own address.
-    OwnAddress(Ipv4Address),
+    OwnAddress(IpAddress),
+    /// A name with addresses of both families: the connection failed over each (the first
+    /// family within half the connect timeout, the other within the rest).
+    ConnectFailed {
+        /// The IPv6 attempt.
+        v6: ConnectAttempt,
+        /// The IPv4 attempt.
+        v4: ConnectAttempt,
+    },
     /// The request does not fit the socket's transmit buffer.
     RequestTooLarge,
     /// The response head is larger than the head limit.
@@ -115,21 +126,28 @@ impl Render for HttpError {
                 tried.render(out);
                 out.put(" (timed out)");
             }
+            Self::NoAddress if cfg!(feature = "ipv6") => {
+                out.put("no IP address (no DHCP lease, no IPv6 address beyond link-local)")
+            }
             Self::NoAddress => out.put("no IPv4 address (no DHCP lease)"),
             Self::ConnectionRefused => out.put("connection refused"),
             Self::ConnectTimeout => out.put("connect timed out"),
             Self::NoRoute(addr) => {
                 out.put("no route to ");
-                out.ipv4(*addr);
+                out.ip(*addr);
                 out.put(" (not on the subnet, no gateway)");
             }
-            Self::NoArpReply(addr) => {
-                out.put("no ARP reply from ");
-                out.ipv4(*addr);
-            }
+            Self::NoNeighborReply(addr) => no_neighbor_reply(*addr, out),
             Self::OwnAddress(addr) => {
-                out.ipv4(*addr);
+                out.ip(*addr);
                 out.put(" is this device's own address");
+            }
+            Self::ConnectFailed { v6, v4 } => {
+                out.put("could not connect over IPv6 (");
+                v6.render(out);
+                out.put(") nor over IPv4 (");
+                v4.render(out);
+                out.put(")");
             }
             Self::RequestTooLarge => out.put("request does not fit the transmit buffer"),
             Self::HeadTooLarge { limit } => {
@@ -184,10 +202,84 @@ impl fmt::Display for HttpError {
     }
 }
 
+/// `no ARP reply from 10.0.0.7`, `no neighbour advertisement from fd00::7`.
+fn no_neighbor_reply(addr: IpAddress, out: &mut dyn TextOut) {
+    match addr {
+        IpAddress::Ipv4(_) => out.put("no ARP reply from "),
+        #[cfg(feature = "ipv6")]
+        IpAddress::Ipv6(_) => out.put("no neighbour advertisement from "),
+    }
+    out.ip(addr);
+}
+
+/// One family's try at connecting, for [`HttpError::ConnectFailed`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ConnectAttempt {
+    /// The server address tried.
+    pub addr: IpAddress,
+    /// Why it failed.
+    pub error: ConnectError,
+}
+
+/// Why one connection attempt failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ConnectError {
+    /// The device has no address of the server's family.
+    NoAddress,
+    /// The server refused (RST to our SYN).
+    Refused,
+    /// No connection in the attempt's time.
+    Timeout,
+    /// Off the subnets, no gateway of the family.
+    NoRoute,
+    /// This next hop never answered neighbour resolution.
+    NoNeighborReply(IpAddress),
+    /// The server address is the device's own.
+    OwnAddress,
+}
+
+impl ConnectAttempt {
+    /// The error a GET reports when this was its only attempt.
+    pub fn alone(self) -> HttpError {
+        match self.error {
+            ConnectError::NoAddress => HttpError::NoAddress,
+            ConnectError::Refused => HttpError::ConnectionRefused,
+            ConnectError::Timeout => HttpError::ConnectTimeout,
+            ConnectError::NoRoute => HttpError::NoRoute(self.addr),
+            ConnectError::NoNeighborReply(hop) => HttpError::NoNeighborReply(hop),
+            ConnectError::OwnAddress => HttpError::OwnAddress(self.addr),
+        }
+    }
+}
+
+/// `fd00::9: no neighbour advertisement from fd00::9`.
+impl Render for ConnectAttempt {
+    fn render(&self, out: &mut dyn TextOut) {
+        out.ip(self.addr);
+        out.put(": ");
+        match self.error {
+            ConnectError::NoAddress => out.put("no address of this family"),
+            ConnectError::Refused => out.put("connection refused"),
+            ConnectError::Timeout => out.put("connect timed out"),
+            ConnectError::NoRoute => out.put("no route"),
+            ConnectError::NoNeighborReply(hop) => no_neighbor_reply(hop, out),
+            ConnectError::OwnAddress => out.put("this device's own address"),
+        }
+    }
+}
+
+impl fmt::Display for ConnectAttempt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        text::display(self, f)
+    }
+}
+
 /// The DNS servers a lookup asked, for the error that says so.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct DnsServers {
-    servers: [Ipv4Address; DnsServers::MAX],
+    servers: [IpAddress; DnsServers::MAX],
     len: u8,
 }
 
@@ -198,13 +290,13 @@ impl DnsServers {
     /// No servers.
     pub const fn new() -> Self {
         Self {
-            servers: [Ipv4Address::UNSPECIFIED; Self::MAX],
+            servers: [IpAddress::Ipv4(Ipv4Address::UNSPECIFIED); Self::MAX],
             len: 0,
         }
     }
 
     /// Adds `server`; beyond [`MAX`](Self::MAX) it is ignored.
-    pub fn push(&mut self, server: Ipv4Address) {
+    pub fn push(&mut self, server: IpAddress) {
         if let Some(slot) = self.servers.get_mut(usize::from(self.len)) {
             *slot = server;
             self.len += 1;
@@ -212,7 +304,7 @@ impl DnsServers {
     }
 
     /// The servers, in order.
-    pub fn as_slice(&self) -> &[Ipv4Address] {
+    pub fn as_slice(&self) -> &[IpAddress] {
         &self.servers[..usize::from(self.len)]
     }
 }
@@ -223,22 +315,22 @@ impl Default for DnsServers {
     }
 }
 
-impl From<&[Ipv4Address]> for DnsServers {
-    fn from(servers: &[Ipv4Address]) -> Self {
+impl From<&[IpAddress]> for DnsServers {
+    fn from(servers: &[IpAddress]) -> Self {
         let mut list = Self::new();
         servers.iter().for_each(|&s| list.push(s));
         list
     }
 }
 
-/// `10.0.0.9, 10.0.0.1`.
+/// `10.0.0.9, fd00::53`.
 impl Render for DnsServers {
     fn render(&self, out: &mut dyn TextOut) {
         for (i, server) in self.as_slice().iter().enumerate() {
             if i > 0 {
                 out.put(", ");
             }
-            out.ipv4(*server);
+            out.ip(*server);
         }
     }
 }

@@ -3,8 +3,9 @@
 //! One request at a time, through fixed buffers: the URL (`URL` bytes), the response head
 //! (`HEAD` bytes) and the TCP socket's buffers. The body is never stored: it streams from the
 //! socket's receive buffer to the platform's [`Handler::body`](crate::app::Handler::body) sink,
-//! whatever its size. Host names are resolved with smoltcp's DNS socket; literal IPv4
-//! addresses skip DNS. Redirects to `http://` are followed; every failure is an [`HttpError`].
+//! whatever its size. Host names are resolved with smoltcp's DNS socket (AAAA and A, in the
+//! order [`HttpClient`] documents); literal addresses of either family skip DNS. Redirects to
+//! `http://` are followed, across families too; every failure is an [`HttpError`].
 
 mod body;
 mod client;
@@ -13,7 +14,7 @@ mod head;
 
 pub use body::{BodyDecoder, Framing, MAX_LINE, MAX_TRAILERS};
 pub use client::{HttpClient, HttpConfig, HttpEvent, HttpStorage};
-pub use error::{CodingName, DnsServers, HttpError};
+pub use error::{CodingName, ConnectAttempt, ConnectError, DnsServers, HttpError};
 pub use head::{parse as parse_head, unfold as unfold_head, ResponseHead, DEFAULT_HEADERS};
 
 /// `User-Agent` sent with every request.

@@ -125,6 +125,8 @@ pub fn run(root: &Path) -> bool {
         ("core, dhcp only", core_features(root, "dhcp")),
         ("core, dns only", core_features(root, "dns")),
         ("core, http only", core_features(root, "http")),
+        ("core, ipv6 only", core_features(root, "ipv6")),
+        ("core, http + ipv6", core_features(root, "http,ipv6")),
         (
             "core with defmt",
             root_cargo(

@@ -21,7 +21,7 @@ use cortex_m_rt::{entry, exception, ExceptionFrame};
 use cortex_m_semihosting::debug;
 use smoltcp::iface::SocketStorage;
 #[cfg(feature = "get")]
-use smoltcp::wire::Ipv4Address;
+use smoltcp::wire::{IpAddress, Ipv4Address};
 #[cfg(feature = "get")]
 use tcplink::app::SinkError;
 use tcplink::app::{App, Event, Handler};
@@ -154,7 +154,9 @@ fn main() -> ! {
         let mut app = app;
         let storage = cortex_m::singleton!(: HttpStorage<HTTP_RX, HTTP_TX> = HttpStorage::new())
             .expect("taken once");
-        let dns: Option<Ipv4Address> = DNS_SERVER.and_then(|s| s.parse().ok());
+        let dns: Option<IpAddress> = DNS_SERVER
+            .and_then(|s| s.parse::<Ipv4Address>().ok())
+            .map(IpAddress::Ipv4);
         let client = Http::new(HttpConfig::default(), app.stack(), storage, dns.as_slice());
         let mut app = app.with_http(client);
         console.put("GET ");

@@ -24,7 +24,7 @@ fn main() {
     let setup = DeviceSetup {
         greeting: Some(GreetingConfig::default()),
         http: Some(HttpConfig::default()),
-        dns: vec![PEER_IP],
+        dns: vec![PEER_IP.into()],
         ..DeviceSetup::default()
     };
     let mut sim = Sim::<4>::new(&setup, 8);

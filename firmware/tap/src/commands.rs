@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use anyhow::{anyhow, bail, Result};
 use smoltcp::iface::SocketStorage;
 use smoltcp::time::Duration;
+use smoltcp::wire::IpAddress;
 use tcplink::app::App;
 use tcplink::greeting::{GreetingConfig, GreetingServer};
 use tcplink::http::{HttpClient, HttpConfig, HttpStorage};
@@ -113,9 +114,10 @@ fn run_on<const N: usize>(node: &mut Node, plan: &Plan<'_>) -> Result<ExitCode> 
     let http_config = plan
         .fetch
         .map_or_else(HttpConfig::default, |(_, args)| http_config(args));
-    let http = get_storage
-        .as_deref_mut()
-        .map(|storage| GetClient::new(http_config, &mut stack, storage, &net.dns));
+    let http = get_storage.as_deref_mut().map(|storage| {
+        let dns: Vec<IpAddress> = net.dns.iter().map(|&server| server.into()).collect();
+        GetClient::new(http_config, &mut stack, storage, &dns)
+    });
 
     let mut app = App::new(stack).with_greeting(greeting).with_http(http);
     if net.dhcp {
@@ -161,6 +163,7 @@ fn stack_config(net: &NetArgs) -> StackConfig {
         // Distinct initial sequence numbers and ports on every start, so a restarted device
         // does not collide with connections the host still remembers.
         random_seed: RandomState::new().hash_one(std::process::id()),
+        ..StackConfig::unaddressed(net.mac.0)
     }
 }
 

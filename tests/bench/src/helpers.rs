@@ -251,6 +251,7 @@ fn tcplink_rx_with<const RX: usize>(
         ip: Some(cidr),
         gateway: None,
         random_seed: u64::from(std::process::id()),
+        ..StackConfig::unaddressed(mac.0)
     };
     let storage = tcplink_testkit::socket_storage(2);
     let mut stack = Stack::new(&config, &mut device, storage, now());

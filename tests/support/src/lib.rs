@@ -77,7 +77,7 @@ pub enum Recorded {
     /// From the greeting server.
     Greeting(GreetingEvent),
     /// DNS answered.
-    Resolved(Ipv4Address),
+    Resolved(IpAddress),
     /// The GET connected.
     Connected(IpEndpoint),
     /// A response head: status and the head as printed.
@@ -333,7 +333,7 @@ pub struct DeviceSetup {
     /// The GET client, if any.
     pub http: Option<HttpConfig>,
     /// DNS servers for the GET client.
-    pub dns: Vec<Ipv4Address>,
+    pub dns: Vec<IpAddress>,
     /// How bad the device's network is (none by default).
     pub faults: Faults,
 }
