@@ -20,7 +20,7 @@ pub fn config(interface: &str, prefix: &str) -> String {
 }
 
 /// Writes `dir/radvd.conf` for `prefix` on `ns`'s TAP and starts radvd inside `ns` in the
-/// foreground, logging to stderr, its pid file in `dir`. Killed when the guard drops.
+/// foreground, its pid file and log (`radvd.log`) in `dir`. Killed when the guard drops.
 ///
 /// Panics if radvd cannot start, like the other [`ChildGuard`] helpers (it is for tests).
 pub fn spawn(ns: &Namespace, dir: &Path, prefix: &str) -> ChildGuard {
@@ -28,12 +28,15 @@ pub fn spawn(ns: &Namespace, dir: &Path, prefix: &str) -> ChildGuard {
     std::fs::write(&conf, config(ns.tap(), prefix))
         .unwrap_or_else(|e| panic!("write {}: {e}", conf.display()));
     let mut cmd = ns.command("radvd");
-    cmd.args(["--nodaemon", "--logmethod", "stderr", "--config"])
+    cmd.args(["--nodaemon", "--logmethod", "logfile", "--logfile"])
+        .arg(dir.join("radvd.log"))
+        .arg("--config")
         .arg(&conf)
         .arg("--pidfile")
         .arg(dir.join("radvd.pid"))
         .stdin(Stdio::null())
-        .stdout(Stdio::null());
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
     ChildGuard::spawn(&mut cmd)
 }
 

@@ -44,6 +44,16 @@ fn namespace_with_tap_is_created_and_removed() {
         .unwrap_or_else(|| panic!("no {inet6}: {addr}"));
     assert!(!line.contains("tentative"), "{line}");
     assert!(addr.contains(",UP"), "tap0 not up: {addr}");
+    let out = ns
+        .command("sysctl")
+        .args([
+            "-n",
+            "net/ipv6/conf/tap0/accept_dad",
+            "net/ipv6/conf/tap0/accept_ra",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "0\n0\n", "{out:?}");
     let lo = ip_n(&name, &["link", "show", "lo"]);
     assert!(lo.contains(",UP"), "lo not up: {lo}");
 
