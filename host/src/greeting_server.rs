@@ -168,11 +168,20 @@ fn log_line(enabled: bool, line: &str) {
     }
 }
 
+/// A peer as the log lines name it: the seed's `IP:PORT` for IPv4 (also an IPv4 client of a
+/// dual-stack `[::]` listener, which the kernel hands over as `::ffff:a.b.c.d`), and
+/// `[IP]:PORT` for IPv6, as the device's greeting server prints it.
+fn peer_name(peer: SocketAddr) -> String {
+    match peer.ip().to_canonical() {
+        IpAddr::V4(ip) => format!("{ip}:{}", peer.port()),
+        IpAddr::V6(ip) => format!("[{ip}]:{}", peer.port()),
+    }
+}
+
 /// The seed's `tcplink(sock, addr)`: Welcome, then `Hello, X!` per received chunk until `exit`
 /// or the end of the stream.
 fn handle(mut stream: TcpStream, peer: SocketAddr, delay: Duration, log: bool) {
-    // Python's '%s:%s' % addr prints the bare IP, also for IPv6.
-    let who = format!("{}:{}", peer.ip(), peer.port());
+    let who = peer_name(peer);
     log_line(log, &format!("Accept new connection from {who}..."));
     let _ = stream.set_nodelay(true);
     let mut buf = [0u8; RECV_SIZE];
@@ -198,4 +207,18 @@ fn handle(mut stream: TcpStream, peer: SocketAddr, delay: Duration, log: bool) {
     // Like the seed's sock.close(): a FIN, or an RST if the client sent more after `exit`.
     drop(stream);
     log_line(log, &format!("Connection from {who} close."));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peers_are_named_as_the_device_names_them() {
+        let name = |s: &str| peer_name(s.parse().unwrap());
+        assert_eq!(name("192.168.69.1:50136"), "192.168.69.1:50136");
+        assert_eq!(name("[::ffff:192.168.69.1]:50136"), "192.168.69.1:50136");
+        assert_eq!(name("[fd00:69::1]:50136"), "[fd00:69::1]:50136");
+        assert_eq!(name("[::1]:9"), "[::1]:9");
+    }
 }

@@ -3,7 +3,8 @@
 //! These are the peers the no_std core is tested and demonstrated against: the seed's greeting
 //! client (`greet`), a concurrent load generator (`load`), a thread-per-connection greeting
 //! server that is the kernel-stack baseline (`greeting_server`), a static HTTP server for test
-//! pages (`http_server`), the network-namespace/TAP helper (`netns`), an nginx config for test runs (`nginx`), test prerequisites (`prereq`), and bounded child
+//! pages (`http_server`), the network-namespace/TAP helper (`netns`), an nginx config for test runs (`nginx`), router advertisements for SLAAC
+//! (`radvd`), test prerequisites (`prereq`), and bounded child
 //! processes for tests (`child`).
 #![forbid(unsafe_code)]
 
@@ -19,6 +20,7 @@ pub mod netns;
 pub mod nginx;
 pub mod prereq;
 pub mod protocol;
+pub mod radvd;
 
 pub use error::{NetError, Op, SessionError};
 pub use greet::greet;

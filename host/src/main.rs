@@ -25,7 +25,7 @@ struct Cli {
 enum Cmd {
     /// Run the seed's tcp_client.py session and print the transcript exactly as it does.
     Greet {
-        /// Server to greet, ADDR:PORT.
+        /// Server to greet, ADDR:PORT (IPv6 in brackets: [fd00:69::2]:9999).
         #[arg(value_parser = addr::resolve)]
         addr: SocketAddr,
         /// Names to send, one message each [default: Alice Bob Jack].
@@ -39,7 +39,7 @@ enum Cmd {
     /// Exits with status 2 if any session failed or none succeeded (the report is printed all
     /// the same).
     Load {
-        /// Server to load, ADDR:PORT.
+        /// Server to load, ADDR:PORT (IPv6 in brackets: [fd00:69::2]:9999).
         #[arg(value_parser = addr::resolve)]
         addr: SocketAddr,
         /// Concurrent clients (sessions in flight).
@@ -60,7 +60,7 @@ enum Cmd {
     },
     /// Serve the seed's greeting protocol, one thread per connection (the kernel baseline).
     ServeGreeting {
-        /// Address to listen on, IP:PORT.
+        /// Address to listen on, IP:PORT ([::]:PORT: every address of both families).
         #[arg(long, value_parser = addr::resolve)]
         listen: SocketAddr,
         /// Sleep this long after each received message, as the seed's time.sleep (it uses 1000).
@@ -72,7 +72,7 @@ enum Cmd {
         /// Directory to serve; requests can never leave it.
         #[arg(long)]
         root: PathBuf,
-        /// Address to listen on, IP:PORT.
+        /// Address to listen on, IP:PORT ([::]:PORT: every address of both families).
         #[arg(long, value_parser = addr::resolve)]
         listen: SocketAddr,
         /// Send bodies with Transfer-Encoding: chunked instead of Content-Length.
@@ -88,7 +88,8 @@ enum Cmd {
 
 #[derive(Subcommand)]
 enum NetnsCmd {
-    /// Create namespace NS with TAP (192.168.69.1/24, up) and lo up, replacing a stale one.
+    /// Create namespace NS with TAP (192.168.69.1/24, fd00:69::1/64, up) and lo up, replacing a
+    /// stale one.
     Up {
         /// Namespace name.
         #[arg(long, default_value = netns::DEFAULT_NAME)]
@@ -185,11 +186,15 @@ fn run(cmd: Cmd) -> Result<ExitCode, String> {
             NetnsCmd::Up { name, tap } => {
                 let ns = Namespace::create(&name, &tap).map_err(|e| e.to_string())?;
                 println!(
-                    "namespace {name} is up: {tap} {}/{} (device: {}); run the device with \
-                     `ip netns exec {name} ...`, remove with `tcplink-host netns down --name {name}`",
+                    "namespace {name} is up: {tap} {}/{} and {}/{} (device: {} and {}); run the \
+                     device with `ip netns exec {name} ...`, remove with \
+                     `tcplink-host netns down --name {name}`",
                     netns::HOST_IP,
                     netns::PREFIX,
-                    netns::DEVICE_IP
+                    netns::HOST_IP6,
+                    netns::PREFIX6,
+                    netns::DEVICE_IP,
+                    netns::DEVICE_IP6
                 );
                 // The namespace must outlive this process: skip the guard's delete.
                 std::mem::forget(ns);

@@ -1,7 +1,7 @@
 //! An isolated network namespace with a TAP interface: where the tcplink device runs on Linux.
 //!
-//! The host side of the TAP is 192.168.69.1/24 inside the namespace; the device (smoltcp on
-//! that TAP) is 192.168.69.2. Everything lives in the namespace, so tests never touch the
+//! The host side of the TAP is 192.168.69.1/24 and fd00:69::1/64 inside the namespace; the
+//! device (smoltcp on that TAP) is 192.168.69.2 and fd00:69::2. Everything lives in the namespace, so tests never touch the
 //! machine's own interfaces and can run in parallel under distinct namespace names.
 
 use std::ffi::OsStr;
@@ -17,6 +17,12 @@ pub const HOST_IP: &str = "192.168.69.1";
 pub const DEVICE_IP: &str = "192.168.69.2";
 /// The link's prefix length.
 pub const PREFIX: u8 = 24;
+/// The host side of the TAP link, IPv6 (a unique local address, RFC 4193).
+pub const HOST_IP6: &str = "fd00:69::1";
+/// The tcplink device's static IPv6 address on the TAP link.
+pub const DEVICE_IP6: &str = "fd00:69::2";
+/// The IPv6 link's prefix length; 64, as SLAAC needs.
+pub const PREFIX6: u8 = 64;
 
 /// The default namespace name of the CLI.
 pub const DEFAULT_NAME: &str = "tcplink";
@@ -36,7 +42,8 @@ pub struct Namespace {
 }
 
 impl Namespace {
-    /// Creates namespace `name` with TAP `tap` (192.168.69.1/24, up) and lo up; replaces a stale one.
+    /// Creates namespace `name` with TAP `tap` (192.168.69.1/24, fd00:69::1/64, up) and lo up;
+    /// replaces a stale one.
     pub fn create(name: &str, tap: &str) -> io::Result<Namespace> {
         check_name("namespace", name, 255)?;
         // IFNAMSIZ is 16 including the NUL.
@@ -53,7 +60,20 @@ impl Namespace {
         };
         let cidr = format!("{HOST_IP}/{PREFIX}");
         ip(&["-n", name, "tuntap", "add", tap, "mode", "tap"])?;
+        // No duplicate address detection on the TAP at all: its link-local address is then
+        // valid the moment the device attaches, not a second later, so radvd answers the
+        // device's first router solicitation (SLAAC in tens of ms instead of ~5 s: smoltcp
+        // asks again only after 4 s). And no router advertisements taken: the host side is
+        // the router (radvd in the SLAAC test) and keeps its fixed addresses. Slashes: a TAP
+        // name may contain a dot.
+        let no_dad = format!("net/ipv6/conf/{tap}/accept_dad=0");
+        let no_ra = format!("net/ipv6/conf/{tap}/accept_ra=0");
+        run_in(name, &["sysctl", "-qw", &no_dad, &no_ra])?;
         ip(&["-n", name, "addr", "add", &cidr, "dev", tap])?;
+        // `nodad`: usable at once. Duplicate address detection would keep it tentative (not
+        // bindable) for a second or more, and for good while the TAP has no carrier.
+        let cidr6 = format!("{HOST_IP6}/{PREFIX6}");
+        ip(&["-n", name, "-6", "addr", "add", &cidr6, "dev", tap, "nodad"])?;
         ip(&["-n", name, "link", "set", tap, "up"])?;
         ip(&["-n", name, "link", "set", "lo", "up"])?;
         Ok(ns)
@@ -176,6 +196,13 @@ fn check_name(what: &str, name: &str, max: usize) -> io::Result<()> {
             format!("invalid {what} name {name:?} (1..={max} of A-Z a-z 0-9 - _ .)"),
         ))
     }
+}
+
+/// Runs `program ARGS` inside namespace `name`.
+fn run_in(name: &str, program_args: &[&str]) -> io::Result<()> {
+    let mut args = vec!["netns", "exec", name];
+    args.extend_from_slice(program_args);
+    ip(&args)
 }
 
 /// Runs `ip ARGS`; a failure carries the command and ip's own message.

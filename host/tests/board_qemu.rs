@@ -13,7 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use tcplink_host::netns::{require_privileges, Namespace, DEVICE_IP, HOST_IP};
+use tcplink_host::netns::{
+    require_privileges, Namespace, DEVICE_IP, DEVICE_IP6, HOST_IP, HOST_IP6,
+};
 use tcplink_host::prereq::{require_programs, require_seed_script};
 
 const QEMU: &str = "qemu-system-arm";
@@ -31,20 +33,20 @@ fn firmware_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware/mps2-an385")
 }
 
-/// Root, iproute2, /dev/net/tun (the helper's check), QEMU and python3 (the probes and held
-/// clients). Outside CI a missing piece skips the test; in CI (CI=true) it fails it.
+/// Root, iproute2, /dev/net/tun (the helper's check), QEMU, python3 (the probes and held
+/// clients) and ping. Outside CI a missing piece skips the test; in CI (CI=true) it fails it.
 fn can_run(test: &str) -> bool {
-    require_privileges(test) && require_programs(test, &[QEMU, "python3", "timeout"])
+    require_privileges(test) && require_programs(test, &[QEMU, "python3", "timeout", "ping"])
 }
 
 /// The two firmware variants share one target directory, so a build and the copy of its ELF
 /// happen under this lock.
 static BUILD: Mutex<()> = Mutex::new(());
 
-/// Builds the board firmware (with `TCPLINK_GET_URL` = `get_url`, or without it; with
-/// `--features dhcp` if `dhcp`) and copies the ELF to `into`, so parallel tests each boot
-/// their own variant.
-fn build_firmware(get_url: Option<&str>, dhcp: bool, into: &Path) -> PathBuf {
+/// Builds the board firmware (with `TCPLINK_GET_URL` = `get_url`, or without it; with the
+/// firmware's cargo `features`, e.g. `dhcp`, `ipv6`) and copies the ELF to `into`, so parallel
+/// tests each boot their own variant.
+fn build_firmware(get_url: Option<&str>, features: &[&str], into: &Path) -> PathBuf {
     let _lock = BUILD.lock().unwrap_or_else(|e| e.into_inner());
     let dir = firmware_dir();
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
@@ -61,8 +63,8 @@ fn build_firmware(get_url: Option<&str>, dhcp: bool, into: &Path) -> PathBuf {
         Some(url) => cmd.args(["--features", "get"]).env("TCPLINK_GET_URL", url),
         None => cmd.env_remove("TCPLINK_GET_URL"),
     };
-    if dhcp {
-        cmd.args(["--features", "dhcp"]);
+    for feature in features {
+        cmd.args(["--features", feature]);
     }
     let out = cmd.output().expect("run cargo for the firmware");
     assert!(
@@ -254,6 +256,20 @@ fn wait_until_serving(ns: &Namespace, board: &mut Running) {
     );
 }
 
+/// `ping -c 3` from `ns` to the board at `addr` (`args`: `-6` for IPv6): every request is
+/// answered.
+fn ping_three(ns: &Namespace, board: &Running, args: &[&str], addr: &str) {
+    let mut ping = ns.command("timeout");
+    ping.args([CLIENT_TIMEOUT_S, "ping"])
+        .args(args)
+        .args(["-c", "3", "-i", "0.2", "-W", "2", addr]);
+    let out = stdout_of(&run(ping), "ping", board);
+    assert!(
+        out.contains("3 packets transmitted, 3 received, 0% packet loss"),
+        "{out}"
+    );
+}
+
 fn stdout_of(out: &Output, what: &str, board: &Running) -> String {
     assert!(
         out.status.success(),
@@ -339,7 +355,7 @@ fn board_serves_the_seed_greeting_over_a_tap() {
         return;
     }
     let scratch = TempDir::new("greet");
-    let elf = build_firmware(None, false, &scratch.0);
+    let elf = build_firmware(None, &[], &scratch.0);
     let ns = Namespace::create(&format!("tlboard-g-{}", std::process::id()), TAP)
         .expect("create the namespace");
     let mut board = start_board(&ns, &elf);
@@ -352,6 +368,9 @@ fn board_serves_the_seed_greeting_over_a_tap() {
         stdout_of(&out, "tcplink-host greet", &board),
         SEED_TRANSCRIPT
     );
+
+    // The interface answers ping (smoltcp's auto-icmp-echo-reply).
+    ping_three(&ns, &board, &[], DEVICE_IP);
 
     // Four clients at once all succeed.
     let clients: Vec<Child> = (0..4)
@@ -435,7 +454,7 @@ fn board_serves_the_seed_client_unchanged() {
         return;
     };
     let scratch = TempDir::new("seed");
-    let elf = build_firmware(None, false, &scratch.0);
+    let elf = build_firmware(None, &[], &scratch.0);
     let ns = Namespace::create(&format!("tlboard-s-{}", std::process::id()), TAP)
         .expect("create the namespace");
     let mut board = start_board(&ns, &elf);
@@ -449,6 +468,58 @@ fn board_serves_the_seed_client_unchanged() {
         closed.len() >= 2 && accepted.iter().all(|p| closed.contains(p))
     });
     assert!(logged, "accept/close lines missing:\n{}", board.output());
+}
+
+/// The `ipv6` build: the board logs its IPv6 addresses, answers `ping` and `ping -6`, and
+/// gives the seed's transcript over IPv6, logging the client as `[fd00:69::1]:PORT`; IPv4
+/// goes on as before.
+#[test]
+fn board_speaks_ipv6() {
+    let test = "board_speaks_ipv6";
+    if !can_run(test) {
+        return;
+    }
+    let scratch = TempDir::new("ipv6");
+    let elf = build_firmware(None, &["ipv6"], &scratch.0);
+    let ns = Namespace::create(&format!("tlboard-6-{}", std::process::id()), TAP)
+        .expect("create the namespace");
+    let mut board = start_board(&ns, &elf);
+    wait_until_serving(&ns, &mut board);
+    let log = board.output();
+    // Link-local from the MAC 02:00:00:69:00:02 (EUI-64), then the static address.
+    assert!(
+        log.contains("ipv6: fe80::ff:fe69:2/64\nipv6: fd00:69::2/64\n"),
+        "{log}"
+    );
+
+    ping_three(&ns, &board, &["-6"], DEVICE_IP6);
+    ping_three(&ns, &board, &[], DEVICE_IP);
+
+    let out = run(host_greet_at(&ns, &format!("[{DEVICE_IP6}]"), "10"));
+    assert_eq!(
+        stdout_of(&out, "tcplink-host greet over IPv6", &board),
+        SEED_TRANSCRIPT
+    );
+    let logged = board.wait_for(Duration::from_secs(10), |log| {
+        log.contains(&format!("Connection from [{HOST_IP6}]:"))
+    });
+    assert!(logged, "no IPv6 close line:\n{}", board.output());
+    let log = board.output();
+    let accept = format!("Accept new connection from [{HOST_IP6}]:");
+    let line = log
+        .lines()
+        .find(|l| l.starts_with(&accept))
+        .unwrap_or_else(|| panic!("no IPv6 accept line:\n{log}"));
+    let port: u16 = line[accept.len()..]
+        .trim_end()
+        .strip_suffix("...")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(
+        log.contains(&format!("Connection from [{HOST_IP6}]:{port} close.")),
+        "{log}"
+    );
+    eprintln!("board log:\n{log}");
 }
 
 /// FNV-1a 64, the hash the board logs for a downloaded body.
@@ -521,7 +592,7 @@ fn board_downloads_a_file_over_http() {
     let scratch = TempDir::new("get");
     let body = test_body();
     let url = format!("http://{HOST_IP}:8000/blob.bin");
-    let elf = build_firmware(Some(&url), false, &scratch.0);
+    let elf = build_firmware(Some(&url), &[], &scratch.0);
 
     let ns = Namespace::create(&format!("tlboard-h-{}", std::process::id()), TAP)
         .expect("create the namespace");
@@ -578,7 +649,7 @@ fn board_uses_dhcp_and_dns_from_dnsmasq() {
     let scratch = TempDir::new("dhcp");
     let body = test_body();
     let url = "http://files.test:8000/blob.bin";
-    let elf = build_firmware(Some(url), true, &scratch.0);
+    let elf = build_firmware(Some(url), &["dhcp"], &scratch.0);
 
     let ns = Namespace::create(&format!("tlboard-d-{}", std::process::id()), TAP)
         .expect("create the namespace");

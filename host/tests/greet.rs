@@ -72,6 +72,59 @@ fn greet_against_serve_greeting_gives_seed_transcript_and_logs() {
     assert_eq!(close, format!("Connection from 127.0.0.1:{peer} close."));
 }
 
+/// Over IPv6: the seed's transcript, and the log names the peer `[::1]:PORT`.
+#[test]
+fn greet_over_ipv6_gives_seed_transcript_and_bracketed_logs() {
+    let (_server, addr, lines) = serve_greeting_on("::1", &[]);
+    let spec = addr.to_string();
+    assert!(spec.starts_with("[::1]:"), "{spec}");
+    let out = greet(&spec, &[]);
+    assert!(out.status.success(), "greet failed: {out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), TRANSCRIPT);
+
+    let accept = lines.recv_timeout(DEADLINE).expect("no accept line");
+    let close = lines.recv_timeout(DEADLINE).expect("no close line");
+    let peer = accept
+        .strip_prefix("Accept new connection from [::1]:")
+        .and_then(|s| s.strip_suffix("..."))
+        .unwrap_or_else(|| panic!("bad accept line {accept:?}"));
+    assert!(peer.parse::<u16>().is_ok(), "bad port in {accept:?}");
+    assert_eq!(close, format!("Connection from [::1]:{peer} close."));
+}
+
+/// Listening on `[::]` serves both families; an IPv4 client is logged as the seed logs it,
+/// not as `::ffff:127.0.0.1`.
+#[test]
+fn serve_greeting_on_the_unspecified_ipv6_address_serves_both_families() {
+    let (_server, addr, lines) = serve_greeting_on("::", &[]);
+    for (client, logged) in [("127.0.0.1", "127.0.0.1"), ("[::1]", "[::1]")] {
+        let out = greet(&format!("{client}:{}", addr.port()), &["Zoë"]);
+        assert!(out.status.success(), "greet via {client} failed: {out:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "Welcome\nHello, Zoë!\n"
+        );
+        let accept = lines.recv_timeout(DEADLINE).expect("no accept line");
+        let prefix = format!("Accept new connection from {logged}:");
+        assert!(accept.starts_with(&prefix), "{accept:?} (want {prefix}...)");
+        let close = lines.recv_timeout(DEADLINE).expect("no close line");
+        assert!(
+            close.starts_with(&format!("Connection from {logged}:")),
+            "{close:?}"
+        );
+    }
+}
+
+/// An IPv6 address without brackets is refused with the reason, not read as another port.
+#[test]
+fn greet_refuses_an_unbracketed_ipv6_address() {
+    let out = greet("::1:9999", &[]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("[fd00:69::2]:9999"), "stderr: {err:?}");
+    assert!(out.stdout.is_empty());
+}
+
 #[test]
 fn greet_sends_given_names() {
     let (_server, addr, _lines) = serve_greeting(&[]);

@@ -45,7 +45,16 @@ fn random_bytes(len: usize, mut seed: u64) -> Vec<u8> {
 
 /// Starts serve-http and returns it with its address and its stderr lines (after the banner).
 fn serve_http(root: &PathBuf, chunked: bool) -> (ChildGuard, SocketAddr, Receiver<String>) {
-    let addr = free_addr();
+    serve_http_on("127.0.0.1", root, chunked)
+}
+
+/// [`serve_http`] listening on `ip`.
+fn serve_http_on(
+    ip: &str,
+    root: &PathBuf,
+    chunked: bool,
+) -> (ChildGuard, SocketAddr, Receiver<String>) {
+    let addr = free_addr_on(ip);
     let mut cmd = Command::new(BIN);
     cmd.args(["serve-http", "--listen", &addr.to_string(), "--root"])
         .arg(root)
@@ -152,6 +161,27 @@ fn fixed_length_file_is_identical() {
     assert!(r.body == content, "body differs");
 
     let line = log.recv_timeout(DEADLINE).expect("no log line");
+    assert!(
+        line.ends_with("\"GET /random.bin HTTP/1.1\" 200 1048576"),
+        "{line:?}"
+    );
+}
+
+/// `serve-http --listen [::1]:PORT`: a file over IPv6, byte-identical, and the banner names
+/// the address in brackets.
+#[test]
+fn file_over_ipv6_is_identical() {
+    let dir = TempDir::new("http-v6");
+    let content = random_bytes(MIB, 0x6666);
+    std::fs::write(dir.0.join("random.bin"), &content).unwrap();
+    let (_server, addr, log) = serve_http_on("::1", &dir.0, false);
+    assert!(addr.is_ipv6());
+
+    let r = get(addr, "/random.bin");
+    assert_eq!(r.status, 200);
+    assert!(r.body == content, "body differs");
+    let line = log.recv_timeout(DEADLINE).expect("no log line");
+    assert!(line.starts_with("[::1]:"), "{line:?}");
     assert!(
         line.ends_with("\"GET /random.bin HTTP/1.1\" 200 1048576"),
         "{line:?}"

@@ -40,6 +40,28 @@ fn load_cli_against_serve_greeting_json() {
     assert!(0 < p50 && p50 <= p99 && p99 <= max, "{v}");
 }
 
+/// `load [::1]:PORT`: every session over IPv6 succeeds.
+#[test]
+fn load_cli_over_ipv6() {
+    let (_server, addr, _lines) = serve_greeting_on("::1", &[]);
+    let out = run(
+        Command::new(BIN).args([
+            "load",
+            &addr.to_string(),
+            "--clients",
+            "2",
+            "--max-sessions",
+            "20",
+            "--json",
+        ]),
+        DEADLINE,
+    );
+    assert!(out.status.success(), "load failed: {out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert_eq!(v["sessions"], 20, "{v}");
+    assert_eq!(v["errors"], 0, "{v}");
+}
+
 #[test]
 fn load_cli_prints_a_table() {
     let (_server, addr, _lines) = serve_greeting(&[]);

@@ -2,7 +2,9 @@
 
 use std::process::Command;
 
-use tcplink_host::netns::{self, require_privileges, Namespace, HOST_IP, PREFIX};
+use tcplink_host::netns::{
+    self, require_privileges, Namespace, HOST_IP, HOST_IP6, PREFIX, PREFIX6,
+};
 
 fn ns_name(test: &str) -> String {
     format!("tl-{test}-{}", std::process::id())
@@ -34,7 +36,24 @@ fn namespace_with_tap_is_created_and_removed() {
         addr.contains(&format!("inet {HOST_IP}/{PREFIX} ")),
         "{addr}"
     );
+    // IPv6 without duplicate address detection: usable at once, never `tentative`.
+    let inet6 = format!("inet6 {HOST_IP6}/{PREFIX6} ");
+    let line = addr
+        .lines()
+        .find(|l| l.contains(&inet6))
+        .unwrap_or_else(|| panic!("no {inet6}: {addr}"));
+    assert!(!line.contains("tentative"), "{line}");
     assert!(addr.contains(",UP"), "tap0 not up: {addr}");
+    let out = ns
+        .command("sysctl")
+        .args([
+            "-n",
+            "net/ipv6/conf/tap0/accept_dad",
+            "net/ipv6/conf/tap0/accept_ra",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "0\n0\n", "{out:?}");
     let lo = ip_n(&name, &["link", "show", "lo"]);
     assert!(lo.contains(",UP"), "lo not up: {lo}");
 
@@ -93,6 +112,7 @@ fn cli_up_and_down() {
     assert!(up.status.success(), "{up:?}");
     let addr = ip_n(&name, &["addr", "show", "tap9"]);
     assert!(addr.contains("inet 192.168.69.1/24 "), "{addr}");
+    assert!(addr.contains("inet6 fd00:69::1/64 "), "{addr}");
 
     let down = Command::new(bin)
         .args(["netns", "down", "--name", &name])

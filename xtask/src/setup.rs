@@ -50,6 +50,10 @@ pub const PACKAGES: &[Package] = &[
     Package::new("socat", "socat"),
     // `kill`: the TAP tests stop tcplink-tap with SIGTERM.
     Package::new("procps", "kill"),
+    // `ping`: echo over IPv4 and IPv6 to the device (firmware/tap/tests/ping.rs, board_qemu.rs).
+    Package::new("iputils-ping", "ping"),
+    // Router advertisements for the device's SLAAC address (firmware/tap/tests/ipv6.rs).
+    Package::new("radvd", "radvd"),
 ];
 
 /// Rustup targets: the core's microcontroller check and the board firmware.

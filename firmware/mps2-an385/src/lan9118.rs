@@ -75,6 +75,8 @@ const TX_CMD_A_LAST_SEG: u32 = 1 << 12;
 const MAC_CR: u32 = 1;
 const MAC_ADDRH: u32 = 2;
 const MAC_ADDRL: u32 = 3;
+/// Pass all multicast frames (the perfect filter drops them all).
+const MAC_CR_MCPAS: u32 = 1 << 19;
 const MAC_CR_TXEN: u32 = 1 << 3;
 const MAC_CR_RXEN: u32 = 1 << 2;
 
@@ -279,6 +281,16 @@ impl Lan9118 {
         r.mac_write(MAC_CR, MAC_CR_TXEN | MAC_CR_RXEN)?;
         r.write(TX_CFG, TX_CFG_TX_ON);
         Ok(())
+    }
+
+    /// Lets multicast frames in: IPv6 neighbour discovery reaches a host at its
+    /// solicited-node multicast address, and router advertisements go to all nodes. The
+    /// stack drops groups it has not joined; the chip's hash filter would save it that work
+    /// at the cost of tracking every group here.
+    #[cfg_attr(not(feature = "ipv6"), allow(dead_code))]
+    pub fn accept_multicast(&mut self) -> Result<(), Error> {
+        let control = self.regs.mac_read(MAC_CR)?;
+        self.regs.mac_write(MAC_CR, control | MAC_CR_MCPAS)
     }
 
     /// Routes the controller's interrupt line (active high, push-pull) to the NVIC, so

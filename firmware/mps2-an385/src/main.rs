@@ -7,7 +7,8 @@
 //! save it). The log goes to the debugger's (QEMU's) stdout through semihosting, written
 //! without `core::fmt`; panics print their message only with `--features debug`. With
 //! `--features dhcp` the board takes its address (and DNS server) from a DHCP lease instead
-//! of the static 192.168.69.2.
+//! of the static 192.168.69.2. With `--features ipv6` it also has fd00:69::2/64 and its
+//! link-local address, and serves and answers ping on both families.
 #![no_std]
 #![no_main]
 #![deny(unsafe_code)]
@@ -41,6 +42,13 @@ const MAC: [u8; 6] = [0x02, 0x00, 0x00, 0x69, 0x00, 0x02];
 const DEVICE_IP: [u8; 4] = [192, 168, 69, 2];
 const PREFIX: u8 = 24;
 const GATEWAY: [u8; 4] = [192, 168, 69, 1];
+/// The static IPv6 address and prefix (`ipv6` feature); the link-local address comes from
+/// the MAC.
+#[cfg(feature = "ipv6")]
+const DEVICE_IP6: smoltcp::wire::Ipv6Address =
+    smoltcp::wire::Ipv6Address::new(0xfd00, 0x69, 0, 0, 0, 0, 0, 2);
+#[cfg(feature = "ipv6")]
+const PREFIX6: u8 = 64;
 
 /// Clients the greeting server serves at once (one more is refused with RST); 4 unless
 /// built with `TCPLINK_SOCKETS=N` (the footprint benchmark builds 1, 4 and 16).
@@ -106,6 +114,13 @@ fn main() -> ! {
         }),
     };
     nic.enable_interrupt(&mut cp.NVIC);
+    #[cfg(feature = "ipv6")]
+    if let Err(e) = nic.accept_multicast() {
+        fail(|out| {
+            out.put("lan9118: ");
+            e.render(out);
+        });
+    }
     let mut config = StackConfig::new(MAC, DEVICE_IP, PREFIX)
         .with_gateway(GATEWAY)
         .with_seed(0x7463_706c_696e_6b00 ^ u64::from(nic.free_running_counter()));
@@ -113,6 +128,10 @@ fn main() -> ! {
         // The lease brings address, gateway and DNS server.
         config.ip = None;
         config.gateway = None;
+    }
+    #[cfg(feature = "ipv6")]
+    {
+        config = config.with_ipv6(DEVICE_IP6, PREFIX6);
     }
     console.put("lan9118: up, MAC ");
     for (i, byte) in config.mac.0.iter().enumerate() {
@@ -142,6 +161,15 @@ fn main() -> ! {
         console.ipv4(ip);
         console.put(":");
         console.decimal(u64::from(greeting_config.port));
+        console.end_line();
+    }
+    // `ipv6: fe80::ff:fe69:2/64`, `ipv6: fd00:69::2/64`: the server listens on these too.
+    #[cfg(feature = "ipv6")]
+    for cidr in stack.ipv6_addresses() {
+        console.put("ipv6: ");
+        console.ipv6(cidr.address());
+        console.put("/");
+        console.decimal(u64::from(cidr.prefix_len()));
         console.end_line();
     }
     let app = App::new(stack).with_greeting(greeting);

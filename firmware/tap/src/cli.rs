@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::builder::TypedValueParser;
 use clap::{ArgAction, Args, Parser, Subcommand};
-use smoltcp::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
+use smoltcp::wire::{EthernetAddress, IpAddress, Ipv4Address, Ipv4Cidr, Ipv6Cidr};
+use tcplink::stack::StackConfig;
 
 /// Socket counts the greeting server is built for. The core sizes its sockets with a const
 /// generic (RAM fixed at compile time, as on a board), so each count is its own compiled
@@ -35,7 +36,7 @@ pub struct NetArgs {
 
     /// Static IPv4 address and prefix of the device, e.g. 192.168.69.2/24.
     #[arg(long, value_name = "ADDR/PREFIX", value_parser = parse_cidr,
-          required_unless_present = "dhcp", conflicts_with = "dhcp")]
+          required_unless_present_any = ["dhcp", "ip6", "slaac"], conflicts_with = "dhcp")]
     pub ip: Option<Ipv4Cidr>,
 
     /// Default gateway (with --ip).
@@ -46,10 +47,19 @@ pub struct NetArgs {
     #[arg(long)]
     pub dhcp: bool,
 
-    /// DNS server for host names in URLs; repeat for more (up to 4). Given, it is used instead
-    /// of the one DHCP offers.
-    #[arg(long = "dns", value_name = "IP")]
-    pub dns: Vec<Ipv4Address>,
+    /// Static IPv6 address and prefix of the device, e.g. fd00:69::2/64; repeat for a second
+    /// one. The link-local address (fe80::/64, from the MAC) is always there.
+    #[arg(long, value_name = "ADDR/PREFIX", value_parser = parse_cidr6, action = ArgAction::Append)]
+    pub ip6: Vec<Ipv6Cidr>,
+
+    /// Take an IPv6 address (and the default route) from router advertisements (SLAAC).
+    #[arg(long)]
+    pub slaac: bool,
+
+    /// DNS server (IPv4 or IPv6) for host names in URLs; repeat for more (up to 4). Given, it
+    /// is used instead of the one DHCP offers.
+    #[arg(long = "dns", value_name = "IP", value_parser = parse_ip)]
+    pub dns: Vec<IpAddress>,
 
     /// Record every frame, both directions, to FILE (pcap; tcpdump -r FILE, Wireshark).
     #[arg(long, value_name = "FILE")]
@@ -99,7 +109,7 @@ pub struct ServeArgs {
 /// One fetch.
 #[derive(Debug, Clone, Args)]
 pub struct GetArgs {
-    /// http://host[:port]/path (host name or IPv4 address).
+    /// http://host[:port]/path (host name, IPv4 address, or IPv6 address in brackets).
     pub url: String,
     #[command(flatten)]
     pub fetch: FetchArgs,
@@ -207,6 +217,44 @@ fn parse_cidr(s: &str) -> Result<Ipv4Cidr, String> {
     Ok(cidr)
 }
 
+fn parse_cidr6(s: &str) -> Result<Ipv6Cidr, String> {
+    let cidr: Ipv6Cidr = s
+        .parse()
+        .map_err(|()| format!("{s:?} is not ADDR/PREFIX like fd00:69::2/64"))?;
+    let addr = cidr.address();
+    if cidr.prefix_len() == 0 || cidr.prefix_len() > 128 {
+        return Err(format!("prefix of {s} must be 1..=128"));
+    }
+    if addr.is_multicast() || addr.is_unspecified() || addr.is_loopback() {
+        return Err(format!("{s} is not an address a device can have"));
+    }
+    Ok(cidr)
+}
+
+fn parse_ip(s: &str) -> Result<IpAddress, String> {
+    s.parse()
+        .map_err(|()| format!("{s:?} is not an IPv4 or IPv6 address"))
+}
+
+impl NetArgs {
+    /// Checks what clap cannot: the number of static IPv6 addresses the core has room for.
+    pub fn check(&self) -> Result<(), String> {
+        let max = StackConfig::MAX_STATIC_IPV6;
+        if self.ip6.len() > max {
+            return Err(format!(
+                "--ip6 given {} times; the device has room for {max}",
+                self.ip6.len()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the device is told to use IPv6 beyond its link-local address.
+    pub fn ipv6(&self) -> bool {
+        !self.ip6.is_empty() || self.slaac
+    }
+}
+
 fn parse_sockets(s: &str) -> Result<usize, String> {
     let n: usize = s.parse().map_err(|e| format!("{s:?}: {e}"))?;
     if SUPPORTED_SOCKETS.contains(&n) {
@@ -265,5 +313,64 @@ mod tests {
         assert!(parse_mac("02:00:00:00:00:02").is_ok());
         assert!(parse_cidr("192.168.69.2").is_err());
         assert!(parse_cidr("192.168.69.2/0").is_err());
+    }
+
+    #[test]
+    fn ipv6_addresses_and_servers() {
+        let base = ["tcplink-tap", "--tap", "tap0"];
+        let with = |extra: &[&str]| Cli::try_parse_from(base.iter().chain(extra));
+        // IPv6 alone is enough to address the device; so is SLAAC.
+        let cli = with(&["--ip6", "fd00:69::2/64", "--ip6", "fd00:70::2/64", "serve"]).unwrap();
+        assert_eq!(
+            cli.net.ip6,
+            [
+                "fd00:69::2/64".parse().unwrap(),
+                "fd00:70::2/64".parse().unwrap()
+            ]
+        );
+        assert!(cli.net.check().is_ok() && cli.net.ipv6() && cli.net.ip.is_none());
+        assert!(with(&["--slaac", "serve"]).unwrap().net.ipv6());
+        let v4 = with(&["--ip", "192.168.69.2/24", "serve"]).unwrap();
+        assert!(!v4.net.ipv6());
+        // Dual stack, with a DNS server of each family.
+        let cli = with(&[
+            "--ip",
+            "192.168.69.2/24",
+            "--ip6",
+            "fd00:69::2/64",
+            "--slaac",
+            "--dns",
+            "fd00:69::1",
+            "--dns",
+            "192.168.69.1",
+            "serve",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.net.dns,
+            [
+                IpAddress::Ipv6("fd00:69::1".parse().unwrap()),
+                IpAddress::Ipv4(Ipv4Address::new(192, 168, 69, 1))
+            ]
+        );
+        let mut args = Vec::new();
+        let addrs: Vec<String> = (0..=StackConfig::MAX_STATIC_IPV6)
+            .map(|i| format!("fd0{i}::2/64"))
+            .collect();
+        for addr in &addrs {
+            args.extend(["--ip6", addr.as_str()]);
+        }
+        args.push("serve");
+        let err = with(&args).unwrap().net.check().unwrap_err();
+        let room = format!("room for {}", StackConfig::MAX_STATIC_IPV6);
+        assert!(err.contains(&room), "{err}");
+        assert!(parse_cidr6("fd00:69::2").is_err());
+        assert!(parse_cidr6("fd00:69::2/0").is_err());
+        assert!(parse_cidr6("fd00:69::2/129").is_err());
+        assert!(parse_cidr6("ff02::1/64").is_err());
+        assert!(parse_cidr6("::1/128").is_err());
+        assert!(parse_cidr6("192.168.69.2/24").is_err());
+        assert!(parse_ip("fd00:69::1").is_ok());
+        assert!(parse_ip("[fd00:69::1]").is_err());
     }
 }

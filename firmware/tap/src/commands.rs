@@ -10,12 +10,12 @@ use std::process::ExitCode;
 use anyhow::{anyhow, bail, Result};
 use smoltcp::iface::SocketStorage;
 use smoltcp::time::Duration;
-use smoltcp::wire::IpAddress;
 use tcplink::app::App;
 use tcplink::greeting::{GreetingConfig, GreetingServer};
 use tcplink::http::{HttpClient, HttpConfig, HttpStorage};
 use tcplink::stack::{Stack, StackConfig, TcpBuffers};
 
+use crate::addresses::Ipv6Addresses;
 use crate::cli::{
     FetchArgs, GetArgs, NetArgs, RunArgs, ServeArgs, MAX_HEAD, MAX_HEADERS, MAX_URL,
     SUPPORTED_SOCKETS,
@@ -114,10 +114,9 @@ fn run_on<const N: usize>(node: &mut Node, plan: &Plan<'_>) -> Result<ExitCode> 
     let http_config = plan
         .fetch
         .map_or_else(HttpConfig::default, |(_, args)| http_config(args));
-    let http = get_storage.as_deref_mut().map(|storage| {
-        let dns: Vec<IpAddress> = net.dns.iter().map(|&server| server.into()).collect();
-        GetClient::new(http_config, &mut stack, storage, &dns)
-    });
+    let http = get_storage
+        .as_deref_mut()
+        .map(|storage| GetClient::new(http_config, &mut stack, storage, &net.dns));
 
     let mut app = App::new(stack).with_greeting(greeting).with_http(http);
     if net.dhcp {
@@ -140,6 +139,9 @@ fn run_on<const N: usize>(node: &mut Node, plan: &Plan<'_>) -> Result<ExitCode> 
         None => None,
     };
     let mut console = Console::new(plan.serve.is_some(), fetch);
+    if net.ipv6() {
+        console = console.with_ipv6(Ipv6Addresses::new(&net.ip6));
+    }
     if plan.serve.is_some() {
         console.waiting();
     }
@@ -156,15 +158,22 @@ fn run_on<const N: usize>(node: &mut Node, plan: &Plan<'_>) -> Result<ExitCode> 
 }
 
 fn stack_config(net: &NetArgs) -> StackConfig {
-    StackConfig {
-        mac: net.mac,
+    let mut config = StackConfig {
         ip: net.ip,
         gateway: net.gateway,
         // Distinct initial sequence numbers and ports on every start, so a restarted device
         // does not collide with connections the host still remembers.
         random_seed: RandomState::new().hash_one(std::process::id()),
         ..StackConfig::unaddressed(net.mac.0)
+    };
+    // At most StackConfig::MAX_STATIC_IPV6 of them: NetArgs::check.
+    for cidr in &net.ip6 {
+        config = config.with_ipv6(cidr.address(), cidr.prefix_len());
     }
+    if net.slaac {
+        config = config.with_slaac();
+    }
+    config
 }
 
 /// The core's HTTP settings from `get`/`run` flags. `--timeout-s` is the core's idle timeout:

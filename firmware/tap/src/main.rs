@@ -3,6 +3,7 @@
 //! std lives only here, at the edge: the TAP adapter, the clock, signals, files and the
 //! terminal. The core (`tcplink`) stays no_std and is driven exactly as a board drives it.
 
+mod addresses;
 mod cli;
 mod commands;
 mod download;
@@ -16,13 +17,18 @@ mod verify;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use crate::cli::{Cli, Command};
 use crate::session::report;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(e) = cli.net.check() {
+        Cli::command()
+            .error(clap::error::ErrorKind::ArgumentConflict, e)
+            .exit();
+    }
     init_logging(cli.net.verbose);
     let result = match &cli.command {
         Command::Serve(args) => commands::serve(&cli.net, args),

@@ -11,6 +11,7 @@ use anyhow::{anyhow, Context, Result};
 use smoltcp::phy::{PcapMode, PcapWriter};
 use smoltcp::time::{Duration, Instant};
 use tcplink::app::{App, Handler, Service};
+use tcplink::stack::Stack;
 
 use crate::pcap::{Fault, Recorder};
 use crate::shutdown::Shutdown;
@@ -64,6 +65,9 @@ pub trait Session: Handler {
     fn wake_at(&self) -> Option<Instant> {
         None
     }
+
+    /// Sees the stack after every poll: what it has learned (addresses from SLAAC).
+    fn stack(&mut self, _stack: &Stack<'_>) {}
 }
 
 /// How a run ended without an error.
@@ -128,6 +132,7 @@ impl Node {
         loop {
             let now = self.clock.now();
             let next = app.poll(now, &mut self.nic, session);
+            session.stack(app.stack());
             self.check_devices()?;
             if let Some(result) = session.outcome(now) {
                 self.linger(app, session, now + LINGER)?;

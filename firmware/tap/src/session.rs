@@ -11,7 +11,9 @@ use anyhow::{anyhow, Error, Result};
 use smoltcp::time::{Duration, Instant};
 use tcplink::app::{Event, Handler, SinkError};
 use tcplink::http::{HttpError, HttpEvent};
+use tcplink::stack::Stack;
 
+use crate::addresses::Ipv6Addresses;
 use crate::download::Download;
 use crate::output::Stdout;
 use crate::runner::Session;
@@ -78,6 +80,8 @@ pub struct Console {
     serving: bool,
     /// `run`: the GET failed (already reported on stderr).
     fetch_failed: bool,
+    /// The IPv6 addresses shown so far, if IPv6 was asked for.
+    ipv6: Option<Ipv6Addresses>,
 }
 
 impl Console {
@@ -93,7 +97,14 @@ impl Console {
             fetch,
             serving,
             fetch_failed: false,
+            ipv6: None,
         }
+    }
+
+    /// Also shows the device's IPv6 addresses: at start, then each one SLAAC adds.
+    pub fn with_ipv6(mut self, addresses: Ipv6Addresses) -> Self {
+        self.ipv6 = Some(addresses);
+        self
     }
 
     /// The seed server's first line.
@@ -220,6 +231,14 @@ impl Session for Console {
             self.fetch_failed = true;
         }
         None
+    }
+
+    fn stack(&mut self, stack: &Stack<'_>) {
+        if let Some(shown) = &mut self.ipv6 {
+            for line in shown.new_lines(stack.ipv6_addresses(), stack.ipv6_router()) {
+                self.out.line(line);
+            }
+        }
     }
 
     fn wake_at(&self) -> Option<Instant> {

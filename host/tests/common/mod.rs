@@ -18,7 +18,13 @@ pub const DEADLINE: Duration = Duration::from_secs(30);
 
 /// A loopback address with a port that was free a moment ago.
 pub fn free_addr() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    free_addr_on("127.0.0.1")
+}
+
+/// `ip` (a literal, IPv6 without brackets) with a port that was free a moment ago.
+pub fn free_addr_on(ip: &str) -> SocketAddr {
+    let any: SocketAddr = SocketAddr::new(ip.parse().expect("an IP literal"), 0);
+    let l = TcpListener::bind(any).unwrap_or_else(|e| panic!("bind {any}: {e}"));
     l.local_addr().unwrap()
 }
 
@@ -44,11 +50,16 @@ pub fn wait_accepting(addr: SocketAddr, child: &mut ChildGuard) {
 /// loopback connection can take it before the server binds; the server then exits with
 /// "Address already in use" and this tries a new port (three times at most).
 pub fn serve_greeting(extra: &[&str]) -> (ChildGuard, SocketAddr, Receiver<String>) {
+    serve_greeting_on("127.0.0.1", extra)
+}
+
+/// [`serve_greeting`] listening on `ip` (`::1`, `::` for both families).
+pub fn serve_greeting_on(ip: &str, extra: &[&str]) -> (ChildGuard, SocketAddr, Receiver<String>) {
     const ATTEMPTS: usize = 3;
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let addr = free_addr();
+        let addr = free_addr_on(ip);
         let mut server = ChildGuard::spawn(
             Command::new(BIN)
                 .args(["serve-greeting", "--listen", &addr.to_string()])

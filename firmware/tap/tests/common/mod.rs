@@ -2,7 +2,7 @@
 //! always killed, and a deadline on every wait.
 //!
 //! Every test creates its own namespace (`tt-<test>-<pid>`) with TAP `tap0` at 192.168.69.1/24
-//! and runs every program inside it, so traffic never leaves the namespace and tests run in
+//! and fd00:69::1/64, and runs every program inside it, so traffic never leaves the namespace and tests run in
 //! parallel. The namespace is deleted when the [`Lab`] drops.
 #![allow(dead_code, unused_imports)] // each test binary uses a different subset
 
@@ -19,7 +19,7 @@ pub use tcplink_host::prereq::require_seed_script;
 
 pub use tcplink_host::child::{run, ChildGuard};
 
-pub use tcplink_host::netns::{DEVICE_IP, HOST_IP};
+pub use tcplink_host::netns::{DEVICE_IP, DEVICE_IP6, HOST_IP, HOST_IP6};
 
 pub const TAP_BIN: &str = env!("CARGO_BIN_EXE_tcplink-tap");
 /// The seed client's exact output.
@@ -28,6 +28,15 @@ pub const TRANSCRIPT: &str = "Welcome\nHello, Alice!\nHello, Bob!\nHello, Jack!\
 pub const DEADLINE: Duration = Duration::from_secs(20);
 /// The device's static address arguments.
 pub const STATIC_NET: [&str; 4] = ["--tap", "tap0", "--ip", "192.168.69.2/24"];
+/// The device's static addresses of both families.
+pub const DUAL_NET: [&str; 6] = [
+    "--tap",
+    "tap0",
+    "--ip",
+    "192.168.69.2/24",
+    "--ip6",
+    "fd00:69::2/64",
+];
 
 /// `tcplink-host`, built next to `tcplink-tap` by `cargo test --workspace`.
 pub fn host_bin() -> PathBuf {
