@@ -401,8 +401,10 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
             }
             Slot::Closing { deadline } => {
                 let deadline = *deadline;
-                // The interface has sent what was queued since the last frame (the caller
-                // polls between calls), so a free socket's last segment is out.
+                // A socket that reached TIME-WAIT on a received frame went through
+                // `relisten` right after it, which has the ACK of the FIN sent before the
+                // socket is freed; an aborted socket keeps its remote endpoint until its RST
+                // is out. So a free socket's last segment is out.
                 if self.reclaim(i, socket, true) {
                     true
                 } else if now >= deadline && socket.state() != State::Closed {
