@@ -341,13 +341,22 @@ impl<'s, G: Service, H: Service> App<'s, G, H> {
             if round > 0 && !more {
                 break;
             }
-            self.stack.egress(now, device);
+            self.stack.egress_once(now, device);
             if !more {
                 break;
             }
         }
         self.stack.repeat_requests(now, device);
+        // One egress pass sends one segment per socket; a socket with more to send now says
+        // so through the deadline, which is needed anyway (so no pass is spent finding that
+        // nothing is left).
         let mut next = self.stack.poll_at(now);
+        for _ in 0..MAX_ROUNDS {
+            if !next.is_some_and(|at| at <= now) || !self.stack.egress_once(now, device) {
+                break;
+            }
+            next = self.stack.poll_at(now);
+        }
         next = earliest(next, self.greeting.poll_at(now));
         next = earliest(next, self.http.poll_at(now));
         if more || polled.more {

@@ -318,6 +318,18 @@ impl<'s> Stack<'s> {
         send_queued(&mut self.iface, &mut self.sockets, now, device)
     }
 
+    /// One pass of smoltcp's egress: each socket sends at most one segment. True if any did.
+    ///
+    /// [`egress`](Self::egress) repeats passes until one sends nothing, and that last pass
+    /// (a walk over every socket) is wasted whenever each socket had one segment to send, the
+    /// usual case for a server's answers. A socket with more to send makes
+    /// [`poll_at`](Self::poll_at) say `now`, so a caller that asks it anyway knows when
+    /// another pass is needed.
+    pub fn egress_once<D: Device + ?Sized>(&mut self, now: Instant, device: &mut D) -> bool {
+        let device = &mut self.neighbors.device(device);
+        self.iface.poll_egress(now, device, &mut self.sockets) == PollResult::SocketStateChanged
+    }
+
     /// When the interface next needs [`poll`](Self::poll) even if no frame arrives: a timer
     /// of smoltcp's, or the next neighbour-request repeat.
     pub fn poll_at(&mut self, now: Instant) -> Option<Instant> {
