@@ -323,25 +323,40 @@ impl<'s, G: Service, H: Service> App<'s, G, H> {
         handler: &mut impl Handler,
     ) -> Option<Instant> {
         // Frames in (up to the budget, and at most one read that finds nothing: that is a
-        // wasted system call on a TAP) and out.
+        // wasted system call on a TAP).
         let (greeting, http) = (&mut self.greeting, &mut self.http);
-        let polled = self.stack.poll_with(now, device, |sockets| {
+        let polled = self.stack.ingress_with(now, device, |sockets| {
             greeting.sockets_changed(sockets) | http.sockets_changed(sockets)
         });
-        // Then the applications, and what they queued out at once, until they are done.
-        // Frames that arrive meanwhile wait for the next call, which the platform makes at
-        // once: its wait returns as soon as a frame is there.
+        // Then the applications, and what they and the frames queued out, until they are
+        // done. Sending once after the applications rather than also before them saves a
+        // walk over every socket per call (smoltcp's egress looks at each one). Frames that
+        // arrive meanwhile wait for the next call, which the platform makes at once: its
+        // wait returns as soon as a frame is there.
         let mut more = false;
-        for _ in 0..MAX_ROUNDS {
+        for round in 0..MAX_ROUNDS {
             more = self.service_dhcp(handler);
             more |= self.greeting.service(now, &mut self.stack, handler);
             more |= self.http.service(now, &mut self.stack, handler);
+            if round > 0 && !more {
+                break;
+            }
+            self.stack.egress_once(now, device);
             if !more {
                 break;
             }
-            self.stack.egress(now, device);
         }
+        self.stack.repeat_requests(now, device);
+        // One egress pass sends one segment per socket; a socket with more to send now says
+        // so through the deadline, which is needed anyway (so no pass is spent finding that
+        // nothing is left).
         let mut next = self.stack.poll_at(now);
+        for _ in 0..MAX_ROUNDS {
+            if !next.is_some_and(|at| at <= now) || !self.stack.egress_once(now, device) {
+                break;
+            }
+            next = self.stack.poll_at(now);
+        }
         next = earliest(next, self.greeting.poll_at(now));
         next = earliest(next, self.http.poll_at(now));
         if more || polled.more {

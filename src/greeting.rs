@@ -165,6 +165,17 @@ enum Slot {
 }
 
 impl Slot {
+    /// Which of the five states this is, as an index into [`Counts`].
+    fn kind(&self) -> usize {
+        match self {
+            Slot::Spare => SPARE,
+            Slot::Listening => LISTENING,
+            Slot::Open(_) => OPEN,
+            Slot::Closing { .. } => CLOSING,
+            Slot::Finishing => FINISHING,
+        }
+    }
+
     /// Frees a closed connection's socket once TCP is done with it; true if the slot
     /// changed. `sent`: the interface has sent what was queued since the last frame came
     /// in. If it has not, a socket in TIME-WAIT still owes its client the ACK of the FIN and
@@ -182,12 +193,24 @@ impl Slot {
     }
 }
 
+const SPARE: usize = 0;
+const LISTENING: usize = 1;
+const OPEN: usize = 2;
+const CLOSING: usize = 3;
+const FINISHING: usize = 4;
+
+/// How many slots are in each state, by [`Slot::kind`]. Kept up to date with every change of
+/// a slot, so the checks that run after every received frame ([`GreetingServer::relisten`])
+/// cost nothing when there is nothing to do, instead of a scan of all `N` slots.
+type Counts = [usize; 5];
+
 /// The greeting server over `N` sockets; `MSG` bytes is the most one read takes (the seed's
 /// `recv(1024)`).
 pub struct GreetingServer<const N: usize, const MSG: usize = 1024> {
     config: GreetingConfig,
     handles: [SocketHandle; N],
     slots: [Slot; N],
+    counts: Counts,
 }
 
 impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
@@ -221,6 +244,7 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
             config,
             handles,
             slots: core::array::from_fn(|_| Slot::Spare),
+            counts: [N, 0, 0, 0, 0],
         };
         server.balance(&mut stack.sockets);
         server
@@ -238,18 +262,37 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
 
     /// Connections being served right now.
     pub fn active(&self) -> usize {
-        self.slots
-            .iter()
-            .filter(|slot| matches!(slot, Slot::Open(_)))
-            .count()
+        self.counts[OPEN]
     }
 
     /// Connections closed but not yet finished (their FIN handshake or RST still going).
     pub fn closing(&self) -> usize {
-        self.slots
-            .iter()
-            .filter(|slot| matches!(slot, Slot::Closing { .. } | Slot::Finishing))
-            .count()
+        self.counts[CLOSING] + self.counts[FINISHING]
+    }
+
+    /// Puts slot `i` in state `slot`, keeping the counts.
+    fn set(&mut self, i: usize, slot: Slot) {
+        self.counts[self.slots[i].kind()] -= 1;
+        self.counts[slot.kind()] += 1;
+        self.slots[i] = slot;
+    }
+
+    /// [`Slot::reclaim`] on slot `i`, keeping the counts.
+    fn reclaim(&mut self, i: usize, socket: &mut tcp::Socket, sent: bool) -> bool {
+        let before = self.slots[i].kind();
+        let changed = self.slots[i].reclaim(socket, sent);
+        self.counts[before] -= 1;
+        self.counts[self.slots[i].kind()] += 1;
+        changed
+    }
+
+    /// The counts agree with the slots (checked in debug builds, i.e. by every test).
+    fn counts_hold(&self) -> bool {
+        let mut counts = [0; 5];
+        for slot in &self.slots {
+            counts[slot.kind()] += 1;
+        }
+        counts == self.counts
     }
 
     fn listen(&self, socket: &mut tcp::Socket) {
@@ -260,24 +303,17 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
     /// Makes as many spare sockets listen as clients may still be served. Returns true if
     /// anything changed.
     fn balance(&mut self, sockets: &mut SocketSet<'_>) -> bool {
+        debug_assert!(self.counts_hold());
         let mut changed = false;
-        let open = self.active();
-        let mut listening = self
-            .slots
-            .iter()
-            .filter(|slot| matches!(slot, Slot::Listening))
-            .count();
-        while open + listening < self.max_open() {
-            let Some(i) = self
-                .slots
-                .iter()
-                .position(|slot| matches!(slot, Slot::Spare))
-            else {
+        let mut from = 0;
+        while self.counts[OPEN] + self.counts[LISTENING] < self.max_open() && self.counts[SPARE] > 0
+        {
+            let Some(i) = (from..N).find(|&i| matches!(self.slots[i], Slot::Spare)) else {
                 break;
             };
             self.listen(sockets.get_mut(self.handles[i]));
-            self.slots[i] = Slot::Listening;
-            listening += 1;
+            self.set(i, Slot::Listening);
+            from = i + 1;
             changed = true;
         }
         changed
@@ -293,6 +329,10 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
     ) -> bool {
         let mut changed = false;
         for i in 0..N {
+            // A spare socket has nothing to do: skip it without looking it up.
+            if matches!(self.slots[i], Slot::Spare) {
+                continue;
+            }
             let socket = sockets.get_mut::<tcp::Socket>(self.handles[i]);
             changed |= self.service_one(i, now, socket, emit);
         }
@@ -321,14 +361,17 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
                         return false;
                     };
                     emit(GreetingEvent::Accepted { peer });
-                    self.slots[i] = Slot::Open(Session {
-                        peer,
-                        heard_at: now,
-                        welcomed: false,
-                        read_left: 0,
-                        reply: Reply::Between,
-                        reply_at: now,
-                    });
+                    self.set(
+                        i,
+                        Slot::Open(Session {
+                            peer,
+                            heard_at: now,
+                            welcomed: false,
+                            read_left: 0,
+                            reply: Reply::Between,
+                            reply_at: now,
+                        }),
+                    );
                     self.service_one(i, now, socket, emit);
                     true
                 }
@@ -345,9 +388,12 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
                         peer: session.peer,
                         reason,
                     });
-                    self.slots[i] = Slot::Closing {
-                        deadline: now + config.idle_timeout,
-                    };
+                    self.set(
+                        i,
+                        Slot::Closing {
+                            deadline: now + config.idle_timeout,
+                        },
+                    );
                     self.service_one(i, now, socket, emit);
                     return true;
                 }
@@ -355,9 +401,11 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
             }
             Slot::Closing { deadline } => {
                 let deadline = *deadline;
-                // The interface has sent what was queued since the last frame (the caller
-                // polls between calls), so a free socket's last segment is out.
-                if self.slots[i].reclaim(socket, true) {
+                // A socket that reached TIME-WAIT on a received frame went through
+                // `relisten` right after it, which has the ACK of the FIN sent before the
+                // socket is freed; an aborted socket keeps its remote endpoint until its RST
+                // is out. So a free socket's last segment is out.
+                if self.reclaim(i, socket, true) {
                     true
                 } else if now >= deadline && socket.state() != State::Closed {
                     socket.abort();
@@ -366,7 +414,7 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
                     false
                 }
             }
-            Slot::Finishing => self.slots[i].reclaim(socket, true),
+            Slot::Finishing => self.reclaim(i, socket, true),
         }
     }
 
@@ -380,11 +428,17 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
     /// still completes.
     pub fn relisten(&mut self, sockets: &mut SocketSet<'_>) -> bool {
         let mut send_first = false;
-        for (slot, &handle) in self.slots.iter_mut().zip(&self.handles) {
-            if matches!(slot, Slot::Closing { .. } | Slot::Finishing) {
-                slot.reclaim(sockets.get_mut(handle), false);
-                send_first |= matches!(slot, Slot::Finishing);
+        // Runs after every received frame: only closing slots can be freed, so with none
+        // (the usual case) there is nothing to look at.
+        let mut left = self.closing();
+        let mut i = 0;
+        while left > 0 && i < N {
+            if matches!(self.slots[i], Slot::Closing { .. } | Slot::Finishing) {
+                left -= 1;
+                self.reclaim(i, sockets.get_mut(self.handles[i]), false);
+                send_first |= matches!(self.slots[i], Slot::Finishing);
             }
+            i += 1;
         }
         self.balance(sockets);
         send_first

@@ -370,6 +370,22 @@ impl<'s> Stack<'s> {
         &mut self,
         now: Instant,
         device: &mut D,
+        on_change: impl FnMut(&mut SocketSet<'s>) -> bool,
+    ) -> Polled {
+        let mut polled = self.ingress_with(now, device, on_change);
+        polled.changed |= self.egress(now, device);
+        self.repeat_requests(now, device);
+        polled
+    }
+
+    /// The first half of [`poll_with`](Self::poll_with): frames in, nothing sent unless
+    /// `on_change` asks. A caller that runs its applications next sends their answers and
+    /// what the frames queued in one [`egress`](Self::egress) (each walks every socket), then
+    /// calls [`repeat_requests`](Self::repeat_requests).
+    pub fn ingress_with<D: Device + ?Sized>(
+        &mut self,
+        now: Instant,
+        device: &mut D,
         mut on_change: impl FnMut(&mut SocketSet<'s>) -> bool,
     ) -> Polled {
         let mut polled = Polled {
@@ -397,10 +413,14 @@ impl<'s> Stack<'s> {
                 }
             }
         }
-        polled.changed |= send_queued(&mut self.iface, &mut self.sockets, now, device);
-        // Last, so an answer among the frames just read cancels the repeat instead.
-        self.neighbors.send_due(now, device);
         polled
+    }
+
+    /// Sends a neighbour request again if its repeat is due. Call it after the frames are in,
+    /// so an answer among them cancels the repeat instead.
+    pub fn repeat_requests<D: Device + ?Sized>(&mut self, now: Instant, device: &mut D) {
+        self.neighbors
+            .send_due(now, &mut self.neighbors.device(device));
     }
 
     /// Sends what the sockets have queued, without reading frames; true if any socket may
@@ -408,6 +428,18 @@ impl<'s> Stack<'s> {
     pub fn egress<D: Device + ?Sized>(&mut self, now: Instant, device: &mut D) -> bool {
         let device = &mut self.neighbors.device(device);
         send_queued(&mut self.iface, &mut self.sockets, now, device)
+    }
+
+    /// One pass of smoltcp's egress: each socket sends at most one segment. True if any did.
+    ///
+    /// [`egress`](Self::egress) repeats passes until one sends nothing, and that last pass
+    /// (a walk over every socket) is wasted whenever each socket had one segment to send, the
+    /// usual case for a server's answers. A socket with more to send makes
+    /// [`poll_at`](Self::poll_at) say `now`, so a caller that asks it anyway knows when
+    /// another pass is needed.
+    pub fn egress_once<D: Device + ?Sized>(&mut self, now: Instant, device: &mut D) -> bool {
+        let device = &mut self.neighbors.device(device);
+        self.iface.poll_egress(now, device, &mut self.sockets) == PollResult::SocketStateChanged
     }
 
     /// When the interface next needs [`poll`](Self::poll) even if no frame arrives: a timer

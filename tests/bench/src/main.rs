@@ -59,6 +59,16 @@ enum Cmd {
     Budget,
     /// Figure 6: per-poll CPU and memory with 1…256 greeting sockets; writes scaling.png.
     Scaling(ScalingArgs),
+    /// Device CPU per greeting session under a steady load on the in-memory link (64 sockets
+    /// and 64 in reserve, as `tcplink-tap serve --sockets 64`); for callgrind. Prints only.
+    SessionCost {
+        /// Sessions in flight.
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+        /// Sessions in all.
+        #[arg(long, default_value_t = 1000)]
+        sessions: usize,
+    },
     /// Figure 2 (root): HTTP GET over TAP vs a plain smoltcp receiver and curl over veth.
     TapGet(TapGetArgs),
     /// Figure 2's nginx row alone (root): tcplink-tap and curl from the same nginx.
@@ -390,6 +400,14 @@ fn run(cli: Cli) -> Result<(), String> {
             &a.profile,
         )?),
         Cmd::Scaling(a) => emit(&scaling_figure(&a, &output)?),
+        Cmd::SessionCost { clients, sessions } => {
+            let (us, frames) = scaling::steady(clients, sessions)?;
+            println!(
+                "{sessions} sessions, {clients} in flight: {us:.2} µs device CPU and {frames:.1} \
+                 frames per session"
+            );
+            Ok(())
+        }
         Cmd::Footprint => emit(&footprint::figure()?),
         Cmd::Budget => footprint::budget(),
         Cmd::All { quick } => {

@@ -57,6 +57,12 @@ struct Rig<const N: usize> {
 
 impl<const N: usize> Rig<N> {
     fn new() -> Self {
+        Self::with_reserve(0, N)
+    }
+
+    /// A device whose server keeps `reserve` of its `N` sockets for closings (as
+    /// `tcplink-serve --sockets N/2` does), and a peer with room for `peer_sockets` clients.
+    fn with_reserve(reserve: usize, peer_sockets: usize) -> Self {
         let link = new_link();
         let now = Instant::ZERO;
         let mut port = link.port(0);
@@ -66,6 +72,7 @@ impl<const N: usize> Rig<N> {
         let server = GreetingServer::<N, MSG>::new(
             GreetingConfig {
                 idle_timeout: Duration::from_secs(3600),
+                reserve,
                 ..GreetingConfig::default()
             },
             &mut stack,
@@ -74,7 +81,7 @@ impl<const N: usize> Rig<N> {
         Self {
             app: App::new(stack).with_greeting(server),
             port,
-            peer: Peer::new(link, N, now),
+            peer: Peer::new(link, peer_sockets, now),
             link,
             now,
         }
@@ -125,6 +132,50 @@ impl<const N: usize> Rig<N> {
             })
             .collect()
     }
+}
+
+/// A steady greeting load on the in-memory link, the equivalent of `tcplink-tap serve
+/// --sockets 64` under `tcplink-host load --clients C`: 64 sockets and 64 in reserve, `clients`
+/// seed sessions in flight, a new one started as each ends, `sessions` in all. Returns the
+/// device's `App::poll` time per session (µs) and the frames per session on the wire. Run it
+/// under `valgrind --tool=callgrind --toggle-collect='*App*poll*'` for instruction counts.
+pub fn steady(clients: usize, sessions: usize) -> Result<(f64, f64), String> {
+    const SOCKETS: usize = 128;
+    let mut rig = Rig::<SOCKETS>::with_reserve(SOCKETS / 2, sessions);
+    let server = smoltcp::wire::IpEndpoint::new(DEVICE_IP.into(), 9999);
+    let mut started = 0;
+    let mut device_time = StdDuration::ZERO;
+    for _ in 0..(sessions * 1000) {
+        let done = rig.peer.clients().filter(|c| c.finished()).count();
+        if done == sessions {
+            break;
+        }
+        while started < sessions && started - done < clients {
+            rig.peer
+                .connect(server, Client::seed(&["Alice", "Bob", "Jack"]), rig.now);
+            started += 1;
+        }
+        let t0 = StdInstant::now();
+        let next_d = rig.app.poll(rig.now, &mut rig.port, &mut |_: Event| {});
+        device_time += t0.elapsed();
+        let next_p = rig.peer.poll(rig.now);
+        if rig.link.in_flight() == 0 {
+            let next = [next_d, next_p].into_iter().flatten().min();
+            let next = next.unwrap_or(rig.now + Duration::from_millis(10));
+            rig.now = next.max(rig.now + Duration::from_millis(1));
+        }
+    }
+    let ok = rig
+        .peer
+        .clients()
+        .filter(|c| c.outcome() == Some(tcplink_testkit::Outcome::Completed))
+        .count();
+    if ok != sessions {
+        return Err(format!("only {ok} of {sessions} sessions completed"));
+    }
+    let (a, b) = (rig.link.stats(0), rig.link.stats(1));
+    let frames = (a.sent + b.sent) as f64 / sessions as f64;
+    Ok((device_time.as_secs_f64() * 1e6 / sessions as f64, frames))
 }
 
 /// Measures one socket count.
