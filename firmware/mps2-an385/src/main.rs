@@ -17,6 +17,7 @@ mod clock;
 mod console;
 #[allow(unsafe_code)]
 mod lan9118;
+mod vectors;
 
 use cortex_m_rt::{entry, exception, ExceptionFrame};
 use cortex_m_semihosting::debug;
