@@ -9,7 +9,13 @@ use std::process::Command;
 fn lwip_sources(manifest_dir: &Path) -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--locked", "--manifest-path"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--locked",
+            "--manifest-path",
+        ])
         .arg(manifest_dir.join("../lwip/Cargo.toml"))
         .output()
         .expect("cannot run cargo metadata for the lwIP sources");

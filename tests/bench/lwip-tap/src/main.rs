@@ -9,13 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 extern "C" {
-    fn lwip_tap_serve(
-        tap: *const c_char,
-        ip: u32,
-        prefix: u8,
-        mac: *const u8,
-        port: u16,
-    ) -> c_int;
+    fn lwip_tap_serve(tap: *const c_char, ip: u32, prefix: u8, mac: *const u8, port: u16) -> c_int;
     #[allow(clippy::too_many_arguments)]
     fn lwip_tap_get(
         tap: *const c_char,
