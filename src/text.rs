@@ -80,26 +80,11 @@ pub trait TextOut {
             }
         }
         if best_len > 1 {
-            self.hex_groups(&groups[..best]);
+            hex_groups(self, &groups[..best]);
             self.put("::");
-            self.hex_groups(&groups[best + best_len..]);
+            hex_groups(self, &groups[best + best_len..]);
         } else {
-            self.hex_groups(&groups);
-        }
-    }
-
-    /// Appends 16-bit groups in hex without leading zeros, `:` between them.
-    #[cfg(feature = "ipv6")]
-    fn hex_groups(&mut self, groups: &[u16]) {
-        for (i, &group) in groups.iter().enumerate() {
-            if i > 0 {
-                self.put(":");
-            }
-            let width = (1..4)
-                .rev()
-                .find(|w| group >> (4 * w) != 0)
-                .map_or(1, |w| w + 1);
-            self.hex(u64::from(group), width);
+            hex_groups(self, &groups);
         }
     }
 
@@ -126,6 +111,21 @@ pub trait TextOut {
         }
         self.put(":");
         self.decimal(u64::from(endpoint.port));
+    }
+}
+
+/// Appends 16-bit groups in hex without leading zeros, `:` between them.
+#[cfg(feature = "ipv6")]
+fn hex_groups(out: &mut (impl TextOut + ?Sized), groups: &[u16]) {
+    for (i, &group) in groups.iter().enumerate() {
+        if i > 0 {
+            out.put(":");
+        }
+        let width = (1..4)
+            .rev()
+            .find(|w| group >> (4 * w) != 0)
+            .map_or(1, |w| w + 1);
+        out.hex(u64::from(group), width);
     }
 }
 

@@ -257,18 +257,23 @@ impl Plan {
         Self {
             family,
             then,
-            failed: None,
-            connect_since: None,
+            ..Self::NONE
         }
     }
+
+    /// Nothing to try yet (no GET).
+    const NONE: Self = Self {
+        family: Family::V4,
+        then: None,
+        failed: None,
+        connect_since: None,
+    };
 
     /// A literal address: its own family only.
     fn for_literal(addr: IpAddress) -> Self {
         Self {
             family: Family::of(addr),
-            then: None,
-            failed: None,
-            connect_since: None,
+            ..Self::NONE
         }
     }
 }
@@ -328,7 +333,7 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize> HttpClient<HEAD,
             tcp,
             dns,
             dns_servers: DnsServers::new(),
-            plan: Plan::for_literal(IpAddress::Ipv4(smoltcp::wire::Ipv4Address::UNSPECIFIED)),
+            plan: Plan::NONE,
             url: String::new(),
             head: [0; HEAD],
             head_len: 0,
