@@ -14,7 +14,7 @@ mod faults;
 mod http_server;
 
 pub use client::{Client, Outcome, Step};
-pub use dns_server::DnsServer;
+pub use dns_server::{DnsServer, TYPE_A, TYPE_AAAA};
 pub use faults::{faulty, FaultStats, Faults, FaultyPort, Shuffle};
 pub use http_server::{End, HttpServer, Response};
 
@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 use smoltcp::iface::{SocketHandle, SocketStorage};
 use smoltcp::socket::tcp;
 use smoltcp::time::{Duration, Instant};
-use smoltcp::wire::{IpAddress, IpEndpoint, Ipv4Address};
+use smoltcp::wire::{IpAddress, IpEndpoint, Ipv4Address, Ipv6Address};
 use tcplink::app::{App, DhcpEvent, Event, SinkError};
 use tcplink::greeting::{GreetingConfig, GreetingEvent, GreetingServer};
 use tcplink::http::{HttpClient, HttpConfig, HttpError, HttpEvent, HttpStorage};
@@ -33,6 +33,10 @@ use tcplink::stack::{Stack, StackConfig, TcpBuffers};
 pub const DEVICE_IP: Ipv4Address = Ipv4Address::new(10, 0, 0, 2);
 /// The peer host: 10.0.0.1/24.
 pub const PEER_IP: Ipv4Address = Ipv4Address::new(10, 0, 0, 1);
+/// The device's IPv6 address, fd00::2/64, when [`DeviceSetup::ipv6`] asks for one.
+pub const DEVICE_IP6: Ipv6Address = Ipv6Address::new(0xfd00, 0, 0, 0, 0, 0, 0, 2);
+/// The peer host's IPv6 address: fd00::1/64 (the peer is always dual-stack).
+pub const PEER_IP6: Ipv6Address = Ipv6Address::new(0xfd00, 0, 0, 0, 0, 0, 0, 1);
 /// Device Ethernet address (locally administered).
 pub const DEVICE_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
 /// Peer Ethernet address (locally administered).
@@ -239,7 +243,9 @@ impl Peer {
     pub fn new(link: &'static SimLink, sockets: usize, now: Instant) -> Self {
         let mut port = link.port(1);
         let storage = socket_storage(sockets);
-        let config = StackConfig::new(PEER_MAC, PEER_IP.octets(), 24).with_seed(0x5eed_0001);
+        let config = StackConfig::new(PEER_MAC, PEER_IP.octets(), 24)
+            .with_seed(0x5eed_0001)
+            .with_ipv6(PEER_IP6, 64);
         Self {
             stack: Stack::new(&config, &mut port, storage, now),
             port,
@@ -257,11 +263,15 @@ impl Peer {
         self.http.len() - 1
     }
 
-    /// Starts the DNS responder with `records`.
-    pub fn serve_dns(&mut self, records: &[(&str, Ipv4Address)]) -> &mut DnsServer {
+    /// Starts the DNS responder with `records`: A records for IPv4 addresses, AAAA for
+    /// IPv6 (a name may have both).
+    pub fn serve_dns<A: Into<IpAddress> + Copy>(
+        &mut self,
+        records: &[(&str, A)],
+    ) -> &mut DnsServer {
         let mut dns = DnsServer::new(&mut self.stack);
         for (name, addr) in records {
-            dns.records.insert(name.to_string(), *addr);
+            dns.add(name, (*addr).into());
         }
         self.dns.insert(dns)
     }
@@ -334,6 +344,10 @@ pub struct DeviceSetup {
     pub http: Option<HttpConfig>,
     /// DNS servers for the GET client.
     pub dns: Vec<IpAddress>,
+    /// Whether the device also has [`DEVICE_IP6`]/64 (then it looks names up AAAA first).
+    pub ipv6: bool,
+    /// Whether the device runs SLAAC (learns addresses and a router from advertisements).
+    pub slaac: bool,
     /// How bad the device's network is (none by default).
     pub faults: Faults,
 }
@@ -366,8 +380,14 @@ impl<const N: usize> Device<N> {
     pub fn new(link: &'static SimLink, setup: &DeviceSetup, now: Instant) -> Self {
         let (mut port, fault_stats) = faulty(link.port(0), setup.faults);
         let storage = socket_storage(N + 4);
-        let stack_config =
+        let mut stack_config =
             StackConfig::new(DEVICE_MAC, DEVICE_IP.octets(), 24).with_seed(0x5eed_0002);
+        if setup.ipv6 {
+            stack_config = stack_config.with_ipv6(DEVICE_IP6, 64);
+        }
+        if setup.slaac {
+            stack_config = stack_config.with_slaac();
+        }
         let mut stack = Stack::new(&stack_config, &mut port, storage, now);
         let greeting = setup.greeting.map(|config| {
             let buffers = leak([const { TcpBuffers::<GREETING_RX, GREETING_TX>::new() }; N]);
@@ -399,6 +419,8 @@ pub struct Sim<const N: usize> {
     pub peer: Peer,
     /// What the device reported.
     pub events: Events,
+    /// The device address clients connect to ([`DEVICE_IP`] unless changed).
+    pub device_addr: IpAddress,
 }
 
 impl<const N: usize> Sim<N> {
@@ -412,7 +434,21 @@ impl<const N: usize> Sim<N> {
             device: Box::new(Device::new(link, setup, now)),
             peer: Peer::new(link, sockets, now),
             events: Events::default(),
+            device_addr: DEVICE_IP.into(),
         }
+    }
+
+    /// A greeting server with `config` on `N` sockets reached over IPv6 at [`DEVICE_IP6`],
+    /// and a peer with room for `clients`.
+    pub fn greeting_v6(config: GreetingConfig, clients: usize) -> Self {
+        let setup = DeviceSetup {
+            greeting: Some(config),
+            ipv6: true,
+            ..DeviceSetup::default()
+        };
+        let mut sim = Self::new(&setup, clients);
+        sim.device_addr = DEVICE_IP6.into();
+        sim
     }
 
     /// A greeting server with `config` on `N` sockets, and a peer with room for `clients`.
@@ -443,7 +479,7 @@ impl<const N: usize> Sim<N> {
             .greeting()
             .as_ref()
             .map_or(9999, |s| s.config().port);
-        IpEndpoint::new(IpAddress::Ipv4(DEVICE_IP), port)
+        IpEndpoint::new(self.device_addr, port)
     }
 
     /// Starts a client against the device's greeting server; returns its index.
