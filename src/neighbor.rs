@@ -476,4 +476,105 @@ mod tests {
         send(&neighbors, &wire, Instant::ZERO, &request);
         assert_eq!(neighbors.unanswered(), None);
     }
+
+    #[cfg(feature = "ipv6")]
+    mod ndisc {
+        use super::*;
+        use smoltcp::phy::ChecksumCapabilities;
+        use smoltcp::wire::{Ipv6Address, Ipv6Repr, NdiscNeighborFlags};
+
+        const DEVICE6: Ipv6Address = Ipv6Address::new(0xfd00, 0, 0, 0, 0, 0, 0, 2);
+        const HOST6: Ipv6Address = Ipv6Address::new(0xfd00, 0, 0, 0, 0, 0, 0, 1);
+        /// A neighbour solicitation or advertisement frame's length (with the address option).
+        const NDP: usize = 86;
+
+        /// A solicitation from `from` for `target`, or `target`'s advertisement to `from`.
+        fn ndp_frame(solicit: bool, from: Ipv6Address, target: Ipv6Address) -> [u8; NDP] {
+            let mac = EthernetAddress([2, 0, 0, 0, 0, from.octets()[15]]);
+            let repr = if solicit {
+                NdiscRepr::NeighborSolicit {
+                    target_addr: target,
+                    lladdr: Some(mac.into()),
+                }
+            } else {
+                NdiscRepr::NeighborAdvert {
+                    flags: NdiscNeighborFlags::SOLICITED,
+                    target_addr: from,
+                    lladdr: Some(mac.into()),
+                }
+            };
+            let icmp = Icmpv6Repr::Ndisc(repr);
+            // ff02::1:ffXX:XXXX, the target's solicited-node group.
+            let low = target.segments();
+            let solicited =
+                Ipv6Address::new(0xff02, 0, 0, 0, 0, 1, 0xff00 | (low[6] & 0xff), low[7]);
+            let dst = if solicit { solicited } else { target };
+            let ip = Ipv6Repr {
+                src_addr: from,
+                dst_addr: dst,
+                next_header: IpProtocol::Icmpv6,
+                payload_len: icmp.buffer_len(),
+                hop_limit: 255,
+            };
+            let eth = EthernetRepr {
+                src_addr: mac,
+                dst_addr: EthernetAddress([0x33, 0x33, 0xff, 0, 0, target.octets()[15]]),
+                ethertype: EthernetProtocol::Ipv6,
+            };
+            let mut frame = [0; NDP];
+            let mut packet = EthernetFrame::new_unchecked(&mut frame[..]);
+            eth.emit(&mut packet);
+            let mut ip_packet = Ipv6Packet::new_unchecked(packet.payload_mut());
+            ip.emit(&mut ip_packet);
+            icmp.emit(
+                &from,
+                &dst,
+                &mut Icmpv6Packet::new_unchecked(ip_packet.payload_mut()),
+                &ChecksumCapabilities::default(),
+            );
+            frame
+        }
+
+        #[test]
+        fn a_solicitation_is_repeated_until_the_advertisement() {
+            let (neighbors, wire) = (Neighbors::new(), Wire::new());
+            let solicit = ndp_frame(true, DEVICE6, HOST6);
+            neighbors.watch(Some(HOST6.into()));
+            send(&neighbors, &wire, Instant::ZERO, &solicit);
+            assert_eq!(neighbors.unanswered(), Some(HOST6.into()));
+            let mut times = [0; 4];
+            let mut count = 0;
+            for ms in 0..=100 {
+                let mut port = wire.port(0);
+                neighbors.send_due(Instant::from_millis(ms), &mut neighbors.device(&mut port));
+                let mut peer = wire.port(1);
+                while let Some((rx, _)) = peer.receive(Instant::ZERO) {
+                    rx.consume(|frame| assert_eq!(frame, &solicit[..]));
+                    times[count] = ms;
+                    count += 1;
+                }
+            }
+            assert_eq!(times[..count], [0, 20, 60]);
+            // The advertisement ends the repeats and answers the watch.
+            let advert = ndp_frame(false, HOST6, DEVICE6);
+            let mut peer = wire.port(1);
+            let tx = peer.transmit(Instant::ZERO).unwrap();
+            tx.consume(NDP, |buf| buf.copy_from_slice(&advert));
+            let mut port = wire.port(0);
+            let mut device = neighbors.device(&mut port);
+            let (rx, _) = device.receive(Instant::from_millis(101)).unwrap();
+            rx.consume(|frame| assert_eq!(frame, &advert[..]));
+            assert_eq!(neighbors.poll_at(), None);
+            assert_eq!(neighbors.unanswered(), None);
+        }
+
+        #[test]
+        fn duplicate_address_probes_are_not_repeated() {
+            let (neighbors, wire) = (Neighbors::new(), Wire::new());
+            // Sent from `::` for the sender's own tentative address.
+            let probe = ndp_frame(true, Ipv6Address::UNSPECIFIED, DEVICE6);
+            send(&neighbors, &wire, Instant::ZERO, &probe);
+            assert_eq!(neighbors.poll_at(), None);
+        }
+    }
 }

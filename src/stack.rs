@@ -173,7 +173,36 @@ pub struct Stack<'s> {
     gateway: Option<Ipv4Address>,
     /// Neighbour resolution on the wire: early repeats, the watched next hop.
     neighbors: Neighbors,
+    /// Where SLAAC's router discovery is.
+    #[cfg(feature = "ipv6")]
+    discovery: Discovery,
+    /// The seed the interface was made with (a rebuilt one gets a fresh one from it).
+    #[cfg(feature = "ipv6")]
+    random_seed: u64,
 }
+
+/// SLAAC's router discovery, watched for a flaw of smoltcp 0.14: when none of its three
+/// router solicitations (4 s apart) is answered, its interface reports a deadline in the past
+/// from then on, so a platform that sleeps until the deadline would spin. The stack gives up
+/// on SLAAC then, as a host does after its solicitations go unanswered (RFC 4861 6.3.7), by
+/// rebuilding the interface without it; a router that appears later is not heard until the
+/// next start.
+#[cfg(feature = "ipv6")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Discovery {
+    /// No SLAAC, or it is settled (a router answered, or the stack gave up).
+    Off,
+    /// SLAAC on; the first poll sends the first solicitation.
+    Starting,
+    /// Solicitations go out; `until` the last one's answer is due. The interface had
+    /// `addresses` IPv6 addresses before (SLAAC adds one per advertised prefix).
+    Soliciting { until: Instant, addresses: usize },
+}
+
+/// How long smoltcp's router discovery lasts: three solicitations, 4 s apart, and 4 s for
+/// the last one's answer.
+#[cfg(feature = "ipv6")]
+const DISCOVERY: smoltcp::time::Duration = smoltcp::time::Duration::from_secs(12);
 
 /// Most frames one [`Stack::poll`] takes in before it sends what is due and returns, so a
 /// flood cannot hold one call (and every timer behind it) forever. Generous on purpose:
@@ -214,6 +243,14 @@ impl<'s> Stack<'s> {
             next_port: *EPHEMERAL.start() + (config.random_seed % 16384) as u16,
             gateway: None,
             neighbors: Neighbors::new(),
+            #[cfg(feature = "ipv6")]
+            discovery: if config.slaac {
+                Discovery::Starting
+            } else {
+                Discovery::Off
+            },
+            #[cfg(feature = "ipv6")]
+            random_seed: config.random_seed,
         };
         #[cfg(feature = "ipv6")]
         stack.add_ipv6(config);
@@ -376,6 +413,8 @@ impl<'s> Stack<'s> {
             changed: false,
             more: true,
         };
+        #[cfg(feature = "ipv6")]
+        self.watch_discovery(now, device);
         self.iface.poll_maintenance(now);
         let device = &mut self.neighbors.device(device);
         for _ in 0..INGRESS_BUDGET {
@@ -413,10 +452,56 @@ impl<'s> Stack<'s> {
     /// When the interface next needs [`poll`](Self::poll) even if no frame arrives: a timer
     /// of smoltcp's, or the next neighbour-request repeat.
     pub fn poll_at(&mut self, now: Instant) -> Option<Instant> {
-        earliest(
+        let next = earliest(
             self.iface.poll_at(now, &self.sockets),
             self.neighbors.poll_at(),
-        )
+        );
+        #[cfg(feature = "ipv6")]
+        if let Discovery::Soliciting { until, .. } = self.discovery {
+            return earliest(next, Some(until));
+        }
+        next
+    }
+
+    /// Follows SLAAC's router discovery (see [`Discovery`]): once it is over unanswered,
+    /// rebuilds the interface without SLAAC, with the same addresses and IPv4 route.
+    #[cfg(feature = "ipv6")]
+    fn watch_discovery<D: Device + ?Sized>(&mut self, now: Instant, device: &mut D) {
+        match self.discovery {
+            Discovery::Off => {}
+            Discovery::Starting => {
+                self.discovery = Discovery::Soliciting {
+                    until: now + DISCOVERY,
+                    addresses: self.ipv6_addresses().count(),
+                }
+            }
+            Discovery::Soliciting { addresses, .. }
+                if self.ipv6_router().is_some() || self.ipv6_addresses().count() > addresses =>
+            {
+                // An advertisement answered: smoltcp keeps what it learned up to date.
+                self.discovery = Discovery::Off;
+            }
+            Discovery::Soliciting { until, .. } if now < until => {}
+            Discovery::Soliciting { .. } => {
+                self.discovery = Discovery::Off;
+                let mut config = Config::new(self.iface.hardware_addr());
+                // A fresh seed: the same one would replay the initial sequence numbers.
+                config.random_seed = self.random_seed ^ now.total_micros() as u64;
+                let mut iface = Interface::new(config, device, now);
+                let addrs = self.iface.ip_addrs();
+                iface.update_ip_addrs(|new| {
+                    for cidr in addrs {
+                        // Same capacity.
+                        let _ = new.push(*cidr);
+                    }
+                });
+                if let Some(gateway) = self.gateway {
+                    // The route table has room for the default route.
+                    let _ = iface.routes_mut().add_default_ipv4_route(gateway);
+                }
+                self.iface = iface;
+            }
+        }
     }
 }
 

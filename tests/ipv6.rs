@@ -1,21 +1,23 @@
 //! IPv6 next to IPv4 over the in-memory link (issue 15): the peer is dual-stack (10.0.0.1 and
 //! fd00::1), the device has 10.0.0.2 and fd00::2. The seed's greeting, GETs by literal and by
 //! AAAA name, the family order and fallback, the pool-full refusal, ping of both families,
-//! and the early repeat of a lost neighbour solicitation.
+//! the early repeat of a lost neighbour solicitation, and SLAAC from a router advertisement.
 
 use smoltcp::iface::SocketHandle;
-use smoltcp::phy::{ChecksumCapabilities, Device as _, RxToken as _};
+use smoltcp::phy::{ChecksumCapabilities, Device as _, RxToken as _, TxToken as _};
 use smoltcp::socket::icmp;
 use smoltcp::time::Duration;
 use smoltcp::wire::{
-    EthernetFrame, EthernetProtocol, Icmpv4Packet, Icmpv4Repr, Icmpv6Packet, Icmpv6Repr, IpAddress,
-    IpEndpoint, IpProtocol, Ipv4Address, Ipv6Address, Ipv6Packet, NdiscRepr,
+    EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, Icmpv4Packet, Icmpv4Repr,
+    Icmpv6Packet, Icmpv6Repr, IpAddress, IpCidr, IpEndpoint, IpProtocol, Ipv4Address, Ipv6Address,
+    Ipv6Packet, Ipv6Repr, NdiscPrefixInfoFlags, NdiscPrefixInformation, NdiscRepr,
+    NdiscRouterFlags,
 };
 use tcplink::greeting::{CloseReason, GreetingConfig, GreetingEvent};
 use tcplink::http::{ConnectAttempt, ConnectError, HttpConfig, HttpError};
 use tcplink_testkit::{
     leak_vec, pseudo_random, sha256, Client, DeviceSetup, Outcome, Recorded, Response, Sim, Step,
-    DEVICE_IP, DEVICE_IP6, PEER_IP, PEER_IP6, TYPE_A, TYPE_AAAA,
+    DEVICE_IP, DEVICE_IP6, PEER_IP, PEER_IP6, PEER_MAC, TYPE_A, TYPE_AAAA,
 };
 
 const SEED: [&str; 4] = ["Welcome", "Hello, Alice!", "Hello, Bob!", "Hello, Jack!"];
@@ -468,4 +470,168 @@ fn a_lost_first_neighbour_solicitation_is_repeated_within_tens_of_milliseconds()
         took >= Duration::from_millis(20) && took <= Duration::from_millis(40),
         "connected after {took}"
     );
+}
+
+/// The peer's link-local address (EUI-64 from its MAC 02:00:00:00:00:01).
+const PEER_LINK_LOCAL: Ipv6Address = Ipv6Address::new(0xfe80, 0, 0, 0, 0, 0xff, 0xfe00, 1);
+/// The prefix the peer advertises, and the device's SLAAC address in it (EUI-64).
+const PREFIX: Ipv6Address = Ipv6Address::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0);
+const DEVICE_SLAAC: Ipv6Address = Ipv6Address::new(0x2001, 0xdb8, 1, 0, 0, 0xff, 0xfe00, 2);
+
+/// The peer, as a router, advertises `PREFIX`/64 (autonomous) and itself as default router
+/// to all nodes.
+fn advertise(sim: &mut Sim<4>) {
+    let ra = NdiscRepr::RouterAdvert {
+        hop_limit: 64,
+        flags: NdiscRouterFlags::empty(),
+        router_lifetime: secs(1800),
+        reachable_time: Duration::ZERO,
+        retrans_time: Duration::ZERO,
+        lladdr: Some(EthernetAddress(PEER_MAC).into()),
+        mtu: None,
+        prefix_info: Some(NdiscPrefixInformation {
+            prefix_len: 64,
+            flags: NdiscPrefixInfoFlags::ON_LINK | NdiscPrefixInfoFlags::ADDRCONF,
+            valid_lifetime: secs(86400),
+            preferred_lifetime: secs(14400),
+            prefix: PREFIX,
+        }),
+    };
+    let icmp = Icmpv6Repr::Ndisc(ra);
+    let ip = Ipv6Repr {
+        src_addr: PEER_LINK_LOCAL,
+        dst_addr: Ipv6Address::new(0xff02, 0, 0, 0, 0, 0, 0, 1),
+        next_header: IpProtocol::Icmpv6,
+        payload_len: icmp.buffer_len(),
+        hop_limit: 255,
+    };
+    let eth = EthernetRepr {
+        src_addr: EthernetAddress(PEER_MAC),
+        dst_addr: EthernetAddress([0x33, 0x33, 0, 0, 0, 1]),
+        ethertype: EthernetProtocol::Ipv6,
+    };
+    let len = eth.buffer_len() + ip.buffer_len() + icmp.buffer_len();
+    let mut peer_end = sim.link.port(1);
+    let tx = peer_end.transmit(sim.now).expect("room on the link");
+    tx.consume(len, |frame| {
+        let mut frame = EthernetFrame::new_unchecked(frame);
+        eth.emit(&mut frame);
+        let mut packet = Ipv6Packet::new_unchecked(frame.payload_mut());
+        ip.emit(&mut packet);
+        icmp.emit(
+            &ip.src_addr,
+            &ip.dst_addr,
+            &mut Icmpv6Packet::new_unchecked(packet.payload_mut()),
+            &ChecksumCapabilities::default(),
+        );
+    });
+}
+
+#[test]
+fn slaac_gives_an_address_and_a_default_route_from_the_router_advertisement() {
+    let setup = DeviceSetup {
+        greeting: Some(GreetingConfig::default()),
+        http: Some(HttpConfig::default()),
+        dns: vec![PEER_IP.into()],
+        slaac: true,
+        ..DeviceSetup::default()
+    };
+    let mut sim = Sim::<4>::new(&setup, 8);
+    // The peer is on the advertised prefix, and owns an address beyond it (reached through
+    // the router, which is the peer itself).
+    let beyond = Ipv6Address::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 1);
+    sim.peer.stack.iface.update_ip_addrs(|addrs| {
+        addrs
+            .push(IpCidr::new(
+                Ipv6Address::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1).into(),
+                64,
+            ))
+            .unwrap();
+        addrs.push(IpCidr::new(beyond.into(), 64)).unwrap();
+    });
+    sim.peer.serve_http(80, 1);
+    sim.peer.http[0].route("/f", Response::fixed(b"routed"));
+    sim.peer.serve_dns(&[
+        ("beyond.test", IpAddress::from(beyond)),
+        ("beyond.test", PEER_IP.into()),
+    ]);
+    let stack = sim.device.app.stack();
+    let link_local = Ipv6Address::new(0xfe80, 0, 0, 0, 0, 0xff, 0xfe00, 2);
+    assert_eq!(
+        stack
+            .ipv6_addresses()
+            .map(|c| c.address())
+            .collect::<Vec<_>>(),
+        [link_local],
+        "link-local from the MAC, always"
+    );
+    assert_eq!(stack.global_ipv6(), None);
+
+    sim.advance(Duration::from_millis(100));
+    advertise(&mut sim);
+    sim.advance(Duration::from_millis(100));
+    let stack = sim.device.app.stack();
+    assert_eq!(
+        stack
+            .ipv6_addresses()
+            .map(|c| (c.address(), c.prefix_len()))
+            .collect::<Vec<_>>(),
+        [(link_local, 64), (DEVICE_SLAAC, 64)]
+    );
+    assert_eq!(stack.global_ipv6(), Some(DEVICE_SLAAC));
+    assert_eq!(stack.ipv6_router(), Some(PEER_LINK_LOCAL));
+
+    // A client reaches the greeting server on the SLAAC address.
+    sim.device_addr = DEVICE_SLAAC.into();
+    let c = sim.start(Client::seed(&["Alice", "Bob", "Jack"]));
+    sim.run_clients(secs(5));
+    assert_eq!(sim.peer.client(c).transcript_strings(), SEED);
+    // A GET off the prefix goes through the advertised router; the name's AAAA is tried
+    // first, now that the device has a global address.
+    assert_eq!(fetch(&mut sim, "http://beyond.test/f"), Ok((200, 6)));
+    assert_eq!(connected(&sim), [IpEndpoint::new(beyond.into(), 80)]);
+    assert_eq!(sim.events.body, b"routed");
+}
+
+#[test]
+fn unanswered_router_solicitations_leave_no_deadline_in_the_past() {
+    // SLAAC on, no router on the link, and a connection waiting (for an ARP answer that never
+    // comes) so the interface has a timer. smoltcp 0.14 alone reports 12 s as the deadline
+    // forever once its third solicitation goes unanswered: a platform would spin.
+    let setup = DeviceSetup {
+        http: Some(HttpConfig {
+            connect_timeout: secs(60),
+            ..HttpConfig::default()
+        }),
+        dns: vec![PEER_IP.into()],
+        slaac: true,
+        ..DeviceSetup::default()
+    };
+    let mut sim = Sim::<4>::new(&setup, 8);
+    let start = sim.now;
+    sim.get("http://10.0.0.9/").unwrap();
+    for at in [1, 5, 9, 12, 13, 20, 30, 59] {
+        sim.advance(start + secs(at) - sim.now);
+        let next = sim
+            .device
+            .app
+            .poll(sim.now, &mut sim.device.port, &mut sim.events);
+        assert!(
+            next.is_some_and(|next| next > sim.now),
+            "at {}: next poll {next:?}",
+            sim.now
+        );
+    }
+    // The addresses stayed, and the GET still ends as it should.
+    let stack = sim.device.app.stack();
+    assert_eq!(stack.ipv4(), Some(DEVICE_IP));
+    assert_eq!(stack.ipv6_addresses().count(), 1, "link-local");
+    assert_eq!(
+        sim.run_get(secs(5)),
+        Some(Err(HttpError::NoNeighborReply(DEAD.into())))
+    );
+    // And the device still answers ping.
+    let handle = pinger(&mut sim, 0x22b);
+    let (from, _) = ping(&mut sim, handle, DEVICE_IP.into(), 1);
+    assert_eq!(from, IpAddress::from(DEVICE_IP));
 }
