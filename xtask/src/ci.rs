@@ -89,7 +89,7 @@ pub fn run(root: &Path) -> bool {
     const MCU: &str = "thumbv7em-none-eabihf";
     let mut get_build = board(
         root,
-        &["clippy", "--release", "--features", "get,dhcp,debug"],
+        &["clippy", "--release", "--features", "get,dhcp,ipv6,debug"],
     );
     get_build
         .args(["--", "-D", "warnings"])
@@ -114,7 +114,10 @@ pub fn run(root: &Path) -> bool {
             "clippy (board)",
             board(root, &["clippy", "--release", "--", "-D", "warnings"]),
         ),
-        ("clippy (board: GET + DHCP + DNS, debug panics)", get_build),
+        (
+            "clippy (board: GET + DHCP + DNS + IPv6, debug panics)",
+            get_build,
+        ),
         ("core docs (broken links fail)", docs),
         (
             "core on a microcontroller target",

@@ -5,13 +5,16 @@
 //! one (`DATA_VALID`); smoltcp therefore verifies no TCP/UDP checksums on the TAP. Every other
 //! frame (forwarded, injected with a packet socket, sent without offload) is checked here
 //! before smoltcp sees it. Only unmarked frames pay for it, and those are small: the 64 KiB
-//! segmentation-offload frames of a bulk transfer all carry `NEEDS_CSUM`.
+//! segmentation-offload frames of a bulk transfer all carry `NEEDS_CSUM`. IPv6 has no header
+//! checksum; its TCP and UDP checksums are checked the same way when TCP or UDP follows the
+//! fixed header directly (behind extension headers smoltcp rarely takes a segment at all),
+//! and smoltcp checks ICMPv6 itself.
 
 use std::fmt;
 
 use smoltcp::wire::{
-    EthernetFrame, EthernetProtocol, Icmpv4Packet, IpAddress, IpProtocol, Ipv4Packet, TcpPacket,
-    UdpPacket,
+    EthernetFrame, EthernetProtocol, Icmpv4Packet, IpAddress, IpProtocol, Ipv4Packet, Ipv6Packet,
+    TcpPacket, UdpPacket,
 };
 
 /// `virtio_net_hdr.flags`: the checksum is partial, to be completed (locally generated).
@@ -48,7 +51,7 @@ impl fmt::Display for Rejected {
 }
 
 /// Checks `frame` (Ethernet, after the virtio-net header whose flags are `vnet_flags`).
-/// Frames that are not IPv4, or whose checksums the kernel vouched for, pass untouched; what
+/// Frames that are not IP, or whose checksums the kernel vouched for, pass untouched; what
 /// is too short to parse passes too, for smoltcp to drop as malformed.
 pub fn check(vnet_flags: u8, frame: &[u8]) -> Result<(), Rejected> {
     if vnet_flags & (VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID) != 0 {
@@ -57,10 +60,46 @@ pub fn check(vnet_flags: u8, frame: &[u8]) -> Result<(), Rejected> {
     let Ok(eth) = EthernetFrame::new_checked(frame) else {
         return Ok(());
     };
-    if eth.ethertype() != EthernetProtocol::Ipv4 {
-        return Ok(());
+    match eth.ethertype() {
+        EthernetProtocol::Ipv4 => check_ipv4(eth.payload()),
+        EthernetProtocol::Ipv6 => check_ipv6(eth.payload()),
+        _ => Ok(()),
     }
-    let Ok(ip) = Ipv4Packet::new_checked(eth.payload()) else {
+}
+
+/// TCP or UDP right after an IPv6 header: its checksum (mandatory for both over IPv6).
+fn check_ipv6(packet: &[u8]) -> Result<(), Rejected> {
+    let Ok(ip) = Ipv6Packet::new_checked(packet) else {
+        return Ok(());
+    };
+    let (src, dst) = (
+        IpAddress::Ipv6(ip.src_addr()),
+        IpAddress::Ipv6(ip.dst_addr()),
+    );
+    match ip.next_header() {
+        IpProtocol::Tcp => check_tcp(ip.payload(), &src, &dst),
+        IpProtocol::Udp => check_udp(ip.payload(), &src, &dst),
+        _ => Ok(()),
+    }
+}
+
+fn check_tcp(segment: &[u8], src: &IpAddress, dst: &IpAddress) -> Result<(), Rejected> {
+    TcpPacket::new_checked(segment)
+        .is_ok_and(|tcp| tcp.verify_checksum(src, dst))
+        .then_some(())
+        .ok_or(Rejected::Tcp)
+}
+
+fn check_udp(datagram: &[u8], src: &IpAddress, dst: &IpAddress) -> Result<(), Rejected> {
+    UdpPacket::new_checked(datagram)
+        .is_ok_and(|udp| udp.verify_checksum(src, dst))
+        .then_some(())
+        .ok_or(Rejected::Udp)
+}
+
+/// The IPv4 header checksum, then that of TCP, UDP or ICMP; fragments of those are refused.
+fn check_ipv4(packet: &[u8]) -> Result<(), Rejected> {
+    let Ok(ip) = Ipv4Packet::new_checked(packet) else {
         return Err(Rejected::Ipv4Header);
     };
     if !ip.verify_checksum() {
@@ -82,14 +121,8 @@ pub fn check(vnet_flags: u8, frame: &[u8]) -> Result<(), Rejected> {
     );
     let payload = ip.payload();
     match protocol {
-        IpProtocol::Tcp => TcpPacket::new_checked(payload)
-            .is_ok_and(|tcp| tcp.verify_checksum(&src, &dst))
-            .then_some(())
-            .ok_or(Rejected::Tcp),
-        IpProtocol::Udp => UdpPacket::new_checked(payload)
-            .is_ok_and(|udp| udp.verify_checksum(&src, &dst))
-            .then_some(())
-            .ok_or(Rejected::Udp),
+        IpProtocol::Tcp => check_tcp(payload, &src, &dst),
+        IpProtocol::Udp => check_udp(payload, &src, &dst),
         _ => Icmpv4Packet::new_checked(payload)
             .is_ok_and(|icmp| icmp.verify_checksum())
             .then_some(())
@@ -102,8 +135,8 @@ mod tests {
     use super::*;
     use smoltcp::phy::ChecksumCapabilities;
     use smoltcp::wire::{
-        EthernetAddress, EthernetRepr, Ipv4Address, Ipv4Repr, TcpControl, TcpRepr, TcpSeqNumber,
-        UdpRepr,
+        EthernetAddress, EthernetRepr, Ipv4Address, Ipv4Repr, Ipv6Address, Ipv6Repr, TcpControl,
+        TcpRepr, TcpSeqNumber, UdpRepr,
     };
 
     const HOST: Ipv4Address = Ipv4Address::new(192, 168, 69, 1);
@@ -181,6 +214,47 @@ mod tests {
         );
         frame
     }
+
+    /// `tcp_frame(payload)` carried over IPv6 (fd00:69::1 to fd00:69::2), checksum right.
+    fn tcp6_frame(payload: &[u8]) -> Vec<u8> {
+        let host6: Ipv6Address = "fd00:69::1".parse().unwrap();
+        let device6: Ipv6Address = "fd00:69::2".parse().unwrap();
+        let v4 = tcp_frame(payload);
+        let segment = &v4[L4..];
+        let ip = Ipv6Repr {
+            src_addr: host6,
+            dst_addr: device6,
+            next_header: IpProtocol::Tcp,
+            payload_len: segment.len(),
+            hop_limit: 64,
+        };
+        let mut frame = vec![0; 14 + ip.buffer_len() + segment.len()];
+        let mut eth_frame = EthernetFrame::new_unchecked(&mut frame);
+        eth_frame.set_ethertype(EthernetProtocol::Ipv6);
+        let mut ip_packet = Ipv6Packet::new_unchecked(eth_frame.payload_mut());
+        ip.emit(&mut ip_packet);
+        let tcp_bytes = ip_packet.payload_mut();
+        tcp_bytes.copy_from_slice(segment);
+        let mut tcp = TcpPacket::new_unchecked(tcp_bytes);
+        tcp.fill_checksum(&host6.into(), &device6.into());
+        frame
+    }
+
+    #[test]
+    fn ipv6_tcp_checksums_are_checked_too() {
+        let good = tcp6_frame(b"Alice");
+        assert_eq!(check(0, &good), Ok(()));
+        // Payload, TCP header, and the source address (in the pseudo-header).
+        for at in [good.len() - 1, L6 + 4, 14 + 8 + 15] {
+            let mut bad = good.clone();
+            bad[at] ^= 0x01;
+            assert_eq!(check(0, &bad), Err(Rejected::Tcp), "bit flipped at {at}");
+            assert_eq!(check(VIRTIO_NET_HDR_F_NEEDS_CSUM, &bad), Ok(()));
+        }
+    }
+
+    /// Offset of the first byte after the Ethernet and IPv6 headers.
+    const L6: usize = 14 + 40;
 
     /// Offset of the first byte after the Ethernet and IPv4 headers.
     const L4: usize = 14 + 20;

@@ -138,3 +138,60 @@ fn slaac_address_from_radvd_serves_the_greeting() {
     assert_eq!(ip, format!("[{HOST_IP6}]"));
     server.stop();
 }
+
+/// An IPv6-only device resolves a name through an IPv6 DNS server (`--dns fd00:69::1`,
+/// dnsmasq answering AAAA) and fetches the file from `tcplink-host serve-http` listening on
+/// `[fd00:69::1]`, byte-identical.
+#[test]
+fn get_by_aaaa_name_through_an_ipv6_dns_server() {
+    let Some(lab) = Lab::new("aaaa", &["dnsmasq"]) else {
+        return;
+    };
+    let state = tempfile::tempdir().unwrap();
+    let mut dns = lab.cmd("dnsmasq");
+    dns.args([
+        "--no-daemon",
+        "--bind-interfaces",
+        &format!("--listen-address={HOST_IP6}"),
+        &format!("--address=/files6.test/{HOST_IP6}"),
+        "--no-resolv",
+        "--no-hosts",
+        "--port=53",
+    ])
+    .arg(format!("--pid-file={}", state.path().join("pid").display()))
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    let _dns = ChildGuard::spawn(&mut dns);
+    wait_listening(&lab, HOST_IP6, 53);
+
+    let root = tempfile::tempdir().unwrap();
+    let data = random_bytes(256 * 1024);
+    std::fs::write(root.path().join("file"), &data).unwrap();
+    let mut http = lab.cmd(host_bin());
+    http.args([
+        "serve-http",
+        "--listen",
+        &format!("[{HOST_IP6}]:8000"),
+        "--root",
+    ])
+    .arg(root.path())
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    let _http = ChildGuard::spawn(&mut http);
+    wait_listening(&lab, HOST_IP6, 8000);
+
+    let out_dir = tempfile::tempdir().unwrap();
+    let out_file = out_dir.path().join("file");
+    let mut cmd = lab.tap(&["--tap", "tap0", "--ip6", "fd00:69::2/64"]);
+    cmd.args([
+        "--dns",
+        HOST_IP6,
+        "get",
+        "http://files6.test:8000/file",
+        "-o",
+    ])
+    .arg(&out_file);
+    let stdout = success(&lab.run(&mut cmd));
+    assert!(stdout.contains("HTTP/1.1 200 OK\n"), "{stdout}");
+    assert_saved(&stdout, data.len(), &out_file, &sha256_hex(&data));
+}
