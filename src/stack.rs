@@ -551,4 +551,51 @@ mod tests {
         assert!(!second.more, "nothing left");
         assert_eq!(link.in_flight(), 0);
     }
+
+    #[cfg(feature = "ipv6")]
+    #[test]
+    fn a_dhcp_lease_keeps_the_ipv6_addresses() {
+        let link: Link<2, 4, 64> = Link::new();
+        let mut device = link.port(0);
+        let mut storage = [SocketStorage::EMPTY; 1];
+        let fd00 = |last| Ipv6Address::new(0xfd00, 0, 0, 0, 0, 0, 0, last);
+        const CONFIG: StackConfig = StackConfig::unaddressed([2, 0, 0, 0, 0, 1])
+            .with_ipv6(Ipv6Address::new(0xfd00, 0, 0, 0, 0, 0, 0, 2), 64)
+            .with_ipv6(Ipv6Address::new(0xfd00, 0, 0, 0, 0, 0, 0, 3), 64);
+        let mut stack = Stack::new(&CONFIG, &mut device, &mut storage, Instant::ZERO);
+        let v6 = |stack: &Stack<'_>| {
+            stack
+                .ipv6_addresses()
+                .map(|cidr| cidr.address())
+                .collect::<heapless::Vec<_, 4>>()
+        };
+        let link_local = Ipv6Address::new(0xfe80, 0, 0, 0, 0, 0xff, 0xfe00, 1);
+        let want = [link_local, fd00(2), fd00(3)];
+        assert_eq!(v6(&stack), want);
+        assert_eq!(stack.ipv4(), None);
+        assert_eq!(stack.global_ipv6(), Some(fd00(2)));
+        let lease = Ipv4Cidr::new(Ipv4Address::new(10, 0, 0, 2), 24);
+        stack.set_ipv4(Some(lease), Some(Ipv4Address::new(10, 0, 0, 1)));
+        assert_eq!(stack.ipv4(), Some(lease.address()));
+        assert_eq!(v6(&stack), want);
+        stack.set_ipv4(None, None);
+        assert_eq!((stack.ipv4(), v6(&stack)), (None, want.into()));
+        // On-link within a static prefix, else through a router (none yet).
+        assert_eq!(stack.next_hop(fd00(9).into()), Some(fd00(9).into()));
+        assert_eq!(
+            stack.next_hop(Ipv6Address::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1).into()),
+            None
+        );
+    }
+
+    #[cfg(feature = "ipv6")]
+    #[test]
+    #[should_panic(expected = "too many static IPv6 addresses")]
+    fn a_third_static_ipv6_address_is_refused() {
+        let addr = Ipv6Address::new(0xfd00, 0, 0, 0, 0, 0, 0, 2);
+        let _ = StackConfig::unaddressed([2, 0, 0, 0, 0, 1])
+            .with_ipv6(addr, 64)
+            .with_ipv6(addr, 64)
+            .with_ipv6(addr, 64);
+    }
 }
