@@ -181,12 +181,14 @@ pub struct Stack<'s> {
     random_seed: u64,
 }
 
-/// SLAAC's router discovery, watched for a flaw of smoltcp 0.14: when none of its three
-/// router solicitations (4 s apart) is answered, its interface reports a deadline in the past
-/// from then on, so a platform that sleeps until the deadline would spin. The stack gives up
-/// on SLAAC then, as a host does after its solicitations go unanswered (RFC 4861 6.3.7), by
-/// rebuilding the interface without it; a router that appears later is not heard until the
-/// next start.
+/// SLAAC's router discovery, watched for two flaws of smoltcp 0.14. Its interface's deadline
+/// leaves out the next router solicitation when no socket has a timer, so a platform that
+/// sleeps until the deadline would send only the first; the stack adds the solicitations'
+/// times itself. And when none of the three solicitations (4 s apart) is answered, the
+/// interface reports a deadline in the past from then on, so a platform would spin. The
+/// stack gives up on SLAAC then, as a host does after its solicitations go unanswered
+/// (RFC 4861 6.3.7), by rebuilding the interface without it; a router that appears later is
+/// not heard until the next start.
 #[cfg(feature = "ipv6")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Discovery {
@@ -194,15 +196,16 @@ enum Discovery {
     Off,
     /// SLAAC on; the first poll sends the first solicitation.
     Starting,
-    /// Solicitations go out; `until` the last one's answer is due. The interface had
-    /// `addresses` IPv6 addresses before (SLAAC adds one per advertised prefix).
-    Soliciting { until: Instant, addresses: usize },
+    /// The first solicitation went out at `started`. The interface had `addresses` IPv6
+    /// addresses before (SLAAC adds one per advertised prefix).
+    Soliciting { started: Instant, addresses: usize },
 }
 
-/// How long smoltcp's router discovery lasts: three solicitations, 4 s apart, and 4 s for
-/// the last one's answer.
+/// smoltcp's router solicitations: three, 4 s apart; 4 s after the last, discovery is over.
 #[cfg(feature = "ipv6")]
-const DISCOVERY: smoltcp::time::Duration = smoltcp::time::Duration::from_secs(12);
+const SOLICITATION_INTERVAL: smoltcp::time::Duration = smoltcp::time::Duration::from_secs(4);
+#[cfg(feature = "ipv6")]
+const SOLICITATIONS: u32 = 3;
 
 /// Most frames one [`Stack::poll`] takes in before it sends what is due and returns, so a
 /// flood cannot hold one call (and every timer behind it) forever. Generous on purpose:
@@ -457,8 +460,12 @@ impl<'s> Stack<'s> {
             self.neighbors.poll_at(),
         );
         #[cfg(feature = "ipv6")]
-        if let Discovery::Soliciting { until, .. } = self.discovery {
-            return earliest(next, Some(until));
+        if let Discovery::Soliciting { started, .. } = self.discovery {
+            // The next solicitation, or the end of discovery.
+            let due = (1..=SOLICITATIONS)
+                .map(|k| started + SOLICITATION_INTERVAL * k)
+                .find(|at| *at > now);
+            return earliest(next, due);
         }
         next
     }
@@ -471,7 +478,7 @@ impl<'s> Stack<'s> {
             Discovery::Off => {}
             Discovery::Starting => {
                 self.discovery = Discovery::Soliciting {
-                    until: now + DISCOVERY,
+                    started: now,
                     addresses: self.ipv6_addresses().count(),
                 }
             }
@@ -481,7 +488,8 @@ impl<'s> Stack<'s> {
                 // An advertisement answered: smoltcp keeps what it learned up to date.
                 self.discovery = Discovery::Off;
             }
-            Discovery::Soliciting { until, .. } if now < until => {}
+            Discovery::Soliciting { started, .. }
+                if now < started + SOLICITATION_INTERVAL * SOLICITATIONS => {}
             Discovery::Soliciting { .. } => {
                 self.discovery = Discovery::Off;
                 let mut config = Config::new(self.iface.hardware_addr());
