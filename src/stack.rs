@@ -14,6 +14,8 @@ use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr, Ipv4Add
 use smoltcp::wire::{Ipv6Address, Ipv6Cidr};
 
 use crate::app::earliest;
+#[cfg(feature = "ipv6")]
+use crate::discovery::Discovery;
 use crate::neighbor::Neighbors;
 
 /// How the interface is addressed.
@@ -173,39 +175,13 @@ pub struct Stack<'s> {
     gateway: Option<Ipv4Address>,
     /// Neighbour resolution on the wire: early repeats, the watched next hop.
     neighbors: Neighbors,
-    /// Where SLAAC's router discovery is.
+    /// Where SLAAC's router discovery is (worked around in [`crate::discovery`]).
     #[cfg(feature = "ipv6")]
     discovery: Discovery,
     /// The seed the interface was made with (a rebuilt one gets a fresh one from it).
     #[cfg(feature = "ipv6")]
     random_seed: u64,
 }
-
-/// SLAAC's router discovery, watched for two flaws of smoltcp 0.14. Its interface's deadline
-/// leaves out the next router solicitation when no socket has a timer, so a platform that
-/// sleeps until the deadline would send only the first; the stack adds the solicitations'
-/// times itself. And when none of the three solicitations (4 s apart) is answered, the
-/// interface reports a deadline in the past from then on, so a platform would spin. The
-/// stack gives up on SLAAC then, as a host does after its solicitations go unanswered
-/// (RFC 4861 6.3.7), by rebuilding the interface without it; a router that appears later is
-/// not heard until the next start.
-#[cfg(feature = "ipv6")]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Discovery {
-    /// No SLAAC, or it is settled (a router answered, or the stack gave up).
-    Off,
-    /// SLAAC on; the first poll sends the first solicitation.
-    Starting,
-    /// The first solicitation went out at `started`. The interface had `addresses` IPv6
-    /// addresses before (SLAAC adds one per advertised prefix).
-    Soliciting { started: Instant, addresses: usize },
-}
-
-/// smoltcp's router solicitations: three, 4 s apart; 4 s after the last, discovery is over.
-#[cfg(feature = "ipv6")]
-const SOLICITATION_INTERVAL: smoltcp::time::Duration = smoltcp::time::Duration::from_secs(4);
-#[cfg(feature = "ipv6")]
-const SOLICITATIONS: u32 = 3;
 
 /// Most frames one [`Stack::poll`] takes in before it sends what is due and returns, so a
 /// flood cannot hold one call (and every timer behind it) forever. Generous on purpose:
@@ -247,11 +223,7 @@ impl<'s> Stack<'s> {
             gateway: None,
             neighbors: Neighbors::new(),
             #[cfg(feature = "ipv6")]
-            discovery: if config.slaac {
-                Discovery::Starting
-            } else {
-                Discovery::Off
-            },
+            discovery: Discovery::new(config.slaac),
             #[cfg(feature = "ipv6")]
             random_seed: config.random_seed,
         };
@@ -460,56 +432,37 @@ impl<'s> Stack<'s> {
             self.neighbors.poll_at(),
         );
         #[cfg(feature = "ipv6")]
-        if let Discovery::Soliciting { started, .. } = self.discovery {
-            // The next solicitation, or the end of discovery.
-            let due = (1..=SOLICITATIONS)
-                .map(|k| started + SOLICITATION_INTERVAL * k)
-                .find(|at| *at > now);
-            return earliest(next, due);
-        }
+        let next = earliest(next, self.discovery.poll_at(now));
         next
     }
 
-    /// Follows SLAAC's router discovery (see [`Discovery`]): once it is over unanswered,
-    /// rebuilds the interface without SLAAC, with the same addresses and IPv4 route.
+    /// Follows SLAAC's router discovery; once it is over unanswered, rebuilds the interface
+    /// without SLAAC, with the same addresses and IPv4 route (see [`crate::discovery`]).
     #[cfg(feature = "ipv6")]
     fn watch_discovery<D: Device + ?Sized>(&mut self, now: Instant, device: &mut D) {
-        match self.discovery {
-            Discovery::Off => {}
-            Discovery::Starting => {
-                self.discovery = Discovery::Soliciting {
-                    started: now,
-                    addresses: self.ipv6_addresses().count(),
-                }
-            }
-            Discovery::Soliciting { addresses, .. }
-                if self.ipv6_router().is_some() || self.ipv6_addresses().count() > addresses =>
-            {
-                // An advertisement answered: smoltcp keeps what it learned up to date.
-                self.discovery = Discovery::Off;
-            }
-            Discovery::Soliciting { started, .. }
-                if now < started + SOLICITATION_INTERVAL * SOLICITATIONS => {}
-            Discovery::Soliciting { .. } => {
-                self.discovery = Discovery::Off;
-                let mut config = Config::new(self.iface.hardware_addr());
-                // A fresh seed: the same one would replay the initial sequence numbers.
-                config.random_seed = self.random_seed ^ now.total_micros() as u64;
-                let mut iface = Interface::new(config, device, now);
-                let addrs = self.iface.ip_addrs();
-                iface.update_ip_addrs(|new| {
-                    for cidr in addrs {
-                        // Same capacity.
-                        let _ = new.push(*cidr);
-                    }
-                });
-                if let Some(gateway) = self.gateway {
-                    // The route table has room for the default route.
-                    let _ = iface.routes_mut().add_default_ipv4_route(gateway);
-                }
-                self.iface = iface;
-            }
+        let learned = self.ipv6_router().is_some();
+        if !self
+            .discovery
+            .unanswered(now, self.ipv6_addresses().count(), learned)
+        {
+            return;
         }
+        let mut config = Config::new(self.iface.hardware_addr());
+        // A fresh seed: the same one would replay the initial sequence numbers.
+        config.random_seed = self.random_seed ^ now.total_micros() as u64;
+        let mut iface = Interface::new(config, device, now);
+        let addrs = self.iface.ip_addrs();
+        iface.update_ip_addrs(|new| {
+            for cidr in addrs {
+                // Same capacity.
+                let _ = new.push(*cidr);
+            }
+        });
+        if let Some(gateway) = self.gateway {
+            // The route table has room for the default route.
+            let _ = iface.routes_mut().add_default_ipv4_route(gateway);
+        }
+        self.iface = iface;
     }
 }
 
