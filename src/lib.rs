@@ -13,6 +13,7 @@
 //!   repeats of the first request, the watched next hop.
 //! * [`greeting`] — the seed's `tcp_server.py`: `Welcome`, `Hello, X!`, `exit`.
 //! * [`dhcp`] — address, gateway and DNS server from a DHCP lease.
+//! * `discovery` — SLAAC's router discovery, watched for two flaws of smoltcp 0.14.
 //! * [`framing`] — how the greeting server cuts received bytes into messages.
 //! * [`http`] — the seed's `http_get.py`: a streaming HTTP/1.1 GET client with DNS.
 //! * [`tls`] — HTTPS: TLS 1.3 under the GET client, with strict certificate verification.
@@ -30,6 +31,8 @@
 pub mod app;
 #[cfg(feature = "dhcp")]
 pub mod dhcp;
+#[cfg(feature = "ipv6")]
+pub(crate) mod discovery;
 pub mod framing;
 pub mod greeting;
 #[cfg(feature = "http")]

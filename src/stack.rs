@@ -14,6 +14,8 @@ use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr, Ipv4Add
 use smoltcp::wire::{Ipv6Address, Ipv6Cidr};
 
 use crate::app::earliest;
+#[cfg(feature = "ipv6")]
+use crate::discovery::Discovery;
 use crate::neighbor::Neighbors;
 
 /// How the interface is addressed.
@@ -173,36 +175,13 @@ pub struct Stack<'s> {
     gateway: Option<Ipv4Address>,
     /// Neighbour resolution on the wire: early repeats, the watched next hop.
     neighbors: Neighbors,
-    /// Where SLAAC's router discovery is.
+    /// Where SLAAC's router discovery is (worked around in [`crate::discovery`]).
     #[cfg(feature = "ipv6")]
     discovery: Discovery,
     /// The seed the interface was made with (a rebuilt one gets a fresh one from it).
     #[cfg(feature = "ipv6")]
     random_seed: u64,
 }
-
-/// SLAAC's router discovery, watched for a flaw of smoltcp 0.14: when none of its three
-/// router solicitations (4 s apart) is answered, its interface reports a deadline in the past
-/// from then on, so a platform that sleeps until the deadline would spin. The stack gives up
-/// on SLAAC then, as a host does after its solicitations go unanswered (RFC 4861 6.3.7), by
-/// rebuilding the interface without it; a router that appears later is not heard until the
-/// next start.
-#[cfg(feature = "ipv6")]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Discovery {
-    /// No SLAAC, or it is settled (a router answered, or the stack gave up).
-    Off,
-    /// SLAAC on; the first poll sends the first solicitation.
-    Starting,
-    /// Solicitations go out; `until` the last one's answer is due. The interface had
-    /// `addresses` IPv6 addresses before (SLAAC adds one per advertised prefix).
-    Soliciting { until: Instant, addresses: usize },
-}
-
-/// How long smoltcp's router discovery lasts: three solicitations, 4 s apart, and 4 s for
-/// the last one's answer.
-#[cfg(feature = "ipv6")]
-const DISCOVERY: smoltcp::time::Duration = smoltcp::time::Duration::from_secs(12);
 
 /// Most frames one [`Stack::poll`] takes in before it sends what is due and returns, so a
 /// flood cannot hold one call (and every timer behind it) forever. Generous on purpose:
@@ -244,11 +223,7 @@ impl<'s> Stack<'s> {
             gateway: None,
             neighbors: Neighbors::new(),
             #[cfg(feature = "ipv6")]
-            discovery: if config.slaac {
-                Discovery::Starting
-            } else {
-                Discovery::Off
-            },
+            discovery: Discovery::new(config.slaac),
             #[cfg(feature = "ipv6")]
             random_seed: config.random_seed,
         };
@@ -489,51 +464,37 @@ impl<'s> Stack<'s> {
             self.neighbors.poll_at(),
         );
         #[cfg(feature = "ipv6")]
-        if let Discovery::Soliciting { until, .. } = self.discovery {
-            return earliest(next, Some(until));
-        }
+        let next = earliest(next, self.discovery.poll_at(now));
         next
     }
 
-    /// Follows SLAAC's router discovery (see [`Discovery`]): once it is over unanswered,
-    /// rebuilds the interface without SLAAC, with the same addresses and IPv4 route.
+    /// Follows SLAAC's router discovery; once it is over unanswered, rebuilds the interface
+    /// without SLAAC, with the same addresses and IPv4 route (see [`crate::discovery`]).
     #[cfg(feature = "ipv6")]
     fn watch_discovery<D: Device + ?Sized>(&mut self, now: Instant, device: &mut D) {
-        match self.discovery {
-            Discovery::Off => {}
-            Discovery::Starting => {
-                self.discovery = Discovery::Soliciting {
-                    until: now + DISCOVERY,
-                    addresses: self.ipv6_addresses().count(),
-                }
-            }
-            Discovery::Soliciting { addresses, .. }
-                if self.ipv6_router().is_some() || self.ipv6_addresses().count() > addresses =>
-            {
-                // An advertisement answered: smoltcp keeps what it learned up to date.
-                self.discovery = Discovery::Off;
-            }
-            Discovery::Soliciting { until, .. } if now < until => {}
-            Discovery::Soliciting { .. } => {
-                self.discovery = Discovery::Off;
-                let mut config = Config::new(self.iface.hardware_addr());
-                // A fresh seed: the same one would replay the initial sequence numbers.
-                config.random_seed = self.random_seed ^ now.total_micros() as u64;
-                let mut iface = Interface::new(config, device, now);
-                let addrs = self.iface.ip_addrs();
-                iface.update_ip_addrs(|new| {
-                    for cidr in addrs {
-                        // Same capacity.
-                        let _ = new.push(*cidr);
-                    }
-                });
-                if let Some(gateway) = self.gateway {
-                    // The route table has room for the default route.
-                    let _ = iface.routes_mut().add_default_ipv4_route(gateway);
-                }
-                self.iface = iface;
-            }
+        let learned = self.ipv6_router().is_some();
+        if !self
+            .discovery
+            .unanswered(now, self.ipv6_addresses().count(), learned)
+        {
+            return;
         }
+        let mut config = Config::new(self.iface.hardware_addr());
+        // A fresh seed: the same one would replay the initial sequence numbers.
+        config.random_seed = self.random_seed ^ now.total_micros() as u64;
+        let mut iface = Interface::new(config, device, now);
+        let addrs = self.iface.ip_addrs();
+        iface.update_ip_addrs(|new| {
+            for cidr in addrs {
+                // Same capacity.
+                let _ = new.push(*cidr);
+            }
+        });
+        if let Some(gateway) = self.gateway {
+            // The route table has room for the default route.
+            let _ = iface.routes_mut().add_default_ipv4_route(gateway);
+        }
+        self.iface = iface;
     }
 }
 
@@ -582,5 +543,52 @@ mod tests {
         let second = stack.poll(Instant::ZERO, &mut device);
         assert!(!second.more, "nothing left");
         assert_eq!(link.in_flight(), 0);
+    }
+
+    #[cfg(feature = "ipv6")]
+    #[test]
+    fn a_dhcp_lease_keeps_the_ipv6_addresses() {
+        let link: Link<2, 4, 64> = Link::new();
+        let mut device = link.port(0);
+        let mut storage = [SocketStorage::EMPTY; 1];
+        let fd00 = |last| Ipv6Address::new(0xfd00, 0, 0, 0, 0, 0, 0, last);
+        const CONFIG: StackConfig = StackConfig::unaddressed([2, 0, 0, 0, 0, 1])
+            .with_ipv6(Ipv6Address::new(0xfd00, 0, 0, 0, 0, 0, 0, 2), 64)
+            .with_ipv6(Ipv6Address::new(0xfd00, 0, 0, 0, 0, 0, 0, 3), 64);
+        let mut stack = Stack::new(&CONFIG, &mut device, &mut storage, Instant::ZERO);
+        let v6 = |stack: &Stack<'_>| {
+            stack
+                .ipv6_addresses()
+                .map(|cidr| cidr.address())
+                .collect::<heapless::Vec<_, 4>>()
+        };
+        let link_local = Ipv6Address::new(0xfe80, 0, 0, 0, 0, 0xff, 0xfe00, 1);
+        let want = [link_local, fd00(2), fd00(3)];
+        assert_eq!(v6(&stack), want);
+        assert_eq!(stack.ipv4(), None);
+        assert_eq!(stack.global_ipv6(), Some(fd00(2)));
+        let lease = Ipv4Cidr::new(Ipv4Address::new(10, 0, 0, 2), 24);
+        stack.set_ipv4(Some(lease), Some(Ipv4Address::new(10, 0, 0, 1)));
+        assert_eq!(stack.ipv4(), Some(lease.address()));
+        assert_eq!(v6(&stack), want);
+        stack.set_ipv4(None, None);
+        assert_eq!((stack.ipv4(), v6(&stack)), (None, want.into()));
+        // On-link within a static prefix, else through a router (none yet).
+        assert_eq!(stack.next_hop(fd00(9).into()), Some(fd00(9).into()));
+        assert_eq!(
+            stack.next_hop(Ipv6Address::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1).into()),
+            None
+        );
+    }
+
+    #[cfg(feature = "ipv6")]
+    #[test]
+    #[should_panic(expected = "too many static IPv6 addresses")]
+    fn a_third_static_ipv6_address_is_refused() {
+        let addr = Ipv6Address::new(0xfd00, 0, 0, 0, 0, 0, 0, 2);
+        let _ = StackConfig::unaddressed([2, 0, 0, 0, 0, 1])
+            .with_ipv6(addr, 64)
+            .with_ipv6(addr, 64)
+            .with_ipv6(addr, 64);
     }
 }

@@ -594,6 +594,20 @@ fn slaac_gives_an_address_and_a_default_route_from_the_router_advertisement() {
 }
 
 #[test]
+fn all_three_router_solicitations_go_out_while_nothing_else_runs() {
+    // No application: nothing but SLAAC needs a timer. The simulated clock jumps from one
+    // deadline to the next, as a platform sleeps.
+    let setup = DeviceSetup {
+        slaac: true,
+        ..DeviceSetup::default()
+    };
+    let mut sim = Sim::<4>::new(&setup, 8);
+    sim.advance(secs(30));
+    // Router solicitations are the only frames the device sends.
+    assert_eq!(sim.link.stats(0).sent, 3, "solicitations at 0, 4 and 8 s");
+}
+
+#[test]
 fn unanswered_router_solicitations_leave_no_deadline_in_the_past() {
     // SLAAC on, no router on the link, and a connection waiting (for an ARP answer that never
     // comes) so the interface has a timer. smoltcp 0.14 alone reports 12 s as the deadline
