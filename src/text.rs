@@ -16,23 +16,13 @@ pub trait TextOut {
     /// Appends `text`.
     fn put(&mut self, text: &str);
 
-    /// Appends `n` in decimal. By subtraction, not division: a Cortex-M has no 64-bit
-    /// divide, and the library routine for one costs almost 1 KB of flash.
+    /// Appends `n` in decimal. The digits come from [`Decimal`], which every implementor
+    /// shares: this default method is copied into each one, so it only puts them.
     fn decimal(&mut self, n: u64) {
-        let mut rest = n;
-        let mut started = false;
-        let mut power = 10_000_000_000_000_000_000u64;
-        while power > 0 {
-            let mut digit = 0;
-            while rest >= power {
-                rest -= power;
-                digit += 1;
-            }
-            if digit > 0 || started || power == 1 {
-                self.put(&DIGITS[digit..digit + 1]);
-                started = true;
-            }
-            power /= 10;
+        let decimal = Decimal::of(n);
+        for &digit in decimal.digits() {
+            let digit = usize::from(digit);
+            self.put(&DIGITS[digit..digit + 1]);
         }
     }
 
@@ -158,6 +148,37 @@ impl TextOut for FormatterOut<'_, '_> {
 
 /// Digits as text, sliced one at a time.
 const DIGITS: &str = "0123456789abcdef";
+
+/// The decimal digit values of a number, most significant first.
+struct Decimal {
+    /// `u64::MAX` has 20 digits.
+    digits: [u8; 20],
+    start: usize,
+}
+
+impl Decimal {
+    /// Not generic, so one copy serves every [`TextOut`]. It divides: a Cortex-M has no
+    /// 64-bit divide, but smoltcp links the library routine anyway (its RTT estimate turns
+    /// microseconds into milliseconds).
+    fn of(n: u64) -> Self {
+        let mut digits = [0; 20];
+        let mut start = digits.len();
+        let mut rest = n;
+        loop {
+            start -= 1;
+            digits[start] = (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        Self { digits, start }
+    }
+
+    fn digits(&self) -> &[u8] {
+        &self.digits[self.start..]
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -238,8 +238,10 @@ pub fn resolve<const CAP: usize>(
         out,
         complete: true,
     };
-    let location = location.trim();
-    if location.contains("://") {
+    // HTTP's whitespace is ASCII (RFC 9110 OWS); byte-wise tests keep core's Unicode
+    // whitespace table and substring searcher out of a board's flash.
+    let location = location.trim_ascii();
+    if location.as_bytes().windows(3).any(|w| w == b"://") {
         text.put(location);
     } else if let Some(rest) = location.strip_prefix("//") {
         text.put(base.scheme());

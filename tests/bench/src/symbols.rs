@@ -1,7 +1,7 @@
 //! What an ELF links, from `nm`: flash by category (crate, or crate and module for the core
 //! and smoltcp) and checks that a build links nothing of a capability it does not use.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -11,6 +11,8 @@ use crate::procs;
 /// One sized symbol.
 #[derive(Debug, Clone)]
 pub struct Symbol {
+    /// Where it starts; functions the linker folded into one (`--icf`) share it.
+    pub addr: u64,
     pub name: String,
     pub size: u64,
     /// In flash (code, constants) rather than RAM.
@@ -28,7 +30,8 @@ pub fn read(elf: &Path) -> Result<Vec<Symbol>, String> {
 /// `ADDR SIZE TYPE NAME`; `None` for lines without a size or of other types.
 fn parse_line(line: &str) -> Option<Symbol> {
     let mut parts = line.splitn(4, ' ');
-    let (_addr, size, kind, name) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let (addr, size, kind, name) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let addr = u64::from_str_radix(addr, 16).ok()?;
     let size = u64::from_str_radix(size, 16).ok()?;
     let flash = match kind {
         "t" | "T" | "r" | "R" => true,
@@ -36,6 +39,7 @@ fn parse_line(line: &str) -> Option<Symbol> {
         _ => return None,
     };
     Some(Symbol {
+        addr,
         name: name.to_string(),
         size,
         flash,
@@ -62,6 +66,8 @@ pub fn category(name: &str) -> String {
         ["core" | "alloc", ..] => "core (other)".into(),
         [krate, _, ..] => (*krate).to_string(),
         ["__INTERRUPTS" | "__EXCEPTIONS" | "__RESET_VECTOR"] => "vector table".into(),
+        // Instruction sequences LLVM's machine outliner moved out of several functions.
+        [outlined] if outlined.starts_with("OUTLINED_FUNCTION_") => "outlined code".into(),
         _ if name.starts_with("__aeabi") || name.starts_with("__udiv") => {
             "compiler_builtins".into()
         }
@@ -69,11 +75,15 @@ pub fn category(name: &str) -> String {
     }
 }
 
-/// Flash bytes per category, largest first.
+/// Flash bytes per category, largest first. Symbols the linker folded into one are counted
+/// once, under the first name `nm` lists for them.
 pub fn flash_by_category(symbols: &[Symbol]) -> Vec<(String, u64)> {
     let mut sums: BTreeMap<String, u64> = BTreeMap::new();
+    let mut counted = BTreeSet::new();
     for s in symbols.iter().filter(|s| s.flash) {
-        *sums.entry(category(&s.name)).or_default() += s.size;
+        if counted.insert(s.addr) {
+            *sums.entry(category(&s.name)).or_default() += s.size;
+        }
     }
     let mut sums: Vec<_> = sums.into_iter().collect();
     sums.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -175,6 +185,7 @@ mod tests {
         );
         assert_eq!(category(".Lanon.f9e6bc70.173"), "unnamed constants");
         assert_eq!(category("__INTERRUPTS"), "vector table");
+        assert_eq!(category("OUTLINED_FUNCTION_12"), "outlined code");
     }
 
     #[test]
@@ -198,6 +209,24 @@ mod tests {
             vec![
                 ("tcplink::http".to_string(), 256),
                 ("core::fmt".to_string(), 64)
+            ]
+        );
+    }
+
+    #[test]
+    fn folded_functions_count_once() {
+        let line = |s: &str| parse_line(s).unwrap();
+        // `--icf=all` leaves two names on one body.
+        let symbols = [
+            line("00005a20 0000009c t __aeabi_memcpy4"),
+            line("00005a20 0000009c t __aeabi_memcpy8"),
+            line("00006000 00000010 t OUTLINED_FUNCTION_3"),
+        ];
+        assert_eq!(
+            flash_by_category(&symbols),
+            vec![
+                ("compiler_builtins".to_string(), 0x9c),
+                ("outlined code".to_string(), 0x10)
             ]
         );
     }
