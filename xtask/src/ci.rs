@@ -167,7 +167,24 @@ pub fn run(root: &Path) -> bool {
             root_cargo(root, &["run", "-q", "-p", "tcplink-bench", "--", "budget"]),
         ),
         (
-            "benchmark harness smoke run (tiny sizes)",
+            "benchmark peer stacks (lwIP and embassy-net on a TAP) build",
+            root_cargo(
+                root,
+                &[
+                    "build",
+                    "-p",
+                    "tcplink-tap",
+                    "-p",
+                    "tcplink-host",
+                    "-p",
+                    "tcplink-bench-lwip",
+                    "-p",
+                    "tcplink-bench-embassy",
+                ],
+            ),
+        ),
+        (
+            "benchmark harness smoke run (tiny sizes; as root one short round of the peer stacks)",
             root_cargo(
                 root,
                 &["run", "-q", "-p", "tcplink-bench", "--", "all", "--quick"],

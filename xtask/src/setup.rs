@@ -46,6 +46,11 @@ pub const PACKAGES: &[Package] = &[
     Package::new("gcc-arm-none-eabi", "arm-none-eabi-gcc"),
     // The C library headers lwIP's build includes.
     Package::new("libnewlib-arm-none-eabi", ""),
+    // The host C compiler and <linux/if_tun.h>: lwIP on a TAP, tcplink-bench's peer stack
+    // (tests/bench/lwip-tap, built by `cc` in its build.rs; its transcript test and the
+    // bench smoke run).
+    Package::new("gcc", "gcc"),
+    Package::new("linux-libc-dev", ""),
     // socat: an ordinary line-oriented client for the greeting server (tests/interop.rs).
     Package::new("socat", "socat"),
     // `kill`: the TAP tests stop tcplink-tap with SIGTERM.

@@ -11,6 +11,7 @@ mod helpers;
 mod link_bench;
 mod lwip;
 mod nginx;
+mod peers;
 mod plot;
 mod procs;
 mod report;
@@ -82,6 +83,20 @@ enum Cmd {
     },
     /// Figure 3 (root): greeting sessions/s over TAP vs the seed and a std server.
     TapLoad(TapLoadArgs),
+    /// Figure 3b (root): greeting sessions/s of tcplink-tap, lwIP and embassy-net on one TAP.
+    TapPeersLoad(TapLoadArgs),
+    /// Figure 2c (root): GET Gbit/s of tcplink-tap (with and without TSO), lwIP's httpc and
+    /// embassy-net from one sender on one TAP.
+    TapPeersGet {
+        /// Body size per download (the figure is 1 GiB).
+        #[arg(long, default_value_t = 1 << 30)]
+        bytes: u64,
+        #[arg(long, default_value_t = TAP_RUNS, value_parser = clap::value_parser!(u64).range(1..=20))]
+        runs: u64,
+        /// Give up on one download after this many seconds.
+        #[arg(long, default_value_t = 120)]
+        limit_s: u64,
+    },
     /// Figure 4 (root): CPU time of an idle `tcplink-tap serve`.
     IdleCpu {
         #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
@@ -149,7 +164,8 @@ enum Cmd {
     },
     /// Run every figure this machine can (TAP figures only as root) [--quick: a smoke test].
     All {
-        /// Tiny sizes, in-process figures only: checks the harness in seconds (CI).
+        /// Tiny sizes: the in-process figures and, as root, one short round of figures 2c
+        /// and 3b (the peer stacks): checks the harness in seconds (CI).
         #[arg(long)]
         quick: bool,
     },
@@ -391,6 +407,29 @@ fn run(cli: Cli) -> Result<(), String> {
                 &seed,
             )?)
         }
+        Cmd::TapPeersLoad(a) => {
+            let clients = if a.clients.is_empty() {
+                vec![1, 8, 64]
+            } else {
+                a.clients.clone()
+            };
+            emit(&peers::load_figure(
+                &tap_bins()?,
+                &clients,
+                a.duration_s,
+                a.runs as usize,
+            )?)
+        }
+        Cmd::TapPeersGet {
+            bytes,
+            runs,
+            limit_s,
+        } => emit(&peers::get_figure(
+            &tap_bins()?,
+            bytes,
+            runs as usize,
+            Duration::from_secs(limit_s),
+        )?),
         Cmd::IdleCpu { seconds } => emit(&tapfig::idle_figure(&tap_bins()?, seconds, &seed)?),
         Cmd::Link(a) => emit(&link_bench::figure(
             a.bytes,
@@ -435,7 +474,7 @@ fn run(cli: Cli) -> Result<(), String> {
             };
             emit(&scaling_figure(&scaling, &output)?)?;
             if quick {
-                return Ok(());
+                return peers_smoke(tap_bins, &emit);
             }
             emit(&footprint::figure()?)?;
             match tapfig::can_run() {
@@ -452,6 +491,12 @@ fn run(cli: Cli) -> Result<(), String> {
                         TAP_RUNS as usize,
                         &seed,
                     )?)?;
+                    emit(&peers::load_figure(
+                        &bins,
+                        &[1, 8, 64],
+                        5,
+                        TAP_RUNS as usize,
+                    )?)?;
                     emit(&tapfig::idle_figure(&bins, 10, &seed)?)?;
                     let limit = Duration::from_secs(120);
                     emit(&tapfig::get_figure(
@@ -460,9 +505,39 @@ fn run(cli: Cli) -> Result<(), String> {
                         TAP_RUNS as usize,
                         limit,
                     )?)?;
+                    emit(&peers::get_figure(
+                        &bins,
+                        1 << 30,
+                        TAP_RUNS as usize,
+                        limit,
+                    )?)?;
                     nginx_row(&bins, NGINX_BYTES, TAP_RUNS as usize, limit, &emit)
                 }
             }
+        }
+    }
+}
+
+/// The smoke run of figures 2c and 3b (`all --quick`): builds the peer stacks if needed and
+/// runs each briefly. Without root it is skipped on a developer's machine and an error
+/// under CI=true (CI runs as root).
+fn peers_smoke(
+    tap_bins: impl Fn() -> Result<tapfig::Bins, String>,
+    emit: &dyn Fn(&Section) -> Result<(), String>,
+) -> Result<(), String> {
+    match tapfig::can_run() {
+        Ok(()) => {
+            for section in peers::smoke(&tap_bins()?)? {
+                emit(&section)?;
+            }
+            Ok(())
+        }
+        Err(why) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            Err(format!("the peer stacks' smoke run needs root: {why}"))
+        }
+        Err(why) => {
+            eprintln!("tcplink-bench: skipping the peer stacks' smoke run: {why}");
+            Ok(())
         }
     }
 }

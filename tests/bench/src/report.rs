@@ -96,12 +96,14 @@ measurements made side by side in the same process and run.\n";
 /// `old` with the section `name` replaced by `body` (appended if new); sections are kept in
 /// a fixed order so the file reads in figure order whatever ran last.
 fn splice(old: &str, name: &str, body: &str) -> String {
-    const ORDER: [&str; 8] = [
+    const ORDER: [&str; 10] = [
         "machine",
         "link",
         "tap-get",
         "tap-get-nginx",
+        "tap-peers-get",
         "tap-load",
+        "tap-peers-load",
         "idle-cpu",
         "footprint",
         "scaling",
@@ -167,14 +169,17 @@ pub fn machine_section() -> Section {
     ));
     s.para(
         "```sh\n\
-         cargo build --release -p tcplink-bench -p tcplink-tap -p tcplink-host\n\
-         target/release/tcplink-bench all            # every figure; 2–4 only as root\n\
-         target/release/tcplink-bench all --quick    # smoke test of the in-process figures (CI)\n\
+         cargo build --release -p tcplink-bench -p tcplink-tap -p tcplink-host \\\n    \
+         -p tcplink-bench-lwip -p tcplink-bench-embassy\n\
+         target/release/tcplink-bench all            # every figure; 2–4, 2c, 3b only as root\n\
+         target/release/tcplink-bench all --quick    # smoke test: in-process figures, as root 2c + 3b briefly (CI)\n\
          # one figure at a time:\n\
          target/release/tcplink-bench link           # 1: 1 GB through memory, 5 runs\n\
          sudo target/release/tcplink-bench tap-get   # 2: 1 GiB GET over TAP (own namespaces), then 2b\n\
          sudo target/release/tcplink-bench tap-nginx # 2b: 256 MiB from nginx, tcplink-tap vs curl\n\
+         sudo target/release/tcplink-bench tap-peers-get  # 2c: 1 GiB GET, tcplink vs lwIP vs embassy-net\n\
          sudo target/release/tcplink-bench tap-load  # 3: sessions/s with 1, 8, 64 clients\n\
+         sudo target/release/tcplink-bench tap-peers-load # 3b: sessions/s, tcplink vs lwIP vs embassy-net\n\
          sudo target/release/tcplink-bench idle-cpu  # 4: 10 idle seconds\n\
          target/release/tcplink-bench footprint      # 5: board builds by category, lwIP alongside\n\
          target/release/tcplink-bench scaling        # 6: 1…256 sockets, writes scaling.png\n\

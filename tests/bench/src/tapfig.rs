@@ -22,10 +22,13 @@ pub struct Bins {
     pub tap: PathBuf,
     pub host: PathBuf,
     pub bench: PathBuf,
+    /// The peer stacks of figures 2c and 3b (tests/bench/lwip-tap, tests/bench/embassy-tap).
+    pub lwip: PathBuf,
+    pub embassy: PathBuf,
 }
 
-/// Finds `tcplink-tap` and `tcplink-host` next to this binary (or in `dir`), building them
-/// with cargo when they are missing.
+/// Finds `tcplink-tap`, `tcplink-host`, `lwip-tap` and `embassy-tap` next to this binary (or
+/// in `dir`), building them with cargo when one is missing.
 pub fn bins(dir: Option<&Path>) -> Result<Bins, String> {
     let bench = std::env::current_exe().map_err(|e| format!("own path: {e}"))?;
     let dir = match dir {
@@ -37,7 +40,10 @@ pub fn bins(dir: Option<&Path>) -> Result<Bins, String> {
     };
     let tap = dir.join("tcplink-tap");
     let host = dir.join("tcplink-host");
-    if !tap.exists() || !host.exists() {
+    let lwip = dir.join("lwip-tap");
+    let embassy = dir.join("embassy-tap");
+    let all = [&tap, &host, &lwip, &embassy];
+    if !all.iter().all(|p| p.exists()) {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let profile = if dir.ends_with("debug") {
             "dev"
@@ -45,10 +51,10 @@ pub fn bins(dir: Option<&Path>) -> Result<Bins, String> {
             "release"
         };
         eprintln!(
-            "tcplink-bench: {} or {} is missing; building them: cargo build --profile {profile} \
-             -p tcplink-tap -p tcplink-host (in {})",
-            tap.display(),
-            host.display(),
+            "tcplink-bench: a program is missing in {}; building them: cargo build --profile \
+             {profile} -p tcplink-tap -p tcplink-host -p tcplink-bench-lwip \
+             -p tcplink-bench-embassy (in {})",
+            dir.display(),
             root.display()
         );
         let status = Command::new(env!("CARGO"))
@@ -60,19 +66,29 @@ pub fn bins(dir: Option<&Path>) -> Result<Bins, String> {
                 "tcplink-tap",
                 "-p",
                 "tcplink-host",
+                "-p",
+                "tcplink-bench-lwip",
+                "-p",
+                "tcplink-bench-embassy",
             ])
             .current_dir(&root)
             .status()
             .map_err(|e| format!("cannot run cargo: {e}"))?;
-        if !status.success() || !tap.exists() || !host.exists() {
+        if !status.success() || !all.iter().all(|p| p.exists()) {
             return Err(format!(
-                "could not build tcplink-tap and tcplink-host into {}; build them and retry, or \
-                 point --bin-dir at them",
+                "could not build tcplink-tap, tcplink-host, lwip-tap and embassy-tap into {}; \
+                 build them and retry, or point --bin-dir at them",
                 dir.display()
             ));
         }
     }
-    Ok(Bins { tap, host, bench })
+    Ok(Bins {
+        tap,
+        host,
+        bench,
+        lwip,
+        embassy,
+    })
 }
 
 /// Whether the TAP figures can run here; Err(reason) otherwise.
@@ -83,7 +99,7 @@ pub fn can_run() -> Result<(), String> {
 const DEVICE_CIDR: &str = "192.168.69.2/24";
 const DEVICE_MAC: &str = "02:00:00:00:00:02";
 
-fn quiet(mut cmd: Command) -> Command {
+pub fn quiet(mut cmd: Command) -> Command {
     cmd.stdout(Stdio::null()).stderr(Stdio::null());
     cmd
 }
@@ -100,7 +116,7 @@ pub fn probe(b: &Bins, ns: &str, addr: &str) -> Result<(), String> {
 
 /// One measured download.
 pub struct Dl {
-    gbit_s: f64,
+    pub gbit_s: f64,
 }
 
 /// The largest MTU Linux gives a TAP.
@@ -239,7 +255,7 @@ pub fn get_figure(b: &Bins, bytes: u64, runs: usize, limit: Duration) -> Result<
 }
 
 /// Starts `tcplink-bench kernel-http` (the kernel writer behind an HTTP head) via `cmd`.
-fn kernel_http(
+pub fn kernel_http(
     mut cmd: Command,
     listen: &str,
     bytes: u64,
@@ -251,11 +267,11 @@ fn kernel_http(
 }
 
 /// The device's TAP, address and MAC, as every device-side program takes them.
-fn device_args(ns: &Namespace) -> [&str; 6] {
+pub fn device_args(ns: &Namespace) -> [&str; 6] {
     ["--tap", ns.tap(), "--ip", DEVICE_CIDR, "--mac", DEVICE_MAC]
 }
 
-fn gbit(bytes: u64, secs: f64) -> f64 {
+pub fn gbit(bytes: u64, secs: f64) -> f64 {
     bytes as f64 * 8.0 / secs.max(1e-9) / 1e9
 }
 
@@ -446,14 +462,22 @@ fn start_servers(b: &Bins, name: &str, tap: &str, seed: &Path) -> Result<Servers
 }
 
 #[derive(Debug, Clone, Copy, Default)]
-struct LoadResult {
-    sessions_per_s: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    errors: u64,
+pub struct LoadResult {
+    pub sessions: u64,
+    pub sessions_per_s: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub errors: u64,
 }
 
-fn load(b: &Bins, ns: &str, addr: &str, clients: usize, secs: u64) -> Result<LoadResult, String> {
+/// `tcplink-host load ADDR` with `clients` for `secs` seconds, from inside namespace `ns`.
+pub fn load(
+    b: &Bins,
+    ns: &str,
+    addr: &str,
+    clients: usize,
+    secs: u64,
+) -> Result<LoadResult, String> {
     let mut cmd = procs::netns_command(ns, &b.host);
     cmd.args(["load", addr, "--clients", &clients.to_string()])
         .args(["--duration-s", &secs.to_string(), "--json"]);
@@ -471,6 +495,7 @@ fn load(b: &Bins, ns: &str, addr: &str, clients: usize, secs: u64) -> Result<Loa
     })?;
     let f = |k: &str| v.get(k).and_then(|x| x.as_f64()).unwrap_or(0.0);
     Ok(LoadResult {
+        sessions: f("sessions") as u64,
         sessions_per_s: f("sessions_per_s"),
         p50_ms: f("latency_p50_us") / 1000.0,
         p99_ms: f("latency_p99_us") / 1000.0,

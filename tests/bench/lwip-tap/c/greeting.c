@@ -46,7 +46,13 @@ static err_t greet_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t er
     memcpy(reply, "Hello, ", 7);
     memcpy(reply + 7, msg, len);
     reply[7 + len] = '!';
-    return tcp_write(pcb, reply, (u16_t)(len + 8), TCP_WRITE_FLAG_COPY);
+    /* The segment is consumed (freed above): anything but ERR_OK or ERR_ABRT would make
+     * lwIP keep it as refused data. Without memory for the reply the session cannot go on. */
+    if (tcp_write(pcb, reply, (u16_t)(len + 8), TCP_WRITE_FLAG_COPY) != ERR_OK) {
+        tcp_abort(pcb);
+        return ERR_ABRT;
+    }
+    return ERR_OK;
 }
 
 static err_t greet_accept(void *arg, struct tcp_pcb *pcb, err_t err) {
