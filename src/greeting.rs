@@ -329,11 +329,19 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
     ) -> bool {
         let mut changed = false;
         for i in 0..N {
-            // A spare socket has nothing to do: skip it without looking it up.
-            if matches!(self.slots[i], Slot::Spare) {
-                continue;
-            }
-            let socket = sockets.get_mut::<tcp::Socket>(self.handles[i]);
+            // Most sockets are spare or still waiting for a client: skip those with the
+            // least work, a spare one without even looking it up.
+            let socket = match self.slots[i] {
+                Slot::Spare => continue,
+                Slot::Listening => {
+                    let socket = sockets.get_mut::<tcp::Socket>(self.handles[i]);
+                    if matches!(socket.state(), State::Listen | State::SynReceived) {
+                        continue;
+                    }
+                    socket
+                }
+                _ => sockets.get_mut::<tcp::Socket>(self.handles[i]),
+            };
             changed |= self.service_one(i, now, socket, emit);
         }
         changed | self.balance(sockets)
