@@ -177,7 +177,8 @@ impl<S: Service> Service for Option<S> {
 
 impl<const N: usize, const MSG: usize> Service for GreetingServer<N, MSG> {
     fn service(&mut self, now: Instant, stack: &mut Stack<'_>, handler: &mut dyn Handler) -> bool {
-        GreetingServer::service(self, now, &mut stack.sockets, &mut |event| {
+        // The app runs `relisten` after every frame that changed a socket (`sockets_changed`).
+        self.service_heard(now, &mut stack.sockets, &mut |event| {
             handler.event(Event::Greeting(event))
         })
     }
