@@ -353,7 +353,7 @@ impl<'s, G: Service, H: Service> App<'s, G, H> {
         // nothing is left).
         let mut next = self.stack.poll_at(now);
         for _ in 0..MAX_ROUNDS {
-            if !next.is_some_and(|at| at <= now) || !self.stack.egress_once(now, device) {
+            if next.is_none_or(|at| at > now) || !self.stack.egress_once(now, device) {
                 break;
             }
             next = self.stack.poll_at(now);
