@@ -177,7 +177,8 @@ impl<S: Service> Service for Option<S> {
 
 impl<const N: usize, const MSG: usize> Service for GreetingServer<N, MSG> {
     fn service(&mut self, now: Instant, stack: &mut Stack<'_>, handler: &mut dyn Handler) -> bool {
-        GreetingServer::service(self, now, &mut stack.sockets, &mut |event| {
+        // The app runs `relisten` after every frame that changed a socket (`sockets_changed`).
+        self.service_heard(now, &mut stack.sockets, &mut |event| {
             handler.event(Event::Greeting(event))
         })
     }
@@ -352,7 +353,7 @@ impl<'s, G: Service, H: Service> App<'s, G, H> {
         // nothing is left).
         let mut next = self.stack.poll_at(now);
         for _ in 0..MAX_ROUNDS {
-            if !next.is_some_and(|at| at <= now) || !self.stack.egress_once(now, device) {
+            if next.is_none_or(|at| at > now) || !self.stack.egress_once(now, device) {
                 break;
             }
             next = self.stack.poll_at(now);

@@ -211,6 +211,11 @@ pub struct GreetingServer<const N: usize, const MSG: usize = 1024> {
     handles: [SocketHandle; N],
     slots: [Slot; N],
     counts: Counts,
+    /// A received frame has changed some socket since the listening ones were last looked
+    /// at. Only a frame moves a listening socket on (a SYN, its ACK, an RST: nothing here
+    /// sets a timeout or keep-alive that could end a half-open connection on a timer), so
+    /// between frames the service loop skips them.
+    heard: bool,
 }
 
 impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
@@ -245,6 +250,7 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
             handles,
             slots: core::array::from_fn(|_| Slot::Spare),
             counts: [N, 0, 0, 0, 0],
+            heard: true,
         };
         server.balance(&mut stack.sockets);
         server
@@ -327,13 +333,36 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
         sockets: &mut SocketSet<'_>,
         emit: &mut dyn FnMut(GreetingEvent),
     ) -> bool {
+        self.heard = true;
+        self.service_heard(now, sockets, emit)
+    }
+
+    /// [`service`](Self::service) for a caller that runs [`relisten`](Self::relisten) after
+    /// every received frame that changed a socket (as [`crate::app::App`] does): listening
+    /// sockets are only looked at if such a frame came since the last call.
+    pub(crate) fn service_heard(
+        &mut self,
+        now: Instant,
+        sockets: &mut SocketSet<'_>,
+        emit: &mut dyn FnMut(GreetingEvent),
+    ) -> bool {
+        let listeners = core::mem::replace(&mut self.heard, false);
         let mut changed = false;
         for i in 0..N {
-            // A spare socket has nothing to do: skip it without looking it up.
-            if matches!(self.slots[i], Slot::Spare) {
-                continue;
-            }
-            let socket = sockets.get_mut::<tcp::Socket>(self.handles[i]);
+            // Most sockets are spare or still waiting for a client: skip those with the
+            // least work, a spare one without even looking it up.
+            let socket = match self.slots[i] {
+                Slot::Spare => continue,
+                Slot::Listening if !listeners => continue,
+                Slot::Listening => {
+                    let socket = sockets.get_mut::<tcp::Socket>(self.handles[i]);
+                    if matches!(socket.state(), State::Listen | State::SynReceived) {
+                        continue;
+                    }
+                    socket
+                }
+                _ => sockets.get_mut::<tcp::Socket>(self.handles[i]),
+            };
             changed |= self.service_one(i, now, socket, emit);
         }
         changed | self.balance(sockets)
@@ -427,6 +456,7 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
     /// that reconnects in the same burst of frames as its close is thus served, and its close
     /// still completes.
     pub fn relisten(&mut self, sockets: &mut SocketSet<'_>) -> bool {
+        self.heard = true;
         let mut send_first = false;
         // Runs after every received frame: only closing slots can be freed, so with none
         // (the usual case) there is nothing to look at.
@@ -447,15 +477,23 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
     /// The earliest time the server has something to do without new input: a delayed reply,
     /// an idle timeout, a close that takes too long.
     pub fn poll_at(&self, now: Instant) -> Option<Instant> {
-        self.slots
-            .iter()
-            .filter_map(|slot| match slot {
-                Slot::Spare | Slot::Listening => None,
-                Slot::Open(session) => Some(session.poll_at(now, &self.config)),
-                Slot::Closing { deadline } => Some(*deadline),
-                Slot::Finishing => Some(now),
-            })
-            .min()
+        // Only connections have deadlines: stop once all of them are seen.
+        let mut left = self.active() + self.closing();
+        let mut next: Option<Instant> = None;
+        for slot in &self.slots {
+            if left == 0 {
+                break;
+            }
+            let at = match slot {
+                Slot::Spare | Slot::Listening => continue,
+                Slot::Open(session) => session.poll_at(now, &self.config),
+                Slot::Closing { deadline } => *deadline,
+                Slot::Finishing => now,
+            };
+            left -= 1;
+            next = Some(next.map_or(at, |next| next.min(at)));
+        }
+        next
     }
 }
 
