@@ -41,6 +41,7 @@ fn http_sim(faults: Faults, response: Response) -> Sim<16> {
         http: Some(LOSSY_LINK),
         dns: vec![PEER_IP],
         faults,
+        tls: None,
     };
     let mut sim = Sim::<16>::new(&setup, 24);
     sim.peer.serve_http(80, 1);

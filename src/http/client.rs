@@ -508,7 +508,7 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
                 let mut transport = self.transport(stack);
                 let moved = transport.pump();
                 match transport.ready() {
-                    Ready::Ready => {}
+                    Ready::Go => {}
                     Ready::Failed(error) => return Step::End(Err(error)),
                     Ready::Wait if now < since + c.connect_timeout => return Step::Stay(moved),
                     Ready::Wait => {

@@ -125,6 +125,9 @@ pub fn run(root: &Path) -> bool {
         ("core, dhcp only", core_features(root, "dhcp")),
         ("core, dns only", core_features(root, "dns")),
         ("core, http only", core_features(root, "http")),
+        // HTTPS (embedded-tls, our verifier) without alloc on the MCU target; the default
+        // features above include it too.
+        ("core, tls only", core_features(root, "tls")),
         (
             "core with defmt",
             root_cargo(
