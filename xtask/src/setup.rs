@@ -50,6 +50,8 @@ pub const PACKAGES: &[Package] = &[
     Package::new("socat", "socat"),
     // `kill`: the TAP tests stop tcplink-tap with SIGTERM.
     Package::new("procps", "kill"),
+    // `openssl s_server -tls1_3`: a TLS 1.3 server for the HTTPS TAP tests (firmware/tap/tests/https.rs).
+    Package::new("openssl", "openssl"),
 ];
 
 /// Rustup targets: the core's microcontroller check and the board firmware.

@@ -12,6 +12,7 @@ mod runner;
 mod session;
 mod shutdown;
 mod tap;
+mod trust;
 mod verify;
 
 use std::process::ExitCode;
