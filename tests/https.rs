@@ -415,3 +415,22 @@ fn faulty_link_https_gets_are_exact_or_a_typed_error() {
         runs()
     );
 }
+
+/// The RAM the TLS layer costs, fixed at compile time: the storage (record buffers and
+/// pipes) and the pinned task (embedded-tls's connection state and our verifier).
+#[test]
+fn tls_memory_is_bounded() {
+    use tcplink::tls::{TlsStorage, Verify, RECORD_RX, RECORD_TX};
+    let storage = Box::leak(Box::new(TlsStorage::<RECORD_RX, RECORD_TX>::new()));
+    use tcplink_testkit::rand_chacha::{rand_core::SeedableRng, ChaCha20Rng};
+    let rng = ChaCha20Rng::seed_from_u64(1);
+    let (_, task) = storage.split(rng, Verify::Insecure);
+    let storage_size = std::mem::size_of::<TlsStorage<RECORD_RX, RECORD_TX>>();
+    let task_size = std::mem::size_of_val(&task);
+    println!("TlsStorage<{RECORD_RX}, {RECORD_TX}>: {storage_size} B, TLS task: {task_size} B");
+    assert!(
+        storage_size < RECORD_RX + RECORD_TX + 13 * 1024,
+        "{storage_size}"
+    );
+    assert!(task_size < 12 * 1024, "{task_size}");
+}

@@ -20,6 +20,8 @@ pub use dns_server::DnsServer;
 pub use faults::{faulty, FaultStats, Faults, FaultyPort, Shuffle};
 pub use http_server::{End, HttpServer, Response};
 pub use pki::{Issuer, ServerCert, Validity};
+/// The seeded RNG the TLS tests give the device.
+pub use rand_chacha;
 pub use tls_server::{TlsBehaviour, TlsServer};
 
 use sha2::{Digest, Sha256};
