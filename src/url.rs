@@ -296,9 +296,15 @@ mod tests {
     #[test]
     fn rejects_what_cannot_be_fetched() {
         let url = Url::parse("HTTPS://x/").unwrap();
-        assert_eq!((url.tls, url.port, url.to_string().as_str()), (true, 443, "https://x/"));
+        assert_eq!(
+            (url.tls, url.port, url.to_string().as_str()),
+            (true, 443, "https://x/")
+        );
         let url = Url::parse("https://x:8443").unwrap();
-        assert_eq!((url.port, url.to_string().as_str()), (8443, "https://x:8443/"));
+        assert_eq!(
+            (url.port, url.to_string().as_str()),
+            (8443, "https://x:8443/")
+        );
         assert_eq!(Url::parse("ftp://x/"), Err(UrlError::UnsupportedScheme));
         for bad in [
             "http://[fe80::1%25eth0]:8080/x",

@@ -67,6 +67,7 @@ fn http_sim(faults: Faults, response: Response, family: Family) -> Sim<16> {
         faults,
         ipv6: family == Family::V6,
         slaac: false,
+        tls: None,
     };
     let mut sim = Sim::<16>::new(&setup, 24);
     sim.peer.serve_http(80, 1);

@@ -599,7 +599,7 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
                 let mut transport = self.transport(stack);
                 let moved = transport.pump();
                 match transport.ready() {
-                    Ready::Ready => {}
+                    Ready::Go => {}
                     // Refused (or reset) before the connection was usable: try the other
                     // family, if any.
                     Ready::Failed(HttpError::ConnectionRefused) => {

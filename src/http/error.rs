@@ -164,16 +164,17 @@ impl Render for TlsFailure {
             Self::ProtocolVersion => {
                 out.put("handshake failed: the server does not speak TLS 1.3 (TLS 1.2 only?)")
             }
-            Self::NoCommonParameters => {
-                out.put("handshake failed: no common cipher suite or group (need AES-128-GCM, P-256)")
-            }
+            Self::NoCommonParameters => out
+                .put("handshake failed: no common cipher suite or group (need AES-128-GCM, P-256)"),
             Self::Alert(code) => {
                 out.put("handshake failed: the server sent alert ");
                 out.decimal(u64::from(*code));
             }
             Self::RecordTooLarge => out.put("record larger than the receive buffer"),
             Self::Truncated => out.put("connection closed without close_notify (truncated)"),
-            Self::Unimplemented => out.put("the server sent a message this client does not implement"),
+            Self::Unimplemented => {
+                out.put("the server sent a message this client does not implement")
+            }
             Self::Protocol => out.put("protocol error from the server"),
         }
     }

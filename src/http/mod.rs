@@ -16,8 +16,8 @@ mod transport;
 pub use body::{BodyDecoder, Framing, MAX_LINE, MAX_TRAILERS};
 pub use client::{HttpClient, HttpConfig, HttpEvent, HttpStorage};
 pub use error::{CodingName, ConnectAttempt, ConnectError, DnsServers, HttpError, TlsFailure};
-pub use transport::{NoTls, Secure};
 pub use head::{parse as parse_head, unfold as unfold_head, ResponseHead, DEFAULT_HEADERS};
+pub use transport::{NoTls, Secure};
 
 /// `User-Agent` sent with every request.
 pub const USER_AGENT: &str = concat!("tcplink/", env!("CARGO_PKG_VERSION"));

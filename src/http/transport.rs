@@ -111,7 +111,7 @@ pub(super) enum Ready {
     /// Still connecting (TCP, or the TLS handshake).
     Wait,
     /// The request may be written.
-    Ready,
+    Go,
     /// The connection failed.
     Failed(HttpError),
 }
@@ -153,9 +153,9 @@ impl<'a, 'b> Transport<'a, 'b> {
             return Ready::Failed(HttpError::ConnectionRefused);
         }
         match &self.secure {
-            None if self.socket.may_send() => Ready::Ready,
+            None if self.socket.may_send() => Ready::Go,
             None => Ready::Wait,
-            Some(secure) if secure.is_open() => Ready::Ready,
+            Some(secure) if secure.is_open() => Ready::Go,
             Some(secure) => match secure.failure() {
                 Some(error) => Ready::Failed(error),
                 None => Ready::Wait,

@@ -27,16 +27,15 @@ use core::task::{Context, Poll, Waker};
 
 use embedded_tls::alert::AlertDescription;
 use embedded_tls::{
-    Aes128GcmSha256, CryptoProvider, CryptoRngCore, TlsConfig, TlsConnection, TlsContext,
-    TlsError,
+    Aes128GcmSha256, CryptoProvider, CryptoRngCore, TlsConfig, TlsConnection, TlsContext, TlsError,
 };
 use heapless::String;
 use smoltcp::socket::tcp::{self, State as TcpState};
 
 use crate::http::{HttpError, Secure, TlsFailure};
 use pipe::Pipe;
-use verify::{StrictVerifier, MAX_HOST};
 pub use verify::UnixClock;
+use verify::{StrictVerifier, MAX_HOST};
 
 /// The receive record buffer that holds any TLS record (2^14 bytes of data plus overhead).
 pub const RECORD_RX: usize = 16_640;
@@ -408,7 +407,10 @@ async fn session<R: CryptoRngCore>(
             .await
             .map_err(|e| failure(e, wire, false))?;
     }
-    connection.flush().await.map_err(|e| failure(e, wire, false))?;
+    connection
+        .flush()
+        .await
+        .map_err(|e| failure(e, wire, false))?;
     loop {
         // Room for plaintext, then the next record.
         poll_fn(|_| {

@@ -130,6 +130,9 @@ pub fn run(root: &Path) -> bool {
         ("core, http only", core_features(root, "http")),
         ("core, ipv6 only", core_features(root, "ipv6")),
         ("core, http + ipv6", core_features(root, "http,ipv6")),
+        // HTTPS (embedded-tls, our verifier) without alloc on the MCU target; the default
+        // features above include it too.
+        ("core, tls only", core_features(root, "tls")),
         (
             "core with defmt",
             root_cargo(

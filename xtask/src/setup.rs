@@ -59,6 +59,8 @@ pub const PACKAGES: &[Package] = &[
     Package::new("iputils-ping", "ping"),
     // Router advertisements for the device's SLAAC address (firmware/tap/tests/ipv6.rs).
     Package::new("radvd", "radvd"),
+    // `openssl s_server -tls1_3`: a TLS 1.3 server for the HTTPS TAP tests (firmware/tap/tests/https.rs).
+    Package::new("openssl", "openssl"),
 ];
 
 /// Rustup targets: the core's microcontroller check and the board firmware.

@@ -109,7 +109,8 @@ pub struct ServeArgs {
 /// One fetch.
 #[derive(Debug, Clone, Args)]
 pub struct GetArgs {
-    /// http://host[:port]/path (host name, IPv4 address, or IPv6 address in brackets).
+    /// http:// or https://host[:port]/path (host name, IPv4 address, or IPv6 address in
+    /// brackets).
     pub url: String,
     #[command(flatten)]
     pub fetch: FetchArgs,
@@ -162,6 +163,23 @@ pub struct FetchArgs {
     /// no limit].
     #[arg(long, value_name = "S", value_parser = clap::value_parser!(u64).range(1..=31_536_000))]
     pub max_time: Option<u64>,
+
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+/// How `https://` servers are trusted.
+#[derive(Debug, Clone, Args)]
+pub struct TlsArgs {
+    /// Trust the CA certificates in this PEM file (one or several) instead of the system's
+    /// store (/etc/ssl/certs/ca-certificates.crt). Chains must be ECDSA P-256.
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+
+    /// Do not verify the server's certificate at all (like curl -k). Anyone on the path can
+    /// then read and change the download; a warning says so.
+    #[arg(long)]
+    pub insecure: bool,
 }
 
 /// Serve, optionally fetching at the same time.

@@ -12,8 +12,9 @@ use smoltcp::iface::SocketStorage;
 use smoltcp::time::Duration;
 use tcplink::app::App;
 use tcplink::greeting::{GreetingConfig, GreetingServer};
-use tcplink::http::{HttpClient, HttpConfig, HttpStorage};
+use tcplink::http::{HttpClient, HttpConfig, HttpStorage, Secure};
 use tcplink::stack::{Stack, StackConfig, TcpBuffers};
+use tcplink::tls::{TlsLayer, TlsStorage};
 
 use crate::addresses::Ipv6Addresses;
 use crate::cli::{
@@ -23,6 +24,7 @@ use crate::cli::{
 use crate::download::{default_name, Download};
 use crate::runner::{Node, Stop};
 use crate::session::{Console, Fetch};
+use crate::trust::Anchors;
 
 /// Largest greeting message, the seed's `recv(1024)`.
 const MSG: usize = 1024;
@@ -36,8 +38,9 @@ type GreetingBuffers = TcpBuffers<MSG, 256>;
 type GetStorage = HttpStorage<{ 1024 * 1024 }, { MAX_URL + 1024 }>;
 /// The GET client's capacities: generous for the real web (curl accepts heads up to 300 KiB);
 /// the `--max-url/--max-head/--max-headers` limits apply within them. The client lives on
-/// the stack, so the head buffer stays well below the main thread's 8 MiB.
-type GetClient = HttpClient<MAX_HEAD, MAX_URL, MAX_HEADERS>;
+/// the stack, so the head buffer stays well below the main thread's 8 MiB. `https://` goes
+/// through the TLS layer it is given.
+type GetClient<'a> = HttpClient<MAX_HEAD, MAX_URL, MAX_HEADERS, &'a mut dyn Secure>;
 
 /// What one run does.
 struct Plan<'a> {
@@ -100,6 +103,17 @@ fn run_on<const N: usize>(node: &mut Node, plan: &Plan<'_>) -> Result<ExitCode> 
         .serve
         .map(|_| boxed_array::<GreetingBuffers, N>(GreetingBuffers::new));
     let mut get_storage = plan.fetch.map(|_| Box::new(GetStorage::new()));
+    // HTTPS: the record buffers on the heap (16 KiB), the TLS task pinned on this stack.
+    let anchors = match plan.fetch {
+        Some((_, args)) => Anchors::load(&args.tls)?,
+        None => Anchors::default(),
+    };
+    let mut anchor_list = Vec::new();
+    let verify = anchors.verify(&mut anchor_list);
+    let mut tls_storage = Box::new(TlsStorage::<{ tcplink::tls::RECORD_RX }>::new());
+    let (wire, task) = tls_storage.split(rand_core::OsRng, verify);
+    let task = std::pin::pin!(task);
+    let mut tls = TlsLayer::new(wire, task);
 
     let now = node.clock.now();
     let mut stack = Stack::new(&stack_config(net), &mut node.nic, &mut storage, now);
@@ -114,9 +128,11 @@ fn run_on<const N: usize>(node: &mut Node, plan: &Plan<'_>) -> Result<ExitCode> 
     let http_config = plan
         .fetch
         .map_or_else(HttpConfig::default, |(_, args)| http_config(args));
-    let http = get_storage
-        .as_deref_mut()
-        .map(|storage| GetClient::new(http_config, &mut stack, storage, &net.dns));
+    let http = get_storage.as_deref_mut().map(|storage| {
+        let client: GetClient<'_> = HttpClient::new(http_config, &mut stack, storage, &net.dns)
+            .with_secure(&mut tls as &mut dyn Secure);
+        client
+    });
 
     let mut app = App::new(stack).with_greeting(greeting).with_http(http);
     if net.dhcp {

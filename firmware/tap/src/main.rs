@@ -13,6 +13,7 @@ mod runner;
 mod session;
 mod shutdown;
 mod tap;
+mod trust;
 mod verify;
 
 use std::process::ExitCode;

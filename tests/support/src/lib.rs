@@ -20,6 +20,8 @@ pub use dns_server::{DnsServer, TYPE_A, TYPE_AAAA};
 pub use faults::{faulty, FaultStats, Faults, FaultyPort, Shuffle};
 pub use http_server::{End, HttpServer, Response};
 pub use pki::{Issuer, ServerCert, Validity};
+/// The seeded RNG the TLS tests give the device.
+pub use rand_chacha;
 pub use tls_server::{TlsBehaviour, TlsServer};
 
 use sha2::{Digest, Sha256};
@@ -30,9 +32,9 @@ use smoltcp::wire::{IpAddress, IpEndpoint, Ipv4Address, Ipv6Address};
 use tcplink::app::{App, DhcpEvent, Event, SinkError};
 use tcplink::greeting::{GreetingConfig, GreetingEvent, GreetingServer};
 use tcplink::http::{HttpClient, HttpConfig, HttpError, HttpEvent, HttpStorage, NoTls, Secure};
-use tcplink::tls::{TlsLayer, TlsStorage, UnixClock, Verify};
 use tcplink::link::{Link, Port};
 use tcplink::stack::{Stack, StackConfig, TcpBuffers};
+use tcplink::tls::{TlsLayer, TlsStorage, UnixClock, Verify};
 
 /// The device under test: 10.0.0.2/24.
 pub const DEVICE_IP: Ipv4Address = Ipv4Address::new(10, 0, 0, 2);
@@ -429,7 +431,10 @@ fn tls_layer(setup: &TlsSetup) -> &'static mut dyn Secure {
             clock: setup.clock,
         }
     };
-    let storage = leak(TlsStorage::<{ tcplink::tls::RECORD_RX }, { tcplink::tls::RECORD_TX }>::new());
+    let storage = leak(TlsStorage::<
+        { tcplink::tls::RECORD_RX },
+        { tcplink::tls::RECORD_TX },
+    >::new());
     let rng = rand_chacha::ChaCha20Rng::seed_from_u64(setup.seed);
     let (wire, task) = storage.split(rng, verify);
     let task = core::pin::Pin::static_mut(leak(task));

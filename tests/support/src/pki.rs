@@ -108,7 +108,12 @@ impl Issuer {
     }
 
     /// [`server`](Self::server) with the given validity.
-    pub fn server_valid(&self, names: &[&str], validity: Validity, above: &[&Issuer]) -> ServerCert {
+    pub fn server_valid(
+        &self,
+        names: &[&str],
+        validity: Validity,
+        above: &[&Issuer],
+    ) -> ServerCert {
         let leaf = self.leaf(names, validity);
         let mut chain = vec![leaf.der];
         chain.extend(above.iter().map(|i| i.der.clone()));

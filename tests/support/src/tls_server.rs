@@ -185,8 +185,9 @@ impl TlsServer {
                 }
                 if let Some(end) = find(&conn.request, b"\r\n\r\n") {
                     let head = &conn.request[..end];
-                    let line = String::from_utf8_lossy(head.split(|&b| b == b'\r').next().unwrap_or(b""))
-                        .into_owned();
+                    let line =
+                        String::from_utf8_lossy(head.split(|&b| b == b'\r').next().unwrap_or(b""))
+                            .into_owned();
                     let path = line.split(' ').nth(1).unwrap_or("").to_string();
                     let response = self.routes.get(&path).cloned().unwrap_or_else(|| {
                         Response::raw("HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot found")
@@ -216,7 +217,10 @@ impl TlsServer {
                             continue;
                         }
                     }
-                    let end = response.bytes.len().min(*sent + CHUNK.min(response.per_write));
+                    let end = response
+                        .bytes
+                        .len()
+                        .min(*sent + CHUNK.min(response.per_write));
                     let n = tls.writer().write(&response.bytes[*sent..end]).unwrap_or(0);
                     *sent += n;
                     continue;

@@ -1,0 +1,171 @@
+//! `tcplink-tap get https://…` on a real TAP in the test's own namespace, against nginx and
+//! `openssl s_server -tls1_3` there, with a CA the test makes (rcgen, ECDSA P-256).
+
+mod common;
+
+use std::path::Path;
+use std::process::Stdio;
+
+use common::*;
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose,
+    PKCS_ECDSA_P256_SHA256,
+};
+
+/// Bytes served.
+const SIZE: usize = 5 * 1024 * 1024;
+/// nginx's HTTPS and plain HTTP ports on HOST_IP.
+const HTTPS_PORT: u16 = 8443;
+const HTTP_PORT: u16 = 8081;
+/// openssl s_server's port.
+const S_SERVER_PORT: u16 = 4433;
+
+/// A CA and a server certificate for HOST_IP (an IP SAN) in `dir`: `ca.pem`, `server.pem`,
+/// `server.key`; plus `other-ca.pem`, a CA that signed nothing here.
+fn make_pki(dir: &Path) {
+    let ca_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.distinguished_name
+        .push(DnType::CommonName, "tcplink TAP test CA");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut leaf = CertificateParams::new(vec![HOST_IP.to_string()]).unwrap();
+    leaf.distinguished_name.push(DnType::CommonName, HOST_IP);
+    let leaf_cert = leaf.signed_by(&key, &ca_cert, &ca_key).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca_cert.pem()).unwrap();
+    std::fs::write(dir.join("server.pem"), leaf_cert.pem()).unwrap();
+    std::fs::write(dir.join("server.key"), key.serialize_pem()).unwrap();
+    let other_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut other = CertificateParams::new(Vec::<String>::new()).unwrap();
+    other.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    other.key_usages = vec![KeyUsagePurpose::KeyCertSign];
+    std::fs::write(
+        dir.join("other-ca.pem"),
+        other.self_signed(&other_key).unwrap().pem(),
+    )
+    .unwrap();
+}
+
+/// nginx with TLS 1.3 on HTTPS_PORT and plain HTTP on HTTP_PORT, serving `www/file`
+/// (SIZE random bytes) and `/go`, a 302 to the file over https. Returns the prefix (with the
+/// PKI) and the file's SHA-256.
+fn nginx_tls(lab: &Lab) -> (ChildGuard, tempfile::TempDir, String) {
+    let prefix = tempfile::tempdir().unwrap();
+    let p = prefix.path();
+    make_pki(p);
+    let www = p.join("www");
+    std::fs::create_dir(&www).unwrap();
+    let data = random_bytes(SIZE);
+    std::fs::write(www.join("file"), &data).unwrap();
+    let site = format!(
+        "root {www};\n    ssl_certificate {p}/server.pem;\n    ssl_certificate_key {p}/server.key;\n    \
+         ssl_protocols TLSv1.3;\n    location = /go {{ return 302 https://{HOST_IP}:{HTTPS_PORT}/file; }}",
+        www = www.display(),
+        p = p.display()
+    );
+    let https = format!("{HOST_IP}:{HTTPS_PORT} ssl");
+    let http = format!("{HOST_IP}:{HTTP_PORT}");
+    let args = tcplink_host::nginx::prepare(p, &[&https, &http], &site).unwrap();
+    let mut cmd = lab.cmd("nginx");
+    cmd.args(args).stdout(Stdio::null()).stderr(Stdio::null());
+    let server = ChildGuard::spawn(&mut cmd);
+    wait_listening(lab, HOST_IP, HTTPS_PORT);
+    (server, prefix, sha256_hex(&data))
+}
+
+fn get_to(lab: &Lab, url: &str, out: &Path, extra: &[&str]) -> std::process::Output {
+    let mut cmd = lab.tap(&STATIC_NET);
+    cmd.args(["get", url, "-o"]).arg(out).args(extra);
+    lab.run(&mut cmd)
+}
+
+/// 5 MiB over TLS 1.3 from nginx, verified against the test's CA (`--cacert`), identical;
+/// the same URL through an http:// redirect; the wrong CA refused; `--insecure` warns.
+#[test]
+fn get_https_from_nginx() {
+    let Some(lab) = Lab::new("tlsngx", &["nginx", "python3"]) else {
+        return;
+    };
+    let (_nginx, prefix, sha) = nginx_tls(&lab);
+    let ca = prefix.path().join("ca.pem");
+    let ca = ca.to_str().unwrap();
+    let out_dir = tempfile::tempdir().unwrap();
+    let out_file = out_dir.path().join("saved.bin");
+
+    let url = format!("https://{HOST_IP}:{HTTPS_PORT}/file");
+    let out = get_to(&lab, &url, &out_file, &["--cacert", ca]);
+    let stdout = success(&out);
+    assert!(stdout.starts_with("HTTP/1.1 200 OK\n"), "{stdout}");
+    assert_saved(&stdout, SIZE, &out_file, &sha);
+
+    // http:// → 302 → https://
+    std::fs::remove_file(&out_file).unwrap();
+    let go = format!("http://{HOST_IP}:{HTTP_PORT}/go");
+    let out = get_to(&lab, &go, &out_file, &["--cacert", ca]);
+    let stdout = success(&out);
+    assert!(
+        stdout.starts_with("HTTP/1.1 302 Moved Temporarily\n"),
+        "{stdout}"
+    );
+    assert_saved(&stdout, SIZE, &out_file, &sha);
+
+    // A CA that did not sign the server's certificate: refused, nothing saved.
+    std::fs::remove_file(&out_file).unwrap();
+    let other = prefix.path().join("other-ca.pem");
+    let out = get_to(
+        &lab,
+        &url,
+        &out_file,
+        &["--cacert", other.to_str().unwrap()],
+    );
+    let err = one_error_line(&out);
+    assert!(err.contains("unknown CA"), "{err}");
+    assert!(!out_file.exists());
+
+    // --insecure: no verification, and a warning saying so.
+    let out = get_to(&lab, &url, &out_file, &["--insecure"]);
+    let stdout = success(&out);
+    assert_saved(&stdout, SIZE, &out_file, &sha);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("warning: --insecure"), "{stderr}");
+}
+
+/// `openssl s_server -tls1_3 -WWW`: a read-until-close body ended by close_notify.
+#[test]
+fn get_https_from_openssl_s_server() {
+    let Some(lab) = Lab::new("tlsossl", &["openssl", "python3"]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    make_pki(dir.path());
+    let data = random_bytes(SIZE);
+    std::fs::write(dir.path().join("file"), &data).unwrap();
+    let mut cmd = lab.cmd("openssl");
+    cmd.args([
+        "s_server",
+        "-quiet",
+        "-tls1_3",
+        "-WWW",
+        "-accept",
+        &format!("{HOST_IP}:{S_SERVER_PORT}"),
+        "-cert",
+        "server.pem",
+        "-key",
+        "server.key",
+    ])
+    .current_dir(dir.path())
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    let _server = ChildGuard::spawn(&mut cmd);
+    wait_listening(&lab, HOST_IP, S_SERVER_PORT);
+    let out_dir = tempfile::tempdir().unwrap();
+    let out_file = out_dir.path().join("saved.bin");
+    let ca = dir.path().join("ca.pem");
+    let url = format!("https://{HOST_IP}:{S_SERVER_PORT}/file");
+    let out = get_to(&lab, &url, &out_file, &["--cacert", ca.to_str().unwrap()]);
+    let stdout = success(&out);
+    assert!(stdout.starts_with("HTTP/1.0 200 ok\n"), "{stdout}");
+    assert_saved(&stdout, SIZE, &out_file, &sha256_hex(&data));
+}
