@@ -15,7 +15,7 @@ use tcplink_testkit::{
 fn tls_sim(anchors: &[&[u8]], cert: &ServerCert, behaviour: TlsBehaviour) -> Sim<4> {
     let setup = DeviceSetup {
         http: Some(HttpConfig::default()),
-        dns: vec![PEER_IP],
+        dns: vec![PEER_IP.into()],
         tls: Some(TlsSetup::trusting(anchors)),
         ..DeviceSetup::default()
     };
@@ -143,6 +143,29 @@ fn every_san_counts_dns_and_ip() {
 }
 
 #[test]
+fn an_ipv6_literal_is_checked_against_ip_sans_without_its_brackets() {
+    let ca = Issuer::root("tcplink test CA");
+    let url = "https://[fd00::1]/x";
+    let setup = DeviceSetup {
+        http: Some(HttpConfig::default()),
+        tls: Some(TlsSetup::trusting(&[&ca.der])),
+        ipv6: true,
+        ..DeviceSetup::default()
+    };
+    for (names, want) in [
+        (&["fd00::1"][..], Ok((200, 2))),
+        // The same address as a DNS name, or another address, does not name it.
+        (&["[fd00::1]", "fd00::2"][..], Err(HttpError::Tls(TlsFailure::NameMismatch))),
+    ] {
+        let cert = ca.server(names, &[]);
+        let mut sim = Sim::<4>::new(&setup, 16);
+        sim.peer.serve_tls(443, &cert, TlsBehaviour::default());
+        sim.peer.tls[0].route("/x", Response::fixed(b"ok"));
+        assert_eq!(fetch(&mut sim, url), want, "{names:?}");
+    }
+}
+
+#[test]
 fn chain_through_an_intermediate_and_the_right_one_of_several_anchors() {
     let decoy = Issuer::root("decoy CA");
     let ca = Issuer::root("tcplink test CA");
@@ -244,9 +267,10 @@ fn busy_tls_sim(ca: &Issuer, cert: &ServerCert, faults: Faults) -> Sim<16> {
             dns_timeout: Duration::from_secs(15),
             ..HttpConfig::DEFAULT
         }),
-        dns: vec![PEER_IP],
+        dns: vec![PEER_IP.into()],
         faults,
         tls: Some(TlsSetup::trusting(&[&ca.der])),
+        ..DeviceSetup::default()
     };
     let mut sim = Sim::<16>::new(&setup, 40);
     sim.peer.serve_tls(443, cert, TlsBehaviour::default());
@@ -324,7 +348,7 @@ fn insecure_skips_verification_only_when_asked() {
     let cert = other.server(&["not-this-host.test"], &[]);
     let setup = DeviceSetup {
         http: Some(HttpConfig::default()),
-        dns: vec![PEER_IP],
+        dns: vec![PEER_IP.into()],
         tls: Some(TlsSetup {
             insecure: true,
             ..TlsSetup::trusting(&[&ca.der])
@@ -342,7 +366,7 @@ fn insecure_skips_verification_only_when_asked() {
 fn without_a_tls_layer_https_is_unsupported() {
     let setup = DeviceSetup {
         http: Some(HttpConfig::default()),
-        dns: vec![PEER_IP],
+        dns: vec![PEER_IP.into()],
         ..DeviceSetup::default()
     };
     let mut sim = Sim::<4>::new(&setup, 16);
@@ -402,7 +426,7 @@ fn faulty_link_https_gets_are_exact_or_a_typed_error() {
                 error,
                 HttpError::IdleTimeout
                     | HttpError::ConnectTimeout
-                    | HttpError::NoArpReply(_)
+                    | HttpError::NoNeighborReply(_)
                     | HttpError::DnsTimeout { .. }
                     | HttpError::Tls(TlsFailure::Protocol)
             ),

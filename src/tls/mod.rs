@@ -197,6 +197,11 @@ impl<F: Future<Output = Infallible>> Secure for TlsLayer<'_, F> {
         let mut wire = self.wire.borrow_mut();
         wire.reset();
         wire.host.clear();
+        // An IPv6 literal is checked against IP SANs without the URL's brackets.
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
         if wire.host.push_str(host).is_err() {
             wire.phase = Phase::Failed(TlsFailure::NameMismatch);
             return;
