@@ -155,7 +155,10 @@ fn an_ipv6_literal_is_checked_against_ip_sans_without_its_brackets() {
     for (names, want) in [
         (&["fd00::1"][..], Ok((200, 2))),
         // The same address as a DNS name, or another address, does not name it.
-        (&["[fd00::1]", "fd00::2"][..], Err(HttpError::Tls(TlsFailure::NameMismatch))),
+        (
+            &["[fd00::1]", "fd00::2"][..],
+            Err(HttpError::Tls(TlsFailure::NameMismatch)),
+        ),
     ] {
         let cert = ca.server(names, &[]);
         let mut sim = Sim::<4>::new(&setup, 16);
