@@ -176,20 +176,12 @@ pub fn load_figure(b: &Bins, clients: &[usize], secs: u64, runs: usize) -> Resul
 }
 
 /// The downloaders of figure 2c, in the order of the table.
-const GETTERS: [&str; 5] = [
+const GETTERS: [&str; 4] = [
     "tcplink-tap get -o /dev/null, host TSO (as shipped)",
-    "tcplink-tap get -o /dev/null, TSO off (TAP gso_max_segs 1: 1514-byte frames)",
     "tcplink core GET (App + HttpClient) on smoltcp's TunTapInterface, 1514-byte frames",
     "lwIP 2.2 httpc, lwip-tap get",
     "embassy-net 0.9.1, embassy-tap get",
 ];
-/// The rows the ratio columns divide by.
-const LWIP_ROW: usize = 3;
-const EMBASSY_ROW: usize = 4;
-/// The TSO-off row: the host may put at most one TCP segment in each frame it sends.
-const ONE_SEGMENT_ROW: usize = 1;
-/// The kernel's default limit of segments per GSO frame.
-const GSO_MAX_SEGS: u32 = 65535;
 
 /// Figure 2c: `bytes` per GET from the kernel HTTP writer, `runs` rounds.
 pub fn get_figure(b: &Bins, bytes: u64, runs: usize, limit: Duration) -> Result<Section, String> {
@@ -209,25 +201,10 @@ pub fn get_figure(b: &Bins, bytes: u64, runs: usize, limit: Duration) -> Result<
         for k in 0..n {
             let i = (run + k) % n;
             let _ = procs::ip(&["-n", ns.name(), "neigh", "flush", "dev", ns.tap()]);
-            let segs = if i == ONE_SEGMENT_ROW {
-                1
-            } else {
-                GSO_MAX_SEGS
-            };
-            procs::ip(&[
-                "-n",
-                ns.name(),
-                "link",
-                "set",
-                ns.tap(),
-                "gso_max_segs",
-                &segs.to_string(),
-            ])?;
-            let null = Path::new("/dev/null");
             let d = match i {
-                0 | ONE_SEGMENT_ROW => tapfig::tap_get(b, &ns, url, null, bytes, limit)?,
-                2 => core_get(b, &ns, url, bytes, limit)?,
-                LWIP_ROW => peer_get(&b.lwip, "lwip-tap get", &ns, url, bytes, limit)?,
+                0 => tapfig::tap_get(b, &ns, url, Path::new("/dev/null"), bytes, limit)?,
+                1 => core_get(b, &ns, url, bytes, limit)?,
+                2 => peer_get(&b.lwip, "lwip-tap get", &ns, url, bytes, limit)?,
                 _ => peer_get(&b.embassy, "embassy-tap get", &ns, url, bytes, limit)?,
             };
             eprintln!(
@@ -249,13 +226,10 @@ pub fn get_figure(b: &Bins, bytes: u64, runs: usize, limit: Duration) -> Result<
          with the order rotated per round. Every row is timed as a whole process (start, TAP \
          attach, ARP, connect, transfer, close), the body counted and discarded. `tcplink-tap` \
          attaches the TAP with a virtio-net header and TSO, so the host sends it up to 64 KiB \
-         per frame. `TSO off`: the same binary with the TAP's `gso_max_segs` set to 1 (`ip \
-         link set TAP gso_max_segs 1`), so the host cuts every frame to one 1460-byte \
-         segment, the 1514-byte frames lwIP's and embassy-net's drivers get (a 100 MB GET: \
-         68,503 frames to the device instead of 1,624). The core row runs the same core \
-         (`App` + `HttpClient`, polled like tcplink-tap, 1 MiB window) on smoltcp's \
-         `TunTapInterface` instead of tcplink-tap's device. Ratios per round, median \
-         (min–max).",
+         per frame; tcplink-tap has no switch to turn that off, so the same-frames row runs \
+         the same core (`App` + `HttpClient`, polled like tcplink-tap, 1 MiB window) on \
+         smoltcp's `TunTapInterface`, 1514-byte frames like lwIP's and embassy-net's drivers. \
+         Ratios per round, median (min–max).",
         human_bytes(bytes)
     ));
     let mut t = Table::new(&[
@@ -268,8 +242,8 @@ pub fn get_figure(b: &Bins, bytes: u64, runs: usize, limit: Duration) -> Result<
         t.row(vec![
             name.to_string(),
             Summary::of(&samples[i]).show(3),
-            show_ratio(&ratios(&samples[i], &samples[LWIP_ROW])),
-            show_ratio(&ratios(&samples[i], &samples[EMBASSY_ROW])),
+            show_ratio(&ratios(&samples[i], &samples[2])),
+            show_ratio(&ratios(&samples[i], &samples[3])),
         ]);
     }
     s.table(&t);
