@@ -9,8 +9,9 @@
 //! that the GET client reads and writes through the [`Secure`] seam.
 //!
 //! * Cipher suite TLS_AES_128_GCM_SHA256, key exchange P-256, server certificates ECDSA P-256.
-//! * Verification is on unless [`Verify::Insecure`] is chosen: see [`verify`](self) for what
-//!   is checked.
+//! * Verification is on unless [`Verify::Insecure`] is chosen: our own strict verifier
+//!   (`src/tls/verify.rs`) checks CA flags on every non-leaf certificate, the chain up to
+//!   one of the trust anchors, every DNS and IP subjectAltName, and dates given a clock.
 //! * Limitation: embedded-tls panics (`unimplemented!()`) when a server sends a handshake
 //!   message other than NewSessionTicket after the handshake (e.g. a post-handshake
 //!   CertificateRequest); a KeyUpdate is refused as [`TlsFailure::Unimplemented`].
