@@ -27,6 +27,7 @@ use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
 
 use embedded_tls::alert::AlertDescription;
+use embedded_tls::MaxFragmentLength;
 use embedded_tls::{
     Aes128GcmSha256, CryptoProvider, CryptoRngCore, TlsConfig, TlsConnection, TlsContext, TlsError,
 };
@@ -362,7 +363,12 @@ async fn session<R: CryptoRngCore>(
 ) -> Result<(), TlsFailure> {
     let wire = io.wire;
     let id = io.session;
-    let config = TlsConfig::new().with_server_name(host);
+    let mut config = TlsConfig::new().with_server_name(host);
+    if let Some(length) = fragment_length(record_rx.len()) {
+        // A small receive buffer asks the server for small records (RFC 6066); servers that
+        // ignore it send records too large: `TlsFailure::RecordTooLarge`.
+        config = config.with_max_fragment_length(length);
+    }
     let mut connection: TlsConnection<'_, PipeIo<'_>, Aes128GcmSha256> =
         TlsConnection::new(io, record_rx, record_tx);
     let mut provider = Provider {
@@ -432,6 +438,19 @@ async fn session<R: CryptoRngCore>(
         let free = w.plain_in.free();
         let data = buffer.pop(free);
         w.plain_in.push(data);
+    }
+}
+
+/// The largest max_fragment_length whose records fit a receive buffer of `rx` bytes (data
+/// plus 256 bytes of TLS overhead), or `None` when any record fits.
+fn fragment_length(rx: usize) -> Option<MaxFragmentLength> {
+    const OVERHEAD: usize = 256;
+    match rx {
+        RECORD_RX.. => None,
+        n if n >= 4096 + OVERHEAD => Some(MaxFragmentLength::Bits12),
+        n if n >= 2048 + OVERHEAD => Some(MaxFragmentLength::Bits11),
+        n if n >= 1024 + OVERHEAD => Some(MaxFragmentLength::Bits10),
+        _ => Some(MaxFragmentLength::Bits9),
     }
 }
 
