@@ -461,3 +461,30 @@ fn tls_memory_is_bounded() {
     );
     assert!(task_size < 12 * 1024, "{task_size}");
 }
+
+/// A 768-byte receive buffer asks for max_fragment_length 512; rustls does not honour it and
+/// sends full records: a typed error, not an overflow or a hang.
+#[test]
+fn record_larger_than_the_buffer_is_its_own_error() {
+    let ca = Issuer::root("tcplink test CA");
+    let cert = ca.server(&["files.test"], &[]);
+    let setup = DeviceSetup {
+        http: Some(HttpConfig::default()),
+        dns: vec![PEER_IP],
+        tls: Some(TlsSetup {
+            small_records: true,
+            ..TlsSetup::trusting(&[&ca.der])
+        }),
+        ..DeviceSetup::default()
+    };
+    let mut sim = Sim::<4>::new(&setup, 16);
+    sim.peer.serve_tls(443, &cert, TlsBehaviour::default());
+    sim.peer.serve_dns(&[("files.test", PEER_IP)]);
+    sim.peer.tls[0].route("/x", Response::fixed(&pseudo_random(40_000, 4)));
+    let error = fetch(&mut sim, "https://files.test/x").unwrap_err();
+    assert_eq!(error, HttpError::Tls(TlsFailure::RecordTooLarge));
+    assert_eq!(
+        error.to_string(),
+        "TLS: record larger than the receive buffer"
+    );
+}

@@ -9,8 +9,9 @@
 //! that the GET client reads and writes through the [`Secure`] seam.
 //!
 //! * Cipher suite TLS_AES_128_GCM_SHA256, key exchange P-256, server certificates ECDSA P-256.
-//! * Verification is on unless [`Verify::Insecure`] is chosen: see [`verify`](self) for what
-//!   is checked.
+//! * Verification is on unless [`Verify::Insecure`] is chosen: our own strict verifier
+//!   (`src/tls/verify.rs`) checks CA flags on every non-leaf certificate, the chain up to
+//!   one of the trust anchors, every DNS and IP subjectAltName, and dates given a clock.
 //! * Limitation: embedded-tls panics (`unimplemented!()`) when a server sends a handshake
 //!   message other than NewSessionTicket after the handshake (e.g. a post-handshake
 //!   CertificateRequest); a KeyUpdate is refused as [`TlsFailure::Unimplemented`].
@@ -26,6 +27,7 @@ use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
 
 use embedded_tls::alert::AlertDescription;
+use embedded_tls::MaxFragmentLength;
 use embedded_tls::{
     Aes128GcmSha256, CryptoProvider, CryptoRngCore, TlsConfig, TlsConnection, TlsContext, TlsError,
 };
@@ -366,7 +368,12 @@ async fn session<R: CryptoRngCore>(
 ) -> Result<(), TlsFailure> {
     let wire = io.wire;
     let id = io.session;
-    let config = TlsConfig::new().with_server_name(host);
+    let mut config = TlsConfig::new().with_server_name(host);
+    if let Some(length) = fragment_length(record_rx.len()) {
+        // A small receive buffer asks the server for small records (RFC 6066); servers that
+        // ignore it send records too large: `TlsFailure::RecordTooLarge`.
+        config = config.with_max_fragment_length(length);
+    }
     let mut connection: TlsConnection<'_, PipeIo<'_>, Aes128GcmSha256> =
         TlsConnection::new(io, record_rx, record_tx);
     let mut provider = Provider {
@@ -436,6 +443,19 @@ async fn session<R: CryptoRngCore>(
         let free = w.plain_in.free();
         let data = buffer.pop(free);
         w.plain_in.push(data);
+    }
+}
+
+/// The largest max_fragment_length whose records fit a receive buffer of `rx` bytes (data
+/// plus 256 bytes of TLS overhead), or `None` when any record fits.
+fn fragment_length(rx: usize) -> Option<MaxFragmentLength> {
+    const OVERHEAD: usize = 256;
+    match rx {
+        RECORD_RX.. => None,
+        n if n >= 4096 + OVERHEAD => Some(MaxFragmentLength::Bits12),
+        n if n >= 2048 + OVERHEAD => Some(MaxFragmentLength::Bits11),
+        n if n >= 1024 + OVERHEAD => Some(MaxFragmentLength::Bits10),
+        _ => Some(MaxFragmentLength::Bits9),
     }
 }
 

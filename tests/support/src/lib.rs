@@ -392,6 +392,8 @@ pub struct TlsSetup {
     pub clock: Option<UnixClock>,
     /// Seed of the device's (deterministic, test-only) random source.
     pub seed: u64,
+    /// A 768-byte receive record buffer (max_fragment_length 512) instead of 16,640.
+    pub small_records: bool,
 }
 
 impl TlsSetup {
@@ -402,6 +404,7 @@ impl TlsSetup {
             insecure: false,
             clock: Some(system_clock),
             seed: 1,
+            small_records: false,
         }
     }
 }
@@ -431,11 +434,17 @@ fn tls_layer(setup: &TlsSetup) -> &'static mut dyn Secure {
             clock: setup.clock,
         }
     };
+    let rng = rand_chacha::ChaCha20Rng::seed_from_u64(setup.seed);
+    if setup.small_records {
+        let storage = leak(TlsStorage::<768, { tcplink::tls::RECORD_TX }>::new());
+        let (wire, task) = storage.split(rng, verify);
+        let task = core::pin::Pin::static_mut(leak(task));
+        return leak(TlsLayer::new(wire, task));
+    }
     let storage = leak(TlsStorage::<
         { tcplink::tls::RECORD_RX },
         { tcplink::tls::RECORD_TX },
     >::new());
-    let rng = rand_chacha::ChaCha20Rng::seed_from_u64(setup.seed);
     let (wire, task) = storage.split(rng, verify);
     let task = core::pin::Pin::static_mut(leak(task));
     leak(TlsLayer::new(wire, task))
