@@ -470,7 +470,7 @@ fn record_larger_than_the_buffer_is_its_own_error() {
     let cert = ca.server(&["files.test"], &[]);
     let setup = DeviceSetup {
         http: Some(HttpConfig::default()),
-        dns: vec![PEER_IP],
+        dns: vec![PEER_IP.into()],
         tls: Some(TlsSetup {
             small_records: true,
             ..TlsSetup::trusting(&[&ca.der])
