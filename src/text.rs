@@ -16,7 +16,7 @@ pub trait TextOut {
     /// Appends `text`.
     fn put(&mut self, text: &str);
 
-    /// Appends `n` in decimal. The digits come from [`Decimal`], which every implementor
+    /// Appends `n` in decimal. The digits come from `Decimal`, which every implementor
     /// shares: this default method is copied into each one, so it only puts them.
     fn decimal(&mut self, n: u64) {
         let decimal = Decimal::of(n);
