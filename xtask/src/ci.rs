@@ -173,8 +173,12 @@ pub fn run(root: &Path) -> bool {
             "benchmark peer stacks (lwIP and embassy-net on a TAP) build",
             root_cargo(
                 root,
+                // tcplink-bench too, as the bench builds them: see `tapfig::bins` on why
+                // embassy-net's smoltcp 0.13 and the core's smoltcp build only together with it.
                 &[
                     "build",
+                    "-p",
+                    "tcplink-bench",
                     "-p",
                     "tcplink-tap",
                     "-p",

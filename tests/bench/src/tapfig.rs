@@ -52,16 +52,22 @@ pub fn bins(dir: Option<&Path>) -> Result<Bins, String> {
         };
         eprintln!(
             "tcplink-bench: a program is missing in {}; building them: cargo build --profile \
-             {profile} -p tcplink-tap -p tcplink-host -p tcplink-bench-lwip \
+             {profile} -p tcplink-bench -p tcplink-tap -p tcplink-host -p tcplink-bench-lwip \
              -p tcplink-bench-embassy (in {})",
             dir.display(),
             root.display()
         );
         let status = Command::new(env!("CARGO"))
+            // With tcplink-bench in the same build, as RESULTS.md's command has it: its
+            // smoltcp `alloc` and embassy-net's (smoltcp 0.13) both need `managed/alloc`, which
+            // cargo then unifies into every smoltcp of the build; without it one of the two
+            // smoltcp versions sees `managed/alloc` without its own `alloc` and fails to build.
             .args([
                 "build",
                 "--profile",
                 profile,
+                "-p",
+                "tcplink-bench",
                 "-p",
                 "tcplink-tap",
                 "-p",
