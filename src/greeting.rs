@@ -201,8 +201,9 @@ const FINISHING: usize = 4;
 
 /// How many slots are in each state, by [`Slot::kind`]. Kept up to date with every change of
 /// a slot, so the checks that run after every received frame ([`GreetingServer::relisten`])
-/// cost nothing when there is nothing to do, instead of a scan of all `N` slots.
-type Counts = [usize; 5];
+/// cost nothing when there is nothing to do, instead of a scan of all `N` slots. `u16`: a
+/// board's RAM counts every byte, and no server has more than 65,535 sockets.
+type Counts = [u16; 5];
 
 /// The greeting server over `N` sockets; `MSG` bytes is the most one read takes (the seed's
 /// `recv(1024)`).
@@ -231,6 +232,7 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
     ) -> Self {
         const {
             assert!(N > 0, "the greeting server needs at least one socket");
+            assert!(N <= u16::MAX as usize, "at most 65,535 greeting sockets");
             assert!(MSG > 0, "a read must take at least one byte");
             assert!(
                 TX >= WELCOME.len(),
@@ -249,7 +251,7 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
             config,
             handles,
             slots: core::array::from_fn(|_| Slot::Spare),
-            counts: [N, 0, 0, 0, 0],
+            counts: [N as u16, 0, 0, 0, 0],
             heard: true,
         };
         server.balance(&mut stack.sockets);
@@ -268,12 +270,17 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
 
     /// Connections being served right now.
     pub fn active(&self) -> usize {
-        self.counts[OPEN]
+        self.count(OPEN)
     }
 
     /// Connections closed but not yet finished (their FIN handshake or RST still going).
     pub fn closing(&self) -> usize {
-        self.counts[CLOSING] + self.counts[FINISHING]
+        self.count(CLOSING) + self.count(FINISHING)
+    }
+
+    /// How many slots are of `kind`.
+    fn count(&self, kind: usize) -> usize {
+        usize::from(self.counts[kind])
     }
 
     /// Puts slot `i` in state `slot`, keeping the counts.
@@ -312,8 +319,7 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
         debug_assert!(self.counts_hold());
         let mut changed = false;
         let mut from = 0;
-        while self.counts[OPEN] + self.counts[LISTENING] < self.max_open() && self.counts[SPARE] > 0
-        {
+        while self.count(OPEN) + self.count(LISTENING) < self.max_open() && self.count(SPARE) > 0 {
             let Some(i) = (from..N).find(|&i| matches!(self.slots[i], Slot::Spare)) else {
                 break;
             };
