@@ -16,17 +16,8 @@ fn a_missed_first_arp_request_costs_milliseconds_not_a_second() {
     let Some(lab) = Lab::new("startarp", &["python3"]) else {
         return;
     };
-    let ns = lab.ns.name().to_string();
-    let ip = |args: &[&str]| {
-        let out = lab.run(
-            std::process::Command::new("ip")
-                .args(["-n", &ns])
-                .args(args),
-        );
-        success(&out);
-    };
     let host_cidr = format!("{HOST_IP}/24");
-    ip(&["addr", "del", &host_cidr, "dev", "tap0"]);
+    ip(&lab, &["addr", "del", &host_cidr, "dev", "tap0"]);
 
     let root = tempfile::tempdir().unwrap();
     std::fs::write(root.path().join("hello"), "hello from the host\n").unwrap();
@@ -61,22 +52,8 @@ fn a_missed_first_arp_request_costs_milliseconds_not_a_second() {
         assert!(waiting.elapsed() < DEADLINE, "the device sent nothing");
         std::thread::sleep(Duration::from_millis(2));
     }
-    ip(&["addr", "add", &host_cidr, "dev", "tap0"]);
-    let answering = Instant::now();
-    let status = get.child.wait(DEADLINE);
-    let took = answering.elapsed();
-
-    assert!(status.success(), "{status}: {:?}", get.seen);
-    assert_eq!(
-        std::fs::read_to_string(&out_file).unwrap(),
-        "hello from the host\n"
-    );
-    // Without early repeats this is about 950 ms: smoltcp asks again 1 s after the first
-    // request. With them, the next repeat (at most 160 ms away) gets the answer.
-    assert!(
-        took < Duration::from_millis(500),
-        "GET took {took:?} after the host could answer"
-    );
+    let add = ["addr", "add", &host_cidr, "dev", "tap0"];
+    answer_then_finish(&lab, &add, &mut get, &out_file, "hello from the host\n");
 }
 
 /// The IPv6 counterpart: the host does not own fd00:69::1 when the device's first neighbour
@@ -87,17 +64,8 @@ fn a_missed_first_neighbour_solicitation_costs_milliseconds_not_a_second() {
     let Some(lab) = Lab::new("startndp", &[]) else {
         return;
     };
-    let ns = lab.ns.name().to_string();
-    let ip = |args: &[&str]| {
-        let out = lab.run(
-            std::process::Command::new("ip")
-                .args(["-n", &ns])
-                .args(args),
-        );
-        success(&out);
-    };
     let host_cidr = format!("{HOST_IP6}/64");
-    ip(&["-6", "addr", "del", &host_cidr, "dev", "tap0"]);
+    ip(&lab, &["-6", "addr", "del", &host_cidr, "dev", "tap0"]);
 
     let root = tempfile::tempdir().unwrap();
     std::fs::write(root.path().join("hello"), "hello over IPv6\n").unwrap();
@@ -127,16 +95,38 @@ fn a_missed_first_neighbour_solicitation_costs_milliseconds_not_a_second() {
         );
         std::thread::sleep(Duration::from_millis(2));
     }
-    ip(&["-6", "addr", "add", &host_cidr, "dev", "tap0", "nodad"]);
+    let add = ["-6", "addr", "add", &host_cidr, "dev", "tap0", "nodad"];
+    answer_then_finish(&lab, &add, &mut get, &out_file, "hello over IPv6\n");
+}
+
+/// `ip -n NS ARGS` in the test's namespace; it must succeed.
+fn ip(lab: &Lab, args: &[&str]) {
+    let out = lab.run(
+        std::process::Command::new("ip")
+            .args(["-n", lab.ns.name()])
+            .args(args),
+    );
+    success(&out);
+}
+
+/// Gives the host its address (`ip` with `add`) now that the device's first request went
+/// unanswered, then checks the GET ends with `body` in `out_file` well before smoltcp's own
+/// retry: without early repeats about 950 ms (it asks again 1 s after the first request);
+/// with them, the next repeat (at most 160 ms away) gets the answer.
+fn answer_then_finish(
+    lab: &Lab,
+    add: &[&str],
+    get: &mut Server,
+    out_file: &std::path::Path,
+    body: &str,
+) {
+    ip(lab, add);
     let answering = Instant::now();
     let status = get.child.wait(DEADLINE);
     let took = answering.elapsed();
 
     assert!(status.success(), "{status}: {:?}", get.seen);
-    assert_eq!(
-        std::fs::read_to_string(&out_file).unwrap(),
-        "hello over IPv6\n"
-    );
+    assert_eq!(std::fs::read_to_string(out_file).unwrap(), body);
     assert!(
         took < Duration::from_millis(500),
         "GET took {took:?} after the host could answer"
