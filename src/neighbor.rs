@@ -36,8 +36,9 @@ const REPEATS: [Duration; 4] = [
     Duration::from_millis(160),
 ];
 
-/// Room for the request frame: ARP is 42 bytes, an IPv6 neighbour solicitation 86.
-const FRAME: usize = 128;
+/// Room for the request frame: ARP is 42 bytes, an IPv6 neighbour solicitation (with the
+/// source link-layer option) 86; an IPv4-only build keeps only the room ARP needs.
+const FRAME: usize = if cfg!(feature = "ipv6") { 86 } else { 42 };
 
 /// What one frame says about neighbour resolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! SMSC LAN9118 Ethernet controller driver, as a `smoltcp::phy::Device`.
 //!
 //! The controller has its own packet FIFOs, so the driver copies one frame at a time
-//! between them and two fixed 1536-byte buffers: no DMA, no allocation, polled (the
+//! between them and two fixed 1520-byte buffers: no DMA, no allocation, polled (the
 //! interrupt line only wakes the CPU). Register layout and FIFO formats follow the SMSC
 //! datasheet and were checked against QEMU's model (hw/net/lan9118.c). The firmware's
 //! `unsafe` is here: register access, the NVIC unmask and the interrupt handler.
@@ -22,8 +22,9 @@ pub const MPS2_AN385_BASE: usize = 0x4020_0000;
 /// The controller's interrupt line on the MPS2 AN385 (NVIC external interrupt 13).
 pub const MPS2_AN385_IRQ: u16 = 13;
 
-/// Bytes in each frame buffer: an Ethernet frame of 1514 bytes (+4 for a VLAN tag) fits.
-pub const FRAME_BUF: usize = 1536;
+/// Bytes in each frame buffer: an Ethernet frame of 1514 bytes (+4 for a VLAN tag), rounded
+/// up to the FIFO's 32-bit words.
+pub const FRAME_BUF: usize = 1520;
 /// Full-size frames the RX FIFO holds.
 const RX_FIFO_FRAMES: usize = 6;
 /// Largest frame handed to smoltcp: 1500-byte IP MTU plus the Ethernet header.

@@ -49,9 +49,10 @@ struct Build {
 
 const KIB: u64 = 1024;
 
-/// Greeting server, 4 sockets. Goal 24 KiB / 10 KiB. RAM: the goal (10,136 B measured: the
-/// server answers in place; +20 B since it keeps a count of slots per state). Flash: 27,812 B
-/// measured (the board's 32 interrupt vectors, folded identical functions, the machine
+/// Greeting server, 4 sockets. Goal 24 KiB / 10 KiB. RAM: the goal (10,016 B measured: the
+/// server answers in place; +20 B since it keeps a count of slots per state; −120 B since the
+/// driver's frame buffers are 1,520 B and an IPv4-only build keeps 42 B for the repeated ARP
+/// request). Flash: 27,764 B measured (the board's 32 interrupt vectors, folded identical functions, the machine
 /// outliner; ICMP echo replies) plus a little; the goal is not met on stable (issue 17:
 /// compiler_builtins' memmove/memcpy/64-bit division alone are 3.8 KB, which only a nightly
 /// build-std rebuilds smaller).
@@ -62,10 +63,11 @@ const GREETING_BUDGET: Budget = Budget {
     goal_ram: 10 * KIB,
 };
 
-/// Greeting + GET + DHCP + DNS. Goal 52 KiB / 22 KiB. Measured 62,552 B / 22,528 B: the
+/// Greeting + GET + DHCP + DNS. Goal 52 KiB / 22 KiB. Measured 62,444 B / 22,408 B: the
 /// dual-stack HTTP client (addresses of either family, the family plan and its two-attempt
-/// error) cost 5.2 KB of flash and 48 B of RAM, which the greeting server's slot counts as
-/// `u16` bring back to the RAM goal exactly; the flash goal is missed by 9 KB (issue 17).
+/// error) cost 5.2 KB of flash and 48 B of RAM; the RAM goal was met by 0 B until the frame
+/// buffers above gave it 120 B of room (another rustc laid it out 4 B over). The flash goal is
+/// missed by 9 KB (issue 17).
 /// Budget: the RAM goal, flash measured plus about 1 %.
 const FULL_BUDGET: Budget = Budget {
     flash: 61 * KIB + 768,
