@@ -8,13 +8,22 @@
 //! without `core::fmt`; panics print their message only with `--features debug`. With
 //! `--features dhcp` the board takes its address (and DNS server) from a DHCP lease instead
 //! of the static 192.168.69.2. With `--features ipv6` it also has fd00:69::2/64 and its
-//! link-local address, and serves and answers ping on both families.
+//! link-local address, and serves and answers ping on both families. With `--features tls`
+//! the URL may be `https://...`: TLS 1.3, verified against the CA compiled in from
+//! `TCPLINK_CA_DER`, and after the GET the board logs its stack high-water mark and its
+//! longest `App::poll`.
 #![no_std]
 #![no_main]
 #![deny(unsafe_code)]
 
 mod clock;
 mod console;
+#[cfg(feature = "tls")]
+#[allow(unsafe_code)]
+mod cost;
+#[cfg(feature = "tls")]
+#[allow(unsafe_code)]
+mod entropy;
 #[allow(unsafe_code)]
 mod lan9118;
 mod vectors;
@@ -33,6 +42,8 @@ use tcplink::http::{HttpClient, HttpConfig, HttpEvent, HttpStorage};
 use tcplink::smoltcp;
 use tcplink::stack::{Stack, StackConfig, TcpBuffers};
 use tcplink::text::{Render, TextOut};
+#[cfg(feature = "tls")]
+use tcplink::tls::{TlsLayer, TlsStorage, Verify};
 
 use clock::Clock;
 use console::Console;
@@ -81,6 +92,16 @@ const HTTP_TX: usize = 512;
 const HTTP_HEAD: usize = 2048;
 #[cfg(feature = "get")]
 const HTTP_URL: usize = 256;
+/// TLS record buffers: 768 B receives a record of 512 B of data (the client asks the server
+/// for max_fragment_length 512 because this is below a full 16 KiB record); 1 KiB sends the
+/// ClientHello and the request.
+#[cfg(feature = "tls")]
+const TLS_RX: usize = 768;
+#[cfg(feature = "tls")]
+const TLS_TX: usize = 1024;
+/// The one CA an `https://` server's chain must lead to (DER, from `TCPLINK_CA_DER`).
+#[cfg(feature = "tls")]
+const TRUST_ANCHORS: &[&[u8]] = &[include_bytes!(concat!(env!("OUT_DIR"), "/ca.der"))];
 
 /// Socket slots: the greeting server's, plus the GET's TCP and DNS sockets if it runs, plus
 /// the DHCP client's.
@@ -96,6 +117,9 @@ type Greeting = GreetingServer<GREETING_SOCKETS, GREETING_MSG>;
 type Http = HttpClient<HTTP_HEAD, HTTP_URL>;
 #[cfg(not(feature = "get"))]
 type Http = ();
+/// With TLS the client holds the TLS task, whose type has no name, so that app lives in
+/// `main`'s frame (which never returns) instead of a static.
+#[cfg(not(feature = "tls"))]
 type BoardApp = App<'static, Greeting, Http>;
 
 #[entry]
@@ -152,11 +176,7 @@ fn main() -> ! {
 
     let mut stack = Stack::new(&config, nic, storage, clock.now());
     let greeting_config = GreetingConfig::default();
-    let greeting = GreetingServer::<GREETING_SOCKETS, GREETING_MSG>::new(
-        greeting_config,
-        &mut stack,
-        greeting_buffers,
-    );
+    let greeting = Greeting::new(greeting_config, &mut stack, greeting_buffers);
     if let Some(ip) = stack.ipv4() {
         console.put("greeting: listening on ");
         console.ipv4(ip);
@@ -174,6 +194,27 @@ fn main() -> ! {
         console.end_line();
     }
     let app = App::new(stack).with_greeting(greeting);
+    // The TLS session's memory and its task, for an `https://` URL. The task is pinned in
+    // this frame: `main` never returns.
+    #[cfg(feature = "tls")]
+    let tls_storage =
+        cortex_m::singleton!(: TlsStorage<TLS_RX, TLS_TX> = TlsStorage::new()).expect("taken once");
+    #[cfg(feature = "tls")]
+    let Some(rng) = entropy::rng() else {
+        fail(|out| out.put("entropy: no seed from the host (semihosting target=native)"))
+    };
+    #[cfg(feature = "tls")]
+    let (wire, task) = tls_storage.split(
+        rng,
+        Verify::Anchors {
+            anchors: TRUST_ANCHORS,
+            clock: Some(entropy::unix_time),
+        },
+    );
+    #[cfg(feature = "tls")]
+    let task = core::pin::pin!(task);
+    #[cfg(feature = "tls")]
+    let mut tls = TlsLayer::new(wire, task);
     // The lease is logged as `DHCP: address A/P, gateway G, DNS D`.
     #[cfg(feature = "dhcp")]
     let app = app.with_dhcp();
@@ -187,6 +228,8 @@ fn main() -> ! {
             .and_then(|s| s.parse::<Ipv4Address>().ok())
             .map(IpAddress::Ipv4);
         let client = Http::new(HttpConfig::default(), app.stack(), storage, dns.as_slice());
+        #[cfg(feature = "tls")]
+        let client = client.with_secure(&mut tls);
         let mut app = app.with_http(client);
         console.put("GET ");
         console.put(url);
@@ -197,16 +240,32 @@ fn main() -> ! {
         }
         app
     };
+    #[cfg(not(feature = "tls"))]
     let app = cortex_m::singleton!(: BoardApp = app).expect("taken once");
+    #[cfg(feature = "tls")]
+    let mut app = app;
+    #[cfg(feature = "tls")]
+    let app = &mut app;
 
     let mut log = Log {
         console,
         #[cfg(feature = "get")]
         body: Body::default(),
+        #[cfg(feature = "tls")]
+        finished: false,
     };
     let mut reported = Counters::default();
+    #[cfg(feature = "tls")]
+    let mut timer = cost::PollTimer::default();
     loop {
+        #[cfg(not(feature = "tls"))]
         let next = app.poll(clock.now(), nic, &mut log);
+        #[cfg(feature = "tls")]
+        let next = timer.time(&mut clock, |clock| app.poll(clock.now(), nic, &mut log));
+        #[cfg(feature = "tls")]
+        if core::mem::take(&mut log.finished) {
+            timer.report(&mut log.console);
+        }
 
         let counters = nic.counters();
         if (counters.rx_dropped, counters.tx_errors) != (reported.rx_dropped, reported.tx_errors) {
@@ -242,6 +301,9 @@ struct Log {
     console: Console,
     #[cfg(feature = "get")]
     body: Body,
+    /// The GET just ended (done or failed): time to log what it cost.
+    #[cfg(feature = "tls")]
+    finished: bool,
 }
 
 /// What arrived of the current response's body.
@@ -272,11 +334,19 @@ impl Handler for Log {
                 out.put(" bytes, fnv1a64 ");
                 out.hex(self.body.hash.0, 16);
                 out.end_line();
+                #[cfg(feature = "tls")]
+                {
+                    self.finished = true;
+                }
             }
             #[cfg(feature = "get")]
             Event::Http(HttpEvent::Failed(e)) => {
                 out.put("http: failed: ");
                 out.line(&e);
+                #[cfg(feature = "tls")]
+                {
+                    self.finished = true;
+                }
             }
             #[cfg(feature = "get")]
             Event::Http(event) => {

@@ -1,0 +1,93 @@
+//! What the HTTPS GET costs the board, logged once it ends: the stack's high-water mark and
+//! the longest single `App::poll`.
+//!
+//! * Stack: cortex-m-rt's `paint-stack` fills the stack region (the RAM above the statics,
+//!   `_stack_end`..`_stack_start`) with [`STACK_PAINT_VALUE`] at reset; the deepest word that
+//!   no longer holds it marks how far the stack ever reached.
+//! * Time: SysTick, read to the core-clock cycle (40 ns at 25 MHz). Under QEMU with
+//!   `-icount shift=0` virtual time advances 1 ns per guest instruction, so the nanoseconds
+//!   are instructions (to within one 40 ns step).
+
+use cortex_m::peripheral::SYST;
+use cortex_m_rt::STACK_PAINT_VALUE;
+
+use crate::clock::{Clock, CORE_CLOCK_HZ};
+use crate::console::Console;
+use tcplink::text::TextOut;
+
+extern "C" {
+    /// The top of the stack (the end of RAM), from cortex-m-rt's link.x.
+    static _stack_start: u32;
+    /// The lowest address the stack may reach: just above the statics.
+    static _stack_end: u32;
+}
+
+/// Nanoseconds per core-clock cycle.
+const NS_PER_CYCLE: u64 = 1_000_000_000 / CORE_CLOCK_HZ as u64;
+/// Cycles in one 1 ms SysTick period.
+const CYCLES_PER_MS: u64 = CORE_CLOCK_HZ as u64 / 1_000;
+
+/// The longest `App::poll` so far.
+#[derive(Default)]
+pub struct PollTimer {
+    longest_ns: u64,
+}
+
+impl PollTimer {
+    /// Runs `poll` and keeps its duration if it is the longest yet.
+    pub fn time<T>(&mut self, clock: &mut Clock, poll: impl FnOnce(&mut Clock) -> T) -> T {
+        let start = nanos(clock);
+        let out = poll(clock);
+        self.longest_ns = self.longest_ns.max(nanos(clock) - start);
+        out
+    }
+
+    /// Logs `board: longest App::poll N ns (= instructions under qemu -icount shift=0)` and
+    /// `board: stack high-water mark N of M bytes`.
+    pub fn report(&self, out: &mut Console) {
+        out.put("board: longest App::poll ");
+        out.decimal(self.longest_ns);
+        out.put(" ns (= instructions under qemu -icount shift=0)");
+        out.end_line();
+        let (used, size) = stack_high_water();
+        out.put("board: stack high-water mark ");
+        out.decimal(used as u64);
+        out.put(" of ");
+        out.decimal(size as u64);
+        out.put(" bytes");
+        out.end_line();
+    }
+}
+
+/// Time since the clock started, to the core-clock cycle.
+fn nanos(clock: &mut Clock) -> u64 {
+    loop {
+        let ms = clock.millis();
+        // SysTick counts down from its reload value (CYCLES_PER_MS - 1) once a millisecond.
+        let left = u64::from(SYST::get_current());
+        // A tick between the two reads would pair a new count with the old milliseconds.
+        if clock.millis() == ms {
+            let cycles = ms * CYCLES_PER_MS + (CYCLES_PER_MS - 1 - left.min(CYCLES_PER_MS - 1));
+            return cycles * NS_PER_CYCLE;
+        }
+    }
+}
+
+/// Bytes of stack ever used, and the stack's size.
+fn stack_high_water() -> (usize, usize) {
+    let top = (&raw const _stack_start) as usize;
+    let bottom = (&raw const _stack_end) as usize;
+    let mut at = bottom;
+    while at < top {
+        // SAFETY: `at` is a word-aligned address in the stack region between the statics
+        // and the end of RAM (both from the linker script; `_stack_end` is 4-aligned). The
+        // part below the stack pointer belongs to no live object; the part above it is only
+        // read, through a volatile read that creates no reference.
+        let word = unsafe { core::ptr::read_volatile(at as *const u32) };
+        if word != STACK_PAINT_VALUE {
+            break;
+        }
+        at += 4;
+    }
+    (top - at, top - bottom)
+}
