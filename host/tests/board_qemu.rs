@@ -1,8 +1,9 @@
 //! The bare-metal board port (firmware/mps2-an385) under QEMU, attached to a TAP in a
 //! network namespace: the seed's own client, `tcplink-host greet` and concurrent clients talk
 //! to the emulated Cortex-M3, and an HTTP GET from the board reaches a server in the
-//! namespace, by address or (with DHCP and DNS from dnsmasq) by name. Needs root (netns,
-//! TAP), `qemu-system-arm`, `dnsmasq` and the thumbv7m-none-eabi target.
+//! namespace, by address or (with DHCP and DNS from dnsmasq) by name, and over HTTPS from
+//! nginx with a CA the test makes. Needs root (netns, TAP), `qemu-system-arm`, `dnsmasq`,
+//! `nginx`, `openssl` and the thumbv7m-none-eabi target.
 //!
 //! Every wait is bounded: a board that does not answer fails the test with QEMU's output.
 
@@ -47,6 +48,16 @@ static BUILD: Mutex<()> = Mutex::new(());
 /// firmware's cargo `features`, e.g. `dhcp`, `ipv6`) and copies the ELF to `into`, so parallel
 /// tests each boot their own variant.
 fn build_firmware(get_url: Option<&str>, features: &[&str], into: &Path) -> PathBuf {
+    build_firmware_env(get_url, features, &[], into)
+}
+
+/// [`build_firmware`] with build-time settings `env` (e.g. `TCPLINK_CA_DER`).
+fn build_firmware_env(
+    get_url: Option<&str>,
+    features: &[&str],
+    env: &[(&str, &Path)],
+    into: &Path,
+) -> PathBuf {
     let _lock = BUILD.lock().unwrap_or_else(|e| e.into_inner());
     let dir = firmware_dir();
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
@@ -65,6 +76,10 @@ fn build_firmware(get_url: Option<&str>, features: &[&str], into: &Path) -> Path
     };
     for feature in features {
         cmd.args(["--features", feature]);
+    }
+    cmd.env_remove("TCPLINK_CA_DER");
+    for (name, value) in env {
+        cmd.env(name, value);
     }
     let out = cmd.output().expect("run cargo for the firmware");
     assert!(
@@ -184,9 +199,15 @@ impl Drop for Running {
 
 /// Boots the firmware in `ns` with the LAN9118 on the namespace's TAP.
 fn start_board(ns: &Namespace, elf: &Path) -> Running {
+    start_board_with(ns, elf, &[])
+}
+
+/// [`start_board`] with more QEMU arguments (`qemu_args`).
+fn start_board_with(ns: &Namespace, elf: &Path, qemu_args: &[&str]) -> Running {
     let mut cmd = ns.command("timeout");
     cmd.args([QEMU_LIFETIME_S, QEMU])
         .args(["-cpu", "cortex-m3", "-machine", "mps2-an385", "-nographic"])
+        .args(qemu_args)
         .args(["-semihosting-config", "enable=on,target=native"])
         .arg("-nic")
         .arg(format!("tap,ifname={},script=no,downscript=no", ns.tap()))
@@ -719,4 +740,251 @@ fn board_uses_dhcp_and_dns_from_dnsmasq() {
     });
     assert!(served, "no close line:\n{}", board.output());
     eprintln!("board log:\n{}", board.output());
+}
+
+/// nginx's HTTPS port on HOST_IP for the board's GET.
+const HTTPS_PORT: u16 = 8443;
+
+/// Runs `openssl` with `args` in `dir`; panics with its output if it fails.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run openssl");
+    assert!(out.status.success(), "openssl {args:?}: {out:?}");
+}
+
+/// A self-signed ECDSA P-256 CA in `dir`: `NAME.key`, `NAME.pem` and `NAME.der` (what the
+/// board's build takes as `TCPLINK_CA_DER`).
+fn make_ca(dir: &Path, name: &str) -> PathBuf {
+    let (key, pem, der) = (
+        format!("{name}.key"),
+        format!("{name}.pem"),
+        format!("{name}.der"),
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &pem,
+            "-days",
+            "30",
+            "-subj",
+            &format!("/CN=tcplink board test {name}"),
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    );
+    openssl(dir, &["x509", "-in", &pem, "-outform", "der", "-out", &der]);
+    dir.join(der)
+}
+
+/// `server.key` and `server.pem` in `dir`: an ECDSA P-256 certificate for HOST_IP (an IP
+/// subjectAltName), issued by the CA `ca` that [`make_ca`] made there.
+fn make_server_cert(dir: &Path, ca: &str) {
+    let subject = format!("/CN={HOST_IP}");
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            &subject,
+        ],
+    );
+    std::fs::write(
+        dir.join("server.ext"),
+        format!("subjectAltName=IP:{HOST_IP}\nbasicConstraints=CA:FALSE\n"),
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            &format!("{ca}.pem"),
+            "-CAkey",
+            &format!("{ca}.key"),
+            "-CAcreateserial",
+            "-days",
+            "30",
+            "-out",
+            "server.pem",
+            "-extfile",
+            "server.ext",
+        ],
+    );
+}
+
+/// nginx in `ns`, TLS 1.3 only on HOST_IP:HTTPS_PORT with `scratch`'s `server.pem`, serving
+/// `body` as /blob.bin, once it accepts connections.
+fn serve_https(ns: &Namespace, scratch: &Path, body: &[u8]) -> Running {
+    let prefix = scratch.join("nginx");
+    let www = prefix.join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("blob.bin"), body).unwrap();
+    let site = format!(
+        "root {www};\n    ssl_certificate {dir}/server.pem;\n    \
+         ssl_certificate_key {dir}/server.key;\n    ssl_protocols TLSv1.3;",
+        www = www.display(),
+        dir = scratch.display()
+    );
+    let listen = format!("{HOST_IP}:{HTTPS_PORT} ssl");
+    let args = tcplink_host::nginx::prepare(&prefix, &[&listen], &site).unwrap();
+    let mut cmd = ns.command("timeout");
+    cmd.args([QEMU_LIFETIME_S, "nginx"]).args(args);
+    let mut nginx = Running::start(cmd);
+    wait_accepting(ns, HTTPS_PORT, &mut nginx, "nginx");
+    nginx
+}
+
+/// The board built with `--features get,tls` GETs a 200 KiB file over TLS 1.3 from nginx,
+/// verifying its certificate against the CA compiled in (`TCPLINK_CA_DER`): nginx's exact
+/// head, the size and FNV-1a 64 hash of the file, and the cost lines (longest poll, stack
+/// high-water mark) are logged, and the greeting server keeps serving. Under
+/// `-icount shift=0`, so the longest-poll figure is an instruction count. The same firmware
+/// built with a CA that did not sign nginx's certificate refuses the server: the unknown-CA
+/// line and no body.
+#[test]
+fn board_downloads_a_file_over_https() {
+    let test = "board_downloads_a_file_over_https";
+    if !can_run(test) || !require_programs(test, &["nginx", "openssl"]) {
+        return;
+    }
+    let scratch = TempDir::new("https");
+    let dir = &scratch.0;
+    let ca = make_ca(dir, "ca");
+    let other_ca = make_ca(dir, "other-ca");
+    make_server_cert(dir, "ca");
+    let body = test_body();
+    let url = format!("https://{HOST_IP}:{HTTPS_PORT}/blob.bin");
+    let good_dir = dir.join("good");
+    let wrong_dir = dir.join("wrong");
+    std::fs::create_dir_all(&good_dir).unwrap();
+    std::fs::create_dir_all(&wrong_dir).unwrap();
+    let elf = build_firmware_env(Some(&url), &["tls"], &[("TCPLINK_CA_DER", &ca)], &good_dir);
+    let wrong_elf = build_firmware_env(
+        Some(&url),
+        &["tls"],
+        &[("TCPLINK_CA_DER", &other_ca)],
+        &wrong_dir,
+    );
+
+    let ns = Namespace::create(&format!("tlboard-s-{}", std::process::id()), TAP)
+        .expect("create the namespace");
+    let nginx = serve_https(&ns, dir, &body);
+
+    let mut board = start_board_with(&ns, &elf, &["-icount", "shift=0"]);
+    let (log, want) = await_download(&mut board, &body, &[("nginx", &nginx)]);
+    assert!(log.contains(&format!("GET {url}\n")), "{log}");
+    assert!(
+        log.contains(&format!("http: connected to {HOST_IP}:{HTTPS_PORT}\n")),
+        "{log}"
+    );
+    // nginx's head, line by line; only the dates and the ETag vary.
+    let server = format!(
+        "Server: nginx/{}",
+        tcplink_host::nginx::version().expect("nginx -v")
+    );
+    let length = format!("Content-Length: {}", body.len());
+    let head: Vec<&str> = log
+        .lines()
+        .skip_while(|l| !l.starts_with("HTTP/"))
+        .take_while(|l| !l.starts_with("http: "))
+        .collect();
+    let expected: [(&str, bool); 9] = [
+        ("HTTP/1.1 200 OK", true),
+        (&server, true),
+        ("Date: ", false),
+        ("Content-Type: application/octet-stream", true),
+        (&length, true),
+        ("Last-Modified: ", false),
+        ("Connection: close", true),
+        ("ETag: \"", false),
+        ("Accept-Ranges: bytes", true),
+    ];
+    assert_eq!(head.len(), expected.len(), "head {head:?} in:\n{log}");
+    for (line, (want_line, exact)) in head.iter().zip(expected) {
+        if exact {
+            assert_eq!(*line, want_line, "{log}");
+        } else {
+            assert!(line.starts_with(want_line), "{line:?} in:\n{log}");
+        }
+    }
+    assert!(
+        log.contains(&format!("{want}\n")),
+        "want `{want}` in:\n{log}"
+    );
+    // What it cost, logged once the GET is done.
+    let finished = board.wait_for(Duration::from_secs(10), |log| {
+        log.contains("board: stack high-water mark ")
+    });
+    let log = board.output();
+    assert!(finished, "no cost lines:\n{log}");
+    let poll_ns: u64 = field(
+        &log,
+        "board: longest App::poll ",
+        " ns (= instructions under qemu -icount shift=0)",
+    );
+    let stack_line = field::<String>(&log, "board: stack high-water mark ", " bytes");
+    let (used, size) = stack_line.split_once(" of ").expect("`N of M`");
+    let (used, size): (u64, u64) = (used.parse().unwrap(), size.parse().unwrap());
+    // Certificate verification alone takes millions of instructions and ~25 KB of stack.
+    assert!(poll_ns > 1_000_000, "{log}");
+    assert!(used > 16 * 1024 && used < size, "{log}");
+    // The greeting server runs alongside the client.
+    wait_until_serving(&ns, &mut board);
+    eprintln!("board log:\n{}", board.output());
+    drop(board);
+
+    // Built trusting another CA: the handshake is refused, no body arrives.
+    let mut board = start_board(&ns, &wrong_elf);
+    let (log, _) = await_download(&mut board, &body, &[("nginx", &nginx)]);
+    assert!(
+        log.contains("\nhttp: failed: TLS: certificate not issued by a trusted CA (unknown CA)\n"),
+        "{log}"
+    );
+    assert!(!log.contains("HTTP/1.1"), "{log}");
+    assert!(!log.contains("http: done"), "{log}");
+    eprintln!("board log (other CA):\n{log}");
+}
+
+/// The text between `prefix` and `suffix` on the log line that starts with `prefix`, parsed.
+fn field<T: std::str::FromStr>(log: &str, prefix: &str, suffix: &str) -> T
+where
+    T::Err: std::fmt::Debug,
+{
+    let line = log
+        .lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no `{prefix}` line in:\n{log}"));
+    line[prefix.len()..]
+        .strip_suffix(suffix)
+        .unwrap_or_else(|| panic!("{line:?} does not end in {suffix:?}"))
+        .parse()
+        .unwrap()
 }

@@ -35,7 +35,8 @@ pub const PACKAGES: &[Package] = &[
     Package::new("binutils", "size"),
     // `setpriv`: runs tcplink-tap without privileges in a test.
     Package::new("util-linux", "setpriv"),
-    // nginx: a real HTTP server for the TAP GET tests and the benchmark's nginx row.
+    // nginx: a real HTTP server for the TAP GET tests, the benchmark's nginx row and the
+    // board's HTTPS GET (host/tests/board_qemu.rs).
     Package::new("nginx", "nginx"),
     // curl: the kernel-to-kernel client the benchmark's nginx row compares with.
     Package::new("curl", "curl"),
@@ -59,7 +60,8 @@ pub const PACKAGES: &[Package] = &[
     Package::new("iputils-ping", "ping"),
     // Router advertisements for the device's SLAAC address (firmware/tap/tests/ipv6.rs).
     Package::new("radvd", "radvd"),
-    // `openssl s_server -tls1_3`: a TLS 1.3 server for the HTTPS TAP tests (firmware/tap/tests/https.rs).
+    // `openssl s_server -tls1_3`: a TLS 1.3 server for the HTTPS TAP tests (firmware/tap/tests/https.rs);
+    // the CA and certificates of the board's HTTPS test (host/tests/board_qemu.rs).
     Package::new("openssl", "openssl"),
 ];
 
