@@ -94,6 +94,16 @@ pub fn run(root: &Path) -> bool {
     get_build
         .args(["--", "-D", "warnings"])
         .env("TCPLINK_GET_URL", "http://192.168.69.1:8000/");
+    // The HTTPS board build: the URL and the trust anchor it needs at build time (the
+    // footprint's CA; nothing is fetched).
+    let mut tls_build = board(
+        root,
+        &["clippy", "--release", "--features", "tls,dhcp,ipv6,debug"],
+    );
+    tls_build
+        .args(["--", "-D", "warnings"])
+        .env("TCPLINK_GET_URL", "https://192.168.69.1:8443/")
+        .env("TCPLINK_CA_DER", root.join("tests/bench/footprint-ca.der"));
     let mut docs = root_cargo(root, &["doc", "-p", "tcplink", "--no-deps"]);
     docs.env("RUSTDOCFLAGS", "-D warnings");
     let mut size = Command::new("size");
@@ -117,6 +127,10 @@ pub fn run(root: &Path) -> bool {
         (
             "clippy (board: GET + DHCP + DNS + IPv6, debug panics)",
             get_build,
+        ),
+        (
+            "clippy (board: HTTPS GET + DHCP + DNS + IPv6, debug panics)",
+            tls_build,
         ),
         ("core docs (broken links fail)", docs),
         (

@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::lwip;
 use crate::procs;
 use crate::report::{Section, Table};
-use crate::symbols::{self, Capability, Symbol, DHCP, DNS, FMT, HTTP, UDP_SOCKET};
+use crate::symbols::{self, Capability, Symbol, DHCP, DNS, FMT, HTTP, TLS, UDP_SOCKET};
 
 /// One build's sizes in bytes.
 #[derive(Debug, Clone, Copy)]
@@ -23,13 +23,12 @@ pub struct Size {
     pub ram: u64,
 }
 
-/// Most a build may take in CI, and the issue's goal for it.
+/// Most a build may take in CI, and the issue's goal for it (flash, RAM), if it set one.
 #[derive(Debug, Clone, Copy)]
 struct Budget {
     flash: u64,
     ram: u64,
-    goal_flash: u64,
-    goal_ram: u64,
+    goal: Option<(u64, u64)>,
 }
 
 /// A firmware build a board would ship.
@@ -59,8 +58,7 @@ const KIB: u64 = 1024;
 const GREETING_BUDGET: Budget = Budget {
     flash: 27 * KIB + 256,
     ram: 10 * KIB,
-    goal_flash: 24 * KIB,
-    goal_ram: 10 * KIB,
+    goal: Some((24 * KIB, 10 * KIB)),
 };
 
 /// Greeting + GET + DHCP + DNS. Goal 52 KiB / 22 KiB. Measured 62,444 B / 22,408 B: the
@@ -72,11 +70,22 @@ const GREETING_BUDGET: Budget = Budget {
 const FULL_BUDGET: Budget = Budget {
     flash: 61 * KIB + 768,
     ram: 22 * KIB,
-    goal_flash: 52 * KIB,
-    goal_ram: 22 * KIB,
+    goal: Some((52 * KIB, 22 * KIB)),
 };
 
-const GREETING_ABSENT: &[Capability] = &[HTTP, DNS, DHCP, UDP_SOCKET, FMT];
+/// Greeting + HTTPS GET (issue 14 set no goal). Measured 120,980 B / 33,416 B: TLS 1.3 with
+/// P-256 and our strict verifier are +63.9 KB of flash over the plain GET build; RAM with
+/// 768 B receive records (max_fragment_length 512) and the TLS pipes. The App and the TLS
+/// task live in `main`'s frame, not in static RAM (their types have no name for a static):
+/// the stack's high-water mark (26,584 B, logged by the board after the GET) holds them.
+/// Budget: measured plus about 1 %.
+const TLS_BUDGET: Budget = Budget {
+    flash: 119 * KIB + 256,
+    ram: 33 * KIB,
+    goal: None,
+};
+
+const GREETING_ABSENT: &[Capability] = &[HTTP, DNS, DHCP, UDP_SOCKET, FMT, TLS];
 
 const GREETING_1: Build = Build {
     label: "greeting server, 1 socket",
@@ -110,7 +119,7 @@ const GET: Build = Build {
     sockets: 4,
     features: &["get"],
     present: &[HTTP, DNS],
-    absent: &[DHCP, UDP_SOCKET, FMT],
+    absent: &[DHCP, UDP_SOCKET, FMT, TLS],
     budget: None,
     lwip: None,
 };
@@ -119,7 +128,7 @@ const FULL: Build = Build {
     sockets: 4,
     features: &["get", "dhcp"],
     present: &[HTTP, DNS, DHCP],
-    absent: &[UDP_SOCKET, FMT],
+    absent: &[UDP_SOCKET, FMT, TLS],
     budget: Some(FULL_BUDGET),
     lwip: Some(lwip::Config::Full),
 };
@@ -136,8 +145,27 @@ const IPV6: Build = Build {
     lwip: None,
 };
 
+/// Greeting + one HTTPS GET at boot (static address), trusting one CA.
+const HTTPS: Build = Build {
+    label: "greeting + HTTPS GET (static address), 4 sockets",
+    sockets: 4,
+    features: &["get", "tls"],
+    present: &[HTTP, DNS, TLS],
+    absent: &[DHCP, UDP_SOCKET, FMT],
+    budget: Some(TLS_BUDGET),
+    lwip: None,
+};
+
 /// The URL the GET builds compile in (nothing is fetched at build time).
 const URL: &str = "http://files.test:8000/blob.bin";
+/// The URL of the `tls` build.
+const HTTPS_URL: &str = "https://files.test:8443/blob.bin";
+
+/// The trust anchor the `tls` build compiles in: a P-256 CA certificate whose key was
+/// thrown away (it only has to be a CA of realistic size).
+fn footprint_ca() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("footprint-ca.der")
+}
 
 fn firmware_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../firmware/mps2-an385")
@@ -171,12 +199,16 @@ fn build(b: &Build) -> Result<Measured, String> {
         .env_remove("CARGO_PROFILE_RELEASE_OPT_LEVEL")
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("TCPLINK_DNS");
+        .env_remove("TCPLINK_DNS")
+        .env_remove("TCPLINK_CA_DER");
     if b.features.is_empty() {
         cmd.env_remove("TCPLINK_GET_URL");
     } else {
         cmd.args(["--features", &b.features.join(",")]);
-        if b.features.contains(&"get") {
+        if b.features.contains(&"tls") {
+            cmd.env("TCPLINK_GET_URL", HTTPS_URL)
+                .env("TCPLINK_CA_DER", footprint_ca());
+        } else if b.features.contains(&"get") {
             cmd.env("TCPLINK_GET_URL", URL);
         }
     }
@@ -238,7 +270,15 @@ fn within(v: u64, max: u64) -> &'static str {
 
 /// Figure 5.
 pub fn figure() -> Result<Section, String> {
-    let builds = [&GREETING_1, &GREETING_4, &GREETING_16, &GET, &FULL, &IPV6];
+    let builds = [
+        &GREETING_1,
+        &GREETING_4,
+        &GREETING_16,
+        &GET,
+        &FULL,
+        &IPV6,
+        &HTTPS,
+    ];
     let mut measured = Vec::new();
     for b in builds {
         measured.push(build(b)?);
@@ -266,19 +306,21 @@ pub fn figure() -> Result<Section, String> {
         "unused capabilities linked",
     ]);
     for (b, m) in builds.iter().zip(&measured) {
-        let (goal, budget) = match b.budget {
-            Some(g) => (
+        let goal = b
+            .budget
+            .and_then(|g| g.goal)
+            .map_or(String::new(), |(flash, ram)| {
                 format!(
                     "≤ {} KiB / ≤ {} KiB: {} / {}",
-                    g.goal_flash / KIB,
-                    g.goal_ram / KIB,
-                    within(m.size.flash, g.goal_flash),
-                    within(m.size.ram, g.goal_ram)
-                ),
-                format!("{} / {}", g.flash, g.ram),
-            ),
-            None => ("".into(), "".into()),
-        };
+                    flash / KIB,
+                    ram / KIB,
+                    within(m.size.flash, flash),
+                    within(m.size.ram, ram)
+                )
+            });
+        let budget = b
+            .budget
+            .map_or(String::new(), |g| format!("{} / {}", g.flash, g.ram));
         let ratio = b.lwip.map_or(String::new(), |c| {
             let l = lwip_size(c);
             format!(
@@ -318,6 +360,7 @@ pub fn figure() -> Result<Section, String> {
         (&GREETING_4, &measured[1]),
         (&GET, &measured[3]),
         (&FULL, &measured[4]),
+        (&HTTPS, &measured[6]),
     ];
     let mut head = vec!["flash by category (nm)".to_string()];
     head.extend(shown.iter().map(|(b, _)| b.label.to_string()));
@@ -377,11 +420,19 @@ pub fn figure() -> Result<Section, String> {
         "`cargo build --release` in firmware/mps2-an385 (stable, opt-level \"s\", LTO, one \
          codegen unit, panic = abort; from its .cargo/config.toml: smoltcp's limits, the \
          linker's identical-code folding `--icf=all` and LLVM's machine outliner) with its \
-         features (`get`, `dhcp`, `ipv6`) and `TCPLINK_SOCKETS`; GNU `size -A`. Flash = \
+         features (`get`, `dhcp`, `ipv6`, `tls`) and `TCPLINK_SOCKETS`; GNU `size -A`. Flash = \
          .vector_table + .text + .rodata + .data; static RAM = .data + .bss (the stack comes \
          on top). Each build is checked with `nm` to link nothing of HTTP, DNS, DHCP, UDP \
-         sockets or `core::fmt` unless it uses them (and to link what it does use). The CI \
-         budgets are checked by `tcplink-bench budget` in .ci/run.",
+         sockets, TLS or `core::fmt` unless it uses them (and to link what it does use). The \
+         CI budgets are checked by `tcplink-bench budget` in .ci/run.",
+    );
+    s.para(
+        "The HTTPS build trusts one CA (tests/bench/footprint-ca.der, compiled in through \
+         `TCPLINK_CA_DER`) and receives 768 B TLS records (max_fragment_length 512). Its \
+         App and TLS task live in `main`'s frame rather than in static RAM (the task's type \
+         has no name for a static), so its static RAM leaves them out: the stack's \
+         high-water mark, which the board logs after the GET, holds them (26,584 B in \
+         host/tests/board_qemu.rs's HTTPS run, certificate verification included).",
     );
     s.table(&t);
     s.para(&format!(
@@ -428,7 +479,7 @@ pub fn budget() -> Result<(), String> {
         "capabilities",
     ]);
     let mut failures = Vec::new();
-    for b in [&GREETING_4, &FULL] {
+    for b in [&GREETING_4, &FULL, &HTTPS] {
         let budget = b.budget.ok_or("a budget build without a budget")?;
         let m = build(b)?;
         let mut ok = |fits: bool, what: String| {

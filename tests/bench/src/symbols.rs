@@ -117,6 +117,11 @@ pub const UDP_SOCKET: Capability = Capability {
     name: "UDP sockets",
     markers: &["smoltcp::socket::udp"],
 };
+/// HTTPS: the TLS 1.3 client, its layer in the core, and the P-256 curve it brings.
+pub const TLS: Capability = Capability {
+    name: "TLS",
+    markers: &["embedded_tls::", "tcplink::tls", "p256::"],
+};
 pub const FMT: Capability = Capability {
     name: "core::fmt",
     markers: &["core::fmt"],
