@@ -80,9 +80,11 @@ fn stack_high_water() -> (usize, usize) {
     let mut at = bottom;
     while at < top {
         // SAFETY: `at` is a word-aligned address in the stack region between the statics
-        // and the end of RAM (both from the linker script; `_stack_end` is 4-aligned). The
-        // part below the stack pointer belongs to no live object; the part above it is only
-        // read, through a volatile read that creates no reference.
+        // and the end of RAM (both from the linker script; `_stack_end` is 4-aligned), so
+        // the read is in bounds. The scan goes up from the bottom and stops at the first
+        // word that lost the paint, at or below the deepest frame there ever was: the words
+        // before it are below the stack pointer and belong to no live object. The read is
+        // volatile, of plain `u32` memory, and creates no reference.
         let word = unsafe { core::ptr::read_volatile(at as *const u32) };
         if word != STACK_PAINT_VALUE {
             break;
