@@ -118,6 +118,13 @@ pub fn run(root: &Path) -> bool {
             "clippy (board: GET + DHCP + DNS + IPv6, debug panics)",
             get_build,
         ),
+        (
+            "board memory functions (their tests run on the host)",
+            board(
+                root,
+                &["test", "-p", "tcplink-board-mem", "--target", "host-tuple"],
+            ),
+        ),
         ("core docs (broken links fail)", docs),
         (
             "core on a microcontroller target",
