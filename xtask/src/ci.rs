@@ -106,7 +106,8 @@ pub fn run(root: &Path) -> bool {
         "-D",
         "warnings",
     ];
-    let steps: Vec<(&str, Command)> = vec![
+    let steps: Vec<(&str, Command)> =
+        vec![
         ("fmt", root_cargo(root, &["fmt", "--all", "--", "--check"])),
         ("fmt (board)", board(root, &["fmt", "--", "--check"])),
         ("clippy", root_cargo(root, &clippy)),
@@ -119,10 +120,10 @@ pub fn run(root: &Path) -> bool {
             get_build,
         ),
         (
-            "board memory functions (their tests run on the host)",
+            "board builtins (memcpy & co., 64-bit division; tests run on the host)",
             board(
                 root,
-                &["test", "-p", "tcplink-board-mem", "--target", "host-tuple"],
+                &["test", "-p", "tcplink-board-builtins", "--target", "host-tuple"],
             ),
         ),
         ("core docs (broken links fail)", docs),

@@ -33,8 +33,8 @@ use tcplink::http::{HttpClient, HttpConfig, HttpEvent, HttpStorage};
 use tcplink::smoltcp;
 use tcplink::stack::{Stack, StackConfig, TcpBuffers};
 use tcplink::text::{Render, TextOut};
-// Linked for its memcpy/memmove/memset symbols alone.
-use tcplink_board_mem as _;
+// Linked for its symbols alone (memcpy & co., 64-bit division).
+use tcplink_board_builtins as _;
 
 use clock::Clock;
 use console::Console;

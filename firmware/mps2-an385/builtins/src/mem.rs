@@ -1,28 +1,22 @@
-//! Compact `memcpy`, `memmove` and `memset` (and their ARM EABI `__aeabi_*` entry points)
-//! for the board firmware.
+//! `memcpy`, `memmove` and `memset` (and their ARM EABI `__aeabi_*` entry points).
 //!
 //! compiler_builtins' versions are tuned for speed: on thumbv7m they take 2.9 KB of the
 //! greeting firmware's flash (memmove alone 1.6 KB). These copy a word at a time once the
 //! destination is aligned (Cortex-M3 loads unaligned words in hardware), bytes otherwise,
-//! and take a few hundred bytes. compiler_builtins defines the same symbols weakly, so the
-//! linker takes these.
-//!
-//! `#![no_builtins]`: LLVM must not turn the loops below back into calls to the very
-//! functions they implement.
-// The host's test harness needs std; the firmware gets none.
-#![cfg_attr(not(test), no_std)]
-#![no_builtins]
+//! and take a few hundred bytes.
 
 use core::ptr;
 
 const WORD: usize = core::mem::size_of::<u32>();
+
+// The three loops below are `inline(never)`: every entry point shares one copy of each.
 
 /// Copies `n` bytes from `src` to `dest`, lowest address first.
 ///
 /// # Safety
 /// `src` readable and `dest` writable for `n` bytes; if they overlap, `dest` must not be
 /// above `src`.
-#[inline(always)]
+#[inline(never)]
 unsafe fn copy_forward(dest: *mut u8, src: *const u8, n: usize) {
     let mut i = 0;
     // Bytes until the destination is word-aligned, then words, then the tail.
@@ -53,7 +47,7 @@ unsafe fn copy_forward(dest: *mut u8, src: *const u8, n: usize) {
 /// # Safety
 /// `src` readable and `dest` writable for `n` bytes; if they overlap, `dest` must not be
 /// below `src`.
-#[inline(always)]
+#[inline(never)]
 unsafe fn copy_backward(dest: *mut u8, src: *const u8, n: usize) {
     let mut i = n;
     while i > 0 && !(dest as usize + i).is_multiple_of(WORD) {
@@ -81,7 +75,7 @@ unsafe fn copy_backward(dest: *mut u8, src: *const u8, n: usize) {
 ///
 /// # Safety
 /// `dest` writable for `n` bytes.
-#[inline(always)]
+#[inline(never)]
 unsafe fn fill(dest: *mut u8, byte: u8, n: usize) {
     let mut i = 0;
     while i < n && !(dest as usize + i).is_multiple_of(WORD) {
@@ -269,8 +263,7 @@ pub unsafe extern "C" fn __aeabi_memclr8(dest: *mut u8, n: usize) {
 #[cfg(test)]
 mod tests {
     //! Every alignment of destination and source and every length up to a few words,
-    //! against the standard library's copies and fills (run on the host:
-    //! `cargo test -p tcplink-board-mem --target x86_64-unknown-linux-gnu`).
+    //! against the standard library's copies and fills.
 
     use super::*;
 
