@@ -466,12 +466,7 @@ impl CodingName {
 /// The name, lossily as text.
 impl Render for CodingName {
     fn render(&self, out: &mut dyn TextOut) {
-        for chunk in self.as_bytes().utf8_chunks() {
-            out.put(chunk.valid());
-            if !chunk.invalid().is_empty() {
-                out.put("\u{FFFD}");
-            }
-        }
+        text::put_lossy(out, self.as_bytes());
     }
 }
 
