@@ -45,7 +45,9 @@ pub enum HttpError {
     /// The URL names this device's own address.
     OwnAddress(IpAddress),
     /// A name with addresses of both families: the connection failed over each (the first
-    /// family within half the connect timeout, the other within the rest).
+    /// family within half the connect timeout, the other within the rest). Only with
+    /// `ipv6`: without it there is one family and one attempt.
+    #[cfg(feature = "ipv6")]
     ConnectFailed {
         /// The IPv6 attempt.
         v6: ConnectAttempt,
@@ -222,6 +224,7 @@ impl Render for HttpError {
                 out.ip(*addr);
                 out.put(" is this device's own address");
             }
+            #[cfg(feature = "ipv6")]
             Self::ConnectFailed { v6, v4 } => {
                 out.put("could not connect over IPv6 (");
                 v6.render(out);
