@@ -136,7 +136,8 @@ pub fn run(root: &Path) -> bool {
         ("core, dhcp only", core_features(root, "dhcp")),
         ("core, dns only", core_features(root, "dns")),
         ("core, http only", core_features(root, "http")),
-        ("core, ipv6 only", core_features(root, "ipv6")),
+        ("core, ipv6 only (static and link-local)", core_features(root, "ipv6")),
+        ("core, ipv6 with slaac", core_features(root, "slaac")),
         ("core, http + ipv6", core_features(root, "http,ipv6")),
         // HTTPS (embedded-tls, our verifier) without alloc on the MCU target; the default
         // features above include it too.
