@@ -106,7 +106,9 @@ pub enum HttpError {
     MissingLocation,
     /// The body sink refused the data (e.g. disk full).
     Sink,
-    /// The TLS session of an `https://` GET failed.
+    /// The TLS session of an `https://` GET failed. Only with `tls`: without it nothing
+    /// runs TLS, and the messages of [`TlsFailure`] stay out of a board's flash.
+    #[cfg(feature = "tls")]
     Tls(TlsFailure),
 }
 
@@ -275,6 +277,7 @@ impl Render for HttpError {
             Self::TooManyRedirects => out.put("too many redirects"),
             Self::MissingLocation => out.put("redirect without a Location header"),
             Self::Sink => out.put("the body sink refused the data"),
+            #[cfg(feature = "tls")]
             Self::Tls(failure) => failure.render(out),
         }
     }
