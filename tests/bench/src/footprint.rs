@@ -61,13 +61,14 @@ const GREETING_BUDGET: Budget = Budget {
     goal_ram: 10 * KIB,
 };
 
-/// Greeting + GET + DHCP + DNS. Goal 52 KiB / 22 KiB. Measured 57,936 B / 22,376 B (the
-/// board's builtins, the IPv4-only family plan, lossy text through `from_utf8`); the RAM goal
-/// is met with 152 B of room (another rustc once laid the build out 4 B bigger). The flash
-/// goal is missed by 4.6 KB (issue 17).
-/// Budget: the RAM goal, flash measured plus about 0.75 %.
+/// Greeting + GET + DHCP + DNS. Goal 52 KiB / 22 KiB. Measured 56,524 B / 22,376 B (the
+/// board's builtins, the IPv4-only family plan, no TLS messages without TLS, lossy text
+/// through `from_utf8`, URLs searched byte-wise); the RAM goal is met with 152 B of room
+/// (another rustc once laid the build out 4 B bigger). The flash goal is missed by 3.2 KB
+/// (issue 17).
+/// Budget: the RAM goal, flash measured plus about 0.8 %.
 const FULL_BUDGET: Budget = Budget {
-    flash: 57 * KIB,
+    flash: 55 * KIB + 640,
     ram: 22 * KIB,
     goal_flash: 52 * KIB,
     goal_ram: 22 * KIB,
