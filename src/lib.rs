@@ -22,8 +22,9 @@
 //! * [`text`] — the events' log lines written without `core::fmt`.
 //! * [`app`] — the poll loop that ties them together and reports [`app::Event`]s.
 //!
-//! Cargo features choose what is compiled: `dhcp`, `dns`, `http`, `ipv6` and `tls` (all on
-//! by default). A board that only serves greetings turns them off and links TCP alone.
+//! Cargo features choose what is compiled: `dhcp`, `dns`, `http`, `ipv6`, `slaac` and `tls`
+//! (all on by default). A board that only serves greetings turns them off and links TCP
+//! alone.
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -31,7 +32,7 @@
 pub mod app;
 #[cfg(feature = "dhcp")]
 pub mod dhcp;
-#[cfg(feature = "ipv6")]
+#[cfg(feature = "slaac")]
 pub(crate) mod discovery;
 pub mod framing;
 pub mod greeting;

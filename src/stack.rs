@@ -14,7 +14,7 @@ use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr, Ipv4Add
 use smoltcp::wire::{Ipv6Address, Ipv6Cidr};
 
 use crate::app::earliest;
-#[cfg(feature = "ipv6")]
+#[cfg(feature = "slaac")]
 use crate::discovery::Discovery;
 use crate::neighbor::Neighbors;
 
@@ -33,7 +33,7 @@ pub struct StackConfig {
     #[cfg(feature = "ipv6")]
     pub ipv6: [Option<Ipv6Cidr>; StackConfig::MAX_STATIC_IPV6],
     /// Whether addresses and the IPv6 default route are learned from router advertisements.
-    #[cfg(feature = "ipv6")]
+    #[cfg(feature = "slaac")]
     pub slaac: bool,
 }
 
@@ -58,7 +58,7 @@ impl StackConfig {
             random_seed: 0,
             #[cfg(feature = "ipv6")]
             ipv6: [None; Self::MAX_STATIC_IPV6],
-            #[cfg(feature = "ipv6")]
+            #[cfg(feature = "slaac")]
             slaac: false,
         }
     }
@@ -90,7 +90,7 @@ impl StackConfig {
     /// The same configuration with SLAAC: router solicitations at start-up, an address from
     /// each advertised prefix (EUI-64, from the MAC) and the advertising router as the IPv6
     /// default route.
-    #[cfg(feature = "ipv6")]
+    #[cfg(feature = "slaac")]
     pub const fn with_slaac(mut self) -> Self {
         self.slaac = true;
         self
@@ -176,10 +176,10 @@ pub struct Stack<'s> {
     /// Neighbour resolution on the wire: early repeats, the watched next hop.
     neighbors: Neighbors,
     /// Where SLAAC's router discovery is (worked around in [`crate::discovery`]).
-    #[cfg(feature = "ipv6")]
+    #[cfg(feature = "slaac")]
     discovery: Discovery,
     /// The seed the interface was made with (a rebuilt one gets a fresh one from it).
-    #[cfg(feature = "ipv6")]
+    #[cfg(feature = "slaac")]
     random_seed: u64,
 }
 
@@ -211,7 +211,7 @@ impl<'s> Stack<'s> {
     ) -> Self {
         let mut iface_config = Config::new(HardwareAddress::Ethernet(config.mac));
         iface_config.random_seed = config.random_seed;
-        #[cfg(feature = "ipv6")]
+        #[cfg(feature = "slaac")]
         {
             iface_config.slaac = config.slaac;
         }
@@ -222,9 +222,9 @@ impl<'s> Stack<'s> {
             next_port: *EPHEMERAL.start() + (config.random_seed % 16384) as u16,
             gateway: None,
             neighbors: Neighbors::new(),
-            #[cfg(feature = "ipv6")]
+            #[cfg(feature = "slaac")]
             discovery: Discovery::new(config.slaac),
-            #[cfg(feature = "ipv6")]
+            #[cfg(feature = "slaac")]
             random_seed: config.random_seed,
         };
         #[cfg(feature = "ipv6")]
@@ -404,7 +404,7 @@ impl<'s> Stack<'s> {
             changed: false,
             more: true,
         };
-        #[cfg(feature = "ipv6")]
+        #[cfg(feature = "slaac")]
         self.watch_discovery(now, device);
         self.iface.poll_maintenance(now);
         let device = &mut self.neighbors.device(device);
@@ -463,14 +463,14 @@ impl<'s> Stack<'s> {
             self.iface.poll_at(now, &self.sockets),
             self.neighbors.poll_at(),
         );
-        #[cfg(feature = "ipv6")]
+        #[cfg(feature = "slaac")]
         let next = earliest(next, self.discovery.poll_at(now));
         next
     }
 
     /// Follows SLAAC's router discovery; once it is over unanswered, rebuilds the interface
     /// without SLAAC, with the same addresses and IPv4 route (see [`crate::discovery`]).
-    #[cfg(feature = "ipv6")]
+    #[cfg(feature = "slaac")]
     fn watch_discovery<D: Device + ?Sized>(&mut self, now: Instant, device: &mut D) {
         let learned = self.ipv6_router().is_some();
         if !self

@@ -125,6 +125,25 @@ pub trait Render {
     fn render(&self, out: &mut dyn TextOut);
 }
 
+/// Writes `bytes` as text, each invalid UTF-8 sequence as U+FFFD (as
+/// `String::from_utf8_lossy`). Through `from_utf8`, which a board links anyway, rather than
+/// `utf8_chunks`, whose iterator is another 330 B of its flash.
+pub fn put_lossy(out: &mut dyn TextOut, mut bytes: &[u8]) {
+    loop {
+        match core::str::from_utf8(bytes) {
+            Ok(text) => return out.put(text),
+            Err(error) => {
+                let (valid, rest) = bytes.split_at(error.valid_up_to());
+                // Valid by the error's own measure; never the empty fallback.
+                out.put(core::str::from_utf8(valid).unwrap_or_default());
+                out.put("\u{FFFD}");
+                // No length: the input ends inside a sequence, which is all of `rest`.
+                bytes = &rest[error.error_len().unwrap_or(rest.len())..];
+            }
+        }
+    }
+}
+
 /// `Display` through [`Render`], so both give the same bytes.
 pub fn display(item: &(impl Render + ?Sized), f: &mut fmt::Formatter<'_>) -> fmt::Result {
     let mut out = FormatterOut { f, result: Ok(()) };
@@ -210,6 +229,34 @@ mod tests {
             assert_eq!(text(|o| o.hex(n, 16)), want.as_str());
         }
         assert_eq!(text(|o| o.hex(0xabc, 2)), "bc");
+    }
+
+    #[test]
+    fn lossy_text_matches_utf8_chunks() {
+        let cases: [&[u8]; 12] = [
+            b"",
+            b"HTTP/1.1 200 OK\r\n",
+            "caf\u{e9} \u{1F600}".as_bytes(),
+            b"a\xffb",
+            b"\xff\xfe",
+            b"ab\xe2\x82",            // cut inside a sequence at the end
+            b"\xe2\x82x\xe2\x82\xac", // cut inside one, then a whole one
+            b"\xc0\x80",              // overlong
+            b"\xed\xa0\x80z",         // surrogate
+            b"\xf4\x90\x80\x80",      // beyond U+10FFFF
+            b"\xf0\x9f\x98",          // a 4-byte sequence cut short
+            b"x\x80\x80\x80y",        // stray continuation bytes
+        ];
+        for bytes in cases {
+            let mut want = heapless::String::<128>::new();
+            for chunk in bytes.utf8_chunks() {
+                want.push_str(chunk.valid()).unwrap();
+                if !chunk.invalid().is_empty() {
+                    want.push('\u{FFFD}').unwrap();
+                }
+            }
+            assert_eq!(text(|o| put_lossy(o, bytes)), want.as_str(), "{bytes:x?}");
+        }
     }
 
     #[test]

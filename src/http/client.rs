@@ -7,10 +7,11 @@ use smoltcp::iface::SocketHandle;
 use smoltcp::socket::dns::{self, DnsQuery, GetQueryResultError, QueryHandle};
 use smoltcp::socket::tcp::{self, State as TcpState};
 use smoltcp::time::{Duration, Instant};
-use smoltcp::wire::{DnsQueryType, IpAddress, IpEndpoint};
+use smoltcp::wire::{IpAddress, IpEndpoint};
 
 use super::body::BodyDecoder;
 use super::error::{ConnectAttempt, ConnectError, DnsServers};
+use super::family::{Family, Plan};
 use super::head::{self, ResponseHead};
 use super::transport::{End, NoTls, Ready, Secure, Transport};
 use super::{HttpError, USER_AGENT};
@@ -196,86 +197,6 @@ enum Step {
     Next(State),
     /// The GET ended.
     End(Result<(u16, u64), HttpError>),
-}
-
-/// An address family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Family {
-    V4,
-    #[cfg(feature = "ipv6")]
-    V6,
-}
-
-impl Family {
-    fn of(addr: IpAddress) -> Self {
-        match addr {
-            IpAddress::Ipv4(_) => Self::V4,
-            #[cfg(feature = "ipv6")]
-            IpAddress::Ipv6(_) => Self::V6,
-        }
-    }
-
-    fn query(self) -> DnsQueryType {
-        match self {
-            Self::V4 => DnsQueryType::A,
-            #[cfg(feature = "ipv6")]
-            Self::V6 => DnsQueryType::Aaaa,
-        }
-    }
-}
-
-/// Which families the current URL's host is tried over, and how far it got.
-#[derive(Debug, Clone, Copy)]
-struct Plan {
-    /// The family being looked up or connected over.
-    family: Family,
-    /// The family to fall back to if this one fails (no address or no connection).
-    then: Option<Family>,
-    /// The failed attempt over the first family, while the other is tried.
-    failed: Option<ConnectAttempt>,
-    /// When the first connection attempt began: the connect timeout counts from there.
-    connect_since: Option<Instant>,
-}
-
-impl Plan {
-    /// The families to try for a host name on `stack`: IPv6 first (AAAA) when the device has
-    /// an IPv6 address beyond link-local, then IPv4 (A) if it has an IPv4 address; else
-    /// IPv4 alone.
-    fn for_name(stack: &Stack<'_>) -> Self {
-        let v4 = stack.ipv4().is_some();
-        #[cfg(feature = "ipv6")]
-        let (family, then) = match (stack.global_ipv6().is_some(), v4) {
-            (true, true) => (Family::V6, Some(Family::V4)),
-            (true, false) => (Family::V6, None),
-            (false, _) => (Family::V4, None),
-        };
-        #[cfg(not(feature = "ipv6"))]
-        let (family, then) = {
-            let _ = v4;
-            (Family::V4, None)
-        };
-        Self {
-            family,
-            then,
-            ..Self::NONE
-        }
-    }
-
-    /// Nothing to try yet (no GET).
-    const NONE: Self = Self {
-        family: Family::V4,
-        then: None,
-        failed: None,
-        connect_since: None,
-    };
-
-    /// A literal address: its own family only.
-    fn for_literal(addr: IpAddress) -> Self {
-        Self {
-            family: Family::of(addr),
-            ..Self::NONE
-        }
-    }
 }
 
 /// The GET client; `HEAD` bytes for the response head, `URL` bytes for the URL, room for
@@ -565,7 +486,7 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
                 let silent = now >= asked + self.dns_slot();
                 match socket.get_query_result(query) {
                     Ok(addrs) => {
-                        let family = self.plan.family;
+                        let family = self.plan.family();
                         let addr = addrs.iter().copied().find(|a| Family::of(*a) == family);
                         // The slot is free again; the state must not cancel it.
                         self.state = State::Idle;
@@ -698,26 +619,16 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
     /// other family if there is one to try; else the name is not found (or, if the first
     /// family's connection failed, that failure is the outcome).
     fn not_found(&mut self, since: Instant, now: Instant, stack: &mut Stack<'_>) -> Step {
-        match (self.plan.then.take(), self.plan.failed) {
-            (Some(family), _) => {
-                self.plan.family = family;
-                self.ask(0, since, now, stack)
-            }
-            (None, Some(failed)) => Step::End(Err(failed.alone())),
-            (None, None) => Step::End(Err(HttpError::DnsNotFound)),
+        match self.plan.not_found() {
+            Ok(()) => self.ask(0, since, now, stack),
+            Err(error) => Step::End(Err(error)),
         }
     }
 
-    /// Starts an attempt to connect to `addr`: the first one (if another family may follow)
-    /// gets half the connect timeout, the last one what is left of all of it.
+    /// Starts an attempt to connect to `addr`, within the plan's share of the connect
+    /// timeout.
     fn attempt(&mut self, addr: IpAddress, now: Instant) -> State {
-        let budget = self.config.connect_timeout;
-        let start = *self.plan.connect_since.get_or_insert(now);
-        let until = if self.plan.then.is_some() {
-            now + budget / 2
-        } else {
-            start + budget
-        };
+        let until = self.plan.attempt_until(now, self.config.connect_timeout);
         State::Reconnect { addr, until }
     }
 
@@ -738,15 +649,10 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
             ConnectError::Refused | ConnectError::Timeout => socket.abort(),
             ConnectError::NoAddress | ConnectError::NoRoute | ConnectError::OwnAddress => {}
         }
-        if let Some(family) = self.plan.then.take() {
-            self.plan.failed = Some(attempt);
-            self.plan.family = family;
-            return self.ask(0, now, now, stack);
+        match self.plan.attempt_failed(attempt) {
+            Ok(()) => self.ask(0, now, now, stack),
+            Err(error) => Step::End(Err(error)),
         }
-        Step::End(Err(match self.plan.failed {
-            Some(first) => both_failed(first, attempt),
-            None => attempt.alone(),
-        }))
     }
 
     /// How long one DNS server is given before the next is asked: an equal share of the DNS
@@ -761,9 +667,9 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
     fn ask(&mut self, ask: u16, since: Instant, now: Instant, stack: &mut Stack<'_>) -> Step {
         let servers = self.dns_servers.as_slice();
         if now >= since + self.config.dns_timeout || servers.is_empty() {
-            if let Some(failed) = self.plan.failed {
+            if let Some(error) = self.plan.first_failure() {
                 // The fallback's lookup went unanswered: the first attempt's failure stands.
-                return Step::End(Err(failed.alone()));
+                return Step::End(Err(error));
             }
             let tried = DnsServers::from(&servers[..usize::from(ask).min(servers.len())]);
             return Step::End(Err(HttpError::DnsTimeout { tried }));
@@ -774,7 +680,7 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
         };
         let socket = stack.sockets.get_mut::<dns::Socket>(self.dns);
         socket.update_servers(&[address]);
-        match socket.start_query(stack.iface.context(), url.host, self.plan.family.query()) {
+        match socket.start_query(stack.iface.context(), url.host, self.plan.family().query()) {
             Ok(query) => Step::Next(State::Resolving {
                 query,
                 ask,
@@ -1005,21 +911,6 @@ fn has_address(stack: &Stack<'_>) -> bool {
         return true;
     }
     stack.ipv4().is_some()
-}
-
-/// The error when both families failed: `first`, then `second`.
-fn both_failed(first: ConnectAttempt, second: ConnectAttempt) -> HttpError {
-    match Family::of(first.addr) {
-        Family::V4 => HttpError::ConnectFailed {
-            v6: second,
-            v4: first,
-        },
-        #[cfg(feature = "ipv6")]
-        Family::V6 => HttpError::ConnectFailed {
-            v6: first,
-            v4: second,
-        },
-    }
 }
 
 /// The request, written piece by piece (no `core::fmt`: a board links none).

@@ -45,7 +45,9 @@ pub enum HttpError {
     /// The URL names this device's own address.
     OwnAddress(IpAddress),
     /// A name with addresses of both families: the connection failed over each (the first
-    /// family within half the connect timeout, the other within the rest).
+    /// family within half the connect timeout, the other within the rest). Only with
+    /// `ipv6`: without it there is one family and one attempt.
+    #[cfg(feature = "ipv6")]
     ConnectFailed {
         /// The IPv6 attempt.
         v6: ConnectAttempt,
@@ -104,7 +106,9 @@ pub enum HttpError {
     MissingLocation,
     /// The body sink refused the data (e.g. disk full).
     Sink,
-    /// The TLS session of an `https://` GET failed.
+    /// The TLS session of an `https://` GET failed. Only with `tls`: without it nothing
+    /// runs TLS, and the messages of [`TlsFailure`] stay out of a board's flash.
+    #[cfg(feature = "tls")]
     Tls(TlsFailure),
 }
 
@@ -222,6 +226,7 @@ impl Render for HttpError {
                 out.ip(*addr);
                 out.put(" is this device's own address");
             }
+            #[cfg(feature = "ipv6")]
             Self::ConnectFailed { v6, v4 } => {
                 out.put("could not connect over IPv6 (");
                 v6.render(out);
@@ -272,6 +277,7 @@ impl Render for HttpError {
             Self::TooManyRedirects => out.put("too many redirects"),
             Self::MissingLocation => out.put("redirect without a Location header"),
             Self::Sink => out.put("the body sink refused the data"),
+            #[cfg(feature = "tls")]
             Self::Tls(failure) => failure.render(out),
         }
     }
@@ -466,12 +472,7 @@ impl CodingName {
 /// The name, lossily as text.
 impl Render for CodingName {
     fn render(&self, out: &mut dyn TextOut) {
-        for chunk in self.as_bytes().utf8_chunks() {
-            out.put(chunk.valid());
-            if !chunk.invalid().is_empty() {
-                out.put("\u{FFFD}");
-            }
-        }
+        text::put_lossy(out, self.as_bytes());
     }
 }
 

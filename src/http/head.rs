@@ -93,12 +93,7 @@ impl<'a> ResponseHead<'a> {
 /// Prints the head as the seed does (`print(header.decode('utf-8'))`), lossily for non-UTF-8.
 impl Render for ResponseHead<'_> {
     fn render(&self, out: &mut dyn TextOut) {
-        for chunk in self.raw.utf8_chunks() {
-            out.put(chunk.valid());
-            if !chunk.invalid().is_empty() {
-                out.put("\u{FFFD}");
-            }
-        }
+        text::put_lossy(out, self.raw);
     }
 }
 

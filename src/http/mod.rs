@@ -10,6 +10,7 @@
 mod body;
 mod client;
 mod error;
+mod family;
 mod head;
 mod transport;
 

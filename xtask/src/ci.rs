@@ -116,7 +116,8 @@ pub fn run(root: &Path) -> bool {
         "-D",
         "warnings",
     ];
-    let steps: Vec<(&str, Command)> = vec![
+    let steps: Vec<(&str, Command)> =
+        vec![
         ("fmt", root_cargo(root, &["fmt", "--all", "--", "--check"])),
         ("fmt (board)", board(root, &["fmt", "--", "--check"])),
         ("clippy", root_cargo(root, &clippy)),
@@ -132,6 +133,13 @@ pub fn run(root: &Path) -> bool {
             "clippy (board: HTTPS GET + DHCP + DNS + IPv6, debug panics)",
             tls_build,
         ),
+        (
+            "board builtins (memcpy & co., 64-bit division; tests run on the host)",
+            board(
+                root,
+                &["test", "-p", "tcplink-board-builtins", "--target", "host-tuple"],
+            ),
+        ),
         ("core docs (broken links fail)", docs),
         (
             "core on a microcontroller target",
@@ -142,7 +150,8 @@ pub fn run(root: &Path) -> bool {
         ("core, dhcp only", core_features(root, "dhcp")),
         ("core, dns only", core_features(root, "dns")),
         ("core, http only", core_features(root, "http")),
-        ("core, ipv6 only", core_features(root, "ipv6")),
+        ("core, ipv6 only (static and link-local)", core_features(root, "ipv6")),
+        ("core, ipv6 with slaac", core_features(root, "slaac")),
         ("core, http + ipv6", core_features(root, "http,ipv6")),
         // HTTPS (embedded-tls, our verifier) without alloc on the MCU target; the default
         // features above include it too.

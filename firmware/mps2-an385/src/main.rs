@@ -44,6 +44,8 @@ use tcplink::stack::{Stack, StackConfig, TcpBuffers};
 use tcplink::text::{Render, TextOut};
 #[cfg(feature = "tls")]
 use tcplink::tls::{TlsLayer, TlsStorage, Verify};
+// Linked for its symbols alone (memcpy & co., 64-bit division).
+use tcplink_board_builtins as _;
 
 use clock::Clock;
 use console::Console;

@@ -46,6 +46,28 @@ fn parse_line(line: &str) -> Option<Symbol> {
     })
 }
 
+/// The board's own memory and division routines (firmware/mps2-an385/builtins), which
+/// replace compiler_builtins' by name.
+const BOARD_BUILTINS: &str = "board builtins (memcpy & co., 64-bit division)";
+const BOARD_BUILTIN_SYMBOLS: &[&str] = &[
+    "memcpy",
+    "memmove",
+    "memset",
+    "__aeabi_memcpy",
+    "__aeabi_memcpy4",
+    "__aeabi_memcpy8",
+    "__aeabi_memmove",
+    "__aeabi_memmove4",
+    "__aeabi_memmove8",
+    "__aeabi_memset",
+    "__aeabi_memset4",
+    "__aeabi_memset8",
+    "__aeabi_memclr",
+    "__aeabi_memclr4",
+    "__aeabi_memclr8",
+    "__udivmoddi4",
+];
+
 /// The category a symbol's flash is counted in.
 pub fn category(name: &str) -> String {
     // `<smoltcp::x::Y as tcplink::text::TextOut>::put` belongs to the type's crate.
@@ -60,6 +82,7 @@ pub fn category(name: &str) -> String {
         [".Lanon" | "anon", ..] => "unnamed constants".into(),
         [first, ..] if first.starts_with(".L") => "unnamed constants".into(),
         ["tcplink_mps2_an385", ..] => "board (main loop with the core inlined, driver)".into(),
+        ["tcplink_board_builtins", ..] => BOARD_BUILTINS.into(),
         ["smoltcp", "socket", kind, ..] => format!("smoltcp::socket::{kind}"),
         ["smoltcp" | "tcplink", module, _, ..] => format!("{}::{module}", segments[0]),
         ["core", "fmt", ..] => "core::fmt".into(),
@@ -68,6 +91,7 @@ pub fn category(name: &str) -> String {
         ["__INTERRUPTS" | "__EXCEPTIONS" | "__RESET_VECTOR"] => "vector table".into(),
         // Instruction sequences LLVM's machine outliner moved out of several functions.
         [outlined] if outlined.starts_with("OUTLINED_FUNCTION_") => "outlined code".into(),
+        [symbol] if BOARD_BUILTIN_SYMBOLS.contains(symbol) => BOARD_BUILTINS.into(),
         _ if name.starts_with("__aeabi") || name.starts_with("__udiv") => {
             "compiler_builtins".into()
         }
@@ -185,8 +209,15 @@ mod tests {
         assert_eq!(category("tcplink::text::TextOut::decimal"), "tcplink::text");
         assert_eq!(category("core::fmt::write"), "core::fmt");
         assert_eq!(
-            category("compiler_builtins::mem::memcpy"),
+            category("compiler_builtins::int::specialized_div_rem::u64_div_rem"),
             "compiler_builtins"
+        );
+        assert_eq!(category("__aeabi_uldivmod"), "compiler_builtins");
+        assert_eq!(category("memmove"), BOARD_BUILTINS);
+        assert_eq!(category("__udivmoddi4"), BOARD_BUILTINS);
+        assert_eq!(
+            category("tcplink_board_builtins::mem::copy_forward"),
+            BOARD_BUILTINS
         );
         assert_eq!(category(".Lanon.f9e6bc70.173"), "unnamed constants");
         assert_eq!(category("__INTERRUPTS"), "vector table");
@@ -223,15 +254,15 @@ mod tests {
         let line = |s: &str| parse_line(s).unwrap();
         // `--icf=all` leaves two names on one body.
         let symbols = [
-            line("00005a20 0000009c t __aeabi_memcpy4"),
-            line("00005a20 0000009c t __aeabi_memcpy8"),
+            line("00005a20 0000000c T __aeabi_memcpy4"),
+            line("00005a20 0000000c T __aeabi_memcpy8"),
             line("00006000 00000010 t OUTLINED_FUNCTION_3"),
         ];
         assert_eq!(
             flash_by_category(&symbols),
             vec![
-                ("compiler_builtins".to_string(), 0x9c),
-                ("outlined code".to_string(), 0x10)
+                ("outlined code".to_string(), 0x10),
+                (BOARD_BUILTINS.to_string(), 0xc),
             ]
         );
     }
