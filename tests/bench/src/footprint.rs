@@ -51,10 +51,11 @@ const KIB: u64 = 1024;
 /// Greeting server, 4 sockets. Goal 24 KiB / 10 KiB, both met. RAM: 10,016 B measured (the
 /// server answers in place; 1,520 B driver frame buffers). Flash: 24,448 B measured (the
 /// board's 32 interrupt vectors, folded identical functions, the machine outliner, and its
-/// own memcpy & co. and 64-bit division instead of compiler_builtins' 3.8 KB). Budget: the
-/// goals, 128 B above the flash measured.
+/// own memcpy & co. and 64-bit division instead of compiler_builtins' 3.8 KB). Budget: about
+/// 1 % above the flash measured, like the others (another rustc or checkout path moves the
+/// layout by tens of bytes); the table says separately whether the goal is met.
 const GREETING_BUDGET: Budget = Budget {
-    flash: 24 * KIB,
+    flash: 24 * KIB + 256,
     ram: 10 * KIB,
     goal: Some((24 * KIB, 10 * KIB)),
 };
