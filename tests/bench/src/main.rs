@@ -504,7 +504,20 @@ fn run(cli: Cli) -> Result<(), String> {
             };
             emit(&scaling_figure(&scaling, &output)?)?;
             if quick {
-                return peers_smoke(tap_bins, &emit);
+                peers_smoke(tap_bins, &emit)?;
+                // Figure 2d briefly: 16 MiB over HTTPS, one round (a few seconds).
+                return match tapfig::can_run() {
+                    Ok(()) => nginx_row(
+                        &tap_bins()?,
+                        16 << 20,
+                        1,
+                        Duration::from_secs(60),
+                        Scheme::Https,
+                        &emit,
+                    ),
+                    // peers_smoke has already said why (or failed under CI).
+                    Err(_) => Ok(()),
+                };
             }
             emit(&footprint::figure()?)?;
             match tapfig::can_run() {

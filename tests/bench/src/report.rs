@@ -172,7 +172,7 @@ pub fn machine_section() -> Section {
          cargo build --release -p tcplink-bench -p tcplink-tap -p tcplink-host \\\n    \
          -p tcplink-bench-lwip -p tcplink-bench-embassy\n\
          target/release/tcplink-bench all            # every figure; 2–4, 2c, 3b only as root\n\
-         target/release/tcplink-bench all --quick    # smoke test: in-process figures, as root 2c + 3b briefly (CI)\n\
+         target/release/tcplink-bench all --quick    # smoke test: in-process figures, as root 2c + 3b + 2d briefly (CI)\n\
          # one figure at a time:\n\
          target/release/tcplink-bench link           # 1: 1 GB through memory, 5 runs\n\
          sudo target/release/tcplink-bench tap-get   # 2: 1 GiB GET over TAP (own namespaces), then 2b\n\
