@@ -591,3 +591,27 @@ fn a_forged_rsa_certificate_signature_is_a_bad_chain() {
         Err(HttpError::Tls(TlsFailure::BadChain))
     );
 }
+
+/// Servers append certificates beyond the trusted root, e.g. the root cross-signed by an older
+/// root that has since expired: the path ends at the first certificate an anchor vouches for,
+/// and what lies above it (here expired) is not checked.
+#[test]
+fn an_expired_cross_signed_root_above_the_path_is_ignored() {
+    let old = Issuer::root("tcplink old root");
+    let ca = Issuer::root("tcplink test CA");
+    let intermediate = ca.intermediate("tcplink intermediate");
+    let mut cert = intermediate.server(&["files.test"], &[&intermediate]);
+    let expired = Validity {
+        from_days: -400,
+        until_days: -30,
+    };
+    cert.chain.push(ca.cross_signed_by(&old, expired));
+    assert_eq!(web_download(&ca, &cert, false), Ok((200, 1 << 20)));
+    // An expired certificate inside the path still fails.
+    let mut cert = intermediate.server(&["files.test"], &[]);
+    cert.chain.push(intermediate.cross_signed_by(&ca, expired));
+    assert_eq!(
+        web_download(&ca, &cert, false),
+        Err(HttpError::Tls(TlsFailure::Expired))
+    );
+}

@@ -79,7 +79,10 @@ impl<'a> StrictVerifier<'a> {
         TlsError::InvalidCertificate
     }
 
-    /// Checks the server's chain (leaf first) for `self.host`.
+    /// Checks the server's chain (leaf first) for `self.host`: up from the leaf, each
+    /// certificate signed by the next, until one is an anchor or issued by one. What the
+    /// server sends above that point (e.g. an old cross-signed copy of the root, expired or
+    /// not) is not part of the path and is not checked.
     fn check_chain(&mut self, chain: &[&[u8]]) -> Result<(), TlsFailure> {
         let mut certs: Vec<Cert<'_>, 16> = Vec::new();
         for der in chain {
@@ -90,8 +93,10 @@ impl<'a> StrictVerifier<'a> {
         let Some(leaf) = certs.first() else {
             return Err(TlsFailure::BadCertificate);
         };
-        if let Some(now) = self.clock.and_then(|clock| clock()) {
-            for cert in &certs {
+        let now = self.clock.and_then(|clock| clock());
+        let mut last_error = TlsFailure::UnknownCa;
+        for (i, cert) in certs.iter().enumerate() {
+            if let Some(now) = now {
                 if now < cert.not_before {
                     return Err(TlsFailure::NotYetValid);
                 }
@@ -99,43 +104,52 @@ impl<'a> StrictVerifier<'a> {
                     return Err(TlsFailure::Expired);
                 }
             }
-        }
-        if !host_matches(leaf, &self.host) {
-            return Err(TlsFailure::NameMismatch);
-        }
-        for pair in certs.windows(2) {
-            let (child, parent) = (&pair[0], &pair[1]);
-            if !parent.is_ca || parent.key_cert_sign != Some(true) {
-                return Err(TlsFailure::NotCa);
+            if i == 0 {
+                if !host_matches(leaf, &self.host) {
+                    return Err(TlsFailure::NameMismatch);
+                }
+            } else {
+                let child = &certs[i - 1];
+                if !cert.is_ca || cert.key_cert_sign != Some(true) {
+                    return Err(TlsFailure::NotCa);
+                }
+                if child.issuer != cert.subject {
+                    return Err(TlsFailure::BadChain);
+                }
+                self.check_signed(child, cert)
+                    .map_err(|error| match error {
+                        SignatureError::Unsupported => TlsFailure::UnsupportedAlgorithm,
+                        SignatureError::Invalid => TlsFailure::BadChain,
+                    })?;
             }
-            if child.issuer != parent.subject {
-                return Err(TlsFailure::BadChain);
+            match self.anchored(cert) {
+                Ok(()) => return Ok(()),
+                Err(error) => last_error = error,
             }
-            self.check_signed(child, parent)
-                .map_err(|error| match error {
-                    SignatureError::Unsupported => TlsFailure::UnsupportedAlgorithm,
-                    SignatureError::Invalid => TlsFailure::BadChain,
-                })?;
         }
-        // The top of the chain: an anchor itself (sent along), or issued by one.
-        let top = certs[certs.len() - 1];
+        Err(last_error)
+    }
+
+    /// Whether `cert` is one of the anchors (sent along, or a pinned leaf) or issued by one.
+    fn anchored(&self, cert: &Cert<'_>) -> Result<(), TlsFailure> {
         let mut last_error = TlsFailure::UnknownCa;
         for anchor_der in self.anchors {
             let Ok(anchor) = Cert::parse(anchor_der) else {
+                // An anchor we cannot read (e.g. an unknown critical extension) vouches for
+                // nothing; the others still count.
                 continue;
             };
-            if top.subject == anchor.subject && top.public_key == anchor.public_key {
-                // The server sent the anchor itself along (or the leaf is pinned as one).
+            if cert.subject == anchor.subject && cert.public_key == anchor.public_key {
                 return Ok(());
             }
-            if top.issuer != anchor.subject {
+            if cert.issuer != anchor.subject {
                 continue;
             }
             if !anchor.is_ca || anchor.key_cert_sign == Some(false) {
                 last_error = TlsFailure::NotCa;
                 continue;
             }
-            match self.check_signed(&top, &anchor) {
+            match self.check_signed(cert, &anchor) {
                 Ok(()) => return Ok(()),
                 Err(SignatureError::Unsupported) => last_error = TlsFailure::UnsupportedAlgorithm,
                 Err(SignatureError::Invalid) => last_error = TlsFailure::UnknownCa,

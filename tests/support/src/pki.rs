@@ -162,6 +162,20 @@ impl Issuer {
         presented(self.leaf(names, validity), above)
     }
 
+    /// This CA's certificate again (same subject and key) but signed by `by`, valid for
+    /// `validity`: a cross-signed copy, as servers append for old clients.
+    pub fn cross_signed_by(&self, by: &Issuer, validity: Validity) -> Vec<u8> {
+        let mut params = self.cert.params().clone();
+        let now = OffsetDateTime::now_utc();
+        params.not_before = now + Duration::days(validity.from_days);
+        params.not_after = now + Duration::days(validity.until_days);
+        params
+            .signed_by(&self.key, &by.cert, &by.key)
+            .expect("cross-signed")
+            .der()
+            .to_vec()
+    }
+
     /// The PEM text of the certificate (for `--cacert` files).
     pub fn pem(&self) -> String {
         self.cert.pem()
