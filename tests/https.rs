@@ -6,7 +6,7 @@ use tcplink::greeting::GreetingConfig;
 use tcplink::http::{HttpConfig, HttpError, TlsFailure};
 use tcplink::url::UrlError;
 use tcplink_testkit::{
-    pseudo_random, sha256, Client, DeviceSetup, Faults, Issuer, Response, ServerCert, Sim,
+    pseudo_random, sha256, Client, DeviceSetup, Faults, Issuer, KeyKind, Response, ServerCert, Sim,
     TlsBehaviour, TlsSetup, Validity, PEER_IP,
 };
 
@@ -486,5 +486,132 @@ fn record_larger_than_the_buffer_is_its_own_error() {
     assert_eq!(
         error.to_string(),
         "TLS: record larger than the receive buffer"
+    );
+}
+
+/// A device trusting `anchors`, checking RSA with the host's checker when `rsa` (as
+/// `tcplink-tap` does), against a peer serving `cert` for `files.test`.
+fn web_sim(anchors: &[&[u8]], cert: &ServerCert, rsa: bool) -> Sim<4> {
+    let setup = DeviceSetup {
+        http: Some(HttpConfig::default()),
+        dns: vec![PEER_IP.into()],
+        tls: Some(TlsSetup {
+            rsa,
+            ..TlsSetup::trusting(anchors)
+        }),
+        ..DeviceSetup::default()
+    };
+    let mut sim = Sim::<4>::new(&setup, 16);
+    sim.peer.serve_tls(443, cert, TlsBehaviour::default());
+    sim.peer.serve_dns(&[("files.test", PEER_IP)]);
+    sim
+}
+
+/// Serves 1 MiB from `cert` to a device trusting `ca` and returns what the GET ended with,
+/// after checking the body arrived byte-identical when it succeeded.
+fn web_download(ca: &Issuer, cert: &ServerCert, rsa: bool) -> Result<(u16, u64), HttpError> {
+    let body = pseudo_random(1 << 20, 11);
+    let mut sim = web_sim(&[&ca.der], cert, rsa);
+    sim.peer.tls[0].route("/big", Response::fixed(&body));
+    let result = fetch(&mut sim, "https://files.test/big");
+    if result.is_ok() {
+        assert_eq!(sim.events.body_sha256(), sha256(&body));
+    }
+    result
+}
+
+/// ECDSA P-384 all the way (certificate signatures and the handshake's CertificateVerify), as
+/// in Let's Encrypt's E roots: the core verifies it without the host's help.
+#[test]
+fn p384_chain_downloads_byte_identical() {
+    let ca = Issuer::root_keyed("tcplink P-384 CA", KeyKind::P384);
+    let intermediate = ca.intermediate_keyed("tcplink P-384 intermediate", KeyKind::P384);
+    let cert = intermediate.server_keyed(&["files.test"], KeyKind::P384, &[&intermediate]);
+    assert_eq!(web_download(&ca, &cert, false), Ok((200, 1 << 20)));
+}
+
+/// An RSA-2048 CA and an RSA leaf: PKCS#1 v1.5 certificate signatures and an RSA-PSS
+/// CertificateVerify (rustls picks SHA-512), checked by the host's RSA (`tcplink-rsa`).
+#[test]
+fn rsa_chain_downloads_byte_identical_with_the_hosts_rsa() {
+    let ca = Issuer::root_keyed("tcplink RSA CA", KeyKind::Rsa2048);
+    let cert = ca.server_keyed(&["files.test"], KeyKind::Rsa2048, &[]);
+    assert_eq!(web_download(&ca, &cert, true), Ok((200, 1 << 20)));
+}
+
+/// The common web shape: an RSA root above an ECDSA leaf.
+#[test]
+fn rsa_root_above_an_ecdsa_leaf_downloads_byte_identical() {
+    let ca = Issuer::root_keyed("tcplink RSA CA", KeyKind::Rsa2048);
+    let cert = ca.server_keyed(&["files.test"], KeyKind::P256, &[]);
+    assert_eq!(web_download(&ca, &cert, true), Ok((200, 1 << 20)));
+}
+
+/// Without an RSA checker (a board), RSA is neither offered nor accepted: an RSA-only server
+/// finds no common signature scheme, an RSA signature in the chain is an unsupported
+/// algorithm.
+#[test]
+fn without_an_rsa_checker_rsa_chains_are_typed_errors() {
+    let ca = Issuer::root_keyed("tcplink RSA CA", KeyKind::Rsa2048);
+    let rsa_leaf = ca.server_keyed(&["files.test"], KeyKind::Rsa2048, &[]);
+    let mut sim = web_sim(&[&ca.der], &rsa_leaf, false);
+    // rustls finds no scheme only once its ServerHello is out, so its handshake_failure alert
+    // goes encrypted and embedded-tls sees the connection end mid-handshake (as before RSA
+    // support; OpenSSL-based servers refuse in plaintext, before the ServerHello).
+    assert_eq!(
+        fetch(&mut sim, "https://files.test/big"),
+        Err(HttpError::Tls(TlsFailure::Truncated))
+    );
+    assert_eq!(
+        sim.peer.tls[0].errors,
+        ["peer is incompatible: NoSignatureSchemesInCommon"]
+    );
+    assert!(sim.peer.tls[0].requests.is_empty());
+    let ecdsa_leaf = ca.server_keyed(&["files.test"], KeyKind::P256, &[]);
+    let error = web_download(&ca, &ecdsa_leaf, false).unwrap_err();
+    assert_eq!(error, HttpError::Tls(TlsFailure::UnsupportedAlgorithm));
+    assert_eq!(
+        error.to_string(),
+        "TLS: unsupported key or signature algorithm"
+    );
+}
+
+/// A tampered RSA signature in the chain is refused by the host's RSA as a bad chain.
+#[test]
+fn a_forged_rsa_certificate_signature_is_a_bad_chain() {
+    let ca = Issuer::root_keyed("tcplink RSA CA", KeyKind::Rsa2048);
+    let intermediate = ca.intermediate_keyed("tcplink RSA intermediate", KeyKind::Rsa2048);
+    let mut cert = intermediate.server_keyed(&["files.test"], KeyKind::P256, &[&intermediate]);
+    // The intact chain passes; then flip a bit of the leaf's RSA signature (its last byte).
+    assert_eq!(web_download(&ca, &cert, true), Ok((200, 1 << 20)));
+    let last = cert.chain[0].len() - 1;
+    cert.chain[0][last] ^= 1;
+    assert_eq!(
+        web_download(&ca, &cert, true),
+        Err(HttpError::Tls(TlsFailure::BadChain))
+    );
+}
+
+/// Servers append certificates beyond the trusted root, e.g. the root cross-signed by an older
+/// root that has since expired: the path ends at the first certificate an anchor vouches for,
+/// and what lies above it (here expired) is not checked.
+#[test]
+fn an_expired_cross_signed_root_above_the_path_is_ignored() {
+    let old = Issuer::root("tcplink old root");
+    let ca = Issuer::root("tcplink test CA");
+    let intermediate = ca.intermediate("tcplink intermediate");
+    let mut cert = intermediate.server(&["files.test"], &[&intermediate]);
+    let expired = Validity {
+        from_days: -400,
+        until_days: -30,
+    };
+    cert.chain.push(ca.cross_signed_by(&old, expired));
+    assert_eq!(web_download(&ca, &cert, false), Ok((200, 1 << 20)));
+    // An expired certificate inside the path still fails.
+    let mut cert = intermediate.server(&["files.test"], &[]);
+    cert.chain.push(intermediate.cross_signed_by(&ca, expired));
+    assert_eq!(
+        web_download(&ca, &cert, false),
+        Err(HttpError::Tls(TlsFailure::Expired))
     );
 }

@@ -37,6 +37,7 @@ fuzz_target!(|data: &[u8]| {
     let verify = Verify::Anchors {
         anchors: &anchors,
         clock: None,
+        more: None,
     };
     let (wire, task) = tls_storage.split(ChaCha20Rng::seed_from_u64(7), verify);
     let task = std::pin::pin!(task);

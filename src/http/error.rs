@@ -162,9 +162,7 @@ impl Render for TlsFailure {
             Self::BadChain => out.put("bad certificate chain: a signature does not verify"),
             Self::BadSignature => out.put("server's handshake signature does not verify"),
             Self::BadCertificate => out.put("malformed certificate"),
-            Self::UnsupportedAlgorithm => {
-                out.put("unsupported key or signature algorithm (ECDSA P-256 only)")
-            }
+            Self::UnsupportedAlgorithm => out.put("unsupported key or signature algorithm"),
             Self::ProtocolVersion => {
                 out.put("handshake failed: the server does not speak TLS 1.3 (TLS 1.2 only?)")
             }

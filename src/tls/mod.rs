@@ -8,7 +8,8 @@
 //! socket (the task sees `Pending` when a pipe is empty or full), and two pipes of plaintext
 //! that the GET client reads and writes through the [`Secure`] seam.
 //!
-//! * Cipher suite TLS_AES_128_GCM_SHA256, key exchange P-256, server certificates ECDSA P-256.
+//! * Cipher suite TLS_AES_128_GCM_SHA256, key exchange P-256, server certificates ECDSA
+//!   P-256 (P-384 with `tls-web`), RSA when the platform gives a [`SignatureCheck`] for it.
 //! * Verification is on unless [`Verify::Insecure`] is chosen: our own strict verifier
 //!   (`src/tls/verify.rs`) checks CA flags on every non-leaf certificate, the chain up to
 //!   one of the trust anchors, every DNS and IP subjectAltName, and dates given a clock.
@@ -18,6 +19,7 @@
 
 mod cert;
 mod pipe;
+mod signature;
 mod verify;
 
 use core::cell::RefCell;
@@ -36,6 +38,7 @@ use smoltcp::socket::tcp::{self, State as TcpState};
 
 use crate::http::{HttpError, Secure, TlsFailure};
 use pipe::Pipe;
+pub use signature::{Ecdsa, PublicKey, SignatureAlgorithm, SignatureCheck, SignatureError};
 pub use verify::UnixClock;
 use verify::{StrictVerifier, MAX_HOST};
 
@@ -64,6 +67,9 @@ pub enum Verify<'a> {
         anchors: &'a [&'a [u8]],
         /// Wall-clock time for validity dates, if the platform has one.
         clock: Option<UnixClock>,
+        /// Signature algorithms beyond the core's ECDSA, checked by the platform (RSA on a
+        /// host with a heap); `None` on a board.
+        more: Option<&'a dyn SignatureCheck>,
     },
     /// No verification at all: anyone on the path can read and change the data. Only ever
     /// by the user's explicit choice (`--insecure`).
@@ -368,7 +374,20 @@ async fn session<R: CryptoRngCore>(
 ) -> Result<(), TlsFailure> {
     let wire = io.wire;
     let id = io.session;
+    let verifier = match verify {
+        Verify::Anchors {
+            anchors,
+            clock,
+            more,
+        } => Some(StrictVerifier::new(anchors, clock, more)),
+        Verify::Insecure => None,
+    };
     let mut config = TlsConfig::new().with_server_name(host);
+    // RSA is offered only when the platform checks it (or nothing is checked): a server with
+    // an RSA certificate then picks RSA-PSS instead of failing the handshake.
+    if verifier.as_ref().is_none_or(StrictVerifier::offers_rsa) {
+        config = config.enable_rsa_signatures();
+    }
     if let Some(length) = fragment_length(record_rx.len()) {
         // A small receive buffer asks the server for small records (RFC 6066); servers that
         // ignore it send records too large: `TlsFailure::RecordTooLarge`.
@@ -376,13 +395,7 @@ async fn session<R: CryptoRngCore>(
     }
     let mut connection: TlsConnection<'_, PipeIo<'_>, Aes128GcmSha256> =
         TlsConnection::new(io, record_rx, record_tx);
-    let mut provider = Provider {
-        rng,
-        verifier: match verify {
-            Verify::Anchors { anchors, clock } => Some(StrictVerifier::new(anchors, clock)),
-            Verify::Insecure => None,
-        },
-    };
+    let mut provider = Provider { rng, verifier };
     let opened = connection
         .open(TlsContext::new(&config, &mut provider))
         .await;

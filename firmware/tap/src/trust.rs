@@ -61,6 +61,7 @@ impl Anchors {
         Verify::Anchors {
             anchors: slices,
             clock: Some(unix_now),
+            more: Some(&tcplink_rsa::Rsa),
         }
     }
 }

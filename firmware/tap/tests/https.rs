@@ -1,36 +1,76 @@
 //! `tcplink-tap get https://…` on a real TAP in the test's own namespace, against nginx and
-//! `openssl s_server -tls1_3` there, with a CA the test makes (rcgen, ECDSA P-256).
+//! `openssl s_server -tls1_3` there, with a CA the test makes (rcgen; ECDSA P-256, or RSA-2048
+//! with keys from `openssl genpkey`, as ring cannot make RSA keys).
 
 mod common;
 
 use std::path::Path;
 use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 use common::*;
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose,
-    PKCS_ECDSA_P256_SHA256,
+    PKCS_ECDSA_P256_SHA256, PKCS_RSA_SHA256,
 };
 
 /// Bytes served.
 const SIZE: usize = 5 * 1024 * 1024;
+/// Bytes of the big download.
+const BIG_SIZE: usize = 256 * 1024 * 1024;
+/// The big download's time limit (it takes a few seconds in a debug build).
+const BIG_DEADLINE: Duration = Duration::from_secs(120);
 /// nginx's HTTPS and plain HTTP ports on HOST_IP.
 const HTTPS_PORT: u16 = 8443;
 const HTTP_PORT: u16 = 8081;
 /// openssl s_server's port.
 const S_SERVER_PORT: u16 = 4433;
 
+/// The keys of a test PKI.
+#[derive(Clone, Copy)]
+enum Keys {
+    /// ECDSA P-256 (rcgen makes them).
+    Ecdsa,
+    /// RSA-2048, CA and server (openssl makes them).
+    Rsa,
+}
+
+/// A new key of `kind`, made in `dir` as `name` for RSA.
+fn new_key(dir: &Path, kind: Keys, name: &str) -> KeyPair {
+    match kind {
+        Keys::Ecdsa => KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap(),
+        Keys::Rsa => {
+            let path = dir.join(name);
+            let out = run(
+                std::process::Command::new("openssl")
+                    .args(["genpkey", "-algorithm", "RSA", "-pkeyopt"])
+                    .args(["rsa_keygen_bits:2048", "-out"])
+                    .arg(&path),
+                DEADLINE,
+            );
+            success(&out);
+            let pem = std::fs::read_to_string(&path).unwrap();
+            KeyPair::from_pem_and_sign_algo(&pem, &PKCS_RSA_SHA256).unwrap()
+        }
+    }
+}
+
 /// A CA and a server certificate for HOST_IP (an IP SAN) in `dir`: `ca.pem`, `server.pem`,
 /// `server.key`; plus `other-ca.pem`, a CA that signed nothing here.
 fn make_pki(dir: &Path) {
-    let ca_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+    make_pki_of(dir, Keys::Ecdsa);
+}
+
+/// [`make_pki`] with keys of `kind`.
+fn make_pki_of(dir: &Path, kind: Keys) {
+    let ca_key = new_key(dir, kind, "ca.key");
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca.distinguished_name
         .push(DnType::CommonName, "tcplink TAP test CA");
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+    let key = new_key(dir, kind, "server.key");
     let mut leaf = CertificateParams::new(vec![HOST_IP.to_string()]).unwrap();
     leaf.distinguished_name.push(DnType::CommonName, HOST_IP);
     let leaf_cert = leaf.signed_by(&key, &ca_cert, &ca_key).unwrap();
@@ -52,12 +92,17 @@ fn make_pki(dir: &Path) {
 /// (SIZE random bytes) and `/go`, a 302 to the file over https. Returns the prefix (with the
 /// PKI) and the file's SHA-256.
 fn nginx_tls(lab: &Lab) -> (ChildGuard, tempfile::TempDir, String) {
+    nginx_tls_of(lab, Keys::Ecdsa, SIZE)
+}
+
+/// [`nginx_tls`] with a PKI of `keys` and a file of `size` bytes.
+fn nginx_tls_of(lab: &Lab, keys: Keys, size: usize) -> (ChildGuard, tempfile::TempDir, String) {
     let prefix = tempfile::tempdir().unwrap();
     let p = prefix.path();
-    make_pki(p);
+    make_pki_of(p, keys);
     let www = p.join("www");
     std::fs::create_dir(&www).unwrap();
-    let data = random_bytes(SIZE);
+    let data = random_bytes(size);
     std::fs::write(www.join("file"), &data).unwrap();
     let site = format!(
         "root {www};\n    ssl_certificate {p}/server.pem;\n    ssl_certificate_key {p}/server.key;\n    \
@@ -168,4 +213,54 @@ fn get_https_from_openssl_s_server() {
     let stdout = success(&out);
     assert!(stdout.starts_with("HTTP/1.0 200 ok\n"), "{stdout}");
     assert_saved(&stdout, SIZE, &out_file, &sha256_hex(&data));
+}
+
+/// An RSA CA and an RSA server certificate (as most of the web still has): verified with
+/// `--cacert` through the host's RSA (PKCS#1 v1.5 chain, RSA-PSS handshake signature), 5 MiB
+/// identical. Without `--cacert` the system store is loaded (its RSA and ECDSA roots) and
+/// vouches for nothing here: unknown CA.
+#[test]
+fn get_https_rsa_certificate_from_nginx() {
+    let Some(lab) = Lab::new("tlsrsa", &["nginx", "python3", "openssl"]) else {
+        return;
+    };
+    let (_nginx, prefix, sha) = nginx_tls_of(&lab, Keys::Rsa, SIZE);
+    let ca = prefix.path().join("ca.pem");
+    let out_dir = tempfile::tempdir().unwrap();
+    let out_file = out_dir.path().join("saved.bin");
+    let url = format!("https://{HOST_IP}:{HTTPS_PORT}/file");
+    let out = get_to(&lab, &url, &out_file, &["--cacert", ca.to_str().unwrap()]);
+    let stdout = success(&out);
+    assert!(stdout.starts_with("HTTP/1.1 200 OK\n"), "{stdout}");
+    assert_saved(&stdout, SIZE, &out_file, &sha);
+
+    std::fs::remove_file(&out_file).unwrap();
+    let out = get_to(&lab, &url, &out_file, &[]);
+    let err = one_error_line(&out);
+    assert!(err.contains("unknown CA"), "{err}");
+    assert!(!out_file.exists());
+}
+
+/// 256 MiB over TLS 1.3 from nginx, identical, within BIG_DEADLINE.
+#[test]
+fn get_256_mib_https_from_nginx() {
+    let Some(lab) = Lab::new("tlsbig", &["nginx", "python3"]) else {
+        return;
+    };
+    let (_nginx, prefix, sha) = nginx_tls_of(&lab, Keys::Ecdsa, BIG_SIZE);
+    let ca = prefix.path().join("ca.pem");
+    let out_dir = tempfile::tempdir().unwrap();
+    let out_file = out_dir.path().join("saved.bin");
+    let url = format!("https://{HOST_IP}:{HTTPS_PORT}/file");
+    let mut cmd = lab.tap(&STATIC_NET);
+    cmd.args(["get", &url, "-o"])
+        .arg(&out_file)
+        .args(["--cacert", ca.to_str().unwrap()]);
+    let started = Instant::now();
+    // Panics naming the limit when the download takes longer.
+    let out = run(&mut cmd, BIG_DEADLINE);
+    let took = started.elapsed();
+    let stdout = success(&out);
+    assert_saved(&stdout, BIG_SIZE, &out_file, &sha);
+    eprintln!("256 MiB over HTTPS in {took:.1?}");
 }

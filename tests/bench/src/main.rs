@@ -11,6 +11,7 @@ mod helpers;
 mod link_bench;
 mod lwip;
 mod nginx;
+use nginx::Scheme;
 mod peers;
 mod plot;
 mod procs;
@@ -74,6 +75,15 @@ enum Cmd {
     TapGet(TapGetArgs),
     /// Figure 2's nginx row alone (root): tcplink-tap and curl from the same nginx.
     TapNginx {
+        #[arg(long, default_value_t = NGINX_BYTES)]
+        bytes: u64,
+        #[arg(long, default_value_t = TAP_RUNS, value_parser = clap::value_parser!(u64).range(1..=20))]
+        runs: u64,
+        #[arg(long, default_value_t = 120)]
+        limit_s: u64,
+    },
+    /// Figure 2d (root): the nginx row over HTTPS (TLS 1.3, both clients verifying).
+    TapHttps {
         #[arg(long, default_value_t = NGINX_BYTES)]
         bytes: u64,
         #[arg(long, default_value_t = TAP_RUNS, value_parser = clap::value_parser!(u64).range(1..=20))]
@@ -380,7 +390,14 @@ fn run(cli: Cli) -> Result<(), String> {
             if a.nginx_bytes == 0 {
                 return Ok(());
             }
-            nginx_row(&bins, a.nginx_bytes, a.runs as usize, limit, &emit)
+            nginx_row(
+                &bins,
+                a.nginx_bytes,
+                a.runs as usize,
+                limit,
+                Scheme::Http,
+                &emit,
+            )
         }
         Cmd::TapNginx {
             bytes,
@@ -391,6 +408,19 @@ fn run(cli: Cli) -> Result<(), String> {
             bytes,
             runs as usize,
             Duration::from_secs(limit_s),
+            Scheme::Http,
+            &emit,
+        ),
+        Cmd::TapHttps {
+            bytes,
+            runs,
+            limit_s,
+        } => nginx_row(
+            &tap_bins()?,
+            bytes,
+            runs as usize,
+            Duration::from_secs(limit_s),
+            Scheme::Https,
             &emit,
         ),
         Cmd::TapLoad(a) => {
@@ -474,7 +504,20 @@ fn run(cli: Cli) -> Result<(), String> {
             };
             emit(&scaling_figure(&scaling, &output)?)?;
             if quick {
-                return peers_smoke(tap_bins, &emit);
+                peers_smoke(tap_bins, &emit)?;
+                // Figure 2d briefly: 16 MiB over HTTPS, one round (a few seconds).
+                return match tapfig::can_run() {
+                    Ok(()) => nginx_row(
+                        &tap_bins()?,
+                        16 << 20,
+                        1,
+                        Duration::from_secs(60),
+                        Scheme::Https,
+                        &emit,
+                    ),
+                    // peers_smoke has already said why (or failed under CI).
+                    Err(_) => Ok(()),
+                };
             }
             emit(&footprint::figure()?)?;
             match tapfig::can_run() {
@@ -511,7 +554,22 @@ fn run(cli: Cli) -> Result<(), String> {
                         TAP_RUNS as usize,
                         limit,
                     )?)?;
-                    nginx_row(&bins, NGINX_BYTES, TAP_RUNS as usize, limit, &emit)
+                    nginx_row(
+                        &bins,
+                        NGINX_BYTES,
+                        TAP_RUNS as usize,
+                        limit,
+                        Scheme::Http,
+                        &emit,
+                    )?;
+                    nginx_row(
+                        &bins,
+                        NGINX_BYTES,
+                        TAP_RUNS as usize,
+                        limit,
+                        Scheme::Https,
+                        &emit,
+                    )
                 }
             }
         }
@@ -549,10 +607,11 @@ fn nginx_row(
     bytes: u64,
     runs: usize,
     limit: Duration,
+    scheme: Scheme,
     emit: &dyn Fn(&Section) -> Result<(), String>,
 ) -> Result<(), String> {
     match nginx::available() {
-        Ok(()) => emit(&nginx::figure(bins, bytes, runs, limit)?),
+        Ok(()) => emit(&nginx::figure(bins, bytes, runs, limit, scheme)?),
         Err(why) if std::env::var("CI").is_ok_and(|v| v == "true") => Err(why),
         Err(why) => {
             eprintln!("tcplink-bench: skipping the nginx row of figure 2: {why}");

@@ -1,5 +1,6 @@
-//! Figure 2's interop row: one real web server (nginx, sendfile on) sending to `tcplink-tap
-//! get` over the TAP and to curl over a veth, kernel to kernel, both as whole processes.
+//! Figure 2's interop rows: one real web server (nginx, sendfile on) sending to `tcplink-tap
+//! get` over the TAP and to curl over a veth, kernel to kernel, both as whole processes;
+//! over plain HTTP (2b) and over HTTPS, TLS 1.3 with a CA made for the run (2d).
 //!
 //! nginx runs in the TAP's namespace with its own config, prefix and files under a temporary
 //! directory, listening on the TAP's host address and on one end of a veth pair whose other
@@ -73,47 +74,64 @@ enum Sink {
     File,
 }
 
+/// How the files are served.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// Plain HTTP (figure 2b).
+    Http,
+    /// HTTPS, TLS 1.3, ECDSA P-256 certificate from a CA made for the run (figure 2d); both
+    /// clients verify it (`--cacert`).
+    Https,
+}
+
 /// `bytes` from nginx per download, `runs` rounds with the order rotated every round.
-pub fn figure(b: &Bins, bytes: u64, runs: usize, limit: Duration) -> Result<Section, String> {
+pub fn figure(
+    b: &Bins,
+    bytes: u64,
+    runs: usize,
+    limit: Duration,
+    scheme: Scheme,
+) -> Result<Section, String> {
     available()?;
-    let ns = Namespace::create("tlbench-ngx", "tlbngx0").map_err(|e| e.to_string())?;
-    let client = Netns::create("tlbench-ngx-c")?;
+    // Names of their own per scheme: never the same namespace or veth as the other figure.
+    let (ns_name, tap, client_ns, veth_a, veth_b) = match scheme {
+        Scheme::Http => (
+            "tlbench-ngx",
+            "tlbngx0",
+            "tlbench-ngx-c",
+            "tlbnga",
+            "tlbngb",
+        ),
+        Scheme::Https => (
+            "tlbench-ngs",
+            "tlbngs0",
+            "tlbench-ngs-c",
+            "tlbnsa",
+            "tlbnsb",
+        ),
+    };
+    let ns = Namespace::create(ns_name, tap).map_err(|e| e.to_string())?;
+    let client = Netns::create(client_ns)?;
     procs::ip(&[
         "-n",
         ns.name(),
         "link",
         "add",
-        "tlbnga",
+        veth_a,
         "type",
         "veth",
         "peer",
         "name",
-        "tlbngb",
+        veth_b,
         "netns",
         &client.name,
     ])?;
     let server_cidr = format!("{SERVER_VETH_IP}/24");
     let curl_cidr = format!("{CURL_VETH_IP}/24");
-    procs::ip(&[
-        "-n",
-        ns.name(),
-        "addr",
-        "add",
-        &server_cidr,
-        "dev",
-        "tlbnga",
-    ])?;
-    procs::ip(&[
-        "-n",
-        &client.name,
-        "addr",
-        "add",
-        &curl_cidr,
-        "dev",
-        "tlbngb",
-    ])?;
-    procs::ip(&["-n", ns.name(), "link", "set", "tlbnga", "up"])?;
-    procs::ip(&["-n", &client.name, "link", "set", "tlbngb", "up"])?;
+    procs::ip(&["-n", ns.name(), "addr", "add", &server_cidr, "dev", veth_a])?;
+    procs::ip(&["-n", &client.name, "addr", "add", &curl_cidr, "dev", veth_b])?;
+    procs::ip(&["-n", ns.name(), "link", "set", veth_a, "up"])?;
+    procs::ip(&["-n", &client.name, "link", "set", veth_b, "up"])?;
 
     let dir = TempDir::new(
         Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -129,9 +147,27 @@ pub fn figure(b: &Bins, bytes: u64, runs: usize, limit: Duration) -> Result<Sect
     // transfer could not produce; nginx sends them from the page cache.
     let blob = prefix.join("www/blob");
     make_blob(&blob, bytes)?;
-    let tap_listen = format!("192.168.69.1:{PORT}");
-    let veth_listen = format!("{SERVER_VETH_IP}:{PORT}");
-    let site = format!("root {}/www;", prefix.display());
+    let (ssl, proto) = match scheme {
+        Scheme::Http => ("", "http"),
+        Scheme::Https => (" ssl", "https"),
+    };
+    let tap_listen = format!("192.168.69.1:{PORT}{ssl}");
+    let veth_listen = format!("{SERVER_VETH_IP}:{PORT}{ssl}");
+    let mut site = format!("root {}/www;", prefix.display());
+    if scheme == Scheme::Https {
+        make_pki(&prefix)?;
+        site.push_str(&format!(
+            "\n    ssl_certificate {p}/server.pem;\n    ssl_certificate_key {p}/server.key;\n    \
+             ssl_protocols TLSv1.3;",
+            p = prefix.display()
+        ));
+    }
+    let ca = prefix.join("ca.pem");
+    let ca = ca.to_str().ok_or("temporary path is not UTF-8")?;
+    let verify: &[&str] = match scheme {
+        Scheme::Http => &[],
+        Scheme::Https => &["--cacert", ca],
+    };
     let args = tcplink_host::nginx::prepare(&prefix, &[&tap_listen, &veth_listen], &site)
         .map_err(|e| format!("{}: {e}", prefix.display()))?;
     let mut cmd = ns.command("nginx");
@@ -140,8 +176,8 @@ pub fn figure(b: &Bins, bytes: u64, runs: usize, limit: Duration) -> Result<Sect
     crate::tapfig::probe(b, ns.name(), &format!("192.168.69.1:{PORT}"))?;
     crate::tapfig::probe(b, &client.name, &format!("{SERVER_VETH_IP}:{PORT}"))?;
 
-    let tap_url = format!("http://192.168.69.1:{PORT}/blob");
-    let curl_url = format!("http://{SERVER_VETH_IP}:{PORT}/blob");
+    let tap_url = format!("{proto}://192.168.69.1:{PORT}/blob");
+    let curl_url = format!("{proto}://{SERVER_VETH_IP}:{PORT}/blob");
     let mut secs: Vec<Vec<f64>> = vec![Vec::new(); ROWS.len()];
     for run in 0..runs {
         for k in 0..ROWS.len() {
@@ -157,11 +193,11 @@ pub fn figure(b: &Bins, bytes: u64, runs: usize, limit: Duration) -> Result<Sect
             let t0 = Instant::now();
             match who {
                 Client::Tap => {
-                    crate::tapfig::tap_get(b, &ns, &tap_url, target, bytes, limit)?;
+                    crate::tapfig::tap_get_with(b, &ns, &tap_url, target, bytes, limit, verify)?;
                 }
-                Client::Curl => curl(&client.name, &curl_url, target, bytes, limit)?,
+                Client::Curl => curl(&client.name, &curl_url, target, bytes, limit, verify)?,
                 Client::CurlSync => {
-                    curl(&client.name, &curl_url, target, bytes, limit)?;
+                    curl(&client.name, &curl_url, target, bytes, limit, verify)?;
                     sync(Some(target))?;
                 }
             }
@@ -171,7 +207,7 @@ pub fn figure(b: &Bins, bytes: u64, runs: usize, limit: Duration) -> Result<Sect
                 let _ = std::fs::remove_file(&file);
             }
             eprintln!(
-                "tap-get nginx run {}/{runs}: {name:<32} {:7.3} s {:7.3} Gbit/s",
+                "tap-get nginx {proto} run {}/{runs}: {name:<32} {:7.3} s {:7.3} Gbit/s",
                 run + 1,
                 took,
                 bytes as f64 * 8.0 / took / 1e9
@@ -183,7 +219,22 @@ pub fn figure(b: &Bins, bytes: u64, runs: usize, limit: Duration) -> Result<Sect
         .iter()
         .map(|s| s.iter().map(|t| bytes as f64 * 8.0 / t / 1e9).collect())
         .collect();
-    let mut s = Section::new("tap-get-nginx", "2b. HTTP GET from nginx (Gbit/s)");
+    let mut s = match scheme {
+        Scheme::Http => Section::new("tap-get-nginx", "2b. HTTP GET from nginx (Gbit/s)"),
+        Scheme::Https => Section::new(
+            "tap-https",
+            "2d. HTTPS GET from nginx: TLS 1.3, AES-128-GCM, verified (Gbit/s)",
+        ),
+    };
+    if scheme == Scheme::Https {
+        s.para(
+            "The same as 2b over HTTPS: nginx with `ssl_protocols TLSv1.3` and an ECDSA P-256 \
+             certificate from a CA made for the run; `tcplink-tap get --cacert` and `curl \
+             --cacert` both verify it. tcplink-tap runs TLS_AES_128_GCM_SHA256 (embedded-tls, \
+             RustCrypto's aes/polyval with runtime AES-NI/PCLMULQDQ detection); curl \
+             negotiates what OpenSSL prefers.",
+        );
+    }
     s.para(&format!(
         "{} from nginx (sendfile on, one process, started in the TAP's namespace with its own \
          config and prefix under a temporary directory) per download; {runs} rounds, the order \
@@ -218,8 +269,12 @@ pub fn figure(b: &Bins, bytes: u64, runs: usize, limit: Duration) -> Result<Sect
     }
     s.table(&t);
     s.para(&format!(
-        "Measured {} with `sudo target/release/tcplink-bench tap-nginx` (nginx {}).",
+        "Measured {} with `sudo target/release/tcplink-bench {}` (nginx {}).",
         crate::report::measured_on(),
+        match scheme {
+            Scheme::Http => "tap-nginx",
+            Scheme::Https => "tap-https",
+        },
         tcplink_host::nginx::version().unwrap_or_else(|| "version unknown".into())
     ));
     Ok(s)
@@ -270,11 +325,69 @@ fn sync(file: Option<&Path>) -> Result<(), String> {
     }
 }
 
+/// A CA and a server certificate for both of nginx's addresses in `dir` (`ca.pem`,
+/// `server.pem`, `server.key`), by openssl.
+fn make_pki(dir: &Path) -> Result<(), String> {
+    let openssl = |args: &[&str]| -> Result<(), String> {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .map_err(|e| format!("openssl: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "openssl {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &["-days", "2", "-subj", "/CN=tcplink bench CA"],
+            &["-addext", "basicConstraints=critical,CA:TRUE"],
+            &["-addext", "keyUsage=critical,keyCertSign"],
+            &["-keyout", "ca.key", "-out", "ca.pem"],
+        ]
+        .concat(),
+    )?;
+    let sans = format!("subjectAltName=IP:192.168.69.1,IP:{SERVER_VETH_IP}");
+    openssl(
+        &[
+            &["req", "-x509", "-CA", "ca.pem", "-CAkey", "ca.key"][..],
+            &ec,
+            &["-days", "2", "-subj", "/CN=bench server"],
+            &["-addext", &sans, "-addext", "basicConstraints=CA:FALSE"],
+            &["-keyout", "server.key", "-out", "server.pem"],
+        ]
+        .concat(),
+    )
+}
+
 /// curl in namespace `ns`, the whole process timed by the caller.
-fn curl(ns: &str, url: &str, out: &Path, bytes: u64, limit: Duration) -> Result<(), String> {
+fn curl(
+    ns: &str,
+    url: &str,
+    out: &Path,
+    bytes: u64,
+    limit: Duration,
+    extra: &[&str],
+) -> Result<(), String> {
     let mut cmd = procs::netns_command(ns, "curl");
     cmd.args(["-sS", "--max-time", &limit.as_secs().to_string(), "-o"])
         .arg(out)
+        .args(extra)
         .args(["-w", "%{size_download}", url]);
     let text = procs::run(cmd, "curl", limit + Duration::from_secs(5))?;
     let size: u64 = text.trim().parse().unwrap_or(0);

@@ -172,11 +172,12 @@ pub fn machine_section() -> Section {
          cargo build --release -p tcplink-bench -p tcplink-tap -p tcplink-host \\\n    \
          -p tcplink-bench-lwip -p tcplink-bench-embassy\n\
          target/release/tcplink-bench all            # every figure; 2–4, 2c, 3b only as root\n\
-         target/release/tcplink-bench all --quick    # smoke test: in-process figures, as root 2c + 3b briefly (CI)\n\
+         target/release/tcplink-bench all --quick    # smoke test: in-process figures, as root 2c + 3b + 2d briefly (CI)\n\
          # one figure at a time:\n\
          target/release/tcplink-bench link           # 1: 1 GB through memory, 5 runs\n\
          sudo target/release/tcplink-bench tap-get   # 2: 1 GiB GET over TAP (own namespaces), then 2b\n\
          sudo target/release/tcplink-bench tap-nginx # 2b: 256 MiB from nginx, tcplink-tap vs curl\n\
+         sudo target/release/tcplink-bench tap-https # 2d: the same over HTTPS (TLS 1.3, verified)\n\
          sudo target/release/tcplink-bench tap-peers-get  # 2c: 1 GiB GET, tcplink vs lwIP vs embassy-net\n\
          sudo target/release/tcplink-bench tap-load  # 3: sessions/s with 1, 8, 64 clients\n\
          sudo target/release/tcplink-bench tap-peers-load # 3b: sessions/s, tcplink vs lwIP vs embassy-net\n\

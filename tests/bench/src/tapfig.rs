@@ -289,12 +289,26 @@ pub fn tap_get(
     bytes: u64,
     limit: Duration,
 ) -> Result<Dl, String> {
+    tap_get_with(b, ns, url, out, bytes, limit, &[])
+}
+
+/// [`tap_get`] with `extra` arguments to `get` (e.g. `--cacert FILE`).
+pub fn tap_get_with(
+    b: &Bins,
+    ns: &Namespace,
+    url: &str,
+    out: &Path,
+    bytes: u64,
+    limit: Duration,
+    extra: &[&str],
+) -> Result<Dl, String> {
     let mut cmd = ns.command(&b.tap);
     cmd.args(device_args(ns))
         .args(["get", url])
         .arg("-o")
         .arg(out)
-        .args(["--timeout-s", &limit.as_secs().to_string()]);
+        .args(["--timeout-s", &limit.as_secs().to_string()])
+        .args(extra);
     let t0 = Instant::now();
     let stdout = procs::run(cmd, "tcplink-tap get", limit + Duration::from_secs(5))?;
     let secs = t0.elapsed().as_secs_f64();

@@ -19,7 +19,7 @@ pub use client::{Client, Outcome, Step};
 pub use dns_server::{DnsServer, TYPE_A, TYPE_AAAA};
 pub use faults::{faulty, FaultStats, Faults, FaultyPort, Shuffle};
 pub use http_server::{End, HttpServer, Response};
-pub use pki::{Issuer, ServerCert, Validity};
+pub use pki::{Issuer, KeyKind, ServerCert, Validity};
 /// The seeded RNG the TLS tests give the device.
 pub use rand_chacha;
 pub use tls_server::{TlsBehaviour, TlsServer};
@@ -394,6 +394,9 @@ pub struct TlsSetup {
     pub seed: u64,
     /// A 768-byte receive record buffer (max_fragment_length 512) instead of 16,640.
     pub small_records: bool,
+    /// RSA signatures checked by the host's [`tcplink_rsa::Rsa`] (as `tcplink-tap` does);
+    /// without it the device knows ECDSA only, as a board does.
+    pub rsa: bool,
 }
 
 impl TlsSetup {
@@ -405,6 +408,7 @@ impl TlsSetup {
             clock: Some(system_clock),
             seed: 1,
             small_records: false,
+            rsa: false,
         }
     }
 }
@@ -432,6 +436,9 @@ fn tls_layer(setup: &TlsSetup) -> &'static mut dyn Secure {
         Verify::Anchors {
             anchors,
             clock: setup.clock,
+            more: setup
+                .rsa
+                .then_some(&tcplink_rsa::Rsa as &dyn tcplink::tls::SignatureCheck),
         }
     };
     let rng = rand_chacha::ChaCha20Rng::seed_from_u64(setup.seed);

@@ -1,9 +1,11 @@
 //! A throw-away PKI for the TLS tests: a CA and certificates made fresh by each test
-//! (rcgen, ECDSA P-256), so nothing committed can expire.
+//! (rcgen; ECDSA P-256 unless a test asks for P-384 or RSA), so nothing committed can expire.
+//! RSA keys are fixtures (ring, rcgen's backend here, cannot generate them): a private key
+//! does not expire, the certificates are still made per test.
 
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose,
-    PKCS_ECDSA_P256_SHA256,
+    PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384, PKCS_RSA_SHA256,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -55,17 +57,45 @@ fn params(names: &[&str], common_name: &str, validity: Validity) -> CertificateP
     params
 }
 
-fn key() -> KeyPair {
-    KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).expect("P-256 key")
+/// The kind of key a certificate gets (and signs others with).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// ECDSA P-256 (signs with SHA-256).
+    P256,
+    /// ECDSA P-384 (signs with SHA-384).
+    P384,
+    /// RSA 2,048 bits (signs PKCS#1 v1.5 with SHA-256); CAs and leaves get different keys.
+    Rsa2048,
+}
+
+/// Two RSA-2048 keys, made once with `openssl genpkey -algorithm RSA`.
+const RSA_CA_KEY: &str = include_str!("../fixtures/rsa-2048-ca.pem");
+const RSA_LEAF_KEY: &str = include_str!("../fixtures/rsa-2048-leaf.pem");
+
+/// A key of `kind`; `ca` picks which RSA fixture.
+fn key_of(kind: KeyKind, ca: bool) -> KeyPair {
+    match kind {
+        KeyKind::P256 => KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).expect("P-256 key"),
+        KeyKind::P384 => KeyPair::generate_for(&PKCS_ECDSA_P384_SHA384).expect("P-384 key"),
+        KeyKind::Rsa2048 => {
+            let pem = if ca { RSA_CA_KEY } else { RSA_LEAF_KEY };
+            KeyPair::from_pem_and_sign_algo(pem, &PKCS_RSA_SHA256).expect("RSA key fixture")
+        }
+    }
 }
 
 impl Issuer {
     /// A self-signed root CA named `name` (basicConstraints CA, keyCertSign).
     pub fn root(name: &str) -> Self {
+        Self::root_keyed(name, KeyKind::P256)
+    }
+
+    /// [`root`](Self::root) with a key of `kind`.
+    pub fn root_keyed(name: &str, kind: KeyKind) -> Self {
         let mut params = params(&[], name, Validity::default());
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let key = key();
+        let key = key_of(kind, true);
         let cert = params.self_signed(&key).expect("self-signed CA");
         Self::from(cert, key)
     }
@@ -81,10 +111,15 @@ impl Issuer {
 
     /// An intermediate CA signed by this one.
     pub fn intermediate(&self, name: &str) -> Self {
+        self.intermediate_keyed(name, KeyKind::P256)
+    }
+
+    /// [`intermediate`](Self::intermediate) with a key of `kind`.
+    pub fn intermediate_keyed(&self, name: &str, kind: KeyKind) -> Self {
         let mut params = params(&[], name, Validity::default());
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let key = key();
+        let key = key_of(kind, true);
         let cert = params
             .signed_by(&key, &self.cert, &self.key)
             .expect("intermediate");
@@ -94,10 +129,15 @@ impl Issuer {
     /// An ordinary server certificate (CA:FALSE, digitalSignature) for `names`, signed by
     /// this issuer; as an [`Issuer`] so a test can (wrongly) sign with it.
     pub fn leaf(&self, names: &[&str], validity: Validity) -> Self {
+        self.leaf_keyed(names, validity, KeyKind::P256)
+    }
+
+    /// [`leaf`](Self::leaf) with a key of `kind`.
+    pub fn leaf_keyed(&self, names: &[&str], validity: Validity, kind: KeyKind) -> Self {
         let mut params = params(names, names.first().copied().unwrap_or("leaf"), validity);
         params.is_ca = IsCa::ExplicitNoCa;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        let key = key();
+        let key = key_of(kind, false);
         let cert = params.signed_by(&key, &self.cert, &self.key).expect("leaf");
         Self::from(cert, key)
     }
@@ -107,6 +147,11 @@ impl Issuer {
         self.server_valid(names, Validity::default(), above)
     }
 
+    /// [`server`](Self::server) with a leaf key of `kind`.
+    pub fn server_keyed(&self, names: &[&str], kind: KeyKind, above: &[&Issuer]) -> ServerCert {
+        presented(self.leaf_keyed(names, Validity::default(), kind), above)
+    }
+
     /// [`server`](Self::server) with the given validity.
     pub fn server_valid(
         &self,
@@ -114,17 +159,35 @@ impl Issuer {
         validity: Validity,
         above: &[&Issuer],
     ) -> ServerCert {
-        let leaf = self.leaf(names, validity);
-        let mut chain = vec![leaf.der];
-        chain.extend(above.iter().map(|i| i.der.clone()));
-        ServerCert {
-            chain,
-            key_der: leaf.key_der,
-        }
+        presented(self.leaf(names, validity), above)
+    }
+
+    /// This CA's certificate again (same subject and key) but signed by `by`, valid for
+    /// `validity`: a cross-signed copy, as servers append for old clients.
+    pub fn cross_signed_by(&self, by: &Issuer, validity: Validity) -> Vec<u8> {
+        let mut params = self.cert.params().clone();
+        let now = OffsetDateTime::now_utc();
+        params.not_before = now + Duration::days(validity.from_days);
+        params.not_after = now + Duration::days(validity.until_days);
+        params
+            .signed_by(&self.key, &by.cert, &by.key)
+            .expect("cross-signed")
+            .der()
+            .to_vec()
     }
 
     /// The PEM text of the certificate (for `--cacert` files).
     pub fn pem(&self) -> String {
         self.cert.pem()
+    }
+}
+
+/// `leaf` presented with `above` (leaf first).
+fn presented(leaf: Issuer, above: &[&Issuer]) -> ServerCert {
+    let mut chain = vec![leaf.der];
+    chain.extend(above.iter().map(|i| i.der.clone()));
+    ServerCert {
+        chain,
+        key_der: leaf.key_der,
     }
 }
