@@ -211,6 +211,7 @@ fn main() -> ! {
         Verify::Anchors {
             anchors: TRUST_ANCHORS,
             clock: Some(entropy::unix_time),
+            more: None,
         },
     );
     #[cfg(feature = "tls")]
