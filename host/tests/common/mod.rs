@@ -29,11 +29,18 @@ pub fn free_addr_on(ip: &str) -> SocketAddr {
 }
 
 /// Waits until `addr` accepts connections (the probe connection is closed at once).
+///
+/// A probe whose own port is `addr`'s is not an answer: while nothing listens yet, the
+/// kernel may pick the (ephemeral) target port as the probe's source port, and the probe
+/// then connects to itself (TCP simultaneous open). That was seen once as "connection
+/// refused" right after this returned, before the seed's Python server had bound.
 pub fn wait_accepting(addr: SocketAddr, child: &mut ChildGuard) {
     let end = Instant::now() + DEADLINE;
     while Instant::now() < end {
-        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-            return;
+        if let Ok(probe) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            if probe.local_addr().ok() != Some(addr) {
+                return;
+            }
         }
         if let Ok(Some(status)) = child.0.try_wait() {
             panic!("server exited before accepting on {addr}: {status}");
