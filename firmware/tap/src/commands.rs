@@ -80,7 +80,7 @@ pub fn run(net: &NetArgs, args: &RunArgs) -> Result<ExitCode> {
 /// once; the server has as many sockets again in reserve for connections still closing
 /// (FIN handshakes retransmitted on a lossy link), so those never cost a client its service.
 fn run_plan(plan: &Plan<'_>) -> Result<ExitCode> {
-    let mut node = Node::open(&plan.net.tap, plan.net.pcap.clone())?;
+    let mut node = Node::open(&plan.net.tap, plan.net.pcap.clone(), !plan.net.no_offload)?;
     match plan.serve.map_or(1, |s| s.sockets) {
         1 => run_on::<2>(&mut node, plan),
         2 => run_on::<4>(&mut node, plan),

@@ -289,8 +289,22 @@ pub fn tap_get(
     bytes: u64,
     limit: Duration,
 ) -> Result<Dl, String> {
+    tap_get_with(b, ns, &[], url, out, bytes, limit)
+}
+
+/// [`tap_get`] with more device options (`--no-offload`).
+pub fn tap_get_with(
+    b: &Bins,
+    ns: &Namespace,
+    options: &[&str],
+    url: &str,
+    out: &Path,
+    bytes: u64,
+    limit: Duration,
+) -> Result<Dl, String> {
     let mut cmd = ns.command(&b.tap);
     cmd.args(device_args(ns))
+        .args(options)
         .args(["get", url])
         .arg("-o")
         .arg(out)
