@@ -57,7 +57,7 @@ const KIB: u64 = 1024;
 /// compiler_builtins' memmove/memcpy/64-bit division alone are 3.8 KB, which only a nightly
 /// build-std rebuilds smaller).
 const GREETING_BUDGET: Budget = Budget {
-    flash: 27 * KIB + 256,
+    flash: 27 * KIB + 1024,
     ram: 10 * KIB,
     goal_flash: 24 * KIB,
     goal_ram: 10 * KIB,
@@ -70,7 +70,7 @@ const GREETING_BUDGET: Budget = Budget {
 /// missed by 9 KB (issue 17).
 /// Budget: the RAM goal, flash measured plus about 1 %.
 const FULL_BUDGET: Budget = Budget {
-    flash: 61 * KIB + 768,
+    flash: 62 * KIB,
     ram: 22 * KIB,
     goal_flash: 52 * KIB,
     goal_ram: 22 * KIB,
