@@ -41,6 +41,7 @@ use crate::dhcp::{self, Dhcp};
 use crate::greeting::{GreetingEvent, GreetingServer};
 #[cfg(feature = "http")]
 use crate::http::{HttpClient, HttpError, HttpEvent};
+use crate::parking::Parking;
 use crate::stack::Stack;
 use crate::text::{self, Render, TextOut};
 
@@ -125,8 +126,12 @@ pub trait Service {
     /// A received frame just changed some socket; take back sockets that are free again.
     /// Runs between frames, so it must be cheap. Returning true asks for what is queued to be
     /// sent and for this to run again (see [`Stack::poll_with`]).
-    fn sockets_changed(&mut self, sockets: &mut SocketSet<'_>) -> bool {
-        let _ = sockets;
+    fn sockets_changed<'s>(
+        &mut self,
+        sockets: &mut SocketSet<'s>,
+        parking: &mut Parking<'s>,
+    ) -> bool {
+        let _ = (sockets, parking);
         false
     }
 
@@ -166,8 +171,13 @@ impl<S: Service> Service for Option<S> {
         }
     }
 
-    fn sockets_changed(&mut self, sockets: &mut SocketSet<'_>) -> bool {
-        self.as_mut().is_some_and(|s| s.sockets_changed(sockets))
+    fn sockets_changed<'s>(
+        &mut self,
+        sockets: &mut SocketSet<'s>,
+        parking: &mut Parking<'s>,
+    ) -> bool {
+        self.as_mut()
+            .is_some_and(|s| s.sockets_changed(sockets, parking))
     }
 
     fn is_quiet(&self, stack: &Stack<'_>) -> bool {
@@ -177,10 +187,7 @@ impl<S: Service> Service for Option<S> {
 
 impl<const N: usize, const MSG: usize> Service for GreetingServer<N, MSG> {
     fn service(&mut self, now: Instant, stack: &mut Stack<'_>, handler: &mut dyn Handler) -> bool {
-        // Every listening socket is looked at on every call, not only after a received
-        // frame: a timer can move one on with no frame, and one left unnoticed until the
-        // next frame was seen refusing clients under 5 % loss (serve.rs, once in four runs).
-        GreetingServer::service(self, now, &mut stack.sockets, &mut |event| {
+        GreetingServer::service(self, now, stack, &mut |event| {
             handler.event(Event::Greeting(event))
         })
     }
@@ -189,8 +196,12 @@ impl<const N: usize, const MSG: usize> Service for GreetingServer<N, MSG> {
         GreetingServer::poll_at(self, now)
     }
 
-    fn sockets_changed(&mut self, sockets: &mut SocketSet<'_>) -> bool {
-        self.relisten(sockets)
+    fn sockets_changed<'s>(
+        &mut self,
+        sockets: &mut SocketSet<'s>,
+        parking: &mut Parking<'s>,
+    ) -> bool {
+        self.relisten(sockets, parking)
     }
 
     fn is_quiet(&self, _stack: &Stack<'_>) -> bool {
@@ -328,8 +339,8 @@ impl<'s, G: Service, H: Service> App<'s, G, H> {
         // Frames in (up to the budget, and at most one read that finds nothing: that is a
         // wasted system call on a TAP).
         let (greeting, http) = (&mut self.greeting, &mut self.http);
-        let polled = self.stack.ingress_with(now, device, |sockets| {
-            greeting.sockets_changed(sockets) | http.sockets_changed(sockets)
+        let polled = self.stack.ingress_with(now, device, |sockets, parking| {
+            greeting.sockets_changed(sockets, parking) | http.sockets_changed(sockets, parking)
         });
         // Then the applications, and what they and the frames queued out, until they are
         // done. Sending once after the applications rather than also before them saves a

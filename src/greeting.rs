@@ -8,10 +8,14 @@
 //!
 //! A closed connection keeps its socket until TCP is done with it (FIN handshake, retransmits
 //! under loss; TIME-WAIT is not waited out, see [`tcp_is_free`]). So that closings do not
-//! cost service, the reserve holds sockets for them: as many sockets listen as clients may
-//! still be served, taken from whatever is free. Only closings beyond the reserve can make a
-//! client be refused while fewer than the maximum are served. Cutting a closing short instead
-//! would cost its client the end of its replies or its FIN, so it is not done.
+//! cost service, the reserve holds sockets for them. Only closings beyond the reserve can make
+//! a client be refused while fewer than the maximum are served. Cutting a closing short
+//! instead would cost its client the end of its replies or its FIN, so it is not done.
+//!
+//! smoltcp looks at every socket of its set several times per poll, idle ones as much as
+//! busy ones, so only a few free sockets listen ([`BACKLOG`], replaced after every received
+//! frame that one of them took a SYN with) and the other free ones are parked out of its set
+//! when the stack has room for them ([`Stack::with_parking`]).
 //!
 //! Nothing blocks: the seed's `time.sleep(1)` per message is a per-socket deadline, and an idle
 //! client is cut off after [`GreetingConfig::idle_timeout`], so slow or dead peers cannot hold
@@ -27,6 +31,7 @@ use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::IpEndpoint;
 
 use crate::framing::{self, EXIT_WINDOW, REPLY_PREFIX, REPLY_SUFFIX, WELCOME};
+use crate::parking::Parking;
 use crate::stack::{tcp_is_free, Stack, TcpBuffers};
 
 /// The seed's port.
@@ -148,10 +153,14 @@ struct Session {
 
 /// What one socket is doing.
 enum Slot {
-    /// Free, not listening: as many sockets listen as clients may still be served.
-    Spare,
-    /// Waiting for a client.
+    /// Free, not listening. `parked`: its socket waits in the stack's
+    /// [`Parking`](crate::parking::Parking), out of smoltcp's walks over every socket.
+    Spare { parked: bool },
+    /// Waiting for a client (at most [`BACKLOG`] at a time).
     Listening,
+    /// Has taken a client's SYN (handshake under way or done), not yet served: counts as a
+    /// served client, no longer as a listener.
+    Accepting,
     /// Serving a client.
     Open(Session),
     /// Closed by us or the client; the socket is reused once TCP is done with it, or aborted
@@ -168,8 +177,9 @@ impl Slot {
     /// Which of the five states this is, as an index into [`Counts`].
     fn kind(&self) -> usize {
         match self {
-            Slot::Spare => SPARE,
+            Slot::Spare { .. } => SPARE,
             Slot::Listening => LISTENING,
+            Slot::Accepting => ACCEPTING,
             Slot::Open(_) => OPEN,
             Slot::Closing { .. } => CLOSING,
             Slot::Finishing => FINISHING,
@@ -186,8 +196,8 @@ impl Slot {
                 *self = Slot::Finishing;
             }
             Slot::Closing { .. } if !tcp_is_free(socket) => return false,
-            Slot::Closing { .. } | Slot::Finishing => *self = Slot::Spare,
-            Slot::Spare | Slot::Listening | Slot::Open(_) => return false,
+            Slot::Closing { .. } | Slot::Finishing => *self = Slot::Spare { parked: false },
+            Slot::Spare { .. } | Slot::Listening | Slot::Accepting | Slot::Open(_) => return false,
         }
         true
     }
@@ -195,15 +205,24 @@ impl Slot {
 
 const SPARE: usize = 0;
 const LISTENING: usize = 1;
-const OPEN: usize = 2;
-const CLOSING: usize = 3;
-const FINISHING: usize = 4;
+const ACCEPTING: usize = 2;
+const OPEN: usize = 3;
+const CLOSING: usize = 4;
+const FINISHING: usize = 5;
 
-/// How many slots are in each state, by [`Slot::kind`]. Kept up to date with every change of
+/// Most sockets listening at once. Each takes one SYN, and [`GreetingServer::relisten`],
+/// run after every received frame, puts another one in its place, so a burst of SYNs in one
+/// batch of frames still finds a listener for each client that may be served; more
+/// listeners would only lengthen smoltcp's walks over every socket (a listener costs as much
+/// there as a connection). A caller that only runs [`GreetingServer::service`] accepts up to
+/// this many clients per call.
+const BACKLOG: usize = 4;
+
+/// How many slots are in each of the six states, by [`Slot::kind`]. Kept up to date with every change of
 /// a slot, so the checks that run after every received frame ([`GreetingServer::relisten`])
 /// cost nothing when there is nothing to do, instead of a scan of all `N` slots. `u16`: a
 /// board's RAM counts every byte, and no server has more than 65,535 sockets.
-type Counts = [u16; 5];
+type Counts = [u16; 6];
 
 /// The greeting server over `N` sockets; `MSG` bytes is the most one read takes (the seed's
 /// `recv(1024)`).
@@ -212,15 +231,12 @@ pub struct GreetingServer<const N: usize, const MSG: usize = 1024> {
     handles: [SocketHandle; N],
     slots: [Slot; N],
     counts: Counts,
-    /// A received frame has changed some socket since the listening ones were last looked
-    /// at. Only a frame moves a listening socket on (a SYN, its ACK, an RST: nothing here
-    /// sets a timeout or keep-alive that could end a half-open connection on a timer), so
-    /// between frames the service loop skips them.
-    heard: bool,
 }
 
 impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
-    /// Adds `N` sockets to `stack`, one per element of `buffers`; `N - reserve` of them listen.
+    /// Adds `N` sockets to `stack`, one per element of `buffers`; up to [`BACKLOG`] of them
+    /// listen, and the others are parked if the stack has room (see
+    /// [`Stack::with_parking`]).
     ///
     /// Replies stream, so a transmit buffer of a few hundred bytes serves messages of any
     /// length; it must hold `Welcome` (checked at compile time). A read stays in the receive
@@ -250,11 +266,13 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
         let mut server = Self {
             config,
             handles,
-            slots: core::array::from_fn(|_| Slot::Spare),
-            counts: [N as u16, 0, 0, 0, 0],
-            heard: true,
+            slots: core::array::from_fn(|_| Slot::Spare { parked: false }),
+            counts: [N as u16, 0, 0, 0, 0, 0],
         };
-        server.balance(&mut stack.sockets);
+        server.balance(&mut stack.sockets, &mut stack.parking);
+        for i in 0..N {
+            server.park(i, &mut stack.sockets, &mut stack.parking);
+        }
         server
     }
 
@@ -301,7 +319,7 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
 
     /// The counts agree with the slots (checked in debug builds, i.e. by every test).
     fn counts_hold(&self) -> bool {
-        let mut counts = [0; 5];
+        let mut counts = [0; 6];
         for slot in &self.slots {
             counts[slot.kind()] += 1;
         }
@@ -313,22 +331,43 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
         let _ = socket.listen(self.config.port);
     }
 
-    /// Makes as many spare sockets listen as clients may still be served. Returns true if
-    /// anything changed.
-    fn balance(&mut self, sockets: &mut SocketSet<'_>) -> bool {
+    /// Makes spare sockets listen, up to [`BACKLOG`] and as many as clients may still be
+    /// served, parked ones brought back first. Returns true if anything changed.
+    fn balance<'s>(&mut self, sockets: &mut SocketSet<'s>, parking: &mut Parking<'s>) -> bool {
         debug_assert!(self.counts_hold());
         let mut changed = false;
         let mut from = 0;
-        while self.count(OPEN) + self.count(LISTENING) < self.max_open() && self.count(SPARE) > 0 {
-            let Some(i) = (from..N).find(|&i| matches!(self.slots[i], Slot::Spare)) else {
+        while self.count(LISTENING) < BACKLOG
+            && self.count(OPEN) + self.count(ACCEPTING) + self.count(LISTENING) < self.max_open()
+            && self.count(SPARE) > 0
+        {
+            let Some(i) = (from..N).find(|&i| matches!(self.slots[i], Slot::Spare { .. })) else {
                 break;
             };
+            from = i + 1;
+            if let Slot::Spare { parked: true } = self.slots[i] {
+                // Only a full socket set (slots taken by someone else) keeps it parked.
+                let Some(handle) = parking.unpark(sockets, self.handles[i]) else {
+                    continue;
+                };
+                self.handles[i] = handle;
+                self.slots[i] = Slot::Spare { parked: false };
+            }
             self.listen(sockets.get_mut(self.handles[i]));
             self.set(i, Slot::Listening);
-            from = i + 1;
             changed = true;
         }
         changed
+    }
+
+    /// Parks slot `i`'s socket if the slot is spare and its socket still in the set.
+    fn park<'s>(&mut self, i: usize, sockets: &mut SocketSet<'s>, parking: &mut Parking<'s>) {
+        if let Slot::Spare { parked: false } = self.slots[i] {
+            if let Some(handle) = parking.park(sockets, self.handles[i]) {
+                self.handles[i] = handle;
+                self.slots[i] = Slot::Spare { parked: true };
+            }
+        }
     }
 
     /// Serves every socket: accepts, reads, answers, closes. Returns true if anything changed,
@@ -336,42 +375,30 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
     pub fn service(
         &mut self,
         now: Instant,
-        sockets: &mut SocketSet<'_>,
+        stack: &mut Stack<'_>,
         emit: &mut dyn FnMut(GreetingEvent),
     ) -> bool {
-        self.heard = true;
-        self.service_heard(now, sockets, emit)
-    }
-
-    /// [`service`](Self::service) for a caller that runs [`relisten`](Self::relisten) after
-    /// every received frame that changed a socket (as [`crate::app::App`] does): listening
-    /// sockets are only looked at if such a frame came since the last call.
-    pub(crate) fn service_heard(
-        &mut self,
-        now: Instant,
-        sockets: &mut SocketSet<'_>,
-        emit: &mut dyn FnMut(GreetingEvent),
-    ) -> bool {
-        let listeners = core::mem::replace(&mut self.heard, false);
+        let (sockets, parking) = (&mut stack.sockets, &mut stack.parking);
         let mut changed = false;
         for i in 0..N {
             // Most sockets are spare or still waiting for a client: skip those with the
             // least work, a spare one without even looking it up.
             let socket = match self.slots[i] {
-                Slot::Spare => continue,
-                Slot::Listening if !listeners => continue,
-                Slot::Listening => {
+                Slot::Spare { .. } => continue,
+                Slot::Listening | Slot::Accepting => {
                     let socket = sockets.get_mut::<tcp::Socket>(self.handles[i]);
-                    if matches!(socket.state(), State::Listen | State::SynReceived) {
-                        continue;
+                    match (&self.slots[i], socket.state()) {
+                        (Slot::Listening, State::Listen) => continue,
+                        (Slot::Accepting, State::SynReceived) => continue,
+                        _ => socket,
                     }
-                    socket
                 }
                 _ => sockets.get_mut::<tcp::Socket>(self.handles[i]),
             };
             changed |= self.service_one(i, now, socket, emit);
+            self.park(i, sockets, parking);
         }
-        changed | self.balance(sockets)
+        changed | self.balance(sockets, parking)
     }
 
     fn service_one(
@@ -383,12 +410,25 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
     ) -> bool {
         let config = self.config;
         match &mut self.slots[i] {
-            Slot::Spare => false,
-            Slot::Listening => match socket.state() {
-                State::Listen | State::SynReceived => false,
+            Slot::Spare { .. } => false,
+            Slot::Listening | Slot::Accepting => match socket.state() {
+                // Back to listening after the client's RST, or still listening.
+                State::Listen => {
+                    if matches!(self.slots[i], Slot::Accepting) {
+                        self.set(i, Slot::Listening);
+                    }
+                    false
+                }
+                State::SynReceived => {
+                    if matches!(self.slots[i], Slot::Listening) {
+                        self.set(i, Slot::Accepting);
+                    }
+                    false
+                }
                 // The client came and went before we saw it: just listen again.
                 State::Closed | State::TimeWait => {
                     self.listen(socket);
+                    self.set(i, Slot::Listening);
                     true
                 }
                 _ => {
@@ -453,16 +493,16 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
         }
     }
 
-    /// Frees every socket whose connection has just finished closing, and listens on as
-    /// many as clients may still be served. Cheap enough to run between received frames (see
+    /// Frees (and parks) every socket whose connection has just finished closing, replaces
+    /// listeners that have taken a SYN, and tops the listeners up to [`BACKLOG`] while
+    /// clients may still be served. Cheap enough to run between received frames (see
     /// [`Stack::poll_with`]).
     ///
     /// Returns true if a socket in TIME-WAIT still has to send the ACK of its client's FIN:
     /// the caller then sends what is queued and calls again, which frees it. A client
     /// that reconnects in the same burst of frames as its close is thus served, and its close
     /// still completes.
-    pub fn relisten(&mut self, sockets: &mut SocketSet<'_>) -> bool {
-        self.heard = true;
+    pub fn relisten<'s>(&mut self, sockets: &mut SocketSet<'s>, parking: &mut Parking<'s>) -> bool {
         let mut send_first = false;
         // Runs after every received frame: only closing slots can be freed, so with none
         // (the usual case) there is nothing to look at.
@@ -473,10 +513,24 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
                 left -= 1;
                 self.reclaim(i, sockets.get_mut(self.handles[i]), false);
                 send_first |= matches!(self.slots[i], Slot::Finishing);
+                self.park(i, sockets, parking);
             }
             i += 1;
         }
-        self.balance(sockets);
+        // A listener that took a SYN with this frame makes room for another, so the next
+        // SYN, even in the same batch of frames, finds one.
+        let mut left = self.count(LISTENING);
+        let mut i = 0;
+        while left > 0 && i < N {
+            if matches!(self.slots[i], Slot::Listening) {
+                left -= 1;
+                if sockets.get::<tcp::Socket>(self.handles[i]).state() != State::Listen {
+                    self.set(i, Slot::Accepting);
+                }
+            }
+            i += 1;
+        }
+        self.balance(sockets, parking);
         send_first
     }
 
@@ -491,7 +545,7 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
                 break;
             }
             let at = match slot {
-                Slot::Spare | Slot::Listening => continue,
+                Slot::Spare { .. } | Slot::Listening | Slot::Accepting => continue,
                 Slot::Open(session) => session.poll_at(now, &self.config),
                 Slot::Closing { deadline } => *deadline,
                 Slot::Finishing => now,

@@ -40,6 +40,7 @@ pub mod greeting;
 pub mod http;
 pub mod link;
 pub mod neighbor;
+pub mod parking;
 pub mod stack;
 pub mod text;
 #[cfg(feature = "tls")]

@@ -17,6 +17,7 @@ use crate::app::earliest;
 #[cfg(feature = "slaac")]
 use crate::discovery::Discovery;
 use crate::neighbor::Neighbors;
+use crate::parking::Parking;
 
 /// How the interface is addressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,6 +170,8 @@ pub struct Stack<'s> {
     pub iface: Interface,
     /// Every socket of every application.
     pub sockets: SocketSet<'s>,
+    /// Sockets kept out of `sockets` while unused (see [`with_parking`](Self::with_parking)).
+    pub parking: Parking<'s>,
     /// Next local port for outgoing connections.
     next_port: u16,
     /// The default IPv4 gateway, if any.
@@ -215,9 +218,11 @@ impl<'s> Stack<'s> {
         {
             iface_config.slaac = config.slaac;
         }
+        let capacity = storage.len();
         let mut stack = Self {
             iface: Interface::new(iface_config, device, now),
             sockets: SocketSet::new(storage),
+            parking: Parking::none(capacity),
             // Start somewhere seed-dependent so a reboot does not reuse the last ports.
             next_port: *EPHEMERAL.start() + (config.random_seed % 16384) as u16,
             gateway: None,
@@ -231,6 +236,14 @@ impl<'s> Stack<'s> {
         stack.add_ipv6(config);
         stack.set_ipv4(config.ip, config.gateway);
         stack
+    }
+
+    /// Gives the stack room to park sockets that are unused for now (a server's spare
+    /// ones), so smoltcp's walks over every socket skip them; see [`crate::parking`]. Call
+    /// it before adding the sockets that may be parked.
+    pub fn with_parking(mut self, storage: &'s mut [SocketStorage<'s>]) -> Self {
+        self.parking.set_storage(storage);
+        self
     }
 
     /// Adds the link-local address (from the MAC, EUI-64) and the static IPv6 addresses.
@@ -368,7 +381,7 @@ impl<'s> Stack<'s> {
     /// Moves frames between `device` and the sockets: at most [`INGRESS_BUDGET`] in, then
     /// everything that is due out, a due neighbour-request repeat included.
     pub fn poll<D: Device + ?Sized>(&mut self, now: Instant, device: &mut D) -> Polled {
-        self.poll_with(now, device, |_| false)
+        self.poll_with(now, device, |_, _| false)
     }
 
     /// Like [`poll`](Self::poll), but runs `on_change` after each received frame that changed
@@ -382,7 +395,7 @@ impl<'s> Stack<'s> {
         &mut self,
         now: Instant,
         device: &mut D,
-        on_change: impl FnMut(&mut SocketSet<'s>) -> bool,
+        on_change: impl FnMut(&mut SocketSet<'s>, &mut Parking<'s>) -> bool,
     ) -> Polled {
         let mut polled = self.ingress_with(now, device, on_change);
         polled.changed |= self.egress(now, device);
@@ -398,7 +411,7 @@ impl<'s> Stack<'s> {
         &mut self,
         now: Instant,
         device: &mut D,
-        mut on_change: impl FnMut(&mut SocketSet<'s>) -> bool,
+        mut on_change: impl FnMut(&mut SocketSet<'s>, &mut Parking<'s>) -> bool,
     ) -> Polled {
         let mut polled = Polled {
             changed: false,
@@ -420,9 +433,9 @@ impl<'s> Stack<'s> {
                 PollIngressSingleResult::PacketProcessed => {}
                 PollIngressSingleResult::SocketStateChanged => {
                     polled.changed = true;
-                    if on_change(&mut self.sockets) {
+                    if on_change(&mut self.sockets, &mut self.parking) {
                         send_queued(&mut self.iface, &mut self.sockets, now, device);
-                        on_change(&mut self.sockets);
+                        on_change(&mut self.sockets, &mut self.parking);
                     }
                 }
             }

@@ -61,6 +61,12 @@ pub struct NetArgs {
     #[arg(long = "dns", value_name = "IP", value_parser = parse_ip)]
     pub dns: Vec<IpAddress>,
 
+    /// Attach the TAP without TCP segmentation and checksum offload: the host then sends
+    /// 1514-byte frames (at MTU 1500) with finished checksums, as to a NIC without offloads
+    /// (for comparisons with stacks that have none; bulk transfers are slower).
+    #[arg(long)]
+    pub no_offload: bool,
+
     /// Record every frame, both directions, to FILE (pcap; tcpdump -r FILE, Wireshark).
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,

@@ -80,7 +80,7 @@ pub fn run(net: &NetArgs, args: &RunArgs) -> Result<ExitCode> {
 /// once; the server has as many sockets again in reserve for connections still closing
 /// (FIN handshakes retransmitted on a lossy link), so those never cost a client its service.
 fn run_plan(plan: &Plan<'_>) -> Result<ExitCode> {
-    let mut node = Node::open(&plan.net.tap, plan.net.pcap.clone())?;
+    let mut node = Node::open(&plan.net.tap, plan.net.pcap.clone(), !plan.net.no_offload)?;
     match plan.serve.map_or(1, |s| s.sockets) {
         1 => run_on::<2>(&mut node, plan),
         2 => run_on::<4>(&mut node, plan),
@@ -99,6 +99,10 @@ fn run_on<const N: usize>(node: &mut Node, plan: &Plan<'_>) -> Result<ExitCode> 
     let net = plan.net;
     let slots = plan.serve.map_or(0, |_| N) + plan.fetch.map_or(0, |_| 2) + usize::from(net.dhcp);
     let mut storage: Vec<SocketStorage> = (0..slots).map(|_| SocketStorage::EMPTY).collect();
+    // The greeting server parks its spare sockets here, out of smoltcp's walks.
+    let mut parking: Vec<SocketStorage> = (0..plan.serve.map_or(0, |_| N))
+        .map(|_| SocketStorage::EMPTY)
+        .collect();
     let mut greeting_buffers = plan
         .serve
         .map(|_| boxed_array::<GreetingBuffers, N>(GreetingBuffers::new));
@@ -116,7 +120,8 @@ fn run_on<const N: usize>(node: &mut Node, plan: &Plan<'_>) -> Result<ExitCode> 
     let mut tls = TlsLayer::new(wire, task);
 
     let now = node.clock.now();
-    let mut stack = Stack::new(&stack_config(net), &mut node.nic, &mut storage, now);
+    let mut stack =
+        Stack::new(&stack_config(net), &mut node.nic, &mut storage, now).with_parking(&mut parking);
     let greeting = match (plan.serve, greeting_buffers.as_deref_mut()) {
         (Some(args), Some(buffers)) => Some(GreetingServer::<N, MSG>::new(
             greeting_config(args),

@@ -88,12 +88,13 @@ pub struct Node {
 }
 
 impl Node {
-    /// Opens TAP `name`, wrapped in a recorder writing to `pcap` if given, and installs the
-    /// stop-signal handlers.
-    pub fn open(name: &str, pcap: Option<PathBuf>) -> Result<Self> {
+    /// Opens TAP `name` (with segmentation and checksum offload if `offload`), wrapped in a
+    /// recorder writing to `pcap` if given, and installs the stop-signal handlers.
+    pub fn open(name: &str, pcap: Option<PathBuf>, offload: bool) -> Result<Self> {
         let clock = Clock::start();
         let existed = TapDevice::exists(name);
-        let tap = TapDevice::open(name).with_context(|| format!("cannot open TAP {name}"))?;
+        let tap =
+            TapDevice::open(name, offload).with_context(|| format!("cannot open TAP {name}"))?;
         if !existed {
             // Not an error (the user may configure it next), but the first thing to check when
             // nothing answers.

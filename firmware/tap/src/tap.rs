@@ -117,8 +117,11 @@ impl TapDevice {
     /// Frames are as large as the interface's MTU allows: the host raises it with
     /// `ip link set NAME mtu 65521`, and then TCP carries up to 64 KiB per frame, so a bulk
     /// transfer needs 40 times fewer reads and writes (the cost that dominates on a TAP).
-    pub fn open(name: &str) -> Result<Self, OpenError> {
-        let (file, name) = attach(name).map_err(OpenError::classify)?;
+    ///
+    /// `offload` false attaches without segmentation and checksum offload: the host then
+    /// hands over MTU-sized frames with finished checksums, as to a NIC without offloads.
+    pub fn open(name: &str, offload: bool) -> Result<Self, OpenError> {
+        let (file, name) = attach(name, offload).map_err(OpenError::classify)?;
         let frame_mtu = ETHERNET_HEADER + Self::ip_mtu(&name);
         Ok(Self {
             file,
@@ -296,8 +299,9 @@ impl phy::TxToken for TxToken<'_> {
 }
 
 /// Attaches to TAP `name` (creating it if needed) with a virtio-net header and TCP
-/// segmentation offload, non-blocking; returns the descriptor and the kernel's name for it.
-fn attach(name: &str) -> io::Result<(File, String)> {
+/// segmentation offload (unless `offload` is false), non-blocking; returns the descriptor and
+/// the kernel's name for it.
+fn attach(name: &str, offload: bool) -> io::Result<(File, String)> {
     if name.len() >= libc::IFNAMSIZ {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -321,7 +325,11 @@ fn attach(name: &str) -> io::Result<(File, String)> {
     if unsafe { libc::ioctl(fd, libc::TUNSETIFF, &mut ifr) } < 0 {
         return Err(io::Error::last_os_error());
     }
-    let offload = libc::TUN_F_CSUM | libc::TUN_F_TSO4;
+    let offload = if offload {
+        libc::TUN_F_CSUM | libc::TUN_F_TSO4
+    } else {
+        0
+    };
     // SAFETY: TUNSETOFFLOAD takes its flags by value and touches no memory of ours.
     if unsafe { libc::ioctl(fd, libc::TUNSETOFFLOAD, libc::c_ulong::from(offload)) } < 0 {
         return Err(io::Error::last_os_error());

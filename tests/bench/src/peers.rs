@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use tcplink_host::netns::Namespace;
 
-use crate::helpers::RxReport;
 use crate::link_bench::human_bytes;
 use crate::procs::{self, cpu_ns, Proc};
 use crate::report::{Section, Table};
@@ -178,7 +177,7 @@ pub fn load_figure(b: &Bins, clients: &[usize], secs: u64, runs: usize) -> Resul
 /// The downloaders of figure 2c, in the order of the table.
 const GETTERS: [&str; 4] = [
     "tcplink-tap get -o /dev/null, host TSO (as shipped)",
-    "tcplink core GET (App + HttpClient) on smoltcp's TunTapInterface, 1514-byte frames",
+    "tcplink-tap get --no-offload -o /dev/null, 1514-byte frames",
     "lwIP 2.2 httpc, lwip-tap get",
     "embassy-net 0.9.1, embassy-tap get",
 ];
@@ -203,7 +202,16 @@ pub fn get_figure(b: &Bins, bytes: u64, runs: usize, limit: Duration) -> Result<
             let _ = procs::ip(&["-n", ns.name(), "neigh", "flush", "dev", ns.tap()]);
             let d = match i {
                 0 => tapfig::tap_get(b, &ns, url, Path::new("/dev/null"), bytes, limit)?,
-                1 => core_get(b, &ns, url, bytes, limit)?,
+                1 => tapfig::tap_get_with(
+                    b,
+                    &ns,
+                    &["--no-offload"],
+                    url,
+                    Path::new("/dev/null"),
+                    bytes,
+                    limit,
+                    &[],
+                )?,
                 2 => peer_get(&b.lwip, "lwip-tap get", &ns, url, bytes, limit)?,
                 _ => peer_get(&b.embassy, "embassy-tap get", &ns, url, bytes, limit)?,
             };
@@ -226,10 +234,9 @@ pub fn get_figure(b: &Bins, bytes: u64, runs: usize, limit: Duration) -> Result<
          with the order rotated per round. Every row is timed as a whole process (start, TAP \
          attach, ARP, connect, transfer, close), the body counted and discarded. `tcplink-tap` \
          attaches the TAP with a virtio-net header and TSO, so the host sends it up to 64 KiB \
-         per frame; tcplink-tap has no switch to turn that off, so the same-frames row runs \
-         the same core (`App` + `HttpClient`, polled like tcplink-tap, 1 MiB window) on \
-         smoltcp's `TunTapInterface`, 1514-byte frames like lwIP's and embassy-net's drivers. \
-         Ratios per round, median (min–max).",
+         per frame; with `--no-offload` it attaches without segmentation and checksum \
+         offload and gets 1514-byte frames with finished checksums, like lwIP's and \
+         embassy-net's drivers. Ratios per round, median (min–max).",
         human_bytes(bytes)
     ));
     let mut t = Table::new(&[
@@ -248,37 +255,6 @@ pub fn get_figure(b: &Bins, bytes: u64, runs: usize, limit: Duration) -> Result<
     }
     s.table(&t);
     Ok(s)
-}
-
-/// The tcplink core's GET on smoltcp's TAP device (`tcplink-bench tcplink-rx`), timed as a
-/// whole process like the other rows.
-fn core_get(
-    b: &Bins,
-    ns: &Namespace,
-    url: &str,
-    bytes: u64,
-    limit: Duration,
-) -> Result<Dl, String> {
-    let mut cmd = ns.command(&b.bench);
-    cmd.arg("tcplink-rx")
-        .args(device_args(ns))
-        .arg(url)
-        .args(["--window", &(1u64 << 20).to_string()])
-        .args(["--limit-s", &limit.as_secs().to_string()]);
-    let t0 = Instant::now();
-    let out = procs::run(cmd, "tcplink core GET", limit + Duration::from_secs(5))?;
-    let secs = t0.elapsed().as_secs_f64();
-    let report: RxReport = serde_json::from_str(out.trim())
-        .map_err(|e| format!("tcplink core GET said {out:?}: {e}"))?;
-    if report.bytes != bytes {
-        return Err(format!(
-            "tcplink core GET got {} of {bytes} bytes",
-            report.bytes
-        ));
-    }
-    Ok(Dl {
-        gbit_s: gbit(bytes, secs),
-    })
 }
 
 /// `program ... get URL` (lwip-tap, embassy-tap), which prints `N bytes` when done.

@@ -289,13 +289,16 @@ pub fn tap_get(
     bytes: u64,
     limit: Duration,
 ) -> Result<Dl, String> {
-    tap_get_with(b, ns, url, out, bytes, limit, &[])
+    tap_get_with(b, ns, &[], url, out, bytes, limit, &[])
 }
 
-/// [`tap_get`] with `extra` arguments to `get` (e.g. `--cacert FILE`).
+/// [`tap_get`] with device `options` before `get` (`--no-offload`) and `extra` arguments to
+/// `get` (`--cacert FILE`).
+#[allow(clippy::too_many_arguments)]
 pub fn tap_get_with(
     b: &Bins,
     ns: &Namespace,
+    options: &[&str],
     url: &str,
     out: &Path,
     bytes: u64,
@@ -304,6 +307,7 @@ pub fn tap_get_with(
 ) -> Result<Dl, String> {
     let mut cmd = ns.command(&b.tap);
     cmd.args(device_args(ns))
+        .args(options)
         .args(["get", url])
         .arg("-o")
         .arg(out)

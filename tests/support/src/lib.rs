@@ -493,7 +493,9 @@ impl<const N: usize> Device<N> {
         if setup.slaac {
             stack_config = stack_config.with_slaac();
         }
-        let mut stack = Stack::new(&stack_config, &mut port, storage, now);
+        // Room to park every greeting socket, as tcplink-tap gives (spare ones are parked).
+        let mut stack =
+            Stack::new(&stack_config, &mut port, storage, now).with_parking(socket_storage(N));
         let greeting = setup.greeting.map(|config| {
             let buffers = leak([const { TcpBuffers::<GREETING_RX, GREETING_TX>::new() }; N]);
             GreetingServer::<N>::new(config, &mut stack, buffers)
