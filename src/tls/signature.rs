@@ -7,7 +7,9 @@
 //! ClientHello offer RSA.
 
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
-use sha2::{Digest, Sha256, Sha384, Sha512};
+use sha2::{Digest, Sha256};
+#[cfg(feature = "tls-web")]
+use sha2::{Sha384, Sha512};
 
 use super::cert::oid;
 
@@ -95,17 +97,19 @@ pub trait SignatureCheck {
     ) -> Result<(), SignatureError>;
 }
 
-/// The core's own checker: ECDSA over P-256 (and P-384 with `tls-web`), DER signatures.
+/// The core's own checker: ECDSA over P-256 with SHA-256; with `tls-web` also P-384 and
+/// SHA-384/512 (the software SHA-512 alone is 27 KB of a Cortex-M3 board's flash).
 pub struct Ecdsa;
 
 impl SignatureCheck for Ecdsa {
     fn handles(&self, algorithm: SignatureAlgorithm) -> bool {
-        matches!(
-            algorithm,
-            SignatureAlgorithm::EcdsaSha256
-                | SignatureAlgorithm::EcdsaSha384
-                | SignatureAlgorithm::EcdsaSha512
-        )
+        match algorithm {
+            SignatureAlgorithm::EcdsaSha256 => true,
+            SignatureAlgorithm::EcdsaSha384 | SignatureAlgorithm::EcdsaSha512 => {
+                cfg!(feature = "tls-web")
+            }
+            _ => false,
+        }
     }
 
     fn check(
@@ -125,10 +129,12 @@ impl SignatureCheck for Ecdsa {
                 digest[..32].copy_from_slice(&Sha256::digest(message));
                 32
             }
+            #[cfg(feature = "tls-web")]
             SignatureAlgorithm::EcdsaSha384 => {
                 digest[..48].copy_from_slice(&Sha384::digest(message));
                 48
             }
+            #[cfg(feature = "tls-web")]
             SignatureAlgorithm::EcdsaSha512 => {
                 digest.copy_from_slice(&Sha512::digest(message));
                 64

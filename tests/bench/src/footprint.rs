@@ -48,38 +48,40 @@ struct Build {
 
 const KIB: u64 = 1024;
 
-/// Greeting server, 4 sockets. Goal 24 KiB / 10 KiB, both met. RAM: 10,016 B measured (the
-/// server answers in place; 1,520 B driver frame buffers). Flash: 24,448 B measured (the
-/// board's 32 interrupt vectors, folded identical functions, the machine outliner, and its
-/// own memcpy & co. and 64-bit division instead of compiler_builtins' 3.8 KB). Budget: about
+/// Greeting server, 4 sockets. Goal 24 KiB / 10 KiB: RAM met, flash not. RAM: 10,024 B
+/// measured (the server answers in place; 1,520 B driver frame buffers). Flash: 25,168 B
+/// measured (the board's 32 interrupt vectors, folded identical functions, the machine
+/// outliner, and its own memcpy & co. and 64-bit division instead of compiler_builtins'
+/// 3.8 KB made it 24,448 B, under the goal; parking the spare sockets of a large server,
+/// which the board does not use, added 720 B back: issue 17). Budget: about
 /// 1 % above the flash measured, like the others (another rustc or checkout path moves the
 /// layout by tens of bytes); the table says separately whether the goal is met.
 const GREETING_BUDGET: Budget = Budget {
-    flash: 24 * KIB + 256,
+    flash: 24 * KIB + 848,
     ram: 10 * KIB,
     goal: Some((24 * KIB, 10 * KIB)),
 };
 
-/// Greeting + GET + DHCP + DNS. Goal 52 KiB / 22 KiB. Measured 56,524 B / 22,376 B (the
+/// Greeting + GET + DHCP + DNS. Goal 52 KiB / 22 KiB. Measured 57,416 B / 22,400 B (the
 /// board's builtins, the IPv4-only family plan, no TLS messages without TLS, lossy text
 /// through `from_utf8`, URLs searched byte-wise); the RAM goal is met with 152 B of room
-/// (another rustc once laid the build out 4 B bigger). The flash goal is missed by 3.2 KB
-/// (issue 17).
-/// Budget: the RAM goal, flash measured plus about 0.8 %.
+/// (another rustc once laid the build out 4 B bigger). The flash goal is missed by 4.1 KB
+/// (issue 17; 720 B of it the socket parking above).
+/// Budget: the RAM goal, flash measured plus about 1 %.
 const FULL_BUDGET: Budget = Budget {
-    flash: 55 * KIB + 640,
+    flash: 56 * KIB + 640,
     ram: 22 * KIB,
     goal: Some((52 * KIB, 22 * KIB)),
 };
 
-/// Greeting + HTTPS GET (issue 14 set no goal). Measured 120,980 B / 33,416 B: TLS 1.3 with
-/// P-256 and our strict verifier are +63.9 KB of flash over the plain GET build; RAM with
+/// Greeting + HTTPS GET (issue 14 set no goal). Measured 117,684 B / 33,408 B: TLS 1.3 with
+/// P-256 and our strict verifier (no P-384, SHA-384/512 or RSA: `tls-web` is off) are +63 KB of flash over the plain GET build; RAM with
 /// 768 B receive records (max_fragment_length 512) and the TLS pipes. The App and the TLS
 /// task live in `main`'s frame, not in static RAM (their types have no name for a static):
 /// the stack's high-water mark (26,584 B, logged by the board after the GET) holds them.
 /// Budget: measured plus about 1 %.
 const TLS_BUDGET: Budget = Budget {
-    flash: 119 * KIB + 256,
+    flash: 116 * KIB + 128,
     ram: 33 * KIB,
     goal: None,
 };

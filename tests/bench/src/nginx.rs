@@ -193,7 +193,16 @@ pub fn figure(
             let t0 = Instant::now();
             match who {
                 Client::Tap => {
-                    crate::tapfig::tap_get_with(b, &ns, &[], &tap_url, target, bytes, limit, verify)?;
+                    crate::tapfig::tap_get_with(
+                        b,
+                        &ns,
+                        &[],
+                        &tap_url,
+                        target,
+                        bytes,
+                        limit,
+                        verify,
+                    )?;
                 }
                 Client::Curl => curl(&client.name, &curl_url, target, bytes, limit, verify)?,
                 Client::CurlSync => {
