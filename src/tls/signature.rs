@@ -103,13 +103,11 @@ pub struct Ecdsa;
 
 impl SignatureCheck for Ecdsa {
     fn handles(&self, algorithm: SignatureAlgorithm) -> bool {
-        match algorithm {
-            SignatureAlgorithm::EcdsaSha256 => true,
-            SignatureAlgorithm::EcdsaSha384 | SignatureAlgorithm::EcdsaSha512 => {
-                cfg!(feature = "tls-web")
-            }
-            _ => false,
-        }
+        let web = matches!(
+            algorithm,
+            SignatureAlgorithm::EcdsaSha384 | SignatureAlgorithm::EcdsaSha512
+        );
+        algorithm == SignatureAlgorithm::EcdsaSha256 || (web && cfg!(feature = "tls-web"))
     }
 
     fn check(
