@@ -216,7 +216,7 @@ const FINISHING: usize = 5;
 /// listeners would only lengthen smoltcp's walks over every socket (a listener costs as much
 /// there as a connection). A caller that only runs [`GreetingServer::service`] accepts up to
 /// this many clients per call.
-const BACKLOG: usize = 4;
+pub const BACKLOG: usize = 4;
 
 /// How many slots are in each of the six states, by [`Slot::kind`]. Kept up to date with every change of
 /// a slot, so the checks that run after every received frame ([`GreetingServer::relisten`])
