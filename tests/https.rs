@@ -6,8 +6,8 @@ use tcplink::greeting::GreetingConfig;
 use tcplink::http::{HttpConfig, HttpError, TlsFailure};
 use tcplink::url::UrlError;
 use tcplink_testkit::{
-    pseudo_random, sha256, Client, DeviceSetup, Faults, Issuer, KeyKind, Response, ServerCert, Sim,
-    TlsBehaviour, TlsSetup, Validity, PEER_IP,
+    pseudo_random, sha256, Client, DeviceSetup, Faults, Forgery, Issuer, KeyKind, Response,
+    ServerCert, Sim, TlsBehaviour, TlsSetup, Validity, PEER_IP,
 };
 
 /// A device trusting `anchors`, a peer serving TLS with `cert` on 443, and DNS for
@@ -258,6 +258,85 @@ fn server_key_update_is_a_typed_error() {
         fetch(&mut sim, "https://files.test/x"),
         Err(HttpError::Tls(TlsFailure::Unimplemented))
     );
+}
+
+/// A TLS 1.3 close_notify alert (warning, close_notify) as a TLSInnerPlaintext.
+const CLOSE_NOTIFY: &[u8] = &[1, 0, 21];
+/// Post-handshake handshake messages embedded-tls parses but has no use for, each a whole
+/// TLSInnerPlaintext (message, then content type 22): a CertificateRequest (empty context,
+/// no extensions), an EncryptedExtensions (none), a Finished (32 zero bytes of verify data).
+const CERTIFICATE_REQUEST: &[u8] = &[13, 0, 0, 3, 0, 0, 0, 22];
+const ENCRYPTED_EXTENSIONS: &[u8] = &[8, 0, 0, 2, 0, 0, 22];
+const FINISHED: &[u8] = &{
+    let mut message = [0u8; 4 + 32 + 1];
+    message[0] = 20;
+    message[3] = 32;
+    message[36] = 22;
+    message
+};
+
+/// A peer that sends the first 40,000 bytes of a 100,000-byte read-until-close response
+/// itself, then the rest and `then` as records forged under its keys.
+fn forged_tail(then: &'static [&'static [u8]]) -> (Sim<4>, Vec<u8>) {
+    let ca = Issuer::root("tcplink test CA");
+    let cert = ca.server(&["files.test"], &[]);
+    let behaviour = TlsBehaviour {
+        forge: Some(Forgery {
+            after: 40_000,
+            then,
+        }),
+        ..TlsBehaviour::default()
+    };
+    let mut sim = tls_sim(&[&ca.der], &cert, behaviour);
+    let body = pseudo_random(100_000, 5);
+    sim.peer.tls[0].route("/x", Response::until_close(&body));
+    (sim, body)
+}
+
+/// The forging is right: the device takes the forged data and the forged close_notify as
+/// the server's own (sequence numbers, keys and nonces all match), so the tests below that
+/// forge something else reach the code that reads it.
+#[test]
+fn records_forged_under_the_servers_keys_are_taken_as_its_own() {
+    let (mut sim, body) = forged_tail(&[CLOSE_NOTIFY]);
+    assert_eq!(
+        fetch(&mut sim, "https://files.test/x"),
+        Ok((200, body.len() as u64))
+    );
+    assert_eq!(sim.events.body_sha256(), sha256(&body));
+}
+
+/// A handshake message after the handshake (other than NewSessionTicket, which is ignored,
+/// and KeyUpdate): embedded-tls 0.19.0 panicked (`unimplemented!()`); the patched copy in
+/// third_party/ refuses it as the protocol error it is.
+#[test]
+fn a_handshake_message_after_the_handshake_is_a_protocol_error() {
+    for (name, message) in [
+        ("CertificateRequest", CERTIFICATE_REQUEST),
+        ("EncryptedExtensions", ENCRYPTED_EXTENSIONS),
+        ("Finished", FINISHED),
+    ] {
+        let then: &'static [&'static [u8]] = Box::leak(Box::new([message]));
+        let (mut sim, _) = forged_tail(then);
+        let error = fetch(&mut sim, "https://files.test/x").unwrap_err();
+        assert_eq!(error, HttpError::Tls(TlsFailure::Protocol), "{name}");
+        assert_eq!(error.to_string(), "TLS: protocol error from the server");
+    }
+}
+
+/// A record whose plaintext is empty (no content type at all; embedded-tls 0.19.0 panicked
+/// on an `unwrap`) or only zeros (padding without a content type): a protocol error.
+#[test]
+fn a_record_without_a_content_type_is_a_protocol_error() {
+    for (name, inner) in [("empty", &[][..]), ("zeros", &[0, 0, 0][..])] {
+        let then: &'static [&'static [u8]] = Box::leak(Box::new([inner]));
+        let (mut sim, _) = forged_tail(then);
+        assert_eq!(
+            fetch(&mut sim, "https://files.test/x"),
+            Err(HttpError::Tls(TlsFailure::Protocol)),
+            "{name}"
+        );
+    }
 }
 
 /// A device that also serves greetings, trusting `ca`, with `faults` on its link.

@@ -11,6 +11,7 @@
 mod client;
 mod dns_server;
 mod faults;
+mod forge;
 mod http_server;
 mod pki;
 mod tls_server;
@@ -18,11 +19,12 @@ mod tls_server;
 pub use client::{Client, Outcome, Step};
 pub use dns_server::{DnsServer, TYPE_A, TYPE_AAAA};
 pub use faults::{faulty, FaultStats, Faults, FaultyPort, Shuffle};
+pub use forge::{Forger, RecordCounter};
 pub use http_server::{End, HttpServer, Response};
 pub use pki::{Issuer, KeyKind, ServerCert, Validity};
 /// The seeded RNG the TLS tests give the device.
 pub use rand_chacha;
-pub use tls_server::{TlsBehaviour, TlsServer};
+pub use tls_server::{Forgery, TlsBehaviour, TlsServer};
 
 use sha2::{Digest, Sha256};
 use smoltcp::iface::{SocketHandle, SocketStorage};

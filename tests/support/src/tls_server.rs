@@ -4,20 +4,23 @@
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use rustls::{ServerConfig, ServerConnection};
+use rustls::{KeyLog, ServerConfig, ServerConnection};
 use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp::{self, State};
 use smoltcp::time::Instant;
 use tcplink::stack::Stack;
 
+use crate::forge::{Forger, RecordCounter};
 use crate::http_server::{End, Response};
 use crate::leak;
 
 /// Plaintext handed to rustls at a time (one full record).
 const CHUNK: usize = 16 * 1024;
+/// The inner content type of application data.
+const APPLICATION_DATA: u8 = 23;
 
 /// How the server behaves, beyond its certificate.
 #[derive(Debug, Clone, Copy)]
@@ -28,6 +31,21 @@ pub struct TlsBehaviour {
     pub close_notify: bool,
     /// Send a KeyUpdate once this many response bytes are out.
     pub key_update_after: Option<usize>,
+    /// End the response with records forged under the server's keys instead of rustls's.
+    pub forge: Option<Forgery>,
+}
+
+/// Records no stock server sends, sealed as the server would (the test kit's `forge`), so
+/// the device's record layer takes them as the server's. rustls sends the response up to
+/// `after`; the rest goes out as forged application data, then the `then` records, then FIN
+/// (or what the response's `End` says). One connection at a time: the secret used is the
+/// last one the server logged.
+#[derive(Debug, Clone, Copy)]
+pub struct Forgery {
+    /// Response bytes rustls sends itself.
+    pub after: usize,
+    /// TLSInnerPlaintexts (content, content type, padding) to seal after the response.
+    pub then: &'static [&'static [u8]],
 }
 
 impl Default for TlsBehaviour {
@@ -36,6 +54,7 @@ impl Default for TlsBehaviour {
             tls12_only: false,
             close_notify: true,
             key_update_after: None,
+            forge: None,
         }
     }
 }
@@ -48,6 +67,12 @@ struct Conn {
     response: Option<(Response, usize)>,
     key_updated: bool,
     ended: bool,
+    /// The server's output so far, by record.
+    records: RecordCounter,
+    /// Sealed records written before the application traffic keys took over.
+    handshake_records: Option<u64>,
+    /// Forged records not yet written.
+    forged: Option<Vec<u8>>,
 }
 
 /// A TLS server on one port of the peer.
@@ -61,16 +86,39 @@ pub struct TlsServer {
     pub requests: Vec<String>,
     /// Every TLS error the server saw (handshakes the device refused show up here).
     pub errors: Vec<String>,
+    secrets: Arc<ServerSecrets>,
 }
 
-/// The smoltcp socket as the byte stream rustls writes to (`WouldBlock` when full).
+/// The key log that gives a forger the server's application traffic secret.
+#[derive(Debug, Default)]
+struct ServerSecrets(Mutex<Option<Vec<u8>>>);
+
+impl KeyLog for ServerSecrets {
+    fn log(&self, label: &str, _client_random: &[u8], secret: &[u8]) {
+        if label == "SERVER_TRAFFIC_SECRET_0" {
+            *self.0.lock().expect("key log") = Some(secret.to_vec());
+        }
+    }
+    fn will_log(&self, label: &str) -> bool {
+        label == "SERVER_TRAFFIC_SECRET_0"
+    }
+}
+
+/// The smoltcp socket as the byte stream rustls reads from (`WouldBlock` when empty).
 struct SocketIo<'a, 'b>(&'a mut tcp::Socket<'b>);
 
-impl Write for SocketIo<'_, '_> {
+/// The smoltcp socket as the byte stream rustls writes to (`WouldBlock` when full), counting
+/// the records that go out.
+struct SocketOut<'a, 'b>(&'a mut tcp::Socket<'b>, &'a mut RecordCounter);
+
+impl Write for SocketOut<'_, '_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self.0.send_slice(buf) {
             Ok(0) | Err(_) => Err(io::ErrorKind::WouldBlock.into()),
-            Ok(n) => Ok(n),
+            Ok(n) => {
+                self.1.feed(&buf[..n]);
+                Ok(n)
+            }
         }
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -106,12 +154,14 @@ impl TlsServer {
         };
         let chain = chain.into_iter().map(CertificateDer::from).collect();
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key));
-        let config = ServerConfig::builder_with_provider(provider)
+        let mut config = ServerConfig::builder_with_provider(provider)
             .with_protocol_versions(versions)
             .expect("protocol versions")
             .with_no_client_auth()
             .with_single_cert(chain, key)
             .expect("server certificate");
+        let secrets = Arc::new(ServerSecrets::default());
+        config.key_log = secrets.clone();
         let conns = (0..sockets)
             .map(|_| {
                 let handle = stack.add_tcp(leak(tcplink::stack::TcpBuffers::<65536, 65536>::new()));
@@ -129,6 +179,7 @@ impl TlsServer {
             conns,
             requests: Vec::new(),
             errors: Vec::new(),
+            secrets,
         }
     }
 
@@ -168,7 +219,7 @@ impl TlsServer {
                 }
                 if let Err(error) = tls.process_new_packets() {
                     self.errors.push(error.to_string());
-                    let _ = tls.write_tls(&mut SocketIo(socket));
+                    let _ = tls.write_tls(&mut SocketOut(socket, &mut conn.records));
                     socket.close();
                     conn.ended = true;
                     break;
@@ -176,6 +227,11 @@ impl TlsServer {
             }
             if conn.ended {
                 continue;
+            }
+            if conn.handshake_records.is_none() && !tls.is_handshaking() {
+                // Nothing sealed under the application keys is out yet: rustls writes its
+                // tickets and data only below.
+                conn.handshake_records = Some(conn.records.sealed);
             }
             // The request.
             if conn.response.is_none() {
@@ -198,8 +254,25 @@ impl TlsServer {
             }
             // Ciphertext out, then more plaintext once rustls has sent what it holds.
             loop {
+                if let Some(forged) = &mut conn.forged {
+                    let n = socket.send_slice(forged).unwrap_or(0);
+                    forged.drain(..n);
+                    if !forged.is_empty() {
+                        break;
+                    }
+                    conn.ended = true;
+                    match conn.response.as_ref().map_or(End::Close, |(r, _)| r.end) {
+                        End::Close => socket.close(),
+                        End::Reset => socket.abort(),
+                        End::Hang => {}
+                    }
+                    break;
+                }
                 while tls.wants_write() {
-                    if tls.write_tls(&mut SocketIo(socket)).is_err() {
+                    if tls
+                        .write_tls(&mut SocketOut(socket, &mut conn.records))
+                        .is_err()
+                    {
                         break;
                     }
                 }
@@ -210,6 +283,24 @@ impl TlsServer {
                     break;
                 };
                 if *sent < response.bytes.len() {
+                    if let Some(forgery) = self.behaviour.forge {
+                        if *sent >= forgery.after {
+                            let secret = self.secrets.0.lock().expect("key log").clone();
+                            let secret = secret.expect("the server logged its traffic secret");
+                            let before = conn.handshake_records.expect("handshake done");
+                            let mut forger = Forger::new(&secret, conn.records.sealed - before);
+                            let mut forged = Vec::new();
+                            for chunk in response.bytes[*sent..].chunks(CHUNK) {
+                                forged.extend(forger.seal(APPLICATION_DATA, chunk));
+                            }
+                            for inner in forgery.then {
+                                forged.extend(forger.seal_inner(inner));
+                            }
+                            *sent = response.bytes.len();
+                            conn.forged = Some(forged);
+                            continue;
+                        }
+                    }
                     if let Some(after) = self.behaviour.key_update_after {
                         if *sent >= after && !conn.key_updated {
                             conn.key_updated = true;
@@ -233,7 +324,10 @@ impl TlsServer {
                         }
                         tls.send_close_notify();
                         while tls.wants_write() {
-                            if tls.write_tls(&mut SocketIo(socket)).is_err() {
+                            if tls
+                                .write_tls(&mut SocketOut(socket, &mut conn.records))
+                                .is_err()
+                            {
                                 break;
                             }
                         }
@@ -260,6 +354,9 @@ impl Conn {
             response: None,
             key_updated: false,
             ended: false,
+            records: RecordCounter::default(),
+            handshake_records: None,
+            forged: None,
         }
     }
 }
