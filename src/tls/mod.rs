@@ -13,9 +13,10 @@
 //! * Verification is on unless [`Verify::Insecure`] is chosen: our own strict verifier
 //!   (`src/tls/verify.rs`) checks CA flags on every non-leaf certificate, the chain up to
 //!   one of the trust anchors, every DNS and IP subjectAltName, and dates given a clock.
-//! * Limitation: embedded-tls panics (`unimplemented!()`) when a server sends a handshake
-//!   message other than NewSessionTicket after the handshake (e.g. a post-handshake
-//!   CertificateRequest); a KeyUpdate is refused as [`TlsFailure::Unimplemented`].
+//! * No server input panics: a handshake message after the handshake other than
+//!   NewSessionTicket, or a record with no content type, is [`TlsFailure::Protocol`]
+//!   (embedded-tls 0.19.0 panicked on both; the build uses the copy patched in
+//!   `third_party/embedded-tls`). A KeyUpdate is refused as [`TlsFailure::Unimplemented`].
 
 mod cert;
 mod pipe;
