@@ -243,21 +243,55 @@ fn tls12_only_server_is_named() {
     );
 }
 
-/// embedded-tls cannot take a KeyUpdate: the GET fails with a typed error, no panic.
+/// The server changes its keys every MiB (rustls's KeyUpdate, asking for one back): the device
+/// follows each (the patched embedded-tls, RFC 8446 §4.6.3) and the 10 MiB arrive
+/// byte-identical. It owes a KeyUpdate only before its next application data, and it sends
+/// none after the request.
 #[test]
-fn server_key_update_is_a_typed_error() {
+fn ten_mib_arrive_byte_identical_across_server_key_updates() {
     let ca = Issuer::root("tcplink test CA");
     let cert = ca.server(&["files.test"], &[]);
     let behaviour = TlsBehaviour {
-        key_update_after: Some(40_000),
+        key_updates_every: Some(1 << 20),
         ..TlsBehaviour::default()
     };
-    let mut sim = tls_sim(&[&ca.der], &cert, behaviour);
-    sim.peer.tls[0].route("/x", Response::fixed(&pseudo_random(100_000, 2)));
-    assert_eq!(
-        fetch(&mut sim, "https://files.test/x"),
-        Err(HttpError::Tls(TlsFailure::Unimplemented))
-    );
+    let body = pseudo_random(10 << 20, 2);
+    for (name, response) in [
+        ("fixed", Response::fixed(&body)),
+        ("close_notify", Response::until_close(&body)),
+    ] {
+        let mut sim = tls_sim(&[&ca.der], &cert, behaviour);
+        sim.peer.tls[0].route("/x", response);
+        assert_eq!(
+            fetch(&mut sim, "https://files.test/x"),
+            Ok((200, body.len() as u64)),
+            "{name}"
+        );
+        assert_eq!(sim.events.body_sha256(), sha256(&body), "{name}");
+        assert_eq!(sim.peer.tls[0].key_updates, 10, "{name}");
+        assert!(sim.peer.tls[0].errors.is_empty(), "{name}");
+    }
+}
+
+/// A KeyUpdate with an unknown request value, or not at the end of its record (RFC 8446
+/// §5.1): a protocol error.
+#[test]
+fn a_malformed_key_update_is_a_protocol_error() {
+    for (name, inner) in [
+        ("request value 2", &[24, 0, 0, 1, 2, 22][..]),
+        (
+            "followed by another message",
+            &[24, 0, 0, 1, 0, 8, 0, 0, 2, 0, 0, 22][..],
+        ),
+    ] {
+        let then: &'static [&'static [u8]] = Box::leak(Box::new([inner]));
+        let (mut sim, _) = forged_tail(then);
+        assert_eq!(
+            fetch(&mut sim, "https://files.test/x"),
+            Err(HttpError::Tls(TlsFailure::Protocol)),
+            "{name}"
+        );
+    }
 }
 
 /// A TLS 1.3 close_notify alert (warning, close_notify) as a TLSInnerPlaintext.

@@ -29,8 +29,9 @@ pub struct TlsBehaviour {
     pub tls12_only: bool,
     /// End a session with `close_notify` before FIN (false: FIN alone, a truncation).
     pub close_notify: bool,
-    /// Send a KeyUpdate once this many response bytes are out.
-    pub key_update_after: Option<usize>,
+    /// Send a KeyUpdate (rustls asks for one back) each time this many more response bytes
+    /// are out.
+    pub key_updates_every: Option<usize>,
     /// End the response with records forged under the server's keys instead of rustls's.
     pub forge: Option<Forgery>,
 }
@@ -53,7 +54,7 @@ impl Default for TlsBehaviour {
         Self {
             tls12_only: false,
             close_notify: true,
-            key_update_after: None,
+            key_updates_every: None,
             forge: None,
         }
     }
@@ -65,7 +66,8 @@ struct Conn {
     tls: Option<ServerConnection>,
     request: Vec<u8>,
     response: Option<(Response, usize)>,
-    key_updated: bool,
+    /// Response bytes out when the last KeyUpdate went.
+    key_updated_at: usize,
     ended: bool,
     /// The server's output so far, by record.
     records: RecordCounter,
@@ -86,6 +88,8 @@ pub struct TlsServer {
     pub requests: Vec<String>,
     /// Every TLS error the server saw (handshakes the device refused show up here).
     pub errors: Vec<String>,
+    /// KeyUpdates sent, over all connections.
+    pub key_updates: usize,
     secrets: Arc<ServerSecrets>,
 }
 
@@ -179,6 +183,7 @@ impl TlsServer {
             conns,
             requests: Vec::new(),
             errors: Vec::new(),
+            key_updates: 0,
             secrets,
         }
     }
@@ -301,9 +306,10 @@ impl TlsServer {
                             continue;
                         }
                     }
-                    if let Some(after) = self.behaviour.key_update_after {
-                        if *sent >= after && !conn.key_updated {
-                            conn.key_updated = true;
+                    if let Some(every) = self.behaviour.key_updates_every {
+                        if *sent >= conn.key_updated_at + every {
+                            conn.key_updated_at = *sent;
+                            self.key_updates += 1;
                             tls.refresh_traffic_keys().expect("key update");
                             continue;
                         }
@@ -352,7 +358,7 @@ impl Conn {
             tls: None,
             request: Vec::new(),
             response: None,
-            key_updated: false,
+            key_updated_at: 0,
             ended: false,
             records: RecordCounter::default(),
             handshake_records: None,

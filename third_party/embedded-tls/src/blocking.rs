@@ -133,6 +133,10 @@ where
     ///
     /// Returns the number of bytes buffered/written.
     pub fn write(&mut self, buf: &[u8]) -> Result<usize, TlsError> {
+        // tcplink patch: no application data while we owe the server a KeyUpdate.
+        if self.key_schedule.read_state().key_update_requested() {
+            return Err(TlsError::Unimplemented);
+        }
         if self.is_opened() {
             if !self
                 .record_write_buf
@@ -159,6 +163,10 @@ where
     /// to the connection.
     pub fn flush(&mut self) -> Result<(), TlsError> {
         if !self.record_write_buf.is_empty() {
+            // tcplink patch: no application data while we owe the server a KeyUpdate.
+            if self.key_schedule.read_state().key_update_requested() {
+                return Err(TlsError::Unimplemented);
+            }
             let key_schedule = self.key_schedule.write_state();
             let slice = self.record_write_buf.close_record(key_schedule)?;
 
@@ -397,7 +405,13 @@ where
         if !opened {
             self.opened.store(false, Ordering::Release);
         }
-        result
+        // tcplink patch: the split writer cannot learn that it owes the server a KeyUpdate,
+        // so a reader refuses a KeyUpdate that asks for one.
+        result?;
+        if self.key_schedule.key_update_requested() {
+            return Err(TlsError::Unimplemented);
+        }
+        Ok(())
     }
 }
 

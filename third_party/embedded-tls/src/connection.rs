@@ -70,11 +70,20 @@ where
         app_data.truncate(app_data.len() - 1);
 
         let mut buf = ParseBuffer::new(app_data.as_slice());
+        // tcplink patch: a KeyUpdate changes the keys after its record (RFC 8446 §4.6.3).
+        let mut key_update = None;
         match content_type {
             ContentType::Handshake => {
                 // Decode potentially coalesced handshake messages
                 while buf.remaining() > 0 {
                     let inner = ServerHandshake::read(&mut buf, key_schedule.transcript_hash())?;
+                    if let ServerHandshake::KeyUpdate(update) = &inner {
+                        // It must end its record (RFC 8446 §5.1).
+                        if buf.remaining() > 0 {
+                            return Err(TlsError::InvalidHandshake);
+                        }
+                        key_update = Some(update.update_requested);
+                    }
                     cb(key_schedule, ServerRecord::Handshake(inner))?;
                 }
             }
@@ -89,6 +98,9 @@ where
             _ => return Err(TlsError::Unimplemented),
         }
         key_schedule.increment_counter();
+        if let Some(requested) = key_update {
+            key_schedule.update_traffic_secret(requested)?;
+        }
     } else {
         trace!("Not decrypting: content_type = {:?}", record.content_type());
         cb(key_schedule, record)?;

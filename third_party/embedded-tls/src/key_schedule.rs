@@ -188,6 +188,28 @@ where
         Ok(())
     }
 
+    // tcplink patch: the next traffic secret after a KeyUpdate (RFC 8446 §7.2), its key and
+    // IV, and the sequence number back to 0.
+    fn update_traffic_secret(&mut self) -> Result<(), TlsError> {
+        let secret = self
+            .traffic_secret
+            .make_expanded_hkdf_label::<HashOutputSize<CipherSuite>>(
+                b"traffic upd",
+                ContextType::None,
+            )?;
+        let traffic_secret =
+            Hkdf::<CipherSuite>::from_prk(&secret).map_err(|_| TlsError::InternalError)?;
+        self.traffic_secret.replace(traffic_secret);
+        self.key = self
+            .traffic_secret
+            .make_expanded_hkdf_label(b"key", ContextType::None)?;
+        self.iv = self
+            .traffic_secret
+            .make_expanded_hkdf_label(b"iv", ContextType::None)?;
+        self.counter = 0;
+        Ok(())
+    }
+
     pub fn increment_counter(&mut self) {
         self.counter = unwrap!(self.counter.checked_add(1));
     }
@@ -241,6 +263,7 @@ where
             server_state: ReadKeySchedule {
                 state: KeyScheduleState::new(),
                 transcript_hash: <CipherSuite::Hash as Digest>::new(),
+                key_update_requested: false,
             },
         }
     }
@@ -445,6 +468,8 @@ where
 {
     state: KeyScheduleState<CipherSuite>,
     transcript_hash: CipherSuite::Hash,
+    // tcplink patch: the server asked for our KeyUpdate, which this crate cannot send.
+    key_update_requested: bool,
 }
 
 impl<CipherSuite> ReadKeySchedule<CipherSuite>
@@ -457,6 +482,18 @@ where
 
     pub(crate) fn transcript_hash(&mut self) -> &mut CipherSuite::Hash {
         &mut self.transcript_hash
+    }
+
+    // tcplink patch: the server's KeyUpdate took effect; read with the next keys.
+    pub(crate) fn update_traffic_secret(&mut self, requested: bool) -> Result<(), TlsError> {
+        self.key_update_requested |= requested;
+        self.state.update_traffic_secret()
+    }
+
+    // tcplink patch: whether we owe the server a KeyUpdate before our next application data
+    // (RFC 8446 §4.6.3); writers refuse application data then, as we cannot send one.
+    pub(crate) fn key_update_requested(&self) -> bool {
+        self.key_update_requested
     }
 
     pub(crate) fn get_key(&self) -> Result<&KeyArray<CipherSuite>, TlsError> {

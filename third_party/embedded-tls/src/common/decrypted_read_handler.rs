@@ -56,6 +56,8 @@ impl DecryptedReadHandler<'_> {
                 // by the user.
                 Ok(())
             }
+            // tcplink patch: decrypt_record changes the keys after this record.
+            ServerRecord::Handshake(ServerHandshake::KeyUpdate(_)) => Ok(()),
             // tcplink patch: a server may send any handshake message here, so this is the
             // server's protocol error (RFC 8446 unexpected_message), not a panic.
             ServerRecord::Handshake(_) => Err(TlsError::InvalidHandshake),

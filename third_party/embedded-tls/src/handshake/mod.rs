@@ -7,6 +7,7 @@ use crate::handshake::certificate_verify::{CertificateVerify, CertificateVerifyR
 use crate::handshake::client_hello::ClientHello;
 use crate::handshake::encrypted_extensions::EncryptedExtensions;
 use crate::handshake::finished::Finished;
+use crate::handshake::key_update::KeyUpdate;
 use crate::handshake::new_session_ticket::NewSessionTicket;
 use crate::handshake::server_hello::ServerHello;
 use crate::key_schedule::HashOutputSize;
@@ -22,6 +23,7 @@ pub mod certificate_verify;
 pub mod client_hello;
 pub mod encrypted_extensions;
 pub mod finished;
+pub mod key_update;
 pub mod new_session_ticket;
 pub mod server_hello;
 
@@ -135,6 +137,7 @@ pub enum ServerHandshake<'a, CipherSuite: TlsCipherSuite> {
     CertificateRequest(CertificateRequestRef<'a>),
     CertificateVerify(CertificateVerifyRef<'a>),
     Finished(Finished<HashOutputSize<CipherSuite>>),
+    KeyUpdate(KeyUpdate),
 }
 
 impl<CipherSuite: TlsCipherSuite> ServerHandshake<'_, CipherSuite> {
@@ -148,6 +151,7 @@ impl<CipherSuite: TlsCipherSuite> ServerHandshake<'_, CipherSuite> {
             ServerHandshake::CertificateRequest(_) => HandshakeType::CertificateRequest,
             ServerHandshake::CertificateVerify(_) => HandshakeType::CertificateVerify,
             ServerHandshake::Finished(_) => HandshakeType::Finished,
+            ServerHandshake::KeyUpdate(_) => HandshakeType::KeyUpdate,
         }
     }
 }
@@ -162,6 +166,7 @@ impl<CipherSuite: TlsCipherSuite> Debug for ServerHandshake<'_, CipherSuite> {
             ServerHandshake::CertificateVerify(inner) => Debug::fmt(inner, f),
             ServerHandshake::Finished(inner) => Debug::fmt(inner, f),
             ServerHandshake::NewSessionTicket(inner) => Debug::fmt(inner, f),
+            ServerHandshake::KeyUpdate(inner) => Debug::fmt(inner, f),
         }
     }
 }
@@ -177,6 +182,7 @@ impl<'a, CipherSuite: TlsCipherSuite> defmt::Format for ServerHandshake<'a, Ciph
             ServerHandshake::CertificateVerify(inner) => defmt::write!(f, "{}", inner),
             ServerHandshake::Finished(inner) => defmt::write!(f, "{}", inner),
             ServerHandshake::NewSessionTicket(inner) => defmt::write!(f, "{}", inner),
+            ServerHandshake::KeyUpdate(inner) => defmt::write!(f, "{}", inner),
         }
     }
 }
@@ -228,7 +234,7 @@ impl<'a, CipherSuite: TlsCipherSuite> ServerHandshake<'a, CipherSuite> {
             HandshakeType::Finished => {
                 ServerHandshake::Finished(Finished::parse(buf, content_len)?)
             }
-            //HandshakeType::KeyUpdate => {}
+            HandshakeType::KeyUpdate => ServerHandshake::KeyUpdate(KeyUpdate::parse(buf)?),
             //HandshakeType::MessageHash => {}
             t => {
                 warn!("Unimplemented handshake type: {:?}", t);
