@@ -144,7 +144,8 @@ pub enum TlsFailure {
     RecordTooLarge,
     /// The server closed the connection without TLS `close_notify`: the data may be cut.
     Truncated,
-    /// The server sent something this TLS client does not implement (e.g. a KeyUpdate).
+    /// The server sent something this TLS client does not implement (a message or record
+    /// type no server sends, e.g. an encrypted ChangeCipherSpec or an EndOfEarlyData).
     Unimplemented,
     /// The server broke the TLS protocol (bad record, bad MAC, unexpected message).
     Protocol,

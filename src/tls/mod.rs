@@ -13,10 +13,11 @@
 //! * Verification is on unless [`Verify::Insecure`] is chosen: our own strict verifier
 //!   (`src/tls/verify.rs`) checks CA flags on every non-leaf certificate, the chain up to
 //!   one of the trust anchors, every DNS and IP subjectAltName, and dates given a clock.
-//! * No server input panics: a handshake message after the handshake other than
-//!   NewSessionTicket, or a record with no content type, is [`TlsFailure::Protocol`]
-//!   (embedded-tls 0.19.0 panicked on both; the build uses the copy patched in
-//!   `third_party/embedded-tls`). A KeyUpdate is refused as [`TlsFailure::Unimplemented`].
+//! * The build uses embedded-tls 0.19.0 patched in `third_party/embedded-tls`: a server
+//!   KeyUpdate changes the read keys (the client owes one back only before its next
+//!   application data, and it sends none after the request); a handshake message after the
+//!   handshake other than NewSessionTicket or KeyUpdate, or a record with no content type, is
+//!   [`TlsFailure::Protocol`] (0.19.0 panicked on both, and refused KeyUpdates).
 
 mod cert;
 mod pipe;
