@@ -40,7 +40,8 @@ pub struct TlsBehaviour {
 /// the device's record layer takes them as the server's. rustls sends the response up to
 /// `after`; the rest goes out as forged application data, then the `then` records, then FIN
 /// (or what the response's `End` says). One connection at a time: the secret used is the
-/// last one the server logged.
+/// last one the server logged, and no `key_updates_every` (it seals under the first
+/// application traffic secret).
 #[derive(Debug, Clone, Copy)]
 pub struct Forgery {
     /// Response bytes rustls sends itself.
