@@ -94,7 +94,10 @@ impl<'a> Url<'a> {
             ),
         };
         let rest = &rest[..find_byte(rest, b'#').unwrap_or(rest.len())];
-        let split = rest.find(['/', '?']).unwrap_or(rest.len());
+        let split = rest
+            .bytes()
+            .position(|b| b == b'/' || b == b'?')
+            .unwrap_or(rest.len());
         let (authority, path) = rest.split_at(split);
         let path = if path.is_empty() { "/" } else { path };
         if find_byte(authority, b'@').is_some() {
