@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::lwip;
 use crate::procs;
 use crate::report::{Section, Table};
-use crate::symbols::{self, Capability, Symbol, DHCP, DNS, FMT, HTTP, TLS, UDP_SOCKET};
+use crate::symbols::{self, Capability, Symbol, DHCP, DNS, FMT, HTTP, PARKING, TLS, UDP_SOCKET};
 
 /// One build's sizes in bytes.
 #[derive(Debug, Clone, Copy)]
@@ -86,7 +86,7 @@ const TLS_BUDGET: Budget = Budget {
     goal: None,
 };
 
-const GREETING_ABSENT: &[Capability] = &[HTTP, DNS, DHCP, UDP_SOCKET, FMT, TLS];
+const GREETING_ABSENT: &[Capability] = &[HTTP, DNS, DHCP, UDP_SOCKET, FMT, TLS, PARKING];
 
 const GREETING_1: Build = Build {
     label: "greeting server, 1 socket",
@@ -120,7 +120,7 @@ const GET: Build = Build {
     sockets: 4,
     features: &["get"],
     present: &[HTTP, DNS],
-    absent: &[DHCP, UDP_SOCKET, FMT, TLS],
+    absent: &[DHCP, UDP_SOCKET, FMT, TLS, PARKING],
     budget: None,
     lwip: None,
 };
@@ -129,7 +129,7 @@ const FULL: Build = Build {
     sockets: 4,
     features: &["get", "dhcp"],
     present: &[HTTP, DNS, DHCP],
-    absent: &[UDP_SOCKET, FMT, TLS],
+    absent: &[UDP_SOCKET, FMT, TLS, PARKING],
     budget: Some(FULL_BUDGET),
     lwip: Some(lwip::Config::Full),
 };
@@ -152,7 +152,7 @@ const HTTPS: Build = Build {
     sockets: 4,
     features: &["get", "tls"],
     present: &[HTTP, DNS, TLS],
-    absent: &[DHCP, UDP_SOCKET, FMT],
+    absent: &[DHCP, UDP_SOCKET, FMT, PARKING],
     budget: Some(TLS_BUDGET),
     lwip: None,
 };
@@ -424,7 +424,8 @@ pub fn figure() -> Result<Section, String> {
          features (`get`, `dhcp`, `ipv6`, `tls`) and `TCPLINK_SOCKETS`; GNU `size -A`. Flash = \
          .vector_table + .text + .rodata + .data; static RAM = .data + .bss (the stack comes \
          on top). Each build is checked with `nm` to link nothing of HTTP, DNS, DHCP, UDP \
-         sockets, TLS or `core::fmt` unless it uses them (and to link what it does use). The \
+         sockets, TLS, socket parking or `core::fmt` unless it uses them (and to link what it \
+         does use). The \
          CI budgets are checked by `tcplink-bench budget` in .ci/run.",
     );
     s.para(
