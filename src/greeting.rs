@@ -159,7 +159,8 @@ enum Slot {
     /// Waiting for a client (at most [`BACKLOG`] at a time).
     Listening,
     /// Has taken a client's SYN (handshake under way or done), not yet served: counts as a
-    /// served client, no longer as a listener.
+    /// served client, no longer as a listener. Only with more than [`BACKLOG`] sockets
+    /// (`GreetingServer::CAPPED`).
     Accepting,
     /// Serving a client.
     Open(Session),
@@ -234,6 +235,12 @@ pub struct GreetingServer<const N: usize, const MSG: usize = 1024> {
 }
 
 impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
+    /// Whether [`BACKLOG`] caps the listeners (more sockets than that). Without the cap every
+    /// free socket listens anyway and `balance` counts listeners and accepting sockets
+    /// together, so a listener that took a SYN stays `Listening`: a small server (a board's)
+    /// links none of the `Accepting` bookkeeping.
+    const CAPPED: bool = N > BACKLOG;
+
     /// Adds `N` sockets to `stack`, one per element of `buffers`; up to [`BACKLOG`] of them
     /// listen, and the others are parked if the stack has room (see
     /// [`Stack::with_parking`]).
@@ -412,16 +419,15 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
         match &mut self.slots[i] {
             Slot::Spare { .. } => false,
             Slot::Listening | Slot::Accepting => match socket.state() {
-                // Back to listening after the client's RST, or still listening.
-                State::Listen => {
-                    if matches!(self.slots[i], Slot::Accepting) {
-                        self.set(i, Slot::Listening);
-                    }
-                    false
-                }
-                State::SynReceived => {
-                    if matches!(self.slots[i], Slot::Listening) {
-                        self.set(i, Slot::Accepting);
+                // Still listening, back to listening after the client's RST, or taken a SYN.
+                state @ (State::Listen | State::SynReceived) => {
+                    let slot = if state == State::Listen || !Self::CAPPED {
+                        Slot::Listening
+                    } else {
+                        Slot::Accepting
+                    };
+                    if slot.kind() != self.slots[i].kind() {
+                        self.set(i, slot);
                     }
                     false
                 }
@@ -518,8 +524,12 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
             i += 1;
         }
         // A listener that took a SYN with this frame makes room for another, so the next
-        // SYN, even in the same batch of frames, finds one.
-        let mut left = self.count(LISTENING);
+        // SYN, even in the same batch of frames, finds one (only under the cap).
+        let mut left = if Self::CAPPED {
+            self.count(LISTENING)
+        } else {
+            0
+        };
         let mut i = 0;
         while left > 0 && i < N {
             if matches!(self.slots[i], Slot::Listening) {

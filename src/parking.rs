@@ -7,10 +7,16 @@
 //! back when it needs it. Only free sockets are parked: nothing queued to send, no timer
 //! that must fire (a closed one, or one in TIME-WAIT whose last ACK is out, which smoltcp
 //! would only close).
+//!
+//! Without the `parking` feature (a board with a handful of sockets, all of them needed)
+//! [`Parking`] is an empty type that never parks, so none of this is linked.
 
-use smoltcp::iface::{SocketHandle, SocketSet, SocketStorage};
+#[cfg(feature = "parking")]
+use smoltcp::iface::SocketStorage;
+use smoltcp::iface::{SocketHandle, SocketSet};
 
 /// The parked sockets, in storage of the caller's (none by default: then nothing is parked).
+#[cfg(feature = "parking")]
 pub struct Parking<'s> {
     set: SocketSet<'s>,
     /// Free slots of the parking set.
@@ -19,6 +25,7 @@ pub struct Parking<'s> {
     capacity: usize,
 }
 
+#[cfg(feature = "parking")]
 impl<'s> Parking<'s> {
     /// No parking room, beside a stack set of `capacity` slots.
     pub(crate) fn none(capacity: usize) -> Self {
@@ -59,5 +66,30 @@ impl<'s> Parking<'s> {
         }
         self.room += 1;
         Some(sockets.add(self.set.remove(parked)))
+    }
+}
+
+/// No parking (the `parking` feature is off): nothing is ever parked, and the compiler drops
+/// every path that would.
+#[cfg(not(feature = "parking"))]
+pub struct Parking<'s>(core::marker::PhantomData<&'s mut SocketSet<'s>>);
+
+#[cfg(not(feature = "parking"))]
+impl<'s> Parking<'s> {
+    /// No parking, beside a stack set of any size.
+    pub(crate) fn none(_capacity: usize) -> Self {
+        Self(core::marker::PhantomData)
+    }
+
+    /// Never parks: the socket stays in `sockets`.
+    #[inline(always)]
+    pub fn park(&mut self, _: &mut SocketSet<'s>, _: SocketHandle) -> Option<SocketHandle> {
+        None
+    }
+
+    /// Nothing is parked, so nothing comes back.
+    #[inline(always)]
+    pub fn unpark(&mut self, _: &mut SocketSet<'s>, _: SocketHandle) -> Option<SocketHandle> {
+        None
     }
 }

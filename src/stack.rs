@@ -240,7 +240,8 @@ impl<'s> Stack<'s> {
 
     /// Gives the stack room to park sockets that are unused for now (a server's spare
     /// ones), so smoltcp's walks over every socket skip them; see [`crate::parking`]. Call
-    /// it before adding the sockets that may be parked.
+    /// it before adding the sockets that may be parked. Needs the `parking` feature.
+    #[cfg(feature = "parking")]
     pub fn with_parking(mut self, storage: &'s mut [SocketStorage<'s>]) -> Self {
         self.parking.set_storage(storage);
         self

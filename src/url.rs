@@ -94,7 +94,10 @@ impl<'a> Url<'a> {
             ),
         };
         let rest = &rest[..find_byte(rest, b'#').unwrap_or(rest.len())];
-        let split = rest.find(['/', '?']).unwrap_or(rest.len());
+        let split = rest
+            .bytes()
+            .position(|b| b == b'/' || b == b'?')
+            .unwrap_or(rest.len());
         let (authority, path) = rest.split_at(split);
         let path = if path.is_empty() { "/" } else { path };
         if find_byte(authority, b'@').is_some() {
@@ -209,13 +212,20 @@ impl fmt::Display for Url<'_> {
     }
 }
 
+/// Digits only (no sign, unlike `u16::from_str`), 1 to 65535.
 fn parse_port(text: &str) -> Result<u16, UrlError> {
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(UrlError::Malformed);
-    }
-    match text.parse::<u16>() {
-        Ok(0) | Err(_) => Err(UrlError::Malformed),
-        Ok(port) => Ok(port),
+    // Empty text folds to 0, which is refused too.
+    let port = text.bytes().try_fold(0u16, |n, b| {
+        let digit = u16::from(b.wrapping_sub(b'0'));
+        if digit < 10 {
+            n.checked_mul(10)?.checked_add(digit)
+        } else {
+            None
+        }
+    });
+    match port {
+        Some(0) | None => Err(UrlError::Malformed),
+        Some(port) => Ok(port),
     }
 }
 
@@ -350,6 +360,24 @@ mod tests {
     #[test]
     fn ipv6_literals_need_the_feature() {
         assert_eq!(Url::parse("http://[::1]/"), Err(UrlError::Ipv6Unsupported));
+    }
+
+    /// The digit fold agrees with `u16::from_str` on digit strings, and refuses 0, signs,
+    /// overflow and anything else (fails if the overflow check or the digit test is off).
+    #[test]
+    fn ports_parse_like_u16_from_str() {
+        for n in (0..=70_000u32)
+            .step_by(7)
+            .chain([65_535, 65_536, 99_999, 655_350])
+        {
+            for text in [std::format!("{n}"), std::format!("00{n}")] {
+                let want = text.parse::<u16>().ok().filter(|&p| p != 0);
+                assert_eq!(parse_port(&text).ok(), want, "{text}");
+            }
+        }
+        for bad in ["", "+80", "-1", "8a", " 80", "80 ", "1:2", "٣"] {
+            assert_eq!(parse_port(bad), Err(UrlError::Malformed), "{bad}");
+        }
     }
 
     #[test]

@@ -620,7 +620,15 @@ fn board_downloads_a_file_over_http() {
     let server = serve_body(&ns, &scratch.0, &body);
 
     let mut board = start_board(&ns, &elf);
+    let started = Instant::now();
     let (log, want) = await_download(&mut board, &body, &[("serve-http", &server)]);
+    // Boot to the end of the GET, wall clock (QEMU under the machine's load): the figure a
+    // size change that may cost speed is compared by.
+    eprintln!(
+        "board GET of {} bytes: {} ms from boot",
+        body.len(),
+        started.elapsed().as_millis()
+    );
     assert!(log.contains(&format!("GET {url}")), "{log}");
     assert!(log.contains("HTTP/1.1 200 OK"), "{log}");
     assert!(log.contains(&want), "want `{want}` in:\n{log}");

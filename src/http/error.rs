@@ -197,33 +197,35 @@ impl From<UrlError> for HttpError {
 
 impl Render for HttpError {
     fn render(&self, out: &mut dyn TextOut) {
-        match self {
-            Self::Url(error) => error.render(out),
-            Self::Busy => out.put("a GET is already running"),
-            Self::NoClient => out.put("this app has no GET client"),
-            Self::Cancelled => out.put("GET cancelled"),
-            Self::NoDnsServer => out.put("host name needs DNS but no DNS server is configured"),
-            Self::DnsNotFound => out.put("DNS: no such host name"),
+        // Each arm gives its (last) text and one call writes it: a table of texts instead of
+        // a call per arm.
+        let text = match self {
+            Self::Url(error) => return error.render(out),
+            Self::Busy => "a GET is already running",
+            Self::NoClient => "this app has no GET client",
+            Self::Cancelled => "GET cancelled",
+            Self::NoDnsServer => "host name needs DNS but no DNS server is configured",
+            Self::DnsNotFound => "DNS: no such host name",
             Self::DnsTimeout { tried } => {
                 out.put("DNS: no answer from ");
                 tried.render(out);
-                out.put(" (timed out)");
+                " (timed out)"
             }
             Self::NoAddress if cfg!(feature = "ipv6") => {
-                out.put("no IP address (no DHCP lease, no IPv6 address beyond link-local)")
+                "no IP address (no DHCP lease, no IPv6 address beyond link-local)"
             }
-            Self::NoAddress => out.put("no IPv4 address (no DHCP lease)"),
-            Self::ConnectionRefused => out.put("connection refused"),
-            Self::ConnectTimeout => out.put("connect timed out"),
+            Self::NoAddress => "no IPv4 address (no DHCP lease)",
+            Self::ConnectionRefused => "connection refused",
+            Self::ConnectTimeout => "connect timed out",
             Self::NoRoute(addr) => {
                 out.put("no route to ");
                 out.ip(*addr);
-                out.put(" (not on the subnet, no gateway)");
+                " (not on the subnet, no gateway)"
             }
-            Self::NoNeighborReply(addr) => no_neighbor_reply(*addr, out),
+            Self::NoNeighborReply(addr) => return no_neighbor_reply(*addr, out),
             Self::OwnAddress(addr) => {
                 out.ip(*addr);
-                out.put(" is this device's own address");
+                " is this device's own address"
             }
             #[cfg(feature = "ipv6")]
             Self::ConnectFailed { v6, v4 } => {
@@ -231,54 +233,55 @@ impl Render for HttpError {
                 v6.render(out);
                 out.put(") nor over IPv4 (");
                 v4.render(out);
-                out.put(")");
+                ")"
             }
-            Self::RequestTooLarge => out.put("request does not fit the transmit buffer"),
+            Self::RequestTooLarge => "request does not fit the transmit buffer",
             Self::HeadTooLarge { limit } => {
                 out.put("response head larger than ");
                 out.decimal(*limit as u64);
-                out.put(" bytes");
+                " bytes"
             }
             Self::TooManyHeaders { limit } => {
                 out.put("response has more than ");
                 out.decimal(*limit as u64);
-                out.put(" headers");
+                " headers"
             }
             Self::LocationTooLong { limit } => {
                 out.put("redirect Location longer than ");
                 out.decimal(*limit as u64);
-                out.put(" bytes (the URL limit)");
+                " bytes (the URL limit)"
             }
             Self::UnsupportedTransferCoding(coding) => {
                 out.put("unsupported Transfer-Encoding \"");
                 coding.render(out);
-                out.put("\" (only chunked is decoded)");
+                "\" (only chunked is decoded)"
             }
-            Self::BadStatusLine => out.put("malformed HTTP status line"),
-            Self::BadHeader => out.put("malformed HTTP header"),
-            Self::BadContentLength => out.put("invalid Content-Length"),
+            Self::BadStatusLine => "malformed HTTP status line",
+            Self::BadHeader => "malformed HTTP header",
+            Self::BadContentLength => "invalid Content-Length",
             Self::AmbiguousLength => {
-                out.put("both Content-Length and Transfer-Encoding: body length is ambiguous")
+                "both Content-Length and Transfer-Encoding: body length is ambiguous"
             }
-            Self::NoResponse => out.put("connection closed before the response head"),
+            Self::NoResponse => "connection closed before the response head",
             Self::TruncatedBody { expected, received } => {
                 out.put("body truncated: ");
                 out.decimal(*received);
                 out.put(" of ");
                 out.decimal(*expected);
-                out.put(" bytes before the connection closed");
+                " bytes before the connection closed"
             }
-            Self::BadChunk => out.put("malformed chunked body"),
-            Self::TruncatedChunked => out.put("chunked body truncated before its last chunk"),
-            Self::Reset => out.put("connection reset by the server"),
-            Self::IdleTimeout => out.put("server went silent (idle timeout)"),
-            Self::RedirectLoop => out.put("redirect loop"),
-            Self::TooManyRedirects => out.put("too many redirects"),
-            Self::MissingLocation => out.put("redirect without a Location header"),
-            Self::Sink => out.put("the body sink refused the data"),
+            Self::BadChunk => "malformed chunked body",
+            Self::TruncatedChunked => "chunked body truncated before its last chunk",
+            Self::Reset => "connection reset by the server",
+            Self::IdleTimeout => "server went silent (idle timeout)",
+            Self::RedirectLoop => "redirect loop",
+            Self::TooManyRedirects => "too many redirects",
+            Self::MissingLocation => "redirect without a Location header",
+            Self::Sink => "the body sink refused the data",
             #[cfg(feature = "tls")]
-            Self::Tls(failure) => failure.render(out),
-        }
+            Self::Tls(failure) => return failure.render(out),
+        };
+        out.put(text);
     }
 }
 

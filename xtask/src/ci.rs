@@ -153,6 +153,7 @@ pub fn run(root: &Path) -> bool {
         ("core, ipv6 only (static and link-local)", core_features(root, "ipv6")),
         ("core, ipv6 with slaac", core_features(root, "slaac")),
         ("core, http + ipv6", core_features(root, "http,ipv6")),
+        ("core, parking only", core_features(root, "parking")),
         // HTTPS (embedded-tls, our verifier) without alloc on the MCU target; the default
         // features above include it too.
         ("core, tls only", core_features(root, "tls")),

@@ -146,6 +146,15 @@ pub const TLS: Capability = Capability {
     name: "TLS",
     markers: &["embedded_tls::", "tcplink::tls", "p256::"],
 };
+/// Socket parking (the core's `parking` feature): the board's server has no spare sockets.
+pub const PARKING: Capability = Capability {
+    name: "socket parking",
+    markers: &[
+        "tcplink::parking",
+        "GreetingServer<_,_>::park",
+        "SocketSet::remove",
+    ],
+};
 pub const FMT: Capability = Capability {
     name: "core::fmt",
     markers: &["core::fmt"],
