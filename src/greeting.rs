@@ -403,12 +403,20 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
     ) -> bool {
         let (sockets, parking) = (&mut stack.sockets, &mut stack.parking);
         let mut changed = false;
+        // Slots are taken from the front (see `balance`), so the busy ones are usually the
+        // first few: stop after the last of them instead of walking all `N`. Only slot `i`
+        // changes while it is served, so the slots behind it stay as counted.
+        let mut busy = N - self.count(SPARE);
         for i in 0..N {
+            if busy == 0 {
+                break;
+            }
             // Most sockets are spare or still waiting for a client: skip those with the
             // least work, a spare one without even looking it up.
             let socket = match self.slots[i] {
                 Slot::Spare { .. } => continue,
                 Slot::Listening | Slot::Accepting => {
+                    busy -= 1;
                     let socket = sockets.get_mut::<tcp::Socket>(self.handles[i]);
                     match (&self.slots[i], socket.state()) {
                         (Slot::Listening, State::Listen) => continue,
@@ -416,7 +424,10 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
                         _ => socket,
                     }
                 }
-                _ => sockets.get_mut::<tcp::Socket>(self.handles[i]),
+                _ => {
+                    busy -= 1;
+                    sockets.get_mut::<tcp::Socket>(self.handles[i])
+                }
             };
             changed |= self.service_one(i, now, socket, emit);
             self.park(i, sockets, parking);
