@@ -232,13 +232,17 @@ pub struct GreetingServer<const N: usize, const MSG: usize = 1024> {
     handles: [SocketHandle; N],
     slots: [Slot; N],
     counts: Counts,
+    /// The listening slots, the first `counts[LISTENING]` entries (never more than
+    /// [`BACKLOG`]): what [`GreetingServer::relisten`] checks after every received frame,
+    /// without a scan of all `N` slots. Kept only under the cap (`CAPPED`).
+    listeners: [u16; BACKLOG],
 }
 
 impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
     /// Whether [`BACKLOG`] caps the listeners (more sockets than that). Without the cap every
     /// free socket listens anyway and `balance` counts listeners and accepting sockets
     /// together, so a listener that took a SYN stays `Listening`: a small server (a board's)
-    /// links none of the `Accepting` bookkeeping.
+    /// links none of the `Accepting` and listener-list bookkeeping.
     const CAPPED: bool = N > BACKLOG;
 
     /// Adds `N` sockets to `stack`, one per element of `buffers`; up to [`BACKLOG`] of them
@@ -275,6 +279,7 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
             handles,
             slots: core::array::from_fn(|_| Slot::Spare { parked: false }),
             counts: [N as u16, 0, 0, 0, 0, 0],
+            listeners: [0; BACKLOG],
         };
         server.balance(&mut stack.sockets, &mut stack.parking);
         for i in 0..N {
@@ -308,10 +313,25 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
         usize::from(self.counts[kind])
     }
 
-    /// Puts slot `i` in state `slot`, keeping the counts.
+    /// Puts slot `i` in state `slot`, keeping the counts and the listeners. At most
+    /// [`BACKLOG`] slots listen (see [`Self::listen_again`]).
     fn set(&mut self, i: usize, slot: Slot) {
-        self.counts[self.slots[i].kind()] -= 1;
-        self.counts[slot.kind()] += 1;
+        let (before, after) = (self.slots[i].kind(), slot.kind());
+        if Self::CAPPED && before == LISTENING {
+            let last = self.count(LISTENING) - 1;
+            if let Some(k) = self.listeners[..last]
+                .iter()
+                .position(|&l| usize::from(l) == i)
+            {
+                self.listeners[k] = self.listeners[last];
+            }
+        }
+        self.counts[before] -= 1;
+        if Self::CAPPED && after == LISTENING {
+            // `N` fits in u16 (checked in `new`).
+            self.listeners[self.count(LISTENING)] = i as u16;
+        }
+        self.counts[after] += 1;
         self.slots[i] = slot;
     }
 
@@ -324,13 +344,19 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
         changed
     }
 
-    /// The counts agree with the slots (checked in debug builds, i.e. by every test).
+    /// The counts and the listeners agree with the slots (checked in debug builds, i.e. by
+    /// every test).
     fn counts_hold(&self) -> bool {
         let mut counts = [0; 6];
         for slot in &self.slots {
             counts[slot.kind()] += 1;
         }
-        counts == self.counts
+        let listeners = &self.listeners[..self.count(LISTENING).min(BACKLOG)];
+        let listed = !Self::CAPPED
+            || listeners
+                .iter()
+                .all(|&i| matches!(self.slots[usize::from(i)], Slot::Listening));
+        counts == self.counts && self.count(LISTENING) <= BACKLOG && listed
     }
 
     fn listen(&self, socket: &mut tcp::Socket) {
@@ -344,10 +370,7 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
         debug_assert!(self.counts_hold());
         let mut changed = false;
         let mut from = 0;
-        while self.count(LISTENING) < BACKLOG
-            && self.count(OPEN) + self.count(ACCEPTING) + self.count(LISTENING) < self.max_open()
-            && self.count(SPARE) > 0
-        {
+        while self.wants_listener() && self.count(SPARE) > 0 {
             let Some(i) = (from..N).find(|&i| matches!(self.slots[i], Slot::Spare { .. })) else {
                 break;
             };
@@ -387,12 +410,20 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
     ) -> bool {
         let (sockets, parking) = (&mut stack.sockets, &mut stack.parking);
         let mut changed = false;
+        // Slots are taken from the front (see `balance`), so the busy ones are usually the
+        // first few: stop after the last of them instead of walking all `N`. Only slot `i`
+        // changes while it is served, so the slots behind it stay as counted.
+        let mut busy = N - self.count(SPARE);
         for i in 0..N {
+            if busy == 0 {
+                break;
+            }
             // Most sockets are spare or still waiting for a client: skip those with the
             // least work, a spare one without even looking it up.
             let socket = match self.slots[i] {
                 Slot::Spare { .. } => continue,
                 Slot::Listening | Slot::Accepting => {
+                    busy -= 1;
                     let socket = sockets.get_mut::<tcp::Socket>(self.handles[i]);
                     match (&self.slots[i], socket.state()) {
                         (Slot::Listening, State::Listen) => continue,
@@ -400,7 +431,10 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
                         _ => socket,
                     }
                 }
-                _ => sockets.get_mut::<tcp::Socket>(self.handles[i]),
+                _ => {
+                    busy -= 1;
+                    sockets.get_mut::<tcp::Socket>(self.handles[i])
+                }
             };
             changed |= self.service_one(i, now, socket, emit);
             self.park(i, sockets, parking);
@@ -419,22 +453,22 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
         match &mut self.slots[i] {
             Slot::Spare { .. } => false,
             Slot::Listening | Slot::Accepting => match socket.state() {
-                // Still listening, back to listening after the client's RST, or taken a SYN.
-                state @ (State::Listen | State::SynReceived) => {
-                    let slot = if state == State::Listen || !Self::CAPPED {
-                        Slot::Listening
-                    } else {
-                        Slot::Accepting
-                    };
-                    if slot.kind() != self.slots[i].kind() {
-                        self.set(i, slot);
+                // Back to listening after the client's RST, or still listening.
+                State::Listen => {
+                    if matches!(self.slots[i], Slot::Accepting) {
+                        self.listen_again(i, now, socket);
+                    }
+                    false
+                }
+                State::SynReceived => {
+                    if Self::CAPPED && matches!(self.slots[i], Slot::Listening) {
+                        self.set(i, Slot::Accepting);
                     }
                     false
                 }
                 // The client came and went before we saw it: just listen again.
                 State::Closed | State::TimeWait => {
-                    self.listen(socket);
-                    self.set(i, Slot::Listening);
+                    self.listen_again(i, now, socket);
                     true
                 }
                 _ => {
@@ -482,12 +516,13 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
             }
             Slot::Closing { deadline } => {
                 let deadline = *deadline;
-                // A socket that reached TIME-WAIT on a received frame went through
-                // `relisten` right after it, which has the ACK of the FIN sent before the
-                // socket is freed; an aborted socket keeps its remote endpoint until its RST
-                // is out. So a free socket's last segment is out.
-                if self.reclaim(i, socket, true) {
-                    true
+                // The frames just taken in may have brought this socket to TIME-WAIT with the
+                // ACK of the client's FIN still queued: it becomes `Finishing` and is freed
+                // on the next call, which comes after an egress pass (this call reports a
+                // change). An aborted socket keeps its remote endpoint until its RST is out.
+                // Freeing a socket queues nothing to send, so it is no change to report.
+                if self.reclaim(i, socket, false) {
+                    matches!(self.slots[i], Slot::Finishing)
                 } else if now >= deadline && socket.state() != State::Closed {
                     socket.abort();
                     true
@@ -495,23 +530,75 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
                     false
                 }
             }
-            Slot::Finishing => self.reclaim(i, socket, true),
+            Slot::Finishing => {
+                self.reclaim(i, socket, true);
+                false
+            }
         }
     }
 
-    /// Frees (and parks) every socket whose connection has just finished closing, replaces
-    /// listeners that have taken a SYN, and tops the listeners up to [`BACKLOG`] while
-    /// clients may still be served. Cheap enough to run between received frames (see
-    /// [`Stack::poll_with`]).
+    /// Slot `i`'s socket, whose client went away before it was served, listens again, or
+    /// (with [`BACKLOG`] listening already) is set aside: a listener goes spare, a
+    /// connection that still has to finish closes like any other.
+    fn listen_again(&mut self, i: usize, now: Instant, socket: &mut tcp::Socket) {
+        let listening = matches!(self.slots[i], Slot::Listening);
+        if socket.state() == State::Listen {
+            if listening {
+                return;
+            }
+            if self.count(LISTENING) < BACKLOG {
+                self.set(i, Slot::Listening);
+            } else {
+                // Aborting a listener sends nothing; the socket is free at once.
+                socket.abort();
+                self.set(i, Slot::Spare { parked: false });
+            }
+        } else if listening || self.count(LISTENING) < BACKLOG {
+            self.listen(socket);
+            self.set(i, Slot::Listening);
+        } else {
+            self.set(
+                i,
+                Slot::Closing {
+                    deadline: now + self.config.idle_timeout,
+                },
+            );
+        }
+    }
+
+    /// Replaces listeners that have taken a SYN and tops the listeners up to [`BACKLOG`]
+    /// while clients may still be served; only when no spare socket is left for that, frees
+    /// (and parks) the sockets whose connections have just finished closing. Runs between
+    /// received frames (see [`Stack::poll_with`]): with spare sockets left it looks at the
+    /// listeners alone, and [`GreetingServer::service`] frees closed sockets after the
+    /// frames.
     ///
     /// Returns true if a socket in TIME-WAIT still has to send the ACK of its client's FIN:
     /// the caller then sends what is queued and calls again, which frees it. A client
-    /// that reconnects in the same burst of frames as its close is thus served, and its close
-    /// still completes.
+    /// that reconnects in the same burst of frames as its close is thus served even when
+    /// every other socket is taken, and its close still completes.
     pub fn relisten<'s>(&mut self, sockets: &mut SocketSet<'s>, parking: &mut Parking<'s>) -> bool {
+        // A listener that took a SYN with this frame makes room for another, so the next
+        // SYN, even in the same batch of frames, finds one (only under the cap).
+        let mut k = 0;
+        while Self::CAPPED && k < self.count(LISTENING) {
+            let i = usize::from(self.listeners[k]);
+            if sockets.get::<tcp::Socket>(self.handles[i]).state() == State::Listen {
+                k += 1;
+            } else {
+                // Moves the last listener to `k`.
+                self.set(i, Slot::Accepting);
+            }
+        }
+        if !self.wants_listener() {
+            return false;
+        }
+        self.balance(sockets, parking);
+        if !self.wants_listener() || self.closing() == 0 {
+            return false;
+        }
+        // No spare socket left: free the ones whose connections have finished closing.
         let mut send_first = false;
-        // Runs after every received frame: only closing slots can be freed, so with none
-        // (the usual case) there is nothing to look at.
         let mut left = self.closing();
         let mut i = 0;
         while left > 0 && i < N {
@@ -523,25 +610,14 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
             }
             i += 1;
         }
-        // A listener that took a SYN with this frame makes room for another, so the next
-        // SYN, even in the same batch of frames, finds one (only under the cap).
-        let mut left = if Self::CAPPED {
-            self.count(LISTENING)
-        } else {
-            0
-        };
-        let mut i = 0;
-        while left > 0 && i < N {
-            if matches!(self.slots[i], Slot::Listening) {
-                left -= 1;
-                if sockets.get::<tcp::Socket>(self.handles[i]).state() != State::Listen {
-                    self.set(i, Slot::Accepting);
-                }
-            }
-            i += 1;
-        }
         self.balance(sockets, parking);
         send_first
+    }
+
+    /// Fewer than [`BACKLOG`] listen, and more clients may be served.
+    fn wants_listener(&self) -> bool {
+        self.count(LISTENING) < BACKLOG
+            && self.count(OPEN) + self.count(ACCEPTING) + self.count(LISTENING) < self.max_open()
     }
 
     /// The earliest time the server has something to do without new input: a delayed reply,
