@@ -242,7 +242,8 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
     /// Whether [`BACKLOG`] caps the listeners (more sockets than that). Without the cap every
     /// free socket listens anyway and `balance` counts listeners and accepting sockets
     /// together, so a listener that took a SYN stays `Listening`: a small server (a board's)
-    /// links none of the `Accepting` and listener-list bookkeeping.
+    /// links none of the `Accepting` and listener-list bookkeeping, and frees closed sockets
+    /// after every frame in `relisten` as before the cap.
     const CAPPED: bool = N > BACKLOG;
 
     /// Adds `N` sockets to `stack`, one per element of `buffers`; up to [`BACKLOG`] of them
@@ -411,11 +412,12 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
         let (sockets, parking) = (&mut stack.sockets, &mut stack.parking);
         let mut changed = false;
         // Slots are taken from the front (see `balance`), so the busy ones are usually the
-        // first few: stop after the last of them instead of walking all `N`. Only slot `i`
+        // first few: stop after the last of them instead of walking all `N` (under the cap;
+        // a small server just walks its few slots). Only slot `i`
         // changes while it is served, so the slots behind it stay as counted.
         let mut busy = N - self.count(SPARE);
         for i in 0..N {
-            if busy == 0 {
+            if Self::CAPPED && busy == 0 {
                 break;
             }
             // Most sockets are spare or still waiting for a client: skip those with the
@@ -455,7 +457,7 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
             Slot::Listening | Slot::Accepting => match socket.state() {
                 // Back to listening after the client's RST, or still listening.
                 State::Listen => {
-                    if matches!(self.slots[i], Slot::Accepting) {
+                    if Self::CAPPED && matches!(self.slots[i], Slot::Accepting) {
                         self.listen_again(i, now, socket);
                     }
                     false
@@ -468,7 +470,13 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
                 }
                 // The client came and went before we saw it: just listen again.
                 State::Closed | State::TimeWait => {
-                    self.listen_again(i, now, socket);
+                    if Self::CAPPED {
+                        self.listen_again(i, now, socket);
+                    } else {
+                        // Every free socket listens: no cap to respect.
+                        self.listen(socket);
+                        self.set(i, Slot::Listening);
+                    }
                     true
                 }
                 _ => {
@@ -521,8 +529,10 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
                 // on the next call, which comes after an egress pass (this call reports a
                 // change). An aborted socket keeps its remote endpoint until its RST is out.
                 // Freeing a socket queues nothing to send, so it is no change to report.
-                if self.reclaim(i, socket, false) {
-                    matches!(self.slots[i], Slot::Finishing)
+                // (An uncapped server's `relisten` frees closed sockets after every frame, so
+                // here their last segment is out: the same reclaim as before the cap.)
+                if self.reclaim(i, socket, !Self::CAPPED) {
+                    !Self::CAPPED || matches!(self.slots[i], Slot::Finishing)
                 } else if now >= deadline && socket.state() != State::Closed {
                     socket.abort();
                     true
@@ -530,10 +540,7 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
                     false
                 }
             }
-            Slot::Finishing => {
-                self.reclaim(i, socket, true);
-                false
-            }
+            Slot::Finishing => self.reclaim(i, socket, true) && !Self::CAPPED,
         }
     }
 
@@ -578,10 +585,16 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
     /// that reconnects in the same burst of frames as its close is thus served even when
     /// every other socket is taken, and its close still completes.
     pub fn relisten<'s>(&mut self, sockets: &mut SocketSet<'s>, parking: &mut Parking<'s>) -> bool {
+        if !Self::CAPPED {
+            // Every free socket listens: free what has finished closing, and listen on it.
+            let send_first = self.free_closed(sockets, parking);
+            self.balance(sockets, parking);
+            return send_first;
+        }
         // A listener that took a SYN with this frame makes room for another, so the next
-        // SYN, even in the same batch of frames, finds one (only under the cap).
+        // SYN, even in the same batch of frames, finds one.
         let mut k = 0;
-        while Self::CAPPED && k < self.count(LISTENING) {
+        while k < self.count(LISTENING) {
             let i = usize::from(self.listeners[k]);
             if sockets.get::<tcp::Socket>(self.handles[i]).state() == State::Listen {
                 k += 1;
@@ -598,6 +611,14 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
             return false;
         }
         // No spare socket left: free the ones whose connections have finished closing.
+        let send_first = self.free_closed(sockets, parking);
+        self.balance(sockets, parking);
+        send_first
+    }
+
+    /// Frees (and parks) the sockets whose connections have finished closing. Returns true
+    /// if one in TIME-WAIT still has to send the ACK of its client's FIN (see `relisten`).
+    fn free_closed<'s>(&mut self, sockets: &mut SocketSet<'s>, parking: &mut Parking<'s>) -> bool {
         let mut send_first = false;
         let mut left = self.closing();
         let mut i = 0;
@@ -610,7 +631,6 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
             }
             i += 1;
         }
-        self.balance(sockets, parking);
         send_first
     }
 
