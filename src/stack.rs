@@ -267,10 +267,13 @@ impl<'s> Stack<'s> {
     pub fn set_ipv4(&mut self, ip: Option<Ipv4Cidr>, gateway: Option<Ipv4Address>) {
         self.gateway = gateway;
         self.iface.update_ip_addrs(|addrs| {
+            // IPv4 comes first, so it has room whatever IPv6 took (one address is the least
+            // capacity). Without IPv6 it is the only address.
+            #[cfg(feature = "ipv6")]
             addrs.retain(|cidr| !matches!(cidr, IpCidr::Ipv4(_)));
+            #[cfg(not(feature = "ipv6"))]
+            addrs.clear();
             if let Some(ip) = ip {
-                // IPv4 comes first, so it has room whatever IPv6 took (one address is the
-                // least capacity).
                 let _ = addrs.insert(0, IpCidr::Ipv4(ip));
             }
         });

@@ -169,8 +169,10 @@ fn main() -> ! {
     }
     console.end_line();
 
+    // Built slot by slot: each empty slot is its tag alone, where `[SocketStorage::EMPTY;
+    // SOCKETS]` would copy the whole 320-byte constant from flash.
     let storage = cortex_m::singleton!(: [SocketStorage<'static>; SOCKETS] =
-        [SocketStorage::EMPTY; SOCKETS])
+        core::array::from_fn(|_| SocketStorage::default()))
     .expect("taken once");
     let greeting_buffers = cortex_m::singleton!(: GreetingBuffers =
         [const { TcpBuffers::new() }; GREETING_SOCKETS])
