@@ -236,18 +236,22 @@ fn parse_port(text: &str) -> Result<u16, UrlError> {
 /// over radix and width, is 1.2 KB of a board's flash.
 fn parse_ipv4(text: &str) -> Option<smoltcp::wire::Ipv4Address> {
     let mut octets = [0u8; 4];
-    let mut parts = text.as_bytes().split(|&b| b == b'.');
-    for octet in &mut octets {
-        *octet = match parts.next()? {
-            [] | [b'0', _, ..] => return None,
-            digits if digits.len() > 3 => return None,
-            digits => u8::try_from(digits.iter().try_fold(0u16, |n, &b| {
-                b.is_ascii_digit().then(|| n * 10 + u16::from(b - b'0'))
-            })?)
-            .ok()?,
-        };
+    let (mut count, mut value, mut digits) = (0, 0u16, 0);
+    // A `.` after the last part ends it like the others.
+    for &b in text.as_bytes().iter().chain(b".") {
+        if b == b'.' {
+            if digits == 0 || count == octets.len() {
+                return None;
+            }
+            octets[count] = u8::try_from(value).ok()?;
+            (count, value, digits) = (count + 1, 0, 0);
+        } else if b.is_ascii_digit() && digits < 3 && !(digits == 1 && value == 0) {
+            (value, digits) = (value * 10 + u16::from(b - b'0'), digits + 1);
+        } else {
+            return None;
+        }
     }
-    parts.next().is_none().then(|| octets.into())
+    (count == octets.len()).then(|| octets.into())
 }
 
 /// Whether the text between brackets has the shape of an IPv6 address (hex digits, at least
