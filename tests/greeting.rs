@@ -491,3 +491,60 @@ fn idle_sockets_are_parked_and_a_burst_beyond_the_backlog_is_served() {
     });
     assert_eq!(in_set(&mut sim), 4, "freed sockets are parked again");
 }
+
+/// Clients that reset their own handshake (SYN, then RST before the SYN-ACK is answered)
+/// while the backlog is full: each listener that took a SYN goes back to listening, none
+/// is lost or doubled, and every socket still serves a burst of real clients afterwards.
+#[test]
+fn handshakes_reset_while_the_backlog_listens_lose_no_socket() {
+    const N: usize = 16;
+    const RESETS: usize = 6;
+    const CLIENTS: usize = 12;
+    let mut sim = Sim::<N>::greeting(GreetingConfig::default(), 3 * RESETS + CLIENTS);
+    let in_set = |sim: &mut Sim<N>| sim.device.app.stack().sockets.iter().count();
+    for _round in 0..3 {
+        // More resets at once than there are listeners: the backlog is full of them.
+        let resets: Vec<usize> = (0..RESETS)
+            .map(|_| sim.start(Client::new(vec![Step::Abort])))
+            .collect();
+        sim.run_clients(secs(5));
+        for &c in &resets {
+            let client = sim.peer.client(c);
+            assert!(client.transcript.is_empty(), "{client:?}");
+        }
+        assert_eq!(in_set(&mut sim), 4, "the listeners, and nothing else");
+    }
+    let clients: Vec<usize> = (0..CLIENTS)
+        .map(|i| {
+            sim.start(Client::new(vec![
+                Step::Recv,
+                Step::Pause(secs(1)),
+                Step::Send(format!("c{i}").into_bytes()),
+                Step::Recv,
+                Step::Send(b"exit".to_vec()),
+                Step::Close,
+            ]))
+        })
+        .collect();
+    sim.run_clients(secs(10));
+    for (i, &c) in clients.iter().enumerate() {
+        let client = sim.peer.client(c);
+        assert_eq!(client.outcome(), Some(Outcome::Completed), "{client:?}");
+        assert_eq!(
+            client.transcript_strings(),
+            ["Welcome".to_string(), format!("Hello, c{i}!")]
+        );
+    }
+    // Only the real clients were ever accepted.
+    let accepted = sim
+        .event_list()
+        .iter()
+        .filter(|e| matches!(e, Recorded::Greeting(GreetingEvent::Accepted { .. })))
+        .count();
+    assert_eq!(accepted, CLIENTS);
+    sim.run_until(secs(5), |sim| {
+        sim.device.app.greeting().as_ref().unwrap().closing() == 0
+    });
+    assert_eq!(sim.device.app.greeting().as_ref().unwrap().active(), 0);
+    assert_eq!(in_set(&mut sim), 4, "freed sockets are parked again");
+}
