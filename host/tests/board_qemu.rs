@@ -902,7 +902,7 @@ fn board_downloads_a_file_over_https() {
         &wrong_dir,
     );
 
-    let ns = Namespace::create(&format!("tlboard-s-{}", std::process::id()), TAP)
+    let ns = Namespace::create(&format!("tlboard-t-{}", std::process::id()), TAP)
         .expect("create the namespace");
     let nginx = serve_https(&ns, dir, &body);
 
