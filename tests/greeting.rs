@@ -451,21 +451,10 @@ fn the_reserve_is_for_closings_not_for_more_clients() {
     assert_eq!((server.max_open(), server.active()), (2, 0));
 }
 
-/// Free sockets stay out of smoltcp's set (parked; only a backlog of 4 listens), and a burst
-/// of SYNs larger than that backlog, all in one batch of frames, is still served in full:
-/// every listener that takes a SYN is replaced before the next frame.
-#[test]
-fn idle_sockets_are_parked_and_a_burst_beyond_the_backlog_is_served() {
-    const N: usize = 16;
-    const CLIENTS: usize = 12;
-    let mut sim = Sim::<N>::greeting(GreetingConfig::default(), CLIENTS);
-    let in_set = |sim: &mut Sim<N>| sim.device.app.stack().sockets.iter().count();
-    assert_eq!(
-        in_set(&mut sim),
-        4,
-        "only the listeners are in smoltcp's set"
-    );
-    let clients: Vec<usize> = (0..CLIENTS)
+/// Starts `count` clients at once, each taking the welcome, sending `c{i}` a second later
+/// and leaving with `exit`, and checks that every one of them got its own answer.
+fn serve_a_burst<const N: usize>(sim: &mut Sim<N>, count: usize) {
+    let clients: Vec<usize> = (0..count)
         .map(|i| {
             sim.start(Client::new(vec![
                 Step::Recv,
@@ -486,6 +475,23 @@ fn idle_sockets_are_parked_and_a_burst_beyond_the_backlog_is_served() {
             ["Welcome".to_string(), format!("Hello, c{i}!")]
         );
     }
+}
+
+/// Free sockets stay out of smoltcp's set (parked; only a backlog of 4 listens), and a burst
+/// of SYNs larger than that backlog, all in one batch of frames, is still served in full:
+/// every listener that takes a SYN is replaced before the next frame.
+#[test]
+fn idle_sockets_are_parked_and_a_burst_beyond_the_backlog_is_served() {
+    const N: usize = 16;
+    const CLIENTS: usize = 12;
+    let mut sim = Sim::<N>::greeting(GreetingConfig::default(), CLIENTS);
+    let in_set = |sim: &mut Sim<N>| sim.device.app.stack().sockets.iter().count();
+    assert_eq!(
+        in_set(&mut sim),
+        4,
+        "only the listeners are in smoltcp's set"
+    );
+    serve_a_burst(&mut sim, CLIENTS);
     sim.run_until(secs(5), |sim| {
         sim.device.app.greeting().as_ref().unwrap().closing() == 0
     });
@@ -514,27 +520,7 @@ fn handshakes_reset_while_the_backlog_listens_lose_no_socket() {
         }
         assert_eq!(in_set(&mut sim), 4, "the listeners, and nothing else");
     }
-    let clients: Vec<usize> = (0..CLIENTS)
-        .map(|i| {
-            sim.start(Client::new(vec![
-                Step::Recv,
-                Step::Pause(secs(1)),
-                Step::Send(format!("c{i}").into_bytes()),
-                Step::Recv,
-                Step::Send(b"exit".to_vec()),
-                Step::Close,
-            ]))
-        })
-        .collect();
-    sim.run_clients(secs(10));
-    for (i, &c) in clients.iter().enumerate() {
-        let client = sim.peer.client(c);
-        assert_eq!(client.outcome(), Some(Outcome::Completed), "{client:?}");
-        assert_eq!(
-            client.transcript_strings(),
-            ["Welcome".to_string(), format!("Hello, c{i}!")]
-        );
-    }
+    serve_a_burst(&mut sim, CLIENTS);
     // Only the real clients were ever accepted.
     let accepted = sim
         .event_list()
