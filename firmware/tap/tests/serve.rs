@@ -62,6 +62,49 @@ fn host_greet_gets_the_seed_transcript() {
     server.stop();
 }
 
+/// The log lines wait for a batch at most 10 ms (README, "Output"): an idle server still
+/// shows each session's lines at once, and lines still waiting when SIGTERM comes are written
+/// before the exit.
+#[test]
+fn log_lines_appear_within_the_bound_and_survive_sigterm() {
+    let Some(lab) = Lab::new("linebound", &[]) else {
+        return;
+    };
+    let host = host_bin();
+    let mut server = lab.serve(&STATIC_NET, &[]);
+    let addr = format!("{DEVICE_IP}:9999");
+    let out = lab.run(lab.cmd(&host).args(["greet", &addr]));
+    let done = std::time::Instant::now();
+    assert_eq!(success(&out), TRANSCRIPT);
+    let accept = server.next_line();
+    let (ip, port) = accepted(&accept).unwrap_or_else(|| panic!("not an accept line: {accept}"));
+    assert_eq!(closed(&server.next_line()), Some((ip, port)));
+    // 10 ms, and room for a loaded machine's scheduling.
+    let waited = done.elapsed();
+    assert!(
+        waited < Duration::from_millis(200),
+        "lines came {waited:?} after the session"
+    );
+
+    // Sessions back to back, then SIGTERM at once: nothing queued is lost.
+    let mut ports = Vec::new();
+    for _ in 0..5 {
+        let out = lab.run(lab.cmd(&host).args(["greet", &addr]));
+        assert_eq!(success(&out), TRANSCRIPT);
+    }
+    let (status, stderr) = server.terminate();
+    assert!(status.success(), "{status}: {stderr}");
+    let rest = [server.seen.split_off(3), server.rest()].concat();
+    assert_eq!(rest.len(), 10, "{rest:?}");
+    for pair in rest.chunks(2) {
+        let (ip, port) = accepted(&pair[0]).unwrap_or_else(|| panic!("{rest:?}"));
+        assert_eq!(closed(&pair[1]), Some((ip, port)), "{rest:?}");
+        ports.push(port);
+    }
+    ports.dedup();
+    assert_eq!(ports.len(), 5, "{rest:?}");
+}
+
 /// Holds N connections open at once, then tries one more, then finishes all N. Prints each
 /// client's local port, the extra client's fate, and every reply.
 const HOLD_CLIENTS: &str = r#"
