@@ -210,8 +210,9 @@ impl Handler for Console {
 
 impl Session for Console {
     fn outcome(&mut self, now: Instant) -> Option<Result<()>> {
-        // Called once per turn of the loop, right before it may sleep: the lines go out now.
-        if let Err(e) = self.out.flush() {
+        // Called once per turn of the loop, right before it may sleep: the lines go out when
+        // due (see crate::output).
+        if let Err(e) = self.out.turn(now) {
             return Some(Err(e));
         }
         let fetch = self.fetch.as_mut()?;
@@ -242,11 +243,16 @@ impl Session for Console {
     }
 
     fn wake_at(&self) -> Option<Instant> {
-        self.fetch
+        let fetch = self
+            .fetch
             .as_ref()
             .filter(|f| f.running())
             .and_then(|f| f.deadline)
-            .map(|(deadline, _)| deadline)
+            .map(|(deadline, _)| deadline);
+        match (fetch, self.out.wake_at()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 }
 

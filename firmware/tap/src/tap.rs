@@ -108,6 +108,8 @@ pub struct TapDevice {
     error: RefCell<Option<io::Error>>,
     /// Frames dropped because a checksum was wrong (see [`verify`]).
     rejected: u64,
+    /// Frames written so far.
+    sent: u64,
 }
 
 impl TapDevice {
@@ -131,6 +133,7 @@ impl TapDevice {
             tx: vec![0; VNET_HDR + frame_mtu],
             error: RefCell::new(None),
             rejected: 0,
+            sent: 0,
         })
     }
 
@@ -161,6 +164,11 @@ impl TapDevice {
             .ok()
             .and_then(|s| u32::from_str_radix(s.trim().trim_start_matches("0x"), 16).ok())
             .is_some_and(|flags| flags & libc::IFF_UP as u32 != 0)
+    }
+
+    /// Frames written so far.
+    pub fn sent(&self) -> u64 {
+        self.sent
     }
 
     /// The first fatal error met while receiving, if any (the TAP was deleted, ...).
@@ -231,6 +239,7 @@ impl Device for TapDevice {
                         tap: &self.file,
                         name: &self.name,
                         buffer: &mut self.tx,
+                        sent: &mut self.sent,
                     };
                     return Some((rx, tx));
                 }
@@ -249,6 +258,7 @@ impl Device for TapDevice {
             tap: &self.file,
             name: &self.name,
             buffer: &mut self.tx,
+            sent: &mut self.sent,
         })
     }
 
@@ -282,6 +292,7 @@ pub struct TxToken<'a> {
     name: &'a str,
     /// A zero virtio-net header, then room for the frame.
     buffer: &'a mut Vec<u8>,
+    sent: &'a mut u64,
 }
 
 impl phy::TxToken for TxToken<'_> {
@@ -291,6 +302,7 @@ impl phy::TxToken for TxToken<'_> {
         // A NIC drops what it cannot send; TCP retransmits. The usual cause is a TAP whose
         // host side is down (EIO), which the user is told about at start.
         let mut tap = self.tap;
+        *self.sent += 1;
         if let Err(e) = tap.write(&self.buffer[..VNET_HDR + len]) {
             log::warn!("TAP {}: frame of {len} bytes dropped: {e}", self.name);
         }

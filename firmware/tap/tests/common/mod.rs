@@ -198,6 +198,16 @@ impl Server {
         (status, stderr)
     }
 
+    /// After the exit: every stdout line not read yet, up to the end of the pipe.
+    pub fn rest(&mut self) -> Vec<String> {
+        let mut rest = Vec::new();
+        while let Ok(line) = self.lines.recv_timeout(DEADLINE) {
+            rest.push(line);
+        }
+        self.seen.extend(rest.iter().cloned());
+        rest
+    }
+
     /// Stops it with SIGTERM; asserts a clean exit (status 0) and returns its stderr.
     pub fn stop(mut self) -> String {
         let (status, stderr) = self.terminate();
