@@ -40,9 +40,6 @@ pub const PACKAGES: &[Package] = &[
     Package::new("nginx", "nginx"),
     // curl: the kernel-to-kernel client the benchmark's nginx row compares with.
     Package::new("curl", "curl"),
-    // `strace`: counts tcplink-tap's poll(2)s per session (firmware/tap/tests/serve.rs) and
-    // the benchmarks' system calls per session (tests/bench/scripts/strace-greeting.sh).
-    Package::new("strace", "strace"),
     // `nft`: drops 5 % of the TAP's frames in the greeting-under-loss test (this kernel may
     // have no netem).
     Package::new("nftables", "nft"),

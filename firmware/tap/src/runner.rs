@@ -21,10 +21,6 @@ use crate::tap::{self, TapDevice};
 /// to finish closing (see [`Node::linger`]); usually one round trip is enough.
 const LINGER: Duration = Duration::from_millis(500);
 
-/// Most turns in a row that skip poll(2) because they sent frames, so a flood still lets the
-/// loop see a stop signal.
-const MAX_EAGER_TURNS: usize = 8;
-
 /// The device the core runs on: the TAP, every frame offered to the (possibly off) recorder.
 pub type Nic = PcapWriter<TapDevice, Recorder>;
 
@@ -134,10 +130,8 @@ impl Node {
         app: &mut App<'_, G, H>,
         session: &mut impl Session,
     ) -> Result<Stop> {
-        let mut eager = 0;
         loop {
             let now = self.clock.now();
-            let sent = self.nic.get_ref().sent();
             let next = app.poll(now, &mut self.nic, session);
             session.stack(app.stack());
             self.check_devices()?;
@@ -145,13 +139,6 @@ impl Node {
                 self.linger(app, session, now + LINGER)?;
                 return result.map(|()| Stop::Finished);
             }
-            // The host's stack handles a frame inside our write(2), so the peer's answer to
-            // what this turn sent is usually waiting already: read it without a poll(2) first.
-            if self.nic.get_ref().sent() != sent && eager < MAX_EAGER_TURNS {
-                eager += 1;
-                continue;
-            }
-            eager = 0;
             let wake = earliest(next, session.wake_at());
             let timeout = wake.map(|at| until(now, at));
             let ready = tap::wait(self.nic.get_ref(), self.shutdown.as_fd(), timeout)

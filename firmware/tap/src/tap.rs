@@ -108,8 +108,6 @@ pub struct TapDevice {
     error: RefCell<Option<io::Error>>,
     /// Frames dropped because a checksum was wrong (see [`verify`]).
     rejected: u64,
-    /// Frames written so far.
-    sent: u64,
 }
 
 impl TapDevice {
@@ -133,7 +131,6 @@ impl TapDevice {
             tx: vec![0; VNET_HDR + frame_mtu],
             error: RefCell::new(None),
             rejected: 0,
-            sent: 0,
         })
     }
 
@@ -164,11 +161,6 @@ impl TapDevice {
             .ok()
             .and_then(|s| u32::from_str_radix(s.trim().trim_start_matches("0x"), 16).ok())
             .is_some_and(|flags| flags & libc::IFF_UP as u32 != 0)
-    }
-
-    /// Frames written so far.
-    pub fn sent(&self) -> u64 {
-        self.sent
     }
 
     /// The first fatal error met while receiving, if any (the TAP was deleted, ...).
@@ -239,7 +231,6 @@ impl Device for TapDevice {
                         tap: &self.file,
                         name: &self.name,
                         buffer: &mut self.tx,
-                        sent: &mut self.sent,
                     };
                     return Some((rx, tx));
                 }
@@ -258,7 +249,6 @@ impl Device for TapDevice {
             tap: &self.file,
             name: &self.name,
             buffer: &mut self.tx,
-            sent: &mut self.sent,
         })
     }
 
@@ -292,7 +282,6 @@ pub struct TxToken<'a> {
     name: &'a str,
     /// A zero virtio-net header, then room for the frame.
     buffer: &'a mut Vec<u8>,
-    sent: &'a mut u64,
 }
 
 impl phy::TxToken for TxToken<'_> {
@@ -302,7 +291,6 @@ impl phy::TxToken for TxToken<'_> {
         // A NIC drops what it cannot send; TCP retransmits. The usual cause is a TAP whose
         // host side is down (EIO), which the user is told about at start.
         let mut tap = self.tap;
-        *self.sent += 1;
         if let Err(e) = tap.write(&self.buffer[..VNET_HDR + len]) {
             log::warn!("TAP {}: frame of {len} bytes dropped: {e}", self.name);
         }

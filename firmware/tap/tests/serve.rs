@@ -105,67 +105,6 @@ fn log_lines_appear_within_the_bound_and_survive_sigterm() {
     assert_eq!(ports.len(), 5, "{rest:?}");
 }
 
-/// After a turn that sent frames, the loop reads again before it sleeps: the host's stack
-/// handles a frame inside the write(2), so the answer is usually there already, and a poll(2)
-/// per frame sent would be wasted. One client's 100 sessions one after another (8 frames in,
-/// 7 out each): without that, 6.5 poll(2)s per session, with it 2-3.7 (a debug build, where
-/// the client sometimes has not answered yet).
-#[test]
-fn answers_are_read_without_a_poll_per_frame_sent() {
-    let Some(lab) = Lab::new("eager", &["strace"]) else {
-        return;
-    };
-    let server = lab.serve(&STATIC_NET, &[]);
-    let counts = std::env::temp_dir().join(format!("tt-eager-{}.txt", std::process::id()));
-    let pid = server.pid().to_string();
-    let mut strace = ChildGuard::spawn(std::process::Command::new("strace").args([
-        "-c",
-        "-q",
-        "-e",
-        "trace=poll",
-        "-o",
-        counts.to_str().unwrap(),
-        "-p",
-        &pid,
-    ]));
-    std::thread::sleep(Duration::from_millis(500));
-    let addr = format!("{DEVICE_IP}:9999");
-    let out = lab.run(lab.cmd(host_bin()).args([
-        "load",
-        &addr,
-        "--clients",
-        "1",
-        "--max-sessions",
-        "100",
-        "--duration-s",
-        "15",
-    ]));
-    success(&out);
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &strace.pid().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success());
-    strace.wait(DEADLINE);
-    server.stop();
-    let table = std::fs::read_to_string(&counts).expect("strace's counts");
-    let _ = std::fs::remove_file(&counts);
-    // strace -c: % time, seconds, usecs/call, calls, [errors,] syscall
-    let polls: u64 = table
-        .lines()
-        .map(str::split_whitespace)
-        .filter_map(|f| {
-            let f: Vec<_> = f.collect();
-            (f.last() == Some(&"poll")).then(|| f[3].parse::<u64>().unwrap())
-        })
-        .sum();
-    // At least the one that waited for the first client: strace did count.
-    assert!(
-        (1..450).contains(&polls),
-        "{polls} poll(2)s for 100 sessions:\n{table}"
-    );
-}
-
 /// Holds N connections open at once, then tries one more, then finishes all N. Prints each
 /// client's local port, the extra client's fate, and every reply.
 const HOLD_CLIENTS: &str = r#"
