@@ -284,13 +284,7 @@ fn a_malformed_key_update_is_a_protocol_error() {
             &[24, 0, 0, 1, 0, 8, 0, 0, 2, 0, 0, 22][..],
         ),
     ] {
-        let then: &'static [&'static [u8]] = Box::leak(Box::new([inner]));
-        let (mut sim, _) = forged_tail(then);
-        assert_eq!(
-            fetch(&mut sim, "https://files.test/x"),
-            Err(HttpError::Tls(TlsFailure::Protocol)),
-            "{name}"
-        );
+        assert_forged_record_is_a_protocol_error(name, inner);
     }
 }
 
@@ -358,18 +352,24 @@ fn a_handshake_message_after_the_handshake_is_a_protocol_error() {
     }
 }
 
+/// The server's records end with one forged under its keys whose plaintext is `inner`: the
+/// GET fails with a TLS protocol error (`name` says which case failed).
+fn assert_forged_record_is_a_protocol_error(name: &str, inner: &'static [u8]) {
+    let then: &'static [&'static [u8]] = Box::leak(Box::new([inner]));
+    let (mut sim, _) = forged_tail(then);
+    assert_eq!(
+        fetch(&mut sim, "https://files.test/x"),
+        Err(HttpError::Tls(TlsFailure::Protocol)),
+        "{name}"
+    );
+}
+
 /// A record whose plaintext is empty (no content type at all; embedded-tls 0.19.0 panicked
 /// on an `unwrap`) or only zeros (padding without a content type): a protocol error.
 #[test]
 fn a_record_without_a_content_type_is_a_protocol_error() {
     for (name, inner) in [("empty", &[][..]), ("zeros", &[0, 0, 0][..])] {
-        let then: &'static [&'static [u8]] = Box::leak(Box::new([inner]));
-        let (mut sim, _) = forged_tail(then);
-        assert_eq!(
-            fetch(&mut sim, "https://files.test/x"),
-            Err(HttpError::Tls(TlsFailure::Protocol)),
-            "{name}"
-        );
+        assert_forged_record_is_a_protocol_error(name, inner);
     }
 }
 
