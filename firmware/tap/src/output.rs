@@ -10,6 +10,7 @@ use std::io::{self, IsTerminal, Write};
 
 use anyhow::{anyhow, Result};
 use smoltcp::time::{Duration, Instant};
+use tcplink::text::{Render, TextOut};
 
 /// The longest a queued line waits before it is written.
 pub const LINE_DELAY: Duration = Duration::from_millis(10);
@@ -64,6 +65,15 @@ impl Stdout {
         }
     }
 
+    /// Queues an event's line and a newline, rendered straight into the queue (the seed's
+    /// log lines, twice per session on a busy server, skip `core::fmt`).
+    pub fn event(&mut self, event: &dyn Render) {
+        if self.error.is_none() {
+            event.render(&mut Pending(&mut self.pending));
+            self.pending.push(b'\n');
+        }
+    }
+
     /// Called once per loop turn, after the turn's lines were queued: writes them if they
     /// are due at `now` (see the module doc). The first write error is the run's failure.
     pub fn turn(&mut self, now: Instant) -> Result<()> {
@@ -102,6 +112,15 @@ impl Stdout {
             Some(e) => Err(anyhow!("cannot write to {}: {e}", self.stream)),
             None => Ok(()),
         }
+    }
+}
+
+/// The queue as a [`TextOut`].
+struct Pending<'a>(&'a mut Vec<u8>);
+
+impl TextOut for Pending<'_> {
+    fn put(&mut self, text: &str) {
+        self.0.extend_from_slice(text.as_bytes());
     }
 }
 
@@ -158,6 +177,35 @@ mod tests {
               Connection from 10.0.0.1:5000 close.\n"]
         );
         assert_eq!(out.wake_at(), None);
+    }
+
+    /// An event's line rendered into the queue is its `Display` text, the seed's log line
+    /// byte for byte.
+    #[test]
+    fn events_are_queued_as_their_display_text() {
+        use smoltcp::wire::{IpAddress, IpEndpoint};
+        use tcplink::greeting::{CloseReason, GreetingEvent};
+        let writes = Writes::default();
+        let mut out = Stdout::to(Box::new(writes.clone()), "stdout", true);
+        let peer = IpEndpoint::new(IpAddress::v4(10, 0, 0, 1), 50_000);
+        let events = [
+            GreetingEvent::Accepted { peer },
+            GreetingEvent::Closed {
+                peer,
+                reason: CloseReason::Exit,
+            },
+        ];
+        for event in &events {
+            out.event(event);
+        }
+        out.turn(ms(0)).unwrap();
+        let expected: String = events.iter().map(|e| format!("{e}\n")).collect();
+        assert_eq!(
+            expected,
+            "Accept new connection from 10.0.0.1:50000...\n\
+             Connection from 10.0.0.1:50000 close.\n"
+        );
+        assert_eq!(*writes.0.borrow(), [expected]);
     }
 
     #[test]

@@ -192,8 +192,8 @@ impl Handler for Console {
     fn event(&mut self, event: Event<'_>) {
         log::debug!("{event:?}");
         match event {
-            Event::Greeting(event) => self.out.line(event),
-            Event::Dhcp(event) => self.out.line(event),
+            Event::Greeting(event) => self.out.event(&event),
+            Event::Dhcp(event) => self.out.event(&event),
             Event::Http(event) => self.http(event),
         }
     }
