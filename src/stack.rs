@@ -3,6 +3,7 @@
 //! The caller owns all memory: the socket slots (`[SocketStorage; K]`) and every socket's
 //! byte buffers ([`TcpBuffers`]) are arrays it declares, so RAM use is fixed at compile time.
 
+use managed::ManagedSlice;
 use smoltcp::iface::{
     Config, Interface, PollIngressSingleResult, PollResult, SocketHandle, SocketSet, SocketStorage,
 };
@@ -192,6 +193,35 @@ pub struct Stack<'s> {
 /// 7 % of greeting sessions/s against 256 or none (A/B, 64 clients, 2026-11-25).
 pub const INGRESS_BUDGET: usize = 256;
 
+/// Where the stack keeps its sockets: a slice or array of slots, fixed (at most that many
+/// sockets), or a [`ManagedSlice`] that may own a `Vec` (smoltcp's `alloc` feature, std
+/// platforms) growing as sockets join. smoltcp walks every slot of the set, used or not, on
+/// each egress pass, deadline query and received frame; a growing set is as long as its
+/// busiest moment so far, which on a server with many spare sockets parked (see
+/// [`crate::parking`]) is far less than its capacity.
+pub trait SocketSlots<'s> {
+    /// The slots as smoltcp's storage.
+    fn into_slots(self) -> ManagedSlice<'s, SocketStorage<'s>>;
+}
+
+impl<'s> SocketSlots<'s> for &'s mut [SocketStorage<'s>] {
+    fn into_slots(self) -> ManagedSlice<'s, SocketStorage<'s>> {
+        ManagedSlice::Borrowed(self)
+    }
+}
+
+impl<'s, const N: usize> SocketSlots<'s> for &'s mut [SocketStorage<'s>; N] {
+    fn into_slots(self) -> ManagedSlice<'s, SocketStorage<'s>> {
+        ManagedSlice::Borrowed(self)
+    }
+}
+
+impl<'s> SocketSlots<'s> for ManagedSlice<'s, SocketStorage<'s>> {
+    fn into_slots(self) -> ManagedSlice<'s, SocketStorage<'s>> {
+        self
+    }
+}
+
 /// What one [`Stack::poll`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Polled {
@@ -205,11 +235,12 @@ pub struct Polled {
 const EPHEMERAL: core::ops::RangeInclusive<u16> = 49152..=65535;
 
 impl<'s> Stack<'s> {
-    /// Brings up an interface on `device` with `config`, its sockets kept in `storage`.
+    /// Brings up an interface on `device` with `config`, its sockets kept in `storage`
+    /// (see [`SocketSlots`]).
     pub fn new<D: Device + ?Sized>(
         config: &StackConfig,
         device: &mut D,
-        storage: &'s mut [SocketStorage<'s>],
+        storage: impl SocketSlots<'s>,
         now: Instant,
     ) -> Self {
         let mut iface_config = Config::new(HardwareAddress::Ethernet(config.mac));
@@ -218,7 +249,13 @@ impl<'s> Stack<'s> {
         {
             iface_config.slaac = config.slaac;
         }
-        let capacity = storage.len();
+        let storage = storage.into_slots();
+        let capacity = match &storage {
+            ManagedSlice::Borrowed(slots) => slots.len(),
+            // A growable set (std only): it is never full.
+            #[allow(unreachable_patterns)]
+            _ => usize::MAX,
+        };
         let mut stack = Self {
             iface: Interface::new(iface_config, device, now),
             sockets: SocketSet::new(storage),

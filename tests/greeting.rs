@@ -2,7 +2,7 @@
 
 use smoltcp::time::Duration;
 use smoltcp::wire::{IpAddress, IpEndpoint};
-use tcplink::greeting::{CloseReason, GreetingConfig, GreetingEvent};
+use tcplink::greeting::{CloseReason, GreetingConfig, GreetingEvent, BACKLOG};
 use tcplink_testkit::{Client, Outcome, Recorded, Sim, Step, PEER_IP};
 
 const SEED: [&str; 4] = ["Welcome", "Hello, Alice!", "Hello, Bob!", "Hello, Jack!"];
@@ -477,7 +477,7 @@ fn serve_a_burst<const N: usize>(sim: &mut Sim<N>, count: usize) {
     }
 }
 
-/// Free sockets stay out of smoltcp's set (parked; only a backlog of 4 listens), and a burst
+/// Free sockets stay out of smoltcp's set (parked; only `BACKLOG` listen), and a burst
 /// of SYNs larger than that backlog, all in one batch of frames, is still served in full:
 /// every listener that takes a SYN is replaced before the next frame.
 #[test]
@@ -488,14 +488,37 @@ fn idle_sockets_are_parked_and_a_burst_beyond_the_backlog_is_served() {
     let in_set = |sim: &mut Sim<N>| sim.device.app.stack().sockets.iter().count();
     assert_eq!(
         in_set(&mut sim),
-        4,
+        BACKLOG,
         "only the listeners are in smoltcp's set"
     );
     serve_a_burst(&mut sim, CLIENTS);
     sim.run_until(secs(5), |sim| {
         sim.device.app.greeting().as_ref().unwrap().closing() == 0
     });
-    assert_eq!(in_set(&mut sim), 4, "freed sockets are parked again");
+    assert_eq!(in_set(&mut sim), BACKLOG, "freed sockets are parked again");
+}
+
+/// The device's socket set grows as sockets join it (as tcplink-tap's does), and the
+/// server's spare sockets go straight to the parking: smoltcp, which walks every slot of
+/// the set, walks as many as the busiest moment so far needed, not one per server socket.
+#[test]
+fn the_socket_set_grows_only_with_the_clients() {
+    const N: usize = 16;
+    const CLIENTS: usize = 4;
+    let mut sim = Sim::<N>::greeting(GreetingConfig::default(), CLIENTS);
+    // Slots, used or not: the set's `Debug` lists each one.
+    let slots = |sim: &mut Sim<N>| {
+        format!("{:?}", sim.device.app.stack().sockets)
+            .matches("SocketStorage")
+            .count()
+    };
+    assert_eq!(slots(&mut sim), BACKLOG, "the listeners alone");
+    serve_a_burst(&mut sim, CLIENTS);
+    assert_eq!(
+        slots(&mut sim),
+        CLIENTS + BACKLOG,
+        "one per client, and the listeners"
+    );
 }
 
 /// Clients that reset their own handshake (SYN, then RST before the SYN-ACK is answered)
@@ -518,7 +541,7 @@ fn handshakes_reset_while_the_backlog_listens_lose_no_socket() {
             let client = sim.peer.client(c);
             assert!(client.transcript.is_empty(), "{client:?}");
         }
-        assert_eq!(in_set(&mut sim), 4, "the listeners, and nothing else");
+        assert_eq!(in_set(&mut sim), BACKLOG, "the listeners, and nothing else");
     }
     serve_a_burst(&mut sim, CLIENTS);
     // Only the real clients were ever accepted.
@@ -532,5 +555,5 @@ fn handshakes_reset_while_the_backlog_listens_lose_no_socket() {
         sim.device.app.greeting().as_ref().unwrap().closing() == 0
     });
     assert_eq!(sim.device.app.greeting().as_ref().unwrap().active(), 0);
-    assert_eq!(in_set(&mut sim), 4, "freed sockets are parked again");
+    assert_eq!(in_set(&mut sim), BACKLOG, "freed sockets are parked again");
 }

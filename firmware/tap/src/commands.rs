@@ -8,6 +8,7 @@ use std::hash::BuildHasher;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Result};
+use managed::ManagedSlice;
 use smoltcp::iface::SocketStorage;
 use smoltcp::time::Duration;
 use tcplink::app::App;
@@ -98,7 +99,9 @@ fn run_plan(plan: &Plan<'_>) -> Result<ExitCode> {
 fn run_on<const N: usize>(node: &mut Node, plan: &Plan<'_>) -> Result<ExitCode> {
     let net = plan.net;
     let slots = plan.serve.map_or(0, |_| N) + plan.fetch.map_or(0, |_| 2) + usize::from(net.dhcp);
-    let mut storage: Vec<SocketStorage> = (0..slots).map(|_| SocketStorage::EMPTY).collect();
+    // Grown as sockets join the set (smoltcp's walks cover every slot, used or not), so the
+    // server's walks are as long as its busiest moment so far, not as its capacity.
+    let storage = ManagedSlice::Owned(Vec::<SocketStorage>::with_capacity(slots));
     // The greeting server parks its spare sockets here, out of smoltcp's walks.
     let mut parking: Vec<SocketStorage> = (0..plan.serve.map_or(0, |_| N))
         .map(|_| SocketStorage::EMPTY)
@@ -121,7 +124,7 @@ fn run_on<const N: usize>(node: &mut Node, plan: &Plan<'_>) -> Result<ExitCode> 
 
     let now = node.clock.now();
     let mut stack =
-        Stack::new(&stack_config(net), &mut node.nic, &mut storage, now).with_parking(&mut parking);
+        Stack::new(&stack_config(net), &mut node.nic, storage, now).with_parking(&mut parking);
     let greeting = match (plan.serve, greeting_buffers.as_deref_mut()) {
         (Some(args), Some(buffers)) => Some(GreetingServer::<N, MSG>::new(
             greeting_config(args),

@@ -9,6 +9,7 @@
 use std::mem::size_of;
 use std::time::{Duration as StdDuration, Instant as StdInstant};
 
+use managed::ManagedSlice;
 use serde::Serialize;
 use smoltcp::iface::SocketStorage;
 use smoltcp::time::{Duration, Instant};
@@ -67,8 +68,8 @@ impl<const N: usize> Rig<N> {
         let now = Instant::ZERO;
         let mut port = link.port(0);
         let config = StackConfig::new(DEVICE_MAC, DEVICE_IP.octets(), 24).with_seed(7);
-        let mut stack =
-            Stack::new(&config, &mut port, socket_storage(N), now).with_parking(socket_storage(N));
+        let mut stack = Stack::new(&config, &mut port, ManagedSlice::Owned(Vec::new()), now)
+            .with_parking(socket_storage(N));
         let buffers: &'static mut [Buffers; N] = leak(std::array::from_fn(|_| Buffers::new()));
         let server = GreetingServer::<N, MSG>::new(
             GreetingConfig {

@@ -26,6 +26,7 @@ pub use pki::{Issuer, KeyKind, ServerCert, Validity};
 pub use rand_chacha;
 pub use tls_server::{Forgery, TlsBehaviour, TlsServer};
 
+use managed::ManagedSlice;
 use sha2::{Digest, Sha256};
 use smoltcp::iface::{SocketHandle, SocketStorage};
 use smoltcp::socket::tcp;
@@ -486,7 +487,8 @@ impl<const N: usize> Device<N> {
     /// A device at [`DEVICE_IP`] running what `setup` says (greeting on `N` sockets).
     pub fn new(link: &'static SimLink, setup: &DeviceSetup, now: Instant) -> Self {
         let (mut port, fault_stats) = faulty(link.port(0), setup.faults);
-        let storage = socket_storage(N + 4);
+        // A set that grows as sockets join it, as tcplink-tap's does.
+        let storage = ManagedSlice::Owned(Vec::with_capacity(N + 4));
         let mut stack_config =
             StackConfig::new(DEVICE_MAC, DEVICE_IP.octets(), 24).with_seed(0x5eed_0002);
         if setup.ipv6 {
