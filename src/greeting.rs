@@ -159,7 +159,7 @@ enum Slot {
     /// Waiting for a client (at most [`BACKLOG`] at a time).
     Listening,
     /// Has taken a client's SYN (handshake under way or done), not yet served: counts as a
-    /// served client, no longer as a listener. Only with more than [`SMALL_SERVER`] sockets
+    /// served client, no longer as a listener. Only with more than [`BACKLOG`] sockets
     /// (`GreetingServer::CAPPED`).
     Accepting,
     /// Serving a client.
@@ -211,20 +211,13 @@ const OPEN: usize = 3;
 const CLOSING: usize = 4;
 const FINISHING: usize = 5;
 
-/// Most sockets listening at once in a server of more than [`SMALL_SERVER`] sockets. The
-/// listener takes one SYN, and [`GreetingServer::relisten`], run after every received frame,
-/// puts another one in its place, so a burst of SYNs in one batch of frames still finds a
-/// listener for each client that may be served. More listeners would only lengthen
-/// smoltcp's walks over every socket (a listener costs as much there as a connection): 4
-/// instead of 1 cost 10 % of the device's instructions per session at 1 client, 6 % at 8
-/// (callgrind, `tcplink-bench session-cost`). A caller that only runs
-/// [`GreetingServer::service`] accepts one client per call.
-pub const BACKLOG: usize = 1;
-
-/// A server of at most this many sockets (a board's) lets every free socket listen, keeps
-/// no `Accepting` or listener-list bookkeeping, and frees closed sockets after every frame:
-/// its few sockets are all needed, and the bookkeeping would cost flash for nothing.
-pub const SMALL_SERVER: usize = 4;
+/// Most sockets listening at once. Each takes one SYN, and [`GreetingServer::relisten`],
+/// run after every received frame, puts another one in its place, so a burst of SYNs in one
+/// batch of frames still finds a listener for each client that may be served; more
+/// listeners would only lengthen smoltcp's walks over every socket (a listener costs as much
+/// there as a connection). A caller that only runs [`GreetingServer::service`] accepts up to
+/// this many clients per call.
+pub const BACKLOG: usize = 4;
 
 /// How many slots are in each of the six states, by [`Slot::kind`]. Kept up to date with every change of
 /// a slot, so the checks that run after every received frame ([`GreetingServer::relisten`])
@@ -241,26 +234,21 @@ pub struct GreetingServer<const N: usize, const MSG: usize = 1024> {
     counts: Counts,
     /// The listening slots, the first `counts[LISTENING]` entries (never more than
     /// [`BACKLOG`]): what [`GreetingServer::relisten`] checks after every received frame,
-    /// without a scan of all `N` slots. Kept only under the cap (`CAPPED`). Room for
-    /// [`SMALL_SERVER`] rather than [`BACKLOG`] entries: a small server never uses them, and
-    /// with one entry its layout cost the board's full build 184 B more flash.
-    listeners: [u16; SMALL_SERVER],
+    /// without a scan of all `N` slots. Kept only under the cap (`CAPPED`).
+    listeners: [u16; BACKLOG],
 }
 
 impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
-    /// Whether [`BACKLOG`] caps the listeners (more than [`SMALL_SERVER`] sockets). Without
-    /// the cap every free socket listens and `balance` counts listeners and accepting
-    /// sockets together, so a listener that took a SYN stays `Listening`: a small server
+    /// Whether [`BACKLOG`] caps the listeners (more sockets than that). Without the cap every
+    /// free socket listens anyway and `balance` counts listeners and accepting sockets
+    /// together, so a listener that took a SYN stays `Listening`: a small server (a board's)
     /// links none of the `Accepting` and listener-list bookkeeping, and frees closed sockets
-    /// after every frame in `relisten`.
-    const CAPPED: bool = N > SMALL_SERVER;
-
-    /// Most sockets listening at once: [`BACKLOG`] under the cap, else all of them.
-    const LISTENERS: usize = if Self::CAPPED { BACKLOG } else { N };
+    /// after every frame in `relisten` as before the cap.
+    const CAPPED: bool = N > BACKLOG;
 
     /// Adds `N` sockets to `stack`, one per element of `buffers`; up to [`BACKLOG`] of them
-    /// listen (all of them in a server of at most [`SMALL_SERVER`]), and the others are
-    /// parked if the stack has room (see [`Stack::with_parking`]).
+    /// listen, and the others are parked if the stack has room (see
+    /// [`Stack::with_parking`]).
     ///
     /// Replies stream, so a transmit buffer of a few hundred bytes serves messages of any
     /// length; it must hold `Welcome` (checked at compile time). A read stays in the receive
@@ -301,7 +289,7 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
             handles,
             slots: core::array::from_fn(|i| Slot::Spare { parked: parked[i] }),
             counts: [N as u16, 0, 0, 0, 0, 0],
-            listeners: [0; SMALL_SERVER],
+            listeners: [0; BACKLOG],
         };
         server.balance(&mut stack.sockets, &mut stack.parking);
         server
@@ -375,7 +363,7 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
             || listeners
                 .iter()
                 .all(|&i| matches!(self.slots[usize::from(i)], Slot::Listening));
-        counts == self.counts && self.count(LISTENING) <= Self::LISTENERS && listed
+        counts == self.counts && self.count(LISTENING) <= BACKLOG && listed
     }
 
     fn listen(&self, socket: &mut tcp::Socket) {
@@ -571,14 +559,14 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
             if listening {
                 return;
             }
-            if self.count(LISTENING) < Self::LISTENERS {
+            if self.count(LISTENING) < BACKLOG {
                 self.set(i, Slot::Listening);
             } else {
                 // Aborting a listener sends nothing; the socket is free at once.
                 socket.abort();
                 self.set(i, Slot::Spare { parked: false });
             }
-        } else if listening || self.count(LISTENING) < Self::LISTENERS {
+        } else if listening || self.count(LISTENING) < BACKLOG {
             self.listen(socket);
             self.set(i, Slot::Listening);
         } else {
@@ -652,9 +640,9 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
         send_first
     }
 
-    /// Fewer than `LISTENERS` listen, and more clients may be served.
+    /// Fewer than [`BACKLOG`] listen, and more clients may be served.
     fn wants_listener(&self) -> bool {
-        self.count(LISTENING) < Self::LISTENERS
+        self.count(LISTENING) < BACKLOG
             && self.count(OPEN) + self.count(ACCEPTING) + self.count(LISTENING) < self.max_open()
     }
 
