@@ -5,7 +5,7 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -30,16 +30,7 @@ fn greet_matches_seed_client_against_seed_server() {
     let Some(seed_client) = require_seed_script(test, "tcp_client.py") else {
         return;
     };
-    let addr = free_addr();
-    let mut server = ChildGuard::spawn(
-        Command::new("python3")
-            .arg(seed_server)
-            .args(["127.0.0.1", &addr.port().to_string(), "0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
-    wait_accepting(addr, &mut server);
+    let (_server, addr, _lines) = serve_seed(&seed_server);
 
     let ours = greet(&addr.to_string(), &[]);
     assert!(ours.status.success(), "greet failed: {ours:?}");

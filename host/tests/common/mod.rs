@@ -28,26 +28,39 @@ pub fn free_addr_on(ip: &str) -> SocketAddr {
     l.local_addr().unwrap()
 }
 
-/// Waits until `addr` accepts connections (the probe connection is closed at once).
-///
-/// A probe whose own port is `addr`'s is not an answer: while nothing listens yet, the
-/// kernel may pick the (ephemeral) target port as the probe's source port, and the probe
-/// then connects to itself (TCP simultaneous open). That was seen once as "connection
-/// refused" right after this returned, before the seed's Python server had bound.
-pub fn wait_accepting(addr: SocketAddr, child: &mut ChildGuard) {
-    let end = Instant::now() + DEADLINE;
-    while Instant::now() < end {
-        if let Ok(probe) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
-            if probe.local_addr().ok() != Some(addr) {
-                return;
+/// Starts the seed's `tcp_server.py` (no reply delay) on a free loopback port and waits for
+/// its "Waiting for connection..." line, so what listens there is this server: a probe
+/// connection could be accepted by another test's server that took the same port first
+/// (this one then exits, and a client sent to the port finds nobody). Retries with a new
+/// port like [`serve_greeting_on`]. Keep the lines' receiver while the server runs: without
+/// a reader its next log line would fail on a closed pipe and end the session's thread.
+pub fn serve_seed(script: &std::path::Path) -> (ChildGuard, SocketAddr, Receiver<String>) {
+    const ATTEMPTS: usize = 3;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let addr = free_addr();
+        let mut server = ChildGuard::spawn(
+            Command::new("python3")
+                // Unbuffered: the line must arrive when it is printed.
+                .arg("-u")
+                .arg(script)
+                .args(["127.0.0.1", &addr.port().to_string(), "0"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null()),
+        );
+        let lines = server.stdout_lines();
+        match lines.recv_timeout(DEADLINE) {
+            Ok(first) => {
+                assert_eq!(first, "Waiting for connection...");
+                return (server, addr, lines);
             }
+            // Exited without a line: the port was taken.
+            Err(RecvTimeoutError::Disconnected) if attempt < ATTEMPTS => {}
+            Err(e) => panic!("tcp_server.py printed nothing ({e}) in {attempt} attempts"),
         }
-        if let Ok(Some(status)) = child.0.try_wait() {
-            panic!("server exited before accepting on {addr}: {status}");
-        }
-        thread::sleep(Duration::from_millis(20));
     }
-    panic!("nothing accepted on {addr} within {DEADLINE:?}");
 }
 
 /// Starts `tcplink-host serve-greeting` on a free port, waits for its first log line, and
