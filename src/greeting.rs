@@ -275,7 +275,8 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
             // Replies are small and each answers a request: send them at once.
             socket.set_nagle_enabled(false);
             // Parked at once, so the next socket takes the same slot of the set: a growing
-            // set (see `SocketSlots`) starts no larger than the listeners need.
+            // set (see `SocketSlots`) starts no larger than the listeners need. Inline rather
+            // than `Self::park` on a built server: that loop cost the board 108 B of flash.
             match stack.parking.park(&mut stack.sockets, handle) {
                 Some(handle) => {
                     parked[i] = true;

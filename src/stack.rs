@@ -2,6 +2,7 @@
 //!
 //! The caller owns all memory: the socket slots (`[SocketStorage; K]`) and every socket's
 //! byte buffers ([`TcpBuffers`]) are arrays it declares, so RAM use is fixed at compile time.
+//! A std platform may give the slots as a growing `Vec` instead (see [`SocketSlots`]).
 
 use managed::ManagedSlice;
 use smoltcp::iface::{
