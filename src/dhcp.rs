@@ -1,21 +1,26 @@
 //! DHCP: the interface's address, gateway and DNS server from a lease (feature `dhcp`).
 //!
-//! [`App::with_dhcp`](crate::app::App::with_dhcp) adds the client; [`App::poll`](crate::app::App::poll)
-//! applies each lease to the stack and reports it as an [`Event::Dhcp`](crate::app::Event::Dhcp).
+//! [`Dhcp`] is a [`Service`]: run it beside the others and each lease is applied to the
+//! stack — address, default route, DNS servers (which the GET client uses when it was
+//! given none) — and reported to the handler as a [`DhcpEvent`].
 
 use core::fmt;
 
 use smoltcp::iface::SocketHandle;
 use smoltcp::socket::dhcpv4;
-use smoltcp::time::Duration;
+use smoltcp::time::{Duration, Instant};
+#[cfg(feature = "dns")]
+use smoltcp::wire::IpAddress;
 use smoltcp::wire::{Ipv4Address, Ipv4Cidr};
 
+use crate::service::{Handler, Service};
 use crate::stack::Stack;
 use crate::text::{self, Render, TextOut};
 
 /// What DHCP did to the interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum DhcpEvent {
     /// A lease was obtained (or renewed with changes).
     Configured {
@@ -71,7 +76,7 @@ fn retry() -> dhcpv4::RetryConfig {
 }
 
 /// What one look at the DHCP client found.
-pub(crate) enum Polled {
+enum Polled {
     /// Nothing happened.
     Idle,
     /// The interface changed, but that is no news (smoltcp's first "deconfigured").
@@ -80,8 +85,8 @@ pub(crate) enum Polled {
     News(DhcpEvent),
 }
 
-/// The DHCP client socket and whether it has held a lease.
-pub(crate) struct Dhcp {
+/// The DHCP client: a [`Service`] that keeps the stack addressed from a lease.
+pub struct Dhcp {
     socket: SocketHandle,
     /// Whether DHCP has held a lease (its first "deconfigured" is not news).
     leased: bool,
@@ -89,44 +94,64 @@ pub(crate) struct Dhcp {
 
 impl Dhcp {
     /// Adds the client's socket to `stack` (it needs a free socket slot).
-    pub(crate) fn new(stack: &mut Stack<'_>) -> Self {
+    pub fn new(stack: &mut Stack<'_>) -> Self {
         let mut socket = dhcpv4::Socket::new();
         socket.set_retry_config(retry());
         Self {
-            socket: stack.sockets.add(socket),
+            socket: stack.add_socket(socket),
             leased: false,
         }
     }
 
-    /// Applies what the client learned to the stack's address and route.
-    pub(crate) fn poll(&mut self, stack: &mut Stack<'_>) -> Polled {
+    /// Applies what the client learned to the stack's address, route and DNS servers.
+    fn apply(&mut self, stack: &mut Stack<'_>) -> Polled {
         let socket = stack.sockets.get_mut::<dhcpv4::Socket>(self.socket);
         let Some(event) = socket.poll() else {
             return Polled::Idle;
         };
         let event = match event {
-            dhcpv4::Event::Configured(config) => DhcpEvent::Configured {
-                address: config.address,
-                router: config.router,
-                dns: config.dns_servers.first().copied(),
-            },
-            dhcpv4::Event::Deconfigured => DhcpEvent::Deconfigured,
-        };
-        match event {
-            DhcpEvent::Configured {
-                address, router, ..
-            } => {
+            dhcpv4::Event::Configured(config) => {
+                let (address, router) = (config.address, config.router);
+                let dns = config.dns_servers.clone();
                 self.leased = true;
                 stack.set_ipv4(Some(address), router);
+                #[cfg(feature = "dns")]
+                stack.set_dns_servers(dns.iter().map(|&s| IpAddress::Ipv4(s)));
+                DhcpEvent::Configured {
+                    address,
+                    router,
+                    dns: dns.first().copied(),
+                }
             }
-            DhcpEvent::Deconfigured => {
+            dhcpv4::Event::Deconfigured => {
                 stack.set_ipv4(None, None);
+                #[cfg(feature = "dns")]
+                stack.set_dns_servers([]);
                 // smoltcp reports "deconfigured" once at start; only a lost lease is news.
                 if !core::mem::replace(&mut self.leased, false) {
                     return Polled::Quiet;
                 }
+                DhcpEvent::Deconfigured
+            }
+        };
+        Polled::News(event)
+    }
+}
+
+impl<H: Handler<DhcpEvent> + ?Sized> Service<H> for Dhcp {
+    fn poll(&mut self, _now: Instant, stack: &mut Stack<'_>, handler: &mut H) -> bool {
+        match self.apply(stack) {
+            Polled::Idle => false,
+            Polled::Quiet => true,
+            Polled::News(event) => {
+                handler.event(event);
+                true
             }
         }
-        Polled::News(event)
+    }
+
+    fn poll_at(&self, _now: Instant) -> Option<Instant> {
+        // The socket's own timers are in the interface's deadline.
+        None
     }
 }

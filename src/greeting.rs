@@ -2,7 +2,8 @@
 //!
 //! The server has `N` TCP sockets on one port and serves at most `N -`
 //! [`GreetingConfig::reserve`] clients at once. A connected client gets `Welcome`, each
-//! message `X` gets `Hello, X!`, and `exit` closes (see [`crate::framing`]). While that many
+//! message `X` gets `Hello, X!`, and `exit` closes (framing as the seed's `recv(1024)`: one
+//! read is one message, newline-separated lines in it are separate messages). While that many
 //! clients are served no socket listens, so smoltcp answers a new SYN with RST: the client is
 //! refused at once instead of waiting.
 //!
@@ -32,7 +33,8 @@ use smoltcp::wire::IpEndpoint;
 
 use crate::framing::{self, EXIT_WINDOW, REPLY_PREFIX, REPLY_SUFFIX, WELCOME};
 use crate::parking::Parking;
-use crate::stack::{tcp_is_free, Stack, TcpBuffers};
+use crate::service::{Handler, Service};
+use crate::stack::{tcp_is_free, Sockets, Stack, TcpBuffers};
 
 /// The seed's port.
 pub const DEFAULT_PORT: u16 = 9999;
@@ -68,6 +70,7 @@ impl Default for GreetingConfig {
 /// Why a greeting connection ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum CloseReason {
     /// The client sent `exit`.
     Exit,
@@ -82,6 +85,7 @@ pub enum CloseReason {
 /// What the greeting server reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum GreetingEvent {
     /// A client connected.
     Accepted {
@@ -277,7 +281,8 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
             // Parked at once, so the next socket takes the same slot of the set: a growing
             // set (see `SocketSlots`) starts no larger than the listeners need. Inline rather
             // than `Self::park` on a built server: that loop cost the board 108 B of flash.
-            match stack.parking.park(&mut stack.sockets, handle) {
+            let sockets = &mut stack.sockets;
+            match sockets.parking.park(&mut sockets.set, handle) {
                 Some(handle) => {
                     parked[i] = true;
                     handle
@@ -292,7 +297,7 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
             counts: [N as u16, 0, 0, 0, 0, 0],
             listeners: [0; BACKLOG],
         };
-        server.balance(&mut stack.sockets, &mut stack.parking);
+        server.balance(&mut stack.sockets.set, &mut stack.sockets.parking);
         server
     }
 
@@ -410,13 +415,13 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
 
     /// Serves every socket: accepts, reads, answers, closes. Returns true if anything changed,
     /// so the caller polls the interface again to send what was queued.
-    pub fn service(
+    fn serve(
         &mut self,
         now: Instant,
         stack: &mut Stack<'_>,
         emit: &mut dyn FnMut(GreetingEvent),
     ) -> bool {
-        let (sockets, parking) = (&mut stack.sockets, &mut stack.parking);
+        let (sockets, parking) = (&mut stack.sockets.set, &mut stack.sockets.parking);
         let mut changed = false;
         // Slots are taken from the front (see `balance`), so the busy ones are usually the
         // first few: stop after the last of them instead of walking all `N` (under the cap;
@@ -583,7 +588,7 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
     /// Replaces listeners that have taken a SYN and tops the listeners up to [`BACKLOG`]
     /// while clients may still be served; only when no spare socket is left for that, frees
     /// (and parks) the sockets whose connections have just finished closing. Runs between
-    /// received frames (see [`Stack::poll_with`]): with spare sockets left it looks at the
+    /// received frames (see [`Service::after_frame`]): with spare sockets left it looks at the
     /// listeners alone, and [`GreetingServer::service`] frees closed sockets after the
     /// frames.
     ///
@@ -591,7 +596,7 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
     /// the caller then sends what is queued and calls again, which frees it. A client
     /// that reconnects in the same burst of frames as its close is thus served even when
     /// every other socket is taken, and its close still completes.
-    pub fn relisten<'s>(&mut self, sockets: &mut SocketSet<'s>, parking: &mut Parking<'s>) -> bool {
+    fn relisten<'s>(&mut self, sockets: &mut SocketSet<'s>, parking: &mut Parking<'s>) -> bool {
         if !Self::CAPPED {
             // Every free socket listens: free what has finished closing, and listen on it.
             let send_first = self.free_closed(sockets, parking);
@@ -816,4 +821,25 @@ enum NextMessage {
     Exit,
     /// A message to answer.
     Some,
+}
+
+impl<H, const N: usize, const MSG: usize> Service<H> for GreetingServer<N, MSG>
+where
+    H: Handler<GreetingEvent> + ?Sized,
+{
+    fn poll(&mut self, now: Instant, stack: &mut Stack<'_>, handler: &mut H) -> bool {
+        self.serve(now, stack, &mut |event| handler.event(event))
+    }
+
+    fn poll_at(&self, now: Instant) -> Option<Instant> {
+        GreetingServer::poll_at(self, now)
+    }
+
+    fn after_frame(&mut self, sockets: &mut Sockets<'_>) -> bool {
+        self.relisten(&mut sockets.set, &mut sockets.parking)
+    }
+
+    fn is_quiet(&self, _stack: &Stack<'_>) -> bool {
+        self.closing() == 0
+    }
 }

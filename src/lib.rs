@@ -33,19 +33,25 @@ pub mod app;
 #[cfg(feature = "dhcp")]
 pub mod dhcp;
 #[cfg(feature = "slaac")]
-pub(crate) mod discovery;
-pub mod framing;
+mod discovery;
+mod framing;
 pub mod greeting;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod link;
-pub mod neighbor;
-pub mod parking;
+pub mod listeners;
+mod neighbor;
+mod parking;
+pub mod service;
 pub mod stack;
 pub mod text;
+pub mod time;
 #[cfg(feature = "tls")]
 pub mod tls;
 #[cfg(feature = "http")]
 pub mod url;
 
+pub use app::App;
+pub use service::{Handler, Ignore, Service};
 pub use smoltcp;
+pub use stack::{Sockets, Stack, StackConfig, TcpBuffers};

@@ -15,11 +15,11 @@ use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr, Ipv4Add
 #[cfg(feature = "ipv6")]
 use smoltcp::wire::{Ipv6Address, Ipv6Cidr};
 
-use crate::app::earliest;
 #[cfg(feature = "slaac")]
 use crate::discovery::Discovery;
 use crate::neighbor::Neighbors;
 use crate::parking::Parking;
+use crate::time::earliest;
 
 /// How the interface is addressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,7 +140,8 @@ impl<const RX: usize, const TX: usize> Default for TcpBuffers<RX, TX> {
 ///
 /// For a peer that never answered ARP: the RST could never leave, and smoltcp would hold the
 /// socket (its remote endpoint) until it did, so the next connection could never start.
-pub fn drop_unreachable(socket: &mut tcp::Socket) {
+#[cfg(feature = "http")]
+pub(crate) fn drop_unreachable(socket: &mut tcp::Socket) {
     socket.abort();
     // Listening resets the connection state (the pending RST with it); nothing is accepted
     // in between, and aborting a listener sends nothing.
@@ -151,12 +152,12 @@ pub fn drop_unreachable(socket: &mut tcp::Socket) {
 
 /// Whether a TCP socket's connection is over, so the socket can be reused at once — provided
 /// the interface has sent what was queued since the last frame arrived (any
-/// [`Stack::poll`] or [`Stack::egress`] does).
+/// poll does before the services run).
 ///
 /// smoltcp keeps the remote endpoint of an aborted socket until its RST is out, so that case
 /// checks itself. TIME-WAIT does not: the ACK of the peer's FIN is queued when the FIN
 /// arrives and only leaves with the next egress; reusing the socket between frames would
-/// discard it (see [`Stack::poll_with`]). TIME-WAIT itself only guards against old
+/// discard it (see [`Service::after_frame`](crate::Service::after_frame)). TIME-WAIT itself only guards against old
 /// duplicates, which a device with a handful of sockets cannot afford to wait out.
 pub fn tcp_is_free(socket: &tcp::Socket) -> bool {
     match socket.state() {
@@ -166,18 +167,42 @@ pub fn tcp_is_free(socket: &tcp::Socket) -> bool {
     }
 }
 
+/// The sockets of a [`Stack`]: smoltcp's [`SocketSet`] (it dereferences to it), and the
+/// room where a server's spare sockets are parked out of smoltcp's walks (see
+/// [`Stack::with_parking`]).
+pub struct Sockets<'s> {
+    pub(crate) set: SocketSet<'s>,
+    pub(crate) parking: Parking<'s>,
+}
+
+impl<'s> core::ops::Deref for Sockets<'s> {
+    type Target = SocketSet<'s>;
+
+    fn deref(&self) -> &SocketSet<'s> {
+        &self.set
+    }
+}
+
+impl<'s> core::ops::DerefMut for Sockets<'s> {
+    fn deref_mut(&mut self) -> &mut SocketSet<'s> {
+        &mut self.set
+    }
+}
+
 /// A smoltcp interface and its sockets, over caller-provided storage.
 pub struct Stack<'s> {
     /// The interface: addresses, routes, neighbour cache.
-    pub iface: Interface,
-    /// Every socket of every application.
-    pub sockets: SocketSet<'s>,
-    /// Sockets kept out of `sockets` while unused (see [`with_parking`](Self::with_parking)).
-    pub parking: Parking<'s>,
+    pub(crate) iface: Interface,
+    /// Every socket of every service.
+    pub(crate) sockets: Sockets<'s>,
     /// Next local port for outgoing connections.
     next_port: u16,
     /// The default IPv4 gateway, if any.
     gateway: Option<Ipv4Address>,
+    /// DNS servers the network told us about (DHCP), for services that have none of their
+    /// own.
+    #[cfg(feature = "dns")]
+    dns_servers: heapless::Vec<IpAddress, MAX_DNS_SERVERS>,
     /// Neighbour resolution on the wire: early repeats, the watched next hop.
     neighbors: Neighbors,
     /// Where SLAAC's router discovery is (worked around in [`crate::discovery`]).
@@ -187,6 +212,40 @@ pub struct Stack<'s> {
     #[cfg(feature = "slaac")]
     random_seed: u64,
 }
+
+/// Most DNS servers a [`Stack`] keeps from the network ([`Stack::set_dns_servers`]).
+#[cfg(feature = "dns")]
+pub const MAX_DNS_SERVERS: usize = 3;
+
+/// What one pass of the poll sequence calls back into: the services of an
+/// [`App`](crate::App), behind a seam so the stack never names them.
+pub(crate) trait Round<'s> {
+    /// A received frame changed some socket (see [`Service::after_frame`](crate::Service::after_frame)).
+    fn after_frame(&mut self, sockets: &mut Sockets<'s>) -> bool;
+    /// The services' turn; true if any changed something.
+    fn run(&mut self, now: Instant, stack: &mut Stack<'s>) -> bool;
+    /// The services' next deadline.
+    fn poll_at(&self, now: Instant) -> Option<Instant>;
+}
+
+/// No services: the poll of a bare stack.
+impl<'s> Round<'s> for () {
+    fn after_frame(&mut self, _: &mut Sockets<'s>) -> bool {
+        false
+    }
+
+    fn run(&mut self, _: Instant, _: &mut Stack<'s>) -> bool {
+        false
+    }
+
+    fn poll_at(&self, _: Instant) -> Option<Instant> {
+        None
+    }
+}
+
+/// Upper bound on service/egress rounds in one poll, so one call is bounded work even
+/// under a flood; leftover work is reported as an immediate deadline.
+const MAX_ROUNDS: usize = 8;
 
 /// Most frames one [`Stack::poll`] takes in before it sends what is due and returns, so a
 /// flood cannot hold one call (and every timer behind it) forever. Generous on purpose:
@@ -223,13 +282,13 @@ impl<'s> SocketSlots<'s> for ManagedSlice<'s, SocketStorage<'s>> {
     }
 }
 
-/// What one [`Stack::poll`] did.
+/// What one [`Stack::ingress_with`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Polled {
-    /// Some socket may have changed: the applications have work.
-    pub changed: bool,
+pub(crate) struct Polled {
+    /// Some socket may have changed: the services have work.
+    pub(crate) changed: bool,
     /// The frame budget ran out and more frames may be waiting: poll again at once.
-    pub more: bool,
+    pub(crate) more: bool,
 }
 
 /// Outgoing connections use local ports from this range (RFC 6335 dynamic ports).
@@ -259,11 +318,15 @@ impl<'s> Stack<'s> {
         };
         let mut stack = Self {
             iface: Interface::new(iface_config, device, now),
-            sockets: SocketSet::new(storage),
-            parking: Parking::none(capacity),
+            sockets: Sockets {
+                set: SocketSet::new(storage),
+                parking: Parking::none(capacity),
+            },
             // Start somewhere seed-dependent so a reboot does not reuse the last ports.
             next_port: *EPHEMERAL.start() + (config.random_seed % 16384) as u16,
             gateway: None,
+            #[cfg(feature = "dns")]
+            dns_servers: heapless::Vec::new(),
             neighbors: Neighbors::new(),
             #[cfg(feature = "slaac")]
             discovery: Discovery::new(config.slaac),
@@ -281,7 +344,7 @@ impl<'s> Stack<'s> {
     /// it before adding the sockets that may be parked. Needs the `parking` feature.
     #[cfg(feature = "parking")]
     pub fn with_parking(mut self, storage: &'s mut [SocketStorage<'s>]) -> Self {
-        self.parking.set_storage(storage);
+        self.sockets.parking.set_storage(storage);
         self
     }
 
@@ -409,6 +472,78 @@ impl<'s> Stack<'s> {
         self.sockets.add(socket)
     }
 
+    /// The sockets, to reach a service's socket by its handle.
+    pub fn sockets(&self) -> &Sockets<'s> {
+        &self.sockets
+    }
+
+    /// The sockets, mutably (see [`sockets`](Self::sockets)).
+    pub fn sockets_mut(&mut self) -> &mut Sockets<'s> {
+        &mut self.sockets
+    }
+
+    /// Adds any smoltcp socket (UDP, DNS, raw...) to the set; TCP sockets over
+    /// [`TcpBuffers`] are simpler through [`add_tcp`](Self::add_tcp).
+    ///
+    /// # Panics
+    /// If the socket storage is full.
+    pub fn add_socket<T: smoltcp::socket::AnySocket<'s>>(&mut self, socket: T) -> SocketHandle {
+        self.sockets.add(socket)
+    }
+
+    /// The TCP socket `handle`.
+    ///
+    /// # Panics
+    /// If `handle` is not a TCP socket of this stack (a parked one is not).
+    pub fn tcp(&mut self, handle: SocketHandle) -> &mut tcp::Socket<'s> {
+        self.sockets.set.get_mut::<tcp::Socket>(handle)
+    }
+
+    /// Opens a connection from TCP socket `handle` to `remote`, from `local_port` (`0`: the
+    /// next [`ephemeral_port`](Self::ephemeral_port)).
+    pub fn connect(
+        &mut self,
+        handle: SocketHandle,
+        remote: impl Into<smoltcp::wire::IpEndpoint>,
+        local_port: u16,
+    ) -> Result<(), tcp::ConnectError> {
+        let local_port = match local_port {
+            0 => self.ephemeral_port(),
+            port => port,
+        };
+        let socket = self.sockets.set.get_mut::<tcp::Socket>(handle);
+        socket.connect(self.iface.context(), remote, local_port)
+    }
+
+    /// The smoltcp interface, to read what this API does not wrap (routes, the neighbour
+    /// cache, the hardware address).
+    pub fn iface(&self) -> &Interface {
+        &self.iface
+    }
+
+    /// The smoltcp interface, mutably: an escape hatch (e.g. to add an address at run
+    /// time). Changing the addresses behind a running service's back is the caller's risk.
+    pub fn iface_mut(&mut self) -> &mut Interface {
+        &mut self.iface
+    }
+
+    /// The DNS servers the network gave (a DHCP lease), for services configured with none.
+    #[cfg(feature = "dns")]
+    pub fn dns_servers(&self) -> &[IpAddress] {
+        &self.dns_servers
+    }
+
+    /// Replaces the DNS servers learned from the network (DHCP does); the first
+    /// [`MAX_DNS_SERVERS`] are kept.
+    #[cfg(feature = "dns")]
+    pub fn set_dns_servers(&mut self, servers: impl IntoIterator<Item = IpAddress>) {
+        self.dns_servers.clear();
+        for server in servers.into_iter().take(MAX_DNS_SERVERS) {
+            // Room: at most the capacity.
+            let _ = self.dns_servers.push(server);
+        }
+    }
+
     /// A local port for a new outgoing connection (cycles through the dynamic range).
     pub fn ephemeral_port(&mut self) -> u16 {
         let port = self.next_port;
@@ -420,40 +555,66 @@ impl<'s> Stack<'s> {
         port
     }
 
-    /// Moves frames between `device` and the sockets: at most [`INGRESS_BUDGET`] in, then
-    /// everything that is due out, a due neighbour-request repeat included.
-    pub fn poll<D: Device + ?Sized>(&mut self, now: Instant, device: &mut D) -> Polled {
-        self.poll_with(now, device, |_, _| false)
+    /// Moves frames between `device` and the sockets of a stack that runs no services (a
+    /// test peer whose sockets are driven from outside): the same sequence as
+    /// [`App::poll`](crate::App::poll). Returns when to call again even if no frame arrives.
+    pub fn poll<D: Device + ?Sized>(&mut self, now: Instant, device: &mut D) -> Option<Instant> {
+        self.run(now, device, &mut ())
     }
 
-    /// Like [`poll`](Self::poll), but runs `on_change` after each received frame that changed
-    /// a socket, before the next frame is processed. A server uses it to listen again on a
-    /// socket whose connection just ended, so a client reconnecting in the same burst of
-    /// frames is accepted instead of refused.
-    ///
-    /// If `on_change` returns true (a socket must send its last segment before it is
-    /// reused), what is queued is sent at once and `on_change` runs again.
-    pub fn poll_with<D: Device + ?Sized>(
+    /// The one poll sequence (see [`crate::service`]): frames in with the per-frame hook,
+    /// the services, egress while anything changed, neighbour repeats, the next deadline.
+    pub(crate) fn run<D: Device + ?Sized, R: Round<'s>>(
         &mut self,
         now: Instant,
         device: &mut D,
-        on_change: impl FnMut(&mut SocketSet<'s>, &mut Parking<'s>) -> bool,
-    ) -> Polled {
-        let mut polled = self.ingress_with(now, device, on_change);
-        polled.changed |= self.egress(now, device);
-        self.repeat_requests(now, device);
-        polled
+        round: &mut R,
+    ) -> Option<Instant> {
+        // Frames in (up to the budget, and at most one read that finds nothing: that is a
+        // wasted system call on a TAP).
+        let polled = self.ingress(now, device, round);
+        // Then the services, and what they and the frames queued out, until they are
+        // done. Sending once after the services rather than also before them saves a
+        // walk over every socket per call (smoltcp's egress looks at each one). Frames that
+        // arrive meanwhile wait for the next call, which the platform makes at once: its
+        // wait returns as soon as a frame is there.
+        let mut more = false;
+        for pass in 0..MAX_ROUNDS {
+            more = round.run(now, self);
+            if pass > 0 && !more {
+                break;
+            }
+            self.egress_once(now, device);
+            if !more {
+                break;
+            }
+        }
+        self.neighbors
+            .send_due(now, &mut self.neighbors.device(device));
+        // One egress pass sends one segment per socket; a socket with more to send says
+        // so through the deadline, which is needed anyway (so no pass is spent finding that
+        // nothing is left).
+        let mut next = self.poll_at(now);
+        for _ in 0..MAX_ROUNDS {
+            if next.is_none_or(|at| at > now) || !self.egress_once(now, device) {
+                break;
+            }
+            next = self.poll_at(now);
+        }
+        next = earliest(next, round.poll_at(now));
+        if more || polled.more {
+            next = Some(now);
+        }
+        next
     }
 
-    /// The first half of [`poll_with`](Self::poll_with): frames in, nothing sent unless
-    /// `on_change` asks. A caller that runs its applications next sends their answers and
-    /// what the frames queued in one [`egress`](Self::egress) (each walks every socket), then
-    /// calls [`repeat_requests`](Self::repeat_requests).
-    pub fn ingress_with<D: Device + ?Sized>(
+    /// Frames in: at most [`INGRESS_BUDGET`], the round's per-frame hook after each that
+    /// changed a socket; nothing sent unless the hook asks.
+    fn ingress<D: Device + ?Sized, R: Round<'s>>(
         &mut self,
         now: Instant,
         device: &mut D,
-        mut on_change: impl FnMut(&mut SocketSet<'s>, &mut Parking<'s>) -> bool,
+        round: &mut R,
     ) -> Polled {
         let mut polled = Polled {
             changed: false,
@@ -466,7 +627,7 @@ impl<'s> Stack<'s> {
         for _ in 0..INGRESS_BUDGET {
             match self
                 .iface
-                .poll_ingress_single(now, device, &mut self.sockets)
+                .poll_ingress_single(now, device, &mut self.sockets.set)
             {
                 PollIngressSingleResult::None => {
                     polled.more = false;
@@ -475,9 +636,9 @@ impl<'s> Stack<'s> {
                 PollIngressSingleResult::PacketProcessed => {}
                 PollIngressSingleResult::SocketStateChanged => {
                     polled.changed = true;
-                    if on_change(&mut self.sockets, &mut self.parking) {
-                        send_queued(&mut self.iface, &mut self.sockets, now, device);
-                        on_change(&mut self.sockets, &mut self.parking);
+                    if round.after_frame(&mut self.sockets) {
+                        send_queued(&mut self.iface, &mut self.sockets.set, now, device);
+                        round.after_frame(&mut self.sockets);
                     }
                 }
             }
@@ -485,37 +646,22 @@ impl<'s> Stack<'s> {
         polled
     }
 
-    /// Sends a neighbour request again if its repeat is due. Call it after the frames are in,
-    /// so an answer among them cancels the repeat instead.
-    pub fn repeat_requests<D: Device + ?Sized>(&mut self, now: Instant, device: &mut D) {
-        self.neighbors
-            .send_due(now, &mut self.neighbors.device(device));
-    }
-
-    /// Sends what the sockets have queued, without reading frames; true if any socket may
-    /// have changed.
-    pub fn egress<D: Device + ?Sized>(&mut self, now: Instant, device: &mut D) -> bool {
-        let device = &mut self.neighbors.device(device);
-        send_queued(&mut self.iface, &mut self.sockets, now, device)
-    }
-
     /// One pass of smoltcp's egress: each socket sends at most one segment. True if any did.
     ///
-    /// [`egress`](Self::egress) repeats passes until one sends nothing, and that last pass
-    /// (a walk over every socket) is wasted whenever each socket had one segment to send, the
-    /// usual case for a server's answers. A socket with more to send makes
-    /// [`poll_at`](Self::poll_at) say `now`, so a caller that asks it anyway knows when
-    /// another pass is needed.
-    pub fn egress_once<D: Device + ?Sized>(&mut self, now: Instant, device: &mut D) -> bool {
+    /// Repeating passes until one sends nothing wastes that last pass (a walk over every
+    /// socket) whenever each socket had one segment to send, the usual case for a server's
+    /// answers. A socket with more to send makes [`poll_at`](Self::poll_at) say `now`, so
+    /// the sequence asks that instead.
+    fn egress_once<D: Device + ?Sized>(&mut self, now: Instant, device: &mut D) -> bool {
         let device = &mut self.neighbors.device(device);
-        self.iface.poll_egress(now, device, &mut self.sockets) == PollResult::SocketStateChanged
+        self.iface.poll_egress(now, device, &mut self.sockets.set) == PollResult::SocketStateChanged
     }
 
-    /// When the interface next needs [`poll`](Self::poll) even if no frame arrives: a timer
-    /// of smoltcp's, or the next neighbour-request repeat.
-    pub fn poll_at(&mut self, now: Instant) -> Option<Instant> {
+    /// When the interface next needs a poll even if no frame arrives: a timer of smoltcp's,
+    /// or the next neighbour-request repeat.
+    fn poll_at(&mut self, now: Instant) -> Option<Instant> {
         let next = earliest(
-            self.iface.poll_at(now, &self.sockets),
+            self.iface.poll_at(now, &self.sockets.set),
             self.neighbors.poll_at(),
         );
         #[cfg(feature = "slaac")]
@@ -593,10 +739,14 @@ mod tests {
             });
         }
         let first = stack.poll(Instant::ZERO, &mut device);
-        assert!(first.more, "the budget ran out");
+        assert_eq!(
+            first,
+            Some(Instant::ZERO),
+            "the budget ran out: poll again at once"
+        );
         assert_eq!(link.in_flight(), EXTRA);
         let second = stack.poll(Instant::ZERO, &mut device);
-        assert!(!second.more, "nothing left");
+        assert_eq!(second, None, "nothing left");
         assert_eq!(link.in_flight(), 0);
     }
 

@@ -11,6 +11,7 @@ use crate::text::{self, Render, TextOut};
 /// Why a URL was rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum UrlError {
     /// `https://`, but this client has no TLS layer (built without `tls`, or none given).
     TlsUnsupported,

@@ -292,7 +292,7 @@ fn hundred_sessions_eight_at_a_time<const SOCKETS: usize>(
                 .map(|(c, _)| c)
                 .collect::<Vec<_>>()
         );
-        let open = sim.device.app.greeting().as_ref().unwrap().active();
+        let open = sim.greeting_server().active();
         let newly: Vec<usize> = (0..started)
             .filter(|&i| !seen[i] && sim.peer.client(i).finished())
             .collect();

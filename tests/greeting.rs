@@ -447,7 +447,7 @@ fn the_reserve_is_for_closings_not_for_more_clients() {
     for c in [a, b] {
         assert_eq!(sim.peer.client(c).outcome(), Some(Outcome::Completed));
     }
-    let server = sim.device.app.greeting().as_ref().unwrap();
+    let server = sim.greeting_server();
     assert_eq!((server.max_open(), server.active()), (2, 0));
 }
 
@@ -485,16 +485,14 @@ fn idle_sockets_are_parked_and_a_burst_beyond_the_backlog_is_served() {
     const N: usize = 16;
     const CLIENTS: usize = 12;
     let mut sim = Sim::<N>::greeting(GreetingConfig::default(), CLIENTS);
-    let in_set = |sim: &mut Sim<N>| sim.device.app.stack().sockets.iter().count();
+    let in_set = |sim: &mut Sim<N>| sim.device.app.stack().sockets().iter().count();
     assert_eq!(
         in_set(&mut sim),
         BACKLOG,
         "only the listeners are in smoltcp's set"
     );
     serve_a_burst(&mut sim, CLIENTS);
-    sim.run_until(secs(5), |sim| {
-        sim.device.app.greeting().as_ref().unwrap().closing() == 0
-    });
+    sim.run_until(secs(5), |sim| sim.greeting_server().closing() == 0);
     assert_eq!(in_set(&mut sim), BACKLOG, "freed sockets are parked again");
 }
 
@@ -508,7 +506,7 @@ fn the_socket_set_grows_only_with_the_clients() {
     let mut sim = Sim::<N>::greeting(GreetingConfig::default(), CLIENTS);
     // Slots, used or not: the set's `Debug` lists each one.
     let slots = |sim: &mut Sim<N>| {
-        format!("{:?}", sim.device.app.stack().sockets)
+        format!("{:?}", **sim.device.app.stack().sockets())
             .matches("SocketStorage")
             .count()
     };
@@ -530,7 +528,7 @@ fn handshakes_reset_while_the_backlog_listens_lose_no_socket() {
     const RESETS: usize = 6;
     const CLIENTS: usize = 12;
     let mut sim = Sim::<N>::greeting(GreetingConfig::default(), 3 * RESETS + CLIENTS);
-    let in_set = |sim: &mut Sim<N>| sim.device.app.stack().sockets.iter().count();
+    let in_set = |sim: &mut Sim<N>| sim.device.app.stack().sockets().iter().count();
     for _round in 0..3 {
         // More resets at once than there are listeners: the backlog is full of them.
         let resets: Vec<usize> = (0..RESETS)
@@ -551,9 +549,7 @@ fn handshakes_reset_while_the_backlog_listens_lose_no_socket() {
         .filter(|e| matches!(e, Recorded::Greeting(GreetingEvent::Accepted { .. })))
         .count();
     assert_eq!(accepted, CLIENTS);
-    sim.run_until(secs(5), |sim| {
-        sim.device.app.greeting().as_ref().unwrap().closing() == 0
-    });
-    assert_eq!(sim.device.app.greeting().as_ref().unwrap().active(), 0);
+    sim.run_until(secs(5), |sim| sim.greeting_server().closing() == 0);
+    assert_eq!(sim.greeting_server().active(), 0);
     assert_eq!(in_set(&mut sim), BACKLOG, "freed sockets are parked again");
 }

@@ -336,7 +336,7 @@ fn pinger(sim: &mut Sim<4>, ident: u16) -> SocketHandle {
     };
     let mut socket = icmp::Socket::new(buffer(), buffer());
     socket.bind(icmp::Endpoint::Ident(ident)).unwrap();
-    sim.peer.stack.sockets.add(socket)
+    sim.peer.stack.add_socket(socket)
 }
 
 /// The peer pings `target` once; returns the reply's source and its ICMP bytes.
@@ -372,14 +372,14 @@ fn ping(
             );
         }
     }
-    let socket = sim.peer.stack.sockets.get_mut::<icmp::Socket>(handle);
+    let socket = sim.peer.stack.sockets_mut().get_mut::<icmp::Socket>(handle);
     socket.send_slice(&request, target).unwrap();
     let mut reply = None;
     sim.run_until(secs(2), |sim| {
-        let socket = sim.peer.stack.sockets.get::<icmp::Socket>(handle);
+        let socket = sim.peer.stack.sockets().get::<icmp::Socket>(handle);
         socket.can_recv()
     });
-    let socket = sim.peer.stack.sockets.get_mut::<icmp::Socket>(handle);
+    let socket = sim.peer.stack.sockets_mut().get_mut::<icmp::Socket>(handle);
     if let Ok((bytes, from)) = socket.recv() {
         reply = Some((from, bytes.to_vec()));
     }
@@ -540,7 +540,7 @@ fn slaac_gives_an_address_and_a_default_route_from_the_router_advertisement() {
     // The peer is on the advertised prefix, and owns an address beyond it (reached through
     // the router, which is the peer itself).
     let beyond = Ipv6Address::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 1);
-    sim.peer.stack.iface.update_ip_addrs(|addrs| {
+    sim.peer.stack.iface_mut().update_ip_addrs(|addrs| {
         addrs
             .push(IpCidr::new(
                 Ipv6Address::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1).into(),

@@ -13,10 +13,10 @@ use smoltcp::iface::SocketStorage;
 use smoltcp::socket::tcp;
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{IpAddress, IpEndpoint, Ipv4Address};
-use tcplink::app::App;
 use tcplink::greeting::{GreetingConfig, GreetingServer};
 use tcplink::link::Link;
-use tcplink::stack::{tcp_is_free, Stack, StackConfig, TcpBuffers};
+use tcplink::stack::tcp_is_free;
+use tcplink::{App, Ignore, Stack, StackConfig, TcpBuffers};
 use tcplink_testkit::greeting_echo;
 
 fuzz_target!(|data: &[u8]| {
@@ -32,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
     let dev_config = StackConfig::new([2, 0, 0, 0, 0, 2], [10, 0, 0, 2], 24);
     let mut dev_stack = Stack::new(&dev_config, &mut dev_port, &mut dev_storage, now);
     let server = GreetingServer::<1>::new(GreetingConfig::default(), &mut dev_stack, &mut dev_buffers);
-    let mut app = App::new(dev_stack).with_greeting(server);
+    let mut app = App::new(dev_stack, server);
 
     let mut peer_storage = [SocketStorage::EMPTY; 1];
     let mut peer_buffers = Box::new(TcpBuffers::<8192, 8192>::new());
@@ -40,18 +40,15 @@ fuzz_target!(|data: &[u8]| {
     let mut peer = Stack::new(&peer_config, &mut peer_port, &mut peer_storage, now);
     let handle = peer.add_tcp(&mut peer_buffers);
     let remote = IpEndpoint::new(IpAddress::Ipv4(Ipv4Address::new(10, 0, 0, 2)), 9999);
-    peer.sockets
-        .get_mut::<tcp::Socket>(handle)
-        .connect(peer.iface.context(), remote, 49152)
-        .unwrap();
+    peer.connect(handle, remote, 49152).unwrap();
 
     let (mut sent, mut closed_at) = (0, None);
     let mut received = Vec::new();
     // Bounded: 20,000 rounds of at least 1 ms of simulated time each.
     for _ in 0..20_000 {
-        app.poll(now, &mut dev_port, &mut |_: tcplink::app::Event| {});
+        app.poll(now, &mut dev_port, &mut Ignore);
         peer.poll(now, &mut peer_port);
-        let socket = peer.sockets.get_mut::<tcp::Socket>(handle);
+        let socket = peer.tcp(handle);
         let mut buf = [0u8; 4096];
         while let Ok(n @ 1..) = socket.recv_slice(&mut buf) {
             received.extend_from_slice(&buf[..n]);
@@ -66,7 +63,7 @@ fuzz_target!(|data: &[u8]| {
             socket.close();
         }
         peer.poll(now, &mut peer_port);
-        if tcp_is_free(peer.sockets.get::<tcp::Socket>(handle)) && closed_at.is_some() {
+        if tcp_is_free(peer.sockets().get::<tcp::Socket>(handle)) && closed_at.is_some() {
             break;
         }
         if link.in_flight() == 0 {

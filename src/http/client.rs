@@ -14,7 +14,8 @@ use super::error::{ConnectAttempt, ConnectError, DnsServers};
 use super::family::{Family, Plan};
 use super::head::{self, ResponseHead};
 use super::transport::{End, NoTls, Ready, Secure, Transport};
-use super::{HttpError, USER_AGENT};
+use super::{BodySink, HttpError, SinkError, USER_AGENT};
+use crate::service::{Handler, Service};
 use crate::stack::{drop_unreachable, tcp_is_free, Stack, TcpBuffers};
 use crate::text::{self, Render, TextOut};
 use crate::url::{self, Url};
@@ -91,6 +92,7 @@ impl<const RX: usize, const TX: usize> Default for HttpStorage<RX, TX> {
 
 /// What the GET client reports.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub enum HttpEvent<'a> {
     /// The host name resolved to this address (once per family tried).
     Resolved {
@@ -224,6 +226,9 @@ pub struct HttpClient<
     dns: SocketHandle,
     /// The DNS servers, asked one at a time (smoltcp's socket knows one at a time).
     dns_servers: DnsServers,
+    /// Whether `dns_servers` were given to the client; if not, each lookup takes the
+    /// stack's (a DHCP lease's).
+    own_dns: bool,
     /// The families the current URL's host is tried over.
     plan: Plan,
     url: String<URL>,
@@ -256,6 +261,7 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize> HttpClient<HEAD,
             tcp,
             dns,
             dns_servers: DnsServers::new(),
+            own_dns: false,
             plan: Plan::NONE,
             url: String::new(),
             head: [0; HEAD],
@@ -266,7 +272,7 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize> HttpClient<HEAD,
             secure: NoTls,
             tls: false,
         };
-        client.set_dns_servers(stack, dns_servers);
+        client.set_dns_servers(dns_servers);
         client
     }
 }
@@ -282,6 +288,7 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
             tcp: self.tcp,
             dns: self.dns,
             dns_servers: self.dns_servers,
+            own_dns: self.own_dns,
             url: self.url,
             head: self.head,
             head_len: self.head_len,
@@ -299,13 +306,16 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
         &self.secure
     }
 
-    /// Replaces the DNS servers (e.g. from a DHCP lease); up to [`DnsServers::MAX`], asked
-    /// in this order. Takes effect at the next lookup.
-    pub fn set_dns_servers(&mut self, _stack: &mut Stack<'_>, servers: &[IpAddress]) {
+    /// Replaces the DNS servers; up to [`DnsServers::MAX`], asked in this order. Takes
+    /// effect at the next lookup. With none, the client asks the servers the network gave
+    /// the stack ([`Stack::dns_servers`], from a DHCP lease).
+    pub fn set_dns_servers(&mut self, servers: &[IpAddress]) {
         self.dns_servers = DnsServers::from(servers);
+        self.own_dns = !servers.is_empty();
     }
 
-    /// Whether any DNS server is configured.
+    /// Whether any DNS server is known (the client's own, or the stack's as of the last
+    /// lookup).
     pub fn has_dns_server(&self) -> bool {
         !self.dns_servers.as_slice().is_empty()
     }
@@ -347,7 +357,7 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
 
     /// Moves the GET forward; reports through `emit` and sends body bytes to `sink`.
     /// Returns true if anything changed.
-    pub fn service(
+    fn serve(
         &mut self,
         now: Instant,
         stack: &mut Stack<'_>,
@@ -609,6 +619,9 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
         if let Some(addr) = url.ip() {
             self.plan = Plan::for_literal(addr);
             return Step::Next(self.attempt(addr, now));
+        }
+        if !self.own_dns {
+            self.dns_servers = DnsServers::from(stack.dns_servers());
         }
         if !self.has_dns_server() {
             return Step::End(Err(HttpError::NoDnsServer));
@@ -959,4 +972,35 @@ fn fnv1a(bytes: &[u8]) -> u32 {
     bytes.iter().fold(0x811c_9dc5, |h, &b| {
         (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
     })
+}
+
+impl<H, const HEAD: usize, const URL: usize, const HEADERS: usize, S> Service<H>
+    for HttpClient<HEAD, URL, HEADERS, S>
+where
+    H: for<'e> Handler<HttpEvent<'e>> + BodySink + ?Sized,
+    S: Secure,
+{
+    fn poll(&mut self, now: Instant, stack: &mut Stack<'_>, handler: &mut H) -> bool {
+        // Both closures need the handler; they never run at the same time.
+        let handler = core::cell::RefCell::new(handler);
+        self.serve(
+            now,
+            stack,
+            &mut |event| handler.borrow_mut().event(event),
+            &mut |chunk| {
+                handler
+                    .borrow_mut()
+                    .body(chunk)
+                    .map_err(|SinkError| HttpError::Sink)
+            },
+        )
+    }
+
+    fn poll_at(&self, _now: Instant) -> Option<Instant> {
+        HttpClient::poll_at(self)
+    }
+
+    fn is_quiet(&self, stack: &Stack<'_>) -> bool {
+        HttpClient::is_quiet(self, stack)
+    }
 }

@@ -11,6 +11,7 @@ use crate::url::UrlError;
 /// Why a GET failed. Each variant is one distinct cause; `Display` says it for a person.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum HttpError {
     /// The URL (given or from a redirect) cannot be fetched.
     Url(UrlError),
@@ -115,6 +116,7 @@ pub enum HttpError {
 /// Why a TLS session failed: each a distinct cause with its own message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum TlsFailure {
     /// The chain does not lead to any trusted certificate authority.
     UnknownCa,
@@ -314,6 +316,7 @@ pub struct ConnectAttempt {
 /// Why one connection attempt failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum ConnectError {
     /// The device has no address of the server's family.
     NoAddress,

@@ -3,7 +3,7 @@
 //! embedded-tls has no sans-IO interface, and its blocking handshake cannot resume after
 //! `WouldBlock`; its async one can. So the whole TLS side is one long-lived async task
 //! ([`TlsStorage::split`]) that the platform pins in memory it owns and that [`TlsLayer`]
-//! polls with a no-op waker on every [`App::poll`](crate::app::App::poll). The task reads and
+//! polls with a no-op waker on every [`App::poll`](crate::App::poll). The task reads and
 //! writes two small fixed pipes of ciphertext that the layer fills from and drains to the TCP
 //! socket (the task sees `Pending` when a pipe is empty or full), and two pipes of plaintext
 //! that the GET client reads and writes through the [`Secure`] seam.

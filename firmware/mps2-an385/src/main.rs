@@ -33,14 +33,13 @@ use cortex_m_semihosting::debug;
 use smoltcp::iface::SocketStorage;
 #[cfg(feature = "get")]
 use smoltcp::wire::{IpAddress, Ipv4Address};
+#[cfg(feature = "dhcp")]
+use tcplink::dhcp::DhcpEvent;
+use tcplink::greeting::{GreetingConfig, GreetingEvent, GreetingServer};
 #[cfg(feature = "get")]
-use tcplink::app::SinkError;
-use tcplink::app::{App, Event, Handler};
-use tcplink::greeting::{GreetingConfig, GreetingServer};
-#[cfg(feature = "get")]
-use tcplink::http::{HttpClient, HttpConfig, HttpEvent, HttpStorage};
+use tcplink::http::{BodySink, HttpClient, HttpConfig, HttpEvent, HttpStorage, SinkError};
 use tcplink::smoltcp;
-use tcplink::stack::{Stack, StackConfig, TcpBuffers};
+use tcplink::{App, Handler, Stack, StackConfig, TcpBuffers};
 use tcplink::text::{Render, TextOut};
 #[cfg(feature = "tls")]
 use tcplink::tls::{TlsLayer, TlsStorage, Verify};
@@ -119,10 +118,16 @@ type Greeting = GreetingServer<GREETING_SOCKETS, GREETING_MSG>;
 type Http = HttpClient<HTTP_HEAD, HTTP_URL>;
 #[cfg(not(feature = "get"))]
 type Http = ();
+/// DHCP exists only in builds that ask for it.
+#[cfg(feature = "dhcp")]
+type Dhcp = tcplink::dhcp::Dhcp;
+#[cfg(not(feature = "dhcp"))]
+type Dhcp = ();
 /// With TLS the client holds the TLS task, whose type has no name, so that app lives in
-/// `main`'s frame (which never returns) instead of a static.
+/// `main`'s frame (which never returns) instead of a static. DHCP runs first, so a lease
+/// reaches the GET in the same poll.
 #[cfg(not(feature = "tls"))]
-type BoardApp = App<'static, Greeting, Http>;
+type BoardApp = App<'static, (Dhcp, Greeting, Http)>;
 
 #[entry]
 fn main() -> ! {
@@ -197,7 +202,6 @@ fn main() -> ! {
         console.decimal(u64::from(cidr.prefix_len()));
         console.end_line();
     }
-    let app = App::new(stack).with_greeting(greeting);
     // The TLS session's memory and its task, for an `https://` URL. The task is pinned in
     // this frame: `main` never returns.
     #[cfg(feature = "tls")]
@@ -222,29 +226,36 @@ fn main() -> ! {
     let mut tls = TlsLayer::new(wire, task);
     // The lease is logged as `DHCP: address A/P, gateway G, DNS D`.
     #[cfg(feature = "dhcp")]
-    let app = app.with_dhcp();
+    let dhcp = Dhcp::new(&mut stack);
+    #[cfg(not(feature = "dhcp"))]
+    let dhcp = ();
     #[cfg(feature = "get")]
-    let app = {
-        let url = GET_URL;
-        let mut app = app;
+    let http = {
         let storage = cortex_m::singleton!(: HttpStorage<HTTP_RX, HTTP_TX> = HttpStorage::new())
             .expect("taken once");
         let dns: Option<IpAddress> = DNS_SERVER
             .and_then(|s| s.parse::<Ipv4Address>().ok())
             .map(IpAddress::Ipv4);
-        let client = Http::new(HttpConfig::default(), app.stack(), storage, dns.as_slice());
+        let client = Http::new(HttpConfig::default(), &mut stack, storage, dns.as_slice());
         #[cfg(feature = "tls")]
         let client = client.with_secure(&mut tls);
-        let mut app = app.with_http(client);
+        client
+    };
+    #[cfg(not(feature = "get"))]
+    let http = ();
+    #[allow(unused_mut)]
+    let mut app = App::new(stack, (dhcp, greeting, http));
+    #[cfg(feature = "get")]
+    {
+        let url = GET_URL;
         console.put("GET ");
         console.put(url);
         console.end_line();
-        if let Err(e) = app.get(url, clock.now()) {
+        if let Err(e) = app.services_mut().2.get(url, clock.now()) {
             console.put("http: failed: ");
             console.line(&e);
         }
-        app
-    };
+    }
     #[cfg(not(feature = "tls"))]
     let app = cortex_m::singleton!(: BoardApp = app).expect("taken once");
     #[cfg(feature = "tls")]
@@ -319,18 +330,31 @@ struct Body {
     hash: Fnv1a64,
 }
 
-impl Handler for Log {
-    fn event(&mut self, event: Event<'_>) {
+/// The seed's own wording.
+impl Handler<GreetingEvent> for Log {
+    fn event(&mut self, event: GreetingEvent) {
+        self.console.line(&event);
+    }
+}
+
+#[cfg(feature = "dhcp")]
+impl Handler<DhcpEvent> for Log {
+    fn event(&mut self, event: DhcpEvent) {
+        self.console.line(&event);
+    }
+}
+
+#[cfg(feature = "get")]
+impl Handler<HttpEvent<'_>> for Log {
+    fn event(&mut self, event: HttpEvent<'_>) {
         let out = &mut self.console;
         match event {
-            #[cfg(feature = "get")]
-            Event::Http(HttpEvent::Head(head)) => {
+            HttpEvent::Head(head) => {
                 // A new response (after a redirect, the next one): its body starts afresh.
                 self.body = Body::default();
                 out.line(&head);
             }
-            #[cfg(feature = "get")]
-            Event::Http(HttpEvent::Done { status, body_len }) => {
+            HttpEvent::Done { status, body_len } => {
                 debug_assert_eq!(body_len, self.body.len);
                 out.put("http: done, status ");
                 out.decimal(u64::from(status));
@@ -344,8 +368,7 @@ impl Handler for Log {
                     self.finished = true;
                 }
             }
-            #[cfg(feature = "get")]
-            Event::Http(HttpEvent::Failed(e)) => {
+            HttpEvent::Failed(e) => {
                 out.put("http: failed: ");
                 out.line(&e);
                 #[cfg(feature = "tls")]
@@ -353,17 +376,16 @@ impl Handler for Log {
                     self.finished = true;
                 }
             }
-            #[cfg(feature = "get")]
-            Event::Http(event) => {
+            event => {
                 out.put("http: ");
                 out.line(&event);
             }
-            // The greeting server's lines are the seed's own wording.
-            event => out.line(&event),
         }
     }
+}
 
-    #[cfg(feature = "get")]
+#[cfg(feature = "get")]
+impl BodySink for Log {
     fn body(&mut self, chunk: &[u8]) -> Result<(), SinkError> {
         self.body.len += chunk.len() as u64;
         self.body.hash.update(chunk);

@@ -11,11 +11,11 @@ use anyhow::{anyhow, bail, Result};
 use managed::ManagedSlice;
 use smoltcp::iface::SocketStorage;
 use smoltcp::time::Duration;
-use tcplink::app::App;
+use tcplink::dhcp::Dhcp;
 use tcplink::greeting::{GreetingConfig, GreetingServer};
-use tcplink::http::{HttpClient, HttpConfig, HttpStorage, Secure};
-use tcplink::stack::{Stack, StackConfig, TcpBuffers};
+use tcplink::http::{HttpClient, HttpConfig, HttpError, HttpStorage, Secure};
 use tcplink::tls::{TlsLayer, TlsStorage};
+use tcplink::{App, Stack, StackConfig, TcpBuffers};
 
 use crate::addresses::Ipv6Addresses;
 use crate::cli::{
@@ -142,14 +142,16 @@ fn run_on<const N: usize>(node: &mut Node, plan: &Plan<'_>) -> Result<ExitCode> 
         client
     });
 
-    let mut app = App::new(stack).with_greeting(greeting).with_http(http);
-    if net.dhcp {
-        app = app.with_dhcp();
-    }
+    // DHCP first: a lease reaches the GET in the same poll.
+    let dhcp = net.dhcp.then(|| Dhcp::new(&mut stack));
+    let mut app = App::new(stack, (dhcp, greeting, http));
 
     let fetch = match plan.fetch {
         Some((url, args)) => {
-            app.get(url, now)
+            let (_, _, http) = app.services_mut();
+            http.as_mut()
+                .ok_or(HttpError::NoClient)
+                .and_then(|client| client.get(url, now))
                 .map_err(|e| anyhow!("GET {}: {e}", shown_url(url)))?;
             let download = match &args.output {
                 Some(path) if path.as_os_str() == "-" => Download::stdout(),

@@ -10,8 +10,8 @@ use std::time::{Duration as StdDuration, SystemTime, UNIX_EPOCH};
 use anyhow::{anyhow, Context, Result};
 use smoltcp::phy::{PcapMode, PcapWriter};
 use smoltcp::time::{Duration, Instant};
-use tcplink::app::{App, Handler, Service};
-use tcplink::stack::Stack;
+use tcplink::time::earliest;
+use tcplink::{App, Service, Stack};
 
 use crate::pcap::{Fault, Recorder};
 use crate::shutdown::Shutdown;
@@ -56,7 +56,7 @@ impl Clock {
 }
 
 /// The platform side of a run: it receives the core's events and says when the run is over.
-pub trait Session: Handler {
+pub trait Session {
     /// `Some(result)` ends the run: finished, or failed (stdout closed, fetch failed...).
     fn outcome(&mut self, now: Instant) -> Option<Result<()>>;
 
@@ -125,10 +125,10 @@ impl Node {
     }
 
     /// Runs `app` until `session` ends the run, a signal arrives, or the TAP fails.
-    pub fn run<G: Service, H: Service>(
+    pub fn run<S: Service<C>, C: Session>(
         &mut self,
-        app: &mut App<'_, G, H>,
-        session: &mut impl Session,
+        app: &mut App<'_, S>,
+        session: &mut C,
     ) -> Result<Stop> {
         loop {
             let now = self.clock.now();
@@ -153,10 +153,10 @@ impl Node {
     /// Keeps the stack running until every connection has finished closing (or until `end`),
     /// so what the end of a session queued (a FIN, the ACK of the server's FIN, an RST)
     /// reaches the wire before the device disappears.
-    fn linger<G: Service, H: Service>(
+    fn linger<S: Service<C>, C: Session>(
         &mut self,
-        app: &mut App<'_, G, H>,
-        session: &mut impl Session,
+        app: &mut App<'_, S>,
+        session: &mut C,
         end: Instant,
     ) -> Result<()> {
         linger_until(
@@ -213,13 +213,13 @@ fn linger_until(node: &mut impl Linger, end: Instant) -> Result<()> {
 }
 
 /// The loop's parts while lingering.
-struct Lingering<'n, 'a, 's, G: Service, H: Service, S: Session> {
+struct Lingering<'n, 'a, 's, S: Service<C>, C: Session> {
     node: &'n mut Node,
-    app: &'n mut App<'a, G, H>,
-    session: &'s mut S,
+    app: &'n mut App<'a, S>,
+    session: &'s mut C,
 }
 
-impl<G: Service, H: Service, S: Session> Linger for Lingering<'_, '_, '_, G, H, S> {
+impl<S: Service<C>, C: Session> Linger for Lingering<'_, '_, '_, S, C> {
     fn now(&self) -> Instant {
         self.node.clock.now()
     }
@@ -247,15 +247,6 @@ impl<G: Service, H: Service, S: Session> Linger for Lingering<'_, '_, '_, G, H, 
 fn until(now: Instant, at: Instant) -> StdDuration {
     let micros = at.total_micros().saturating_sub(now.total_micros());
     StdDuration::from_micros(u64::try_from(micros).unwrap_or(0))
-}
-
-/// The earlier of two optional deadlines.
-fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, None) => a,
-        (None, b) => b,
-    }
 }
 
 #[cfg(test)]
@@ -329,13 +320,5 @@ mod tests {
         linger_until(&mut session, Instant::from_millis(1_500)).unwrap();
         assert_eq!(session.now, Instant::from_millis(1_500));
         assert!(!session.acked);
-    }
-
-    #[test]
-    fn earliest_deadline_wins() {
-        let (a, b) = (Instant::from_millis(1), Instant::from_millis(2));
-        assert_eq!(earliest(Some(b), Some(a)), Some(a));
-        assert_eq!(earliest(None, Some(b)), Some(b));
-        assert_eq!(earliest(None, None), None);
     }
 }

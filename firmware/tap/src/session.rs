@@ -9,9 +9,10 @@ use std::io::Write;
 
 use anyhow::{anyhow, Error, Result};
 use smoltcp::time::{Duration, Instant};
-use tcplink::app::{Event, Handler, SinkError};
-use tcplink::http::{HttpError, HttpEvent};
-use tcplink::stack::Stack;
+use tcplink::dhcp::DhcpEvent;
+use tcplink::greeting::GreetingEvent;
+use tcplink::http::{BodySink, HttpError, HttpEvent, SinkError};
+use tcplink::{Handler, Stack};
 
 use crate::addresses::Ipv6Addresses;
 use crate::download::Download;
@@ -122,9 +123,6 @@ impl Console {
             return;
         };
         match event {
-            HttpEvent::Resolved { .. }
-            | HttpEvent::Connected { .. }
-            | HttpEvent::Redirect { .. } => log::info!("{event}"),
             HttpEvent::Head(head) => {
                 // The header block as text, as the seed prints it, but with the terminal's
                 // line endings (the wire's CRLF would put a stray CR in every line of a pipe),
@@ -184,20 +182,36 @@ impl Console {
                     None => fetch.failed(error),
                 }
             }
+            // Resolved, Connected, Redirect: progress, for the log.
+            _ => log::info!("{event}"),
         }
     }
 }
 
-impl Handler for Console {
-    fn event(&mut self, event: Event<'_>) {
+/// The seed's server log lines.
+impl Handler<GreetingEvent> for Console {
+    fn event(&mut self, event: GreetingEvent) {
         log::debug!("{event:?}");
-        match event {
-            Event::Greeting(event) => self.out.event(&event),
-            Event::Dhcp(event) => self.out.event(&event),
-            Event::Http(event) => self.http(event),
-        }
+        self.out.event(&event);
     }
+}
 
+/// Leases, as a line each.
+impl Handler<DhcpEvent> for Console {
+    fn event(&mut self, event: DhcpEvent) {
+        log::debug!("{event:?}");
+        self.out.event(&event);
+    }
+}
+
+impl Handler<HttpEvent<'_>> for Console {
+    fn event(&mut self, event: HttpEvent<'_>) {
+        log::debug!("{event:?}");
+        self.http(event);
+    }
+}
+
+impl BodySink for Console {
     fn body(&mut self, chunk: &[u8]) -> Result<(), SinkError> {
         // Refusing the data also cancels a GET this side already gave up on (timeout).
         let download = self.fetch.as_mut().and_then(|f| f.download.as_mut());

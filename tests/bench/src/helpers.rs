@@ -193,18 +193,19 @@ struct Counter {
     done: Option<Result<u64, String>>,
 }
 
-impl tcplink::app::Handler for Counter {
-    fn event(&mut self, event: tcplink::app::Event<'_>) {
-        use tcplink::app::Event;
+impl tcplink::Handler<tcplink::http::HttpEvent<'_>> for Counter {
+    fn event(&mut self, event: tcplink::http::HttpEvent<'_>) {
         use tcplink::http::HttpEvent;
         match event {
-            Event::Http(HttpEvent::Done { body_len, .. }) => self.done = Some(Ok(body_len)),
-            Event::Http(HttpEvent::Failed(e)) => self.done = Some(Err(e.to_string())),
+            HttpEvent::Done { body_len, .. } => self.done = Some(Ok(body_len)),
+            HttpEvent::Failed(e) => self.done = Some(Err(e.to_string())),
             _ => {}
         }
     }
+}
 
-    fn body(&mut self, chunk: &[u8]) -> Result<(), tcplink::app::SinkError> {
+impl tcplink::http::BodySink for Counter {
+    fn body(&mut self, chunk: &[u8]) -> Result<(), tcplink::http::SinkError> {
         self.body += chunk.len() as u64;
         Ok(())
     }
@@ -237,9 +238,8 @@ fn tcplink_rx_with<const RX: usize>(
     url: &str,
     limit: Duration,
 ) -> Result<RxReport, String> {
-    use tcplink::app::App;
     use tcplink::http::{HttpClient, HttpConfig, HttpStorage};
-    use tcplink::stack::{Stack, StackConfig};
+    use tcplink::{App, Stack, StackConfig};
 
     let mut device =
         TunTapInterface::new(tap, Medium::Ethernet).map_err(|e| format!("TAP {tap}: {e}"))?;
@@ -259,8 +259,10 @@ fn tcplink_rx_with<const RX: usize>(
     // The head and URL sizes tcplink-tap uses (the core's defaults).
     let client: HttpClient<4096, 256> =
         HttpClient::new(HttpConfig::default(), &mut stack, http_storage, &[]);
-    let mut app = App::new(stack).with_http(client);
-    app.get(url, now()).map_err(|e| format!("GET {url}: {e}"))?;
+    let mut app = App::new(stack, client);
+    app.services_mut()
+        .get(url, now())
+        .map_err(|e| format!("GET {url}: {e}"))?;
     let mut counter = Counter::default();
     let t0 = StdInstant::now();
     let mut polls = 0u64;

@@ -72,18 +72,11 @@ impl<D: Device> TwoStacks<D> {
         let mut device = Stack::new(&dcfg, &mut device_port, socket_slots(), now);
         let mut peer = Stack::new(&pcfg, &mut peer_port, socket_slots(), now);
         let rx = peer.add_tcp(buffers());
-        peer.sockets
-            .get_mut::<tcp::Socket>(rx)
-            .listen(PORT)
-            .expect("listen");
+        peer.tcp(rx).listen(PORT).expect("listen");
         let tx = device.add_tcp(buffers());
         let local = device.ephemeral_port();
         let remote = IpEndpoint::new(IpAddress::v4(10, 0, 0, 1), PORT);
-        device
-            .sockets
-            .get_mut::<tcp::Socket>(tx)
-            .connect(device.iface.context(), remote, local)
-            .expect("connect");
+        device.connect(tx, remote, local).expect("connect");
         Self {
             device,
             device_port,
@@ -106,10 +99,10 @@ impl<D: Device> Rig for TwoStacks<D> {
         self.peer.poll(now, &mut self.peer_port);
     }
     fn sender(&mut self) -> &mut tcp::Socket<'static> {
-        self.device.sockets.get_mut(self.tx)
+        self.device.tcp(self.tx)
     }
     fn receiver(&mut self) -> &mut tcp::Socket<'static> {
-        self.peer.sockets.get_mut(self.rx)
+        self.peer.tcp(self.rx)
     }
     fn frames(&self) -> (u64, u64) {
         (self.counts)()

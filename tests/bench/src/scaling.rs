@@ -13,9 +13,10 @@ use managed::ManagedSlice;
 use serde::Serialize;
 use smoltcp::iface::SocketStorage;
 use smoltcp::time::{Duration, Instant};
-use tcplink::app::{App, Event};
+use tcplink::greeting::GreetingEvent;
 use tcplink::greeting::{GreetingConfig, GreetingServer};
 use tcplink::stack::{Stack, StackConfig, TcpBuffers};
+use tcplink::App;
 use tcplink_testkit::{leak, new_link, socket_storage, Client, Peer, SimLink, SimPort, Step};
 use tcplink_testkit::{DEVICE_IP, DEVICE_MAC, GREETING_RX, GREETING_TX};
 
@@ -81,7 +82,7 @@ impl<const N: usize> Rig<N> {
             buffers,
         );
         Self {
-            app: App::new(stack).with_greeting(server),
+            app: App::new(stack, server),
             port,
             peer: Peer::new(link, peer_sockets, now),
             link,
@@ -98,7 +99,9 @@ impl<const N: usize> Rig<N> {
             let t0 = StdInstant::now();
             let next_d = self
                 .app
-                .poll(self.now, &mut self.port, &mut |_: Event| events += 1);
+                .poll(self.now, &mut self.port, &mut |_: GreetingEvent| {
+                    events += 1
+                });
             device_time += t0.elapsed();
             let next_p = self.peer.poll(self.now);
             if until(self) {
@@ -116,7 +119,7 @@ impl<const N: usize> Rig<N> {
     /// ns per `App::poll` at a fixed instant with nothing arriving, over `batches` batches
     /// of about `batch` of wall time each.
     fn poll_cost(&mut self, batches: usize, batch: StdDuration) -> Vec<f64> {
-        let mut sink = |_: Event| {};
+        let mut sink = |_: GreetingEvent| {};
         // Calibrate the batch length.
         let t0 = StdInstant::now();
         for _ in 0..100 {
@@ -158,7 +161,9 @@ pub fn steady(clients: usize, sessions: usize) -> Result<(f64, f64), String> {
             started += 1;
         }
         let t0 = StdInstant::now();
-        let next_d = rig.app.poll(rig.now, &mut rig.port, &mut |_: Event| {});
+        let next_d = rig
+            .app
+            .poll(rig.now, &mut rig.port, &mut |_: GreetingEvent| {});
         device_time += t0.elapsed();
         let next_p = rig.peer.poll(rig.now);
         if rig.link.in_flight() == 0 {
@@ -194,7 +199,7 @@ fn point<const N: usize>(
         let server = smoltcp::wire::IpEndpoint::new(DEVICE_IP.into(), 9999);
         rig.peer.connect(server, client, rig.now);
     }
-    rig.run(|r| r.app.greeting().active() == N && r.link.in_flight() == 0)?;
+    rig.run(|r| r.app.services().active() == N && r.link.in_flight() == 0)?;
     let connected = rig.poll_cost(batches, batch);
 
     // Full seed sessions on every socket at once, `rounds` times on fresh rigs.

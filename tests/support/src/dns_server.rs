@@ -45,7 +45,7 @@ impl DnsServer {
         let mut socket = udp::Socket::new(rx, tx);
         socket.bind(53).expect("bind 53");
         Self {
-            handle: stack.sockets.add(socket),
+            handle: stack.add_socket(socket),
             records: HashMap::new(),
             records_v6: HashMap::new(),
             silent: false,
@@ -64,7 +64,7 @@ impl DnsServer {
 
     /// Answers every query that has arrived.
     pub fn poll(&mut self, stack: &mut Stack<'static>) {
-        let socket = stack.sockets.get_mut::<udp::Socket>(self.handle);
+        let socket = stack.sockets_mut().get_mut::<udp::Socket>(self.handle);
         while let Ok((query, meta)) = socket.recv() {
             let query = query.to_vec();
             let Some((name, qtype, question_end)) = question(&query) else {

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use smoltcp::iface::SocketHandle;
-use smoltcp::socket::tcp::{self, State};
+use smoltcp::socket::tcp::State;
 use smoltcp::time::{Duration, Instant};
 
 use tcplink::stack::Stack;
@@ -133,7 +133,7 @@ impl HttpServer {
         let conns = (0..sockets)
             .map(|_| {
                 let handle = stack.add_tcp(leak(tcplink::stack::TcpBuffers::<65536, 65536>::new()));
-                let socket = stack.sockets.get_mut::<tcp::Socket>(handle);
+                let socket = stack.tcp(handle);
                 socket.set_nagle_enabled(false);
                 socket.listen(port).expect("listen");
                 Conn {
@@ -163,7 +163,7 @@ impl HttpServer {
     pub fn poll(&mut self, stack: &mut Stack<'static>, now: Instant) -> Option<Instant> {
         let mut next = None;
         for conn in &mut self.conns {
-            let socket = stack.sockets.get_mut::<tcp::Socket>(conn.handle);
+            let socket = stack.tcp(conn.handle);
             if matches!(socket.state(), State::Closed | State::TimeWait) && conn.response.is_some()
             {
                 // Ready for the next client.

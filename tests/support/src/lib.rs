@@ -29,15 +29,17 @@ pub use tls_server::{Forgery, TlsBehaviour, TlsServer};
 use managed::ManagedSlice;
 use sha2::{Digest, Sha256};
 use smoltcp::iface::{SocketHandle, SocketStorage};
-use smoltcp::socket::tcp;
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{IpAddress, IpEndpoint, Ipv4Address, Ipv6Address};
-use tcplink::app::{App, DhcpEvent, Event, SinkError};
+use tcplink::dhcp::DhcpEvent;
 use tcplink::greeting::{GreetingConfig, GreetingEvent, GreetingServer};
-use tcplink::http::{HttpClient, HttpConfig, HttpError, HttpEvent, HttpStorage, NoTls, Secure};
+use tcplink::http::{
+    BodySink, HttpClient, HttpConfig, HttpError, HttpEvent, HttpStorage, NoTls, Secure, SinkError,
+};
 use tcplink::link::{Link, Port};
-use tcplink::stack::{Stack, StackConfig, TcpBuffers};
+pub use tcplink::time::earliest;
 use tcplink::tls::{TlsLayer, TlsStorage, UnixClock, Verify};
+use tcplink::{App, Handler, Service, Stack, StackConfig, TcpBuffers};
 
 /// The device under test: 10.0.0.2/24.
 pub const DEVICE_IP: Ipv4Address = Ipv4Address::new(10, 0, 0, 2);
@@ -121,23 +123,22 @@ pub enum Recorded {
     Dhcp(DhcpEvent),
 }
 
-impl From<Event<'_>> for Recorded {
-    fn from(event: Event<'_>) -> Self {
+impl From<HttpEvent<'_>> for Recorded {
+    fn from(event: HttpEvent<'_>) -> Self {
         match event {
-            Event::Greeting(e) => Self::Greeting(e),
-            Event::Dhcp(e) => Self::Dhcp(e),
-            Event::Http(HttpEvent::Resolved { addr }) => Self::Resolved(addr),
-            Event::Http(HttpEvent::Connected { remote }) => Self::Connected(remote),
-            Event::Http(HttpEvent::Head(head)) => Self::Head {
+            HttpEvent::Resolved { addr } => Self::Resolved(addr),
+            HttpEvent::Connected { remote } => Self::Connected(remote),
+            HttpEvent::Head(head) => Self::Head {
                 status: head.status,
                 text: head.to_string(),
             },
-            Event::Http(HttpEvent::Redirect { status, to }) => Self::Redirect {
+            HttpEvent::Redirect { status, to } => Self::Redirect {
                 status,
                 to: to.to_string(),
             },
-            Event::Http(HttpEvent::Done { status, body_len }) => Self::Done { status, body_len },
-            Event::Http(HttpEvent::Failed(error)) => Self::Failed(error),
+            HttpEvent::Done { status, body_len } => Self::Done { status, body_len },
+            HttpEvent::Failed(error) => Self::Failed(error),
+            other => panic!("an HTTP event the test kit does not know: {other}"),
         }
     }
 }
@@ -192,11 +193,25 @@ impl Events {
     }
 }
 
-impl tcplink::app::Handler for Events {
-    fn event(&mut self, event: Event<'_>) {
+impl Handler<GreetingEvent> for Events {
+    fn event(&mut self, event: GreetingEvent) {
+        self.list.push((self.now, Recorded::Greeting(event)));
+    }
+}
+
+impl Handler<HttpEvent<'_>> for Events {
+    fn event(&mut self, event: HttpEvent<'_>) {
         self.list.push((self.now, event.into()));
     }
+}
 
+impl Handler<DhcpEvent> for Events {
+    fn event(&mut self, event: DhcpEvent) {
+        self.list.push((self.now, Recorded::Dhcp(event)));
+    }
+}
+
+impl BodySink for Events {
     fn body(&mut self, chunk: &[u8]) -> Result<(), SinkError> {
         if self
             .body_limit
@@ -311,18 +326,30 @@ impl Peer {
         } else {
             self.stack.add_tcp(leak(TcpBuffers::<16384, 16384>::new()))
         };
-        let socket = self.stack.sockets.get_mut::<tcp::Socket>(handle);
         // Acknowledge at once, as a desktop stack does at the end of a connection, so the
         // device sees the last ACK of one session and the next SYN in the same burst.
-        socket.set_ack_delay(None);
+        self.stack.tcp(handle).set_ack_delay(None);
         let local = self.next_port;
         self.next_port = self.next_port.wrapping_add(1).max(49152);
-        socket
-            .connect(self.stack.iface.context(), remote, local)
+        self.stack
+            .connect(handle, remote, local)
             .expect("connect on a fresh socket");
         client.started_at = now;
         client.local_port = local;
         self.clients.push((handle, client));
+        self.clients.len() - 1
+    }
+
+    /// Starts a plain TCP server on `port` that runs `script` with the first client that
+    /// connects (one connection, like `nc -l`); returns its index among the clients.
+    pub fn listen(&mut self, port: u16, mut script: Client, now: Instant) -> usize {
+        let handle = self.stack.add_tcp(leak(TcpBuffers::<16384, 16384>::new()));
+        let socket = self.stack.tcp(handle);
+        socket.set_ack_delay(None);
+        socket.listen(port).expect("listen on a fresh socket");
+        script.started_at = now;
+        script.local_port = port;
+        self.clients.push((handle, script));
         self.clients.len() - 1
     }
 
@@ -341,8 +368,7 @@ impl Peer {
         self.stack.poll(now, &mut self.port);
         let mut next = None;
         for (handle, client) in &mut self.clients {
-            let socket = self.stack.sockets.get_mut::<tcp::Socket>(*handle);
-            client.drive(socket, now);
+            client.drive(self.stack.tcp(*handle), now);
             next = earliest(next, client.wake_at());
         }
         for server in &mut self.http {
@@ -354,8 +380,7 @@ impl Peer {
         if let Some(dns) = &mut self.dns {
             dns.poll(&mut self.stack);
         }
-        self.stack.poll(now, &mut self.port);
-        earliest(next, self.stack.poll_at(now))
+        earliest(next, self.stack.poll(now, &mut self.port))
     }
 }
 
@@ -470,25 +495,34 @@ pub const HTTP_HEADERS: usize = 128;
 /// The device's GET client, with a TLS layer when the setup asks for one.
 pub type DeviceHttp = HttpClient<HTTP_HEAD, HTTP_URL, HTTP_HEADERS, &'static mut dyn Secure>;
 
-/// The device's app: a greeting server on `N` sockets and a GET client, each optional.
-pub type DeviceApp<const N: usize> = App<'static, Option<GreetingServer<N>>, Option<DeviceHttp>>;
+/// The device's services: a greeting server on `N` sockets and a GET client, each optional.
+pub type DeviceServices<const N: usize> = (Option<GreetingServer<N>>, Option<DeviceHttp>);
+/// The device's app.
+pub type DeviceApp<const N: usize> = App<'static, DeviceServices<N>>;
 
-/// The device under test: the tcplink [`App`] on end 0 of the link.
-pub struct Device<const N: usize> {
+/// A device under test: an [`App`] running services `S` on end 0 of the link.
+pub struct Node<S> {
     /// The app under test.
-    pub app: DeviceApp<N>,
+    pub app: App<'static, S>,
     /// Its network interface; change its fault settings to break the link mid-run.
     pub port: FaultyPort,
     /// What the reordering/duplicating stage did.
     pub fault_stats: &'static std::cell::Cell<FaultStats>,
 }
 
-impl<const N: usize> Device<N> {
-    /// A device at [`DEVICE_IP`] running what `setup` says (greeting on `N` sockets).
-    pub fn new(link: &'static SimLink, setup: &DeviceSetup, now: Instant) -> Self {
+impl<S> Node<S> {
+    /// A device at [`DEVICE_IP`] (and [`DEVICE_IP6`], SLAAC, faults as `setup` says) whose
+    /// services `build` adds to its stack. The stack's socket set grows as sockets join, as
+    /// tcplink-tap's does, and has room to park `park` sockets.
+    pub fn build(
+        link: &'static SimLink,
+        setup: &DeviceSetup,
+        park: usize,
+        now: Instant,
+        build: impl FnOnce(&mut Stack<'static>) -> S,
+    ) -> Self {
         let (mut port, fault_stats) = faulty(link.port(0), setup.faults);
-        // A set that grows as sockets join it, as tcplink-tap's does.
-        let storage = ManagedSlice::Owned(Vec::with_capacity(N + 4));
+        let storage = ManagedSlice::Owned(Vec::with_capacity(park + 4));
         let mut stack_config =
             StackConfig::new(DEVICE_MAC, DEVICE_IP.octets(), 24).with_seed(0x5eed_0002);
         if setup.ipv6 {
@@ -497,115 +531,103 @@ impl<const N: usize> Device<N> {
         if setup.slaac {
             stack_config = stack_config.with_slaac();
         }
-        // Room to park every greeting socket, as tcplink-tap gives (spare ones are parked).
         let mut stack =
-            Stack::new(&stack_config, &mut port, storage, now).with_parking(socket_storage(N));
-        let greeting = setup.greeting.map(|config| {
-            let buffers = leak([const { TcpBuffers::<GREETING_RX, GREETING_TX>::new() }; N]);
-            GreetingServer::<N>::new(config, &mut stack, buffers)
-        });
-        let http = setup.http.map(|config| {
-            let storage = leak(HttpStorage::<HTTP_RX, HTTP_TX>::new());
-            let secure: &'static mut dyn Secure = match &setup.tls {
-                Some(tls) => tls_layer(tls),
-                None => leak(NoTls),
-            };
-            HttpClient::new(config, &mut stack, storage, &setup.dns).with_secure(secure)
-        });
-        let app = App::new(stack).with_greeting(greeting).with_http(http);
+            Stack::new(&stack_config, &mut port, storage, now).with_parking(socket_storage(park));
+        let services = build(&mut stack);
         Self {
-            app,
+            app: App::new(stack, services),
             port,
             fault_stats,
         }
     }
 }
 
-/// A device, a peer, a link between them, and a simulated clock.
-pub struct Sim<const N: usize> {
+/// The seed's device: a greeting server on `N` sockets and a GET client, as `setup` says.
+pub type Device<const N: usize> = Node<DeviceServices<N>>;
+
+impl<const N: usize> Device<N> {
+    /// A device at [`DEVICE_IP`] running what `setup` says (greeting on `N` sockets).
+    pub fn new(link: &'static SimLink, setup: &DeviceSetup, now: Instant) -> Self {
+        // Room to park every greeting socket, as tcplink-tap gives (spare ones are parked).
+        Node::build(link, setup, N, now, |stack| {
+            let greeting = setup.greeting.map(|config| {
+                let buffers = leak([const { TcpBuffers::<GREETING_RX, GREETING_TX>::new() }; N]);
+                GreetingServer::<N>::new(config, stack, buffers)
+            });
+            let http = setup.http.map(|config| {
+                let storage = leak(HttpStorage::<HTTP_RX, HTTP_TX>::new());
+                let secure: &'static mut dyn Secure = match &setup.tls {
+                    Some(tls) => tls_layer(tls),
+                    None => leak(NoTls),
+                };
+                HttpClient::new(config, stack, storage, &setup.dns).with_secure(secure)
+            });
+            (greeting, http)
+        })
+    }
+}
+
+/// A device handler the harness tells the simulated time before each poll, so it can
+/// stamp what it records (the default ignores it).
+pub trait Observer {
+    /// The simulated time of the poll about to run.
+    fn now(&mut self, now: Instant) {
+        let _ = now;
+    }
+}
+
+impl Observer for Events {
+    fn now(&mut self, now: Instant) {
+        self.now = now;
+    }
+}
+
+impl Observer for tcplink::Ignore {}
+
+/// A device running services `S` that report to `H`, a peer, a link between them, and a
+/// simulated clock: the harness for any composition of services.
+pub struct Net<S, H> {
     /// Simulated time now.
     pub now: Instant,
     /// The link between device and peer.
     pub link: &'static SimLink,
-    /// The device under test (boxed: its GET client's buffers are too big to move around
-    /// a test thread's stack).
-    pub device: Box<Device<N>>,
+    /// The device under test (boxed: a GET client's buffers are too big to move around a
+    /// test thread's stack).
+    pub device: Box<Node<S>>,
     /// The peer host.
     pub peer: Peer,
-    /// What the device reported.
-    pub events: Events,
+    /// What the device reported: the platform's handler.
+    pub events: H,
     /// The device address clients connect to ([`DEVICE_IP`] unless changed).
     pub device_addr: IpAddress,
 }
 
-impl<const N: usize> Sim<N> {
-    /// A device running `setup`, and a peer with room for `sockets` sockets.
-    pub fn new(setup: &DeviceSetup, sockets: usize) -> Self {
-        let link = new_link();
+/// The seed's simulation: the [`Device`] (greeting + GET) and a peer.
+pub type Sim<const N: usize> = Net<DeviceServices<N>, Events>;
+
+impl<S: Service<H>, H: Observer> Net<S, H> {
+    /// `device` on `link`, reporting to `events`, and a peer with room for `sockets`.
+    pub fn with_device(link: &'static SimLink, device: Node<S>, events: H, sockets: usize) -> Self {
         let now = Instant::ZERO;
         Self {
             now,
             link,
-            device: Box::new(Device::new(link, setup, now)),
+            device: Box::new(device),
             peer: Peer::new(link, sockets, now),
-            events: Events::default(),
+            events,
             device_addr: DEVICE_IP.into(),
         }
     }
 
-    /// A greeting server with `config` on `N` sockets reached over IPv6 at [`DEVICE_IP6`],
-    /// and a peer with room for `clients`.
-    pub fn greeting_v6(config: GreetingConfig, clients: usize) -> Self {
-        let setup = DeviceSetup {
-            greeting: Some(config),
-            ipv6: true,
-            ..DeviceSetup::default()
-        };
-        let mut sim = Self::new(&setup, clients);
-        sim.device_addr = DEVICE_IP6.into();
-        sim
-    }
-
-    /// A greeting server with `config` on `N` sockets, and a peer with room for `clients`.
-    pub fn greeting(config: GreetingConfig, clients: usize) -> Self {
-        let setup = DeviceSetup {
-            greeting: Some(config),
-            ..DeviceSetup::default()
-        };
-        Self::new(&setup, clients)
-    }
-
-    /// Starts a GET on the device.
-    pub fn get(&mut self, url: &str) -> Result<(), HttpError> {
-        self.device.app.get(url, self.now)
-    }
-
-    /// Runs until the GET ends (or `limit` passes); returns its outcome.
-    pub fn run_get(&mut self, limit: Duration) -> Option<Result<(u16, u64), HttpError>> {
-        self.run_until(limit, |sim| sim.events.http_outcome().is_some());
-        self.events.http_outcome()
-    }
-
-    /// The device's greeting endpoint.
-    pub fn server(&self) -> IpEndpoint {
-        let port = self
-            .device
-            .app
-            .greeting()
-            .as_ref()
-            .map_or(9999, |s| s.config().port);
-        IpEndpoint::new(self.device_addr, port)
-    }
-
-    /// Starts a client against the device's greeting server; returns its index.
-    pub fn start(&mut self, client: Client) -> usize {
-        let server = self.server();
-        self.peer.connect(server, client, self.now)
+    /// Starts a scripted client against `port` of the device; returns its index.
+    pub fn connect(&mut self, port: u16, client: Client) -> usize {
+        let remote = IpEndpoint::new(self.device_addr, port);
+        self.peer.connect(remote, client, self.now)
     }
 
     /// One round at the current time; returns the earliest deadline of either side.
     pub fn step(&mut self) -> Option<Instant> {
-        self.events.now = self.now;
+        self.events.now(self.now);
         let device = self
             .device
             .app
@@ -649,6 +671,85 @@ impl<const N: usize> Sim<N> {
             self.peer.clients.iter().map(|(_, c)| c).collect::<Vec<_>>()
         );
     }
+}
+
+impl<const N: usize> Sim<N> {
+    /// A device running `setup`, and a peer with room for `sockets` sockets.
+    pub fn new(setup: &DeviceSetup, sockets: usize) -> Self {
+        let link = new_link();
+        let device = Device::new(link, setup, Instant::ZERO);
+        Self::with_device(link, device, Events::default(), sockets)
+    }
+
+    /// A greeting server with `config` on `N` sockets reached over IPv6 at [`DEVICE_IP6`],
+    /// and a peer with room for `clients`.
+    pub fn greeting_v6(config: GreetingConfig, clients: usize) -> Self {
+        let setup = DeviceSetup {
+            greeting: Some(config),
+            ipv6: true,
+            ..DeviceSetup::default()
+        };
+        let mut sim = Self::new(&setup, clients);
+        sim.device_addr = DEVICE_IP6.into();
+        sim
+    }
+
+    /// A greeting server with `config` on `N` sockets, and a peer with room for `clients`.
+    pub fn greeting(config: GreetingConfig, clients: usize) -> Self {
+        let setup = DeviceSetup {
+            greeting: Some(config),
+            ..DeviceSetup::default()
+        };
+        Self::new(&setup, clients)
+    }
+
+    /// Starts a GET on the device.
+    pub fn get(&mut self, url: &str) -> Result<(), HttpError> {
+        let now = self.now;
+        self.http_mut().ok_or(HttpError::NoClient)?.get(url, now)
+    }
+
+    /// The device's greeting server.
+    ///
+    /// # Panics
+    /// If the setup had none.
+    pub fn greeting_server(&self) -> &GreetingServer<N> {
+        self.device
+            .app
+            .services()
+            .0
+            .as_ref()
+            .expect("a greeting server")
+    }
+
+    /// The device's GET client, if the setup has one.
+    pub fn http_mut(&mut self) -> Option<&mut DeviceHttp> {
+        self.device.app.services_mut().1.as_mut()
+    }
+
+    /// Runs until the GET ends (or `limit` passes); returns its outcome.
+    pub fn run_get(&mut self, limit: Duration) -> Option<Result<(u16, u64), HttpError>> {
+        self.run_until(limit, |sim| sim.events.http_outcome().is_some());
+        self.events.http_outcome()
+    }
+
+    /// The device's greeting endpoint.
+    pub fn server(&self) -> IpEndpoint {
+        let port = self
+            .device
+            .app
+            .services()
+            .0
+            .as_ref()
+            .map_or(9999, |s| s.config().port);
+        IpEndpoint::new(self.device_addr, port)
+    }
+
+    /// Starts a client against the device's greeting server; returns its index.
+    pub fn start(&mut self, client: Client) -> usize {
+        let server = self.server();
+        self.peer.connect(server, client, self.now)
+    }
 
     /// The device's events, without their times.
     pub fn event_list(&self) -> Vec<Recorded> {
@@ -665,15 +766,6 @@ impl<const N: usize> Sim<N> {
                 _ => None,
             })
             .collect()
-    }
-}
-
-/// The earlier of two optional deadlines.
-pub fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, None) => a,
-        (None, b) => b,
     }
 }
 

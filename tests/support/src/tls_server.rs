@@ -170,7 +170,7 @@ impl TlsServer {
         let conns = (0..sockets)
             .map(|_| {
                 let handle = stack.add_tcp(leak(tcplink::stack::TcpBuffers::<65536, 65536>::new()));
-                let socket = stack.sockets.get_mut::<tcp::Socket>(handle);
+                let socket = stack.tcp(handle);
                 socket.set_nagle_enabled(false);
                 socket.listen(port).expect("listen");
                 Conn::new(handle)
@@ -197,7 +197,7 @@ impl TlsServer {
     /// Serves every connection.
     pub fn poll(&mut self, stack: &mut Stack<'static>, _now: Instant) {
         for conn in &mut self.conns {
-            let socket = stack.sockets.get_mut::<tcp::Socket>(conn.handle);
+            let socket = stack.tcp(conn.handle);
             if matches!(socket.state(), State::Closed | State::TimeWait) && conn.tls.is_some() {
                 // Ready for the next client.
                 *conn = Conn::new(conn.handle);
