@@ -74,7 +74,7 @@ impl<'s, S> App<'s, S> {
     }
 
     /// The stack and the services at once, for a service call that needs the stack (such
-    /// as [`HttpClient::cancel`](crate::http::HttpClient::cancel)).
+    /// as `HttpClient::cancel`).
     pub fn parts(&mut self) -> (&mut Stack<'s>, &mut S) {
         (&mut self.stack, &mut self.services)
     }

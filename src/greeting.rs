@@ -16,7 +16,7 @@
 //! smoltcp looks at every socket of its set several times per poll, idle ones as much as
 //! busy ones, so only a few free sockets listen ([`BACKLOG`], replaced after every received
 //! frame that one of them took a SYN with) and the other free ones are parked out of its set
-//! when the stack has room for them ([`Stack::with_parking`]).
+//! when the stack has room for them (`Stack::with_parking`).
 //!
 //! Nothing blocks: the seed's `time.sleep(1)` per message is a per-socket deadline, and an idle
 //! client is cut off after [`GreetingConfig::idle_timeout`], so slow or dead peers cannot hold
@@ -215,12 +215,12 @@ const OPEN: usize = 3;
 const CLOSING: usize = 4;
 const FINISHING: usize = 5;
 
-/// Most sockets listening at once. Each takes one SYN, and [`GreetingServer::relisten`],
-/// run after every received frame, puts another one in its place, so a burst of SYNs in one
+/// Most sockets listening at once. Each takes one SYN, and the server's
+/// [`Service::after_frame`], run after every received frame, puts another one in its place, so a burst of SYNs in one
 /// batch of frames still finds a listener for each client that may be served; more
 /// listeners would only lengthen smoltcp's walks over every socket (a listener costs as much
-/// there as a connection). A caller that only runs [`GreetingServer::service`] accepts up to
-/// this many clients per call.
+/// there as a connection). A caller that never runs `after_frame` accepts up to this many
+/// clients per poll.
 pub const BACKLOG: usize = 4;
 
 /// How many slots are in each of the six states, by [`Slot::kind`]. Kept up to date with every change of
@@ -252,7 +252,7 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
 
     /// Adds `N` sockets to `stack`, one per element of `buffers`; up to [`BACKLOG`] of them
     /// listen, and the others are parked if the stack has room (see
-    /// [`Stack::with_parking`]).
+    /// `Stack::with_parking`).
     ///
     /// Replies stream, so a transmit buffer of a few hundred bytes serves messages of any
     /// length; it must hold `Welcome` (checked at compile time). A read stays in the receive
@@ -589,7 +589,7 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
     /// while clients may still be served; only when no spare socket is left for that, frees
     /// (and parks) the sockets whose connections have just finished closing. Runs between
     /// received frames (see [`Service::after_frame`]): with spare sockets left it looks at the
-    /// listeners alone, and [`GreetingServer::service`] frees closed sockets after the
+    /// listeners alone, and `serve` frees closed sockets after the
     /// frames.
     ///
     /// Returns true if a socket in TIME-WAIT still has to send the ACK of its client's FIN:

@@ -1,33 +1,75 @@
-//! tcplink: the classic TCP lesson — a greeting server and an HTTP GET client — as an
-//! embedded device would run it.
+//! tcplink: a `no_std`, allocation-free TCP application stack on [smoltcp], for devices
+//! that run many services in one cooperative poll loop.
 //!
-//! The crate is `no_std` and never allocates: every buffer is a fixed array sized by const
-//! generics and handed in by the caller, sockets live in a [`managed`] slice, and time is an
-//! argument ([`smoltcp::time::Instant`]), never read from a clock. One [`app::App`] drives the
-//! smoltcp interface and every application in a single cooperative poll loop, the loop a
-//! microcontroller's `main` calls.
+//! Every buffer is a fixed array sized by const generics and handed in by the caller,
+//! sockets live in a [`managed`] slice, and time is an argument ([`smoltcp::time::Instant`]),
+//! never read from a clock. One [`App`] drives the smoltcp interface and every
+//! [`Service`] — yours and the ready-made ones — in a single call, [`App::poll`], the
+//! call a microcontroller's `main` loop makes. Each service reports its own typed events to
+//! the platform's [`Handler`].
 //!
-//! * [`stack`] — the smoltcp `Interface` plus its `SocketSet`: static IPv4, and with the
-//!   `ipv6` feature link-local, static and SLAAC IPv6 addresses.
-//! * [`neighbor`] — neighbour resolution on the wire (ARP, IPv6 neighbour discovery): early
-//!   repeats of the first request, the watched next hop.
-//! * [`greeting`] — the seed's `tcp_server.py`: `Welcome`, `Hello, X!`, `exit`.
-//! * [`dhcp`] — address, gateway and DNS server from a DHCP lease.
-//! * `discovery` — SLAAC's router discovery, watched for two flaws of smoltcp 0.14.
-//! * [`framing`] — how the greeting server cuts received bytes into messages.
-//! * [`http`] — the seed's `http_get.py`: a streaming HTTP/1.1 GET client with DNS.
-//! * [`tls`] — HTTPS: TLS 1.3 under the GET client, with strict certificate verification.
-//! * [`url`] — `http://` and `https://` URLs parsed in place.
+//! ```
+//! use smoltcp::iface::SocketStorage;
+//! use smoltcp::time::Instant;
+//! use tcplink::greeting::{GreetingConfig, GreetingEvent, GreetingServer};
+//! use tcplink::link::Link;
+//! use tcplink::{App, Stack, StackConfig, TcpBuffers};
+//!
+//! let link: Link<2, 16> = Link::new(); // an in-memory Ethernet link; a board has its driver
+//! let mut nic = link.port(0);
+//! let mut slots = [SocketStorage::EMPTY; 4];
+//! let mut buffers = [const { TcpBuffers::<1024, 256>::new() }; 4];
+//! let config = StackConfig::new([2, 0, 0, 0, 0, 2], [10, 0, 0, 2], 24);
+//! let mut stack = Stack::new(&config, &mut nic, &mut slots, Instant::ZERO);
+//! let greeting = GreetingServer::<4>::new(GreetingConfig::default(), &mut stack, &mut buffers);
+//! let mut app = App::new(stack, (greeting,)); // more services go into the tuple
+//! let mut log = |event: GreetingEvent| println!("{event}");
+//! let next = app.poll(Instant::ZERO, &mut nic, &mut log); // sleep until a frame or `next`
+//! # assert_eq!(next, None);
+//! ```
+//!
+//! (Items of a feature that is off are named without links.) The ready-made services are the classic TCP lesson's two programs and what they need on
+//! a real network:
+//!
+//! * [`greeting`] — the seed's `tcp_server.py`: `Welcome`, `Hello, X!`, `exit`, many
+//!   clients at once, refusal when full.
+//! * `http` — the seed's `http_get.py`: a streaming HTTP/1.1 GET client with DNS,
+//!   redirects, IPv4 and IPv6, and HTTPS through `tls`.
+//! * `dhcp` — address, gateway and DNS servers from a DHCP lease.
+//!
+//! The building blocks:
+//!
+//! * [`stack`] — the smoltcp `Interface` and its sockets: static IPv4, IPv6 (link-local,
+//!   static, SLAAC), the DNS servers the network gave.
+//! * [`service`] — the [`Service`] trait, the order a poll runs things in, [`Handler`].
+//! * [`listeners`] — a listener pool for your own server: backlog, refusal when full,
+//!   relisten after TIME-WAIT.
+//! * [`app`] — [`App`]: the stack and its services.
 //! * [`link`] — an in-memory Ethernet link for tests and demos: real frames, no OS.
-//! * [`text`] — the events' log lines written without `core::fmt`.
-//! * [`app`] — the poll loop that ties them together and reports [`app::Event`]s.
+//! * `url`, [`text`], [`time`] — URLs parsed in place, log lines without `core::fmt`,
+//!   deadlines.
 //!
-//! Cargo features choose what is compiled: `dhcp`, `dns`, `http`, `ipv6`, `slaac` and `tls`
-//! (all on by default). A board that only serves greetings turns them off and links TCP
-//! alone.
+//! # Features
+//!
+//! Each capability is a Cargo feature; a board turns default features off and names what it
+//! uses, so nothing else is linked.
+//!
+//! | feature | default | what it adds |
+//! | --- | --- | --- |
+//! | `ipv6` | yes | IPv6 beside IPv4: link-local and static addresses, `ping -6` |
+//! | `slaac` | yes | addresses and the IPv6 default route from router advertisements |
+//! | `dhcp` | yes | `dhcp::Dhcp`: address, gateway and DNS servers from a lease |
+//! | `dns` | yes | name resolution through smoltcp's DNS socket |
+//! | `http` | yes | `http::HttpClient` and `url` (implies `dns`) |
+//! | `tls` | yes | HTTPS: TLS 1.3 without a heap under the GET client |
+//! | `tls-web` | yes | P-384 certificates and room for an RSA leaf key (hosts) |
+//! | `parking` | yes | `Stack::with_parking`: spare sockets kept out of smoltcp's walks |
+//! | `log` | no | log through the `log` facade |
+//! | `defmt` | no | log through `defmt`, and `defmt::Format` on events |
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod app;
 #[cfg(feature = "dhcp")]

@@ -45,7 +45,8 @@ enum Slot {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Conn {
-    /// A client just connected on this slot (the first time the service sees it).
+    /// A client just connected on this slot, handshake done (the first time the service
+    /// sees it).
     Accepted,
     /// The connection goes on: read, write, or close it.
     Open,
@@ -179,11 +180,7 @@ impl<const N: usize> Listeners<N> {
     /// began or ended. Between frames (`each` is `None`) open connections are left for the
     /// service to see: only new clients and closings move. Returns true if a socket entered
     /// TIME-WAIT.
-    fn observe(
-        &mut self,
-        sockets: &mut Sockets<'_>,
-        mut each: Option<&mut Visit<'_>>,
-    ) -> bool {
+    fn observe(&mut self, sockets: &mut Sockets<'_>, mut each: Option<&mut Visit<'_>>) -> bool {
         let mut finishing = false;
         for (i, slot) in self.slots.iter_mut().enumerate() {
             if *slot == Slot::Idle
@@ -206,8 +203,10 @@ impl<const N: usize> Listeners<N> {
                 // Our FIN is out: TCP finishes the close.
                 _ => Slot::Closing,
             };
+            // Told once the handshake is done, so the service sees only usable sockets.
+            let handshaken = socket.state() != State::SynReceived;
             let next = match (each.as_mut(), next) {
-                (Some(each), Slot::Accepting) => {
+                (Some(each), Slot::Accepting) if handshaken => {
                     each(i, socket, Conn::Accepted);
                     Slot::Open
                 }

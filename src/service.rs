@@ -52,7 +52,7 @@ impl<E, F: FnMut(E)> Handler<E> for F {
 }
 
 /// A handler that drops every event: for a peer or a benchmark that only moves frames.
-/// As a [`BodySink`](crate::http::BodySink) it refuses bodies, so a GET run with it fails
+/// As an HTTP `BodySink` it refuses bodies, so a GET run with it fails
 /// instead of losing data.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Ignore;

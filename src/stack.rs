@@ -169,7 +169,7 @@ pub fn tcp_is_free(socket: &tcp::Socket) -> bool {
 
 /// The sockets of a [`Stack`]: smoltcp's [`SocketSet`] (it dereferences to it), and the
 /// room where a server's spare sockets are parked out of smoltcp's walks (see
-/// [`Stack::with_parking`]).
+/// `Stack::with_parking`).
 pub struct Sockets<'s> {
     pub(crate) set: SocketSet<'s>,
     pub(crate) parking: Parking<'s>,
@@ -258,7 +258,7 @@ pub const INGRESS_BUDGET: usize = 256;
 /// platforms) growing as sockets join. smoltcp walks every slot of the set, used or not, on
 /// each egress pass, deadline query and received frame; a growing set is as long as its
 /// busiest moment so far, which on a server with many spare sockets parked (see
-/// [`crate::parking`]) is far less than its capacity.
+/// `Stack::with_parking`) is far less than its capacity.
 pub trait SocketSlots<'s> {
     /// The slots as smoltcp's storage.
     fn into_slots(self) -> ManagedSlice<'s, SocketStorage<'s>>;
@@ -340,7 +340,7 @@ impl<'s> Stack<'s> {
     }
 
     /// Gives the stack room to park sockets that are unused for now (a server's spare
-    /// ones), so smoltcp's walks over every socket skip them; see [`crate::parking`]. Call
+    /// ones), so smoltcp's walks over every socket skip them. Call
     /// it before adding the sockets that may be parked. Needs the `parking` feature.
     #[cfg(feature = "parking")]
     pub fn with_parking(mut self, storage: &'s mut [SocketStorage<'s>]) -> Self {

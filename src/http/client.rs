@@ -406,7 +406,7 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
     }
 
     /// Abandons the running GET: the connection is reset and the next
-    /// [`service`](Self::service) reports [`HttpError::Cancelled`]. Nothing happens when idle.
+    /// poll reports [`HttpError::Cancelled`]. Nothing happens when idle.
     pub fn cancel(&mut self, stack: &mut Stack<'_>) {
         if self.is_busy() {
             self.cancelled = true;

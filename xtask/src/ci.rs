@@ -106,6 +106,11 @@ pub fn run(root: &Path) -> bool {
         .env("TCPLINK_CA_DER", root.join("tests/bench/footprint-ca.der"));
     let mut docs = root_cargo(root, &["doc", "-p", "tcplink", "--no-deps"]);
     docs.env("RUSTDOCFLAGS", "-D warnings");
+    let mut docs_bare = root_cargo(
+        root,
+        &["doc", "-p", "tcplink", "--no-deps", "--no-default-features"],
+    );
+    docs_bare.env("RUSTDOCFLAGS", "-D warnings");
     let mut size = Command::new("size");
     size.arg(BOARD_ELF).current_dir(root.join(BOARD));
     let clippy = [
@@ -141,6 +146,36 @@ pub fn run(root: &Path) -> bool {
             ),
         ),
         ("core docs (broken links fail)", docs),
+        ("core docs without default features (broken links fail)", docs_bare),
+        (
+            "porting skeleton (examples/board-skeleton) on a microcontroller target",
+            root_cargo(
+                root,
+                &[
+                    "clippy",
+                    "--manifest-path",
+                    "examples/board-skeleton/Cargo.toml",
+                    "--target",
+                    MCU,
+                    "--",
+                    "-D",
+                    "warnings",
+                ],
+            ),
+        ),
+        (
+            "fmt (porting skeleton)",
+            root_cargo(
+                root,
+                &[
+                    "fmt",
+                    "--manifest-path",
+                    "examples/board-skeleton/Cargo.toml",
+                    "--",
+                    "--check",
+                ],
+            ),
+        ),
         (
             "core on a microcontroller target",
             root_cargo(root, &["build", "-p", "tcplink", "--target", MCU]),
