@@ -24,7 +24,7 @@ use crate::cli::{
 };
 use crate::download::{default_name, Download};
 use crate::runner::{Node, Stop};
-use crate::session::{Console, Fetch};
+use crate::session::{shown_url, Console, Fetch};
 use crate::trust::Anchors;
 
 /// Largest greeting message, the seed's `recv(1024)`.
@@ -214,18 +214,6 @@ fn http_config(args: &FetchArgs) -> HttpConfig {
         ..HttpConfig::default()
     }
 }
-
-/// A URL as messages show it: cut after [`SHOWN_URL`] characters, with its length, so an
-/// over-long URL does not flood the terminal.
-pub fn shown_url(url: &str) -> String {
-    match url.char_indices().nth(SHOWN_URL) {
-        Some((cut, _)) => format!("{}... ({} bytes)", &url[..cut], url.len()),
-        None => url.to_string(),
-    }
-}
-
-/// Characters of a URL shown in a message.
-const SHOWN_URL: usize = 100;
 
 fn greeting_config(args: &ServeArgs) -> GreetingConfig {
     GreetingConfig {

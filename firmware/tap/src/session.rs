@@ -68,7 +68,7 @@ impl Fetch {
     }
 
     fn failed(&mut self, cause: impl std::fmt::Display) {
-        let error = anyhow!("GET {}: {cause}", crate::commands::shown_url(&self.url));
+        let error = anyhow!("GET {}: {cause}", shown_url(&self.url));
         self.end(Err(error));
     }
 }
@@ -269,6 +269,18 @@ impl Session for Console {
         }
     }
 }
+
+/// A URL as messages show it: cut after [`SHOWN_URL`] characters, with its length, so an
+/// over-long URL does not flood the terminal.
+pub fn shown_url(url: &str) -> String {
+    match url.char_indices().nth(SHOWN_URL) {
+        Some((cut, _)) => format!("{}... ({} bytes)", &url[..cut], url.len()),
+        None => url.to_string(),
+    }
+}
+
+/// Characters of a URL shown in a message.
+const SHOWN_URL: usize = 100;
 
 /// An error and its causes on one line.
 fn one_line(e: &Error) -> String {
