@@ -37,19 +37,13 @@ use crate::stack::{Round, Sockets, Stack};
 pub struct App<'s, S = ()> {
     stack: Stack<'s>,
     services: S,
-    /// Whether nothing was in flight at the end of the last poll.
-    quiet: bool,
 }
 
 impl<'s, S> App<'s, S> {
     /// Runs `services` on `stack`. Build each service on the stack first (it adds its
     /// sockets), then hand both over.
     pub fn new(stack: Stack<'s>, services: S) -> Self {
-        Self {
-            stack,
-            services,
-            quiet: true,
-        }
+        Self { stack, services }
     }
 
     /// The network stack, e.g. to read its addresses.
@@ -79,10 +73,14 @@ impl<'s, S> App<'s, S> {
         (&mut self.stack, &mut self.services)
     }
 
-    /// Whether, at the end of the last poll, no connection was still closing: the platform
-    /// may stop without cutting one off (e.g. after a GET, once its FIN or RST is out).
-    pub fn is_quiet(&self) -> bool {
-        self.quiet
+    /// Whether no connection is still closing: the platform may stop without cutting one
+    /// off (e.g. after a GET, once its FIN or RST is out). `H` is the handler type the app
+    /// is polled with (`app.is_quiet::<Console>()`): services are typed by what they report to.
+    pub fn is_quiet<H: ?Sized>(&self) -> bool
+    where
+        S: Service<H>,
+    {
+        self.services.is_quiet(&self.stack)
     }
 
     /// Does all work that is ready at `now`: frames in and out, every service's turn, timers
@@ -99,16 +97,14 @@ impl<'s, S> App<'s, S> {
     where
         S: Service<H>,
     {
-        let next = self.stack.run(
+        self.stack.run(
             now,
             device,
             &mut Running {
                 services: &mut self.services,
                 handler,
             },
-        );
-        self.quiet = self.services.is_quiet(&self.stack);
-        next
+        )
     }
 }
 

@@ -112,21 +112,22 @@ impl Dhcp {
         let event = match event {
             dhcpv4::Event::Configured(config) => {
                 let (address, router) = (config.address, config.router);
-                let dns = config.dns_servers.clone();
+                let dns = config.dns_servers.first().copied();
                 self.leased = true;
                 stack.set_ipv4(Some(address), router);
+                // The first server, as the event reports it (a device asks one at a time).
                 #[cfg(feature = "dns")]
-                stack.set_dns_servers(dns.iter().map(|&s| IpAddress::Ipv4(s)));
+                stack.set_dns_servers(dns.map(IpAddress::Ipv4).as_slice());
                 DhcpEvent::Configured {
                     address,
                     router,
-                    dns: dns.first().copied(),
+                    dns,
                 }
             }
             dhcpv4::Event::Deconfigured => {
                 stack.set_ipv4(None, None);
                 #[cfg(feature = "dns")]
-                stack.set_dns_servers([]);
+                stack.set_dns_servers(&[]);
                 // smoltcp reports "deconfigured" once at start; only a lost lease is news.
                 if !core::mem::replace(&mut self.leased, false) {
                     return Polled::Quiet;

@@ -39,8 +39,10 @@ use crate::stack::{tcp_is_free, Sockets, Stack, TcpBuffers};
 /// The seed's port.
 pub const DEFAULT_PORT: u16 = 9999;
 
-/// How the greeting server behaves.
+/// How the greeting server behaves: start from `GreetingConfig::default()` and change what
+/// differs with the `with_*` methods (or assign the fields).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct GreetingConfig {
     /// TCP port to listen on.
     pub port: u16,
@@ -53,6 +55,32 @@ pub struct GreetingConfig {
     /// once (at least one), and up to `reserve` closings in progress cost no client its
     /// service.
     pub reserve: usize,
+}
+
+impl GreetingConfig {
+    /// The same with `port` set (the TCP port).
+    pub const fn with_port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// The same with `reply_delay` set (the wait before each answer).
+    pub const fn with_reply_delay(mut self, reply_delay: Duration) -> Self {
+        self.reply_delay = reply_delay;
+        self
+    }
+
+    /// The same with `idle_timeout` set (silence before a client is cut off).
+    pub const fn with_idle_timeout(mut self, idle_timeout: Duration) -> Self {
+        self.idle_timeout = idle_timeout;
+        self
+    }
+
+    /// The same with `reserve` set (sockets kept for closing connections).
+    pub const fn with_reserve(mut self, reserve: usize) -> Self {
+        self.reserve = reserve;
+        self
+    }
 }
 
 impl Default for GreetingConfig {

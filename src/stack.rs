@@ -21,8 +21,10 @@ use crate::neighbor::Neighbors;
 use crate::parking::Parking;
 use crate::time::earliest;
 
-/// How the interface is addressed.
+/// How the interface is addressed: built with [`StackConfig::new`] or
+/// [`StackConfig::unaddressed`] and the `with_*` methods (or by assigning the fields).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct StackConfig {
     /// The Ethernet address of this device.
     pub mac: EthernetAddress,
@@ -51,8 +53,7 @@ impl StackConfig {
         config
     }
 
-    /// `mac` without an IPv4 address (for DHCP, or IPv6 alone); the base for struct update
-    /// syntax, `StackConfig { ip, ..StackConfig::unaddressed(mac) }`.
+    /// `mac` without an IPv4 address (for DHCP, or IPv6 alone).
     pub const fn unaddressed(mac: [u8; 6]) -> Self {
         Self {
             mac: EthernetAddress(mac),
@@ -536,12 +537,10 @@ impl<'s> Stack<'s> {
     /// Replaces the DNS servers learned from the network (DHCP does); the first
     /// [`MAX_DNS_SERVERS`] are kept.
     #[cfg(feature = "dns")]
-    pub fn set_dns_servers(&mut self, servers: impl IntoIterator<Item = IpAddress>) {
-        self.dns_servers.clear();
-        for server in servers.into_iter().take(MAX_DNS_SERVERS) {
-            // Room: at most the capacity.
-            let _ = self.dns_servers.push(server);
-        }
+    pub fn set_dns_servers(&mut self, servers: &[IpAddress]) {
+        let kept = &servers[..servers.len().min(MAX_DNS_SERVERS)];
+        // Fits: at most the capacity.
+        self.dns_servers = heapless::Vec::from_slice(kept).unwrap_or_default();
     }
 
     /// A local port for a new outgoing connection (cycles through the dynamic range).

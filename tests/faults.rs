@@ -50,12 +50,10 @@ fn bad_network(seed: u32) -> Faults {
 
 /// On a link that loses one frame in ten, the sender's retransmission timer backs off past
 /// 30 s now and then; a device made for such a link waits longer before calling it dead.
-const LOSSY_LINK: HttpConfig = HttpConfig {
-    dns_timeout: Duration::from_secs(15),
-    connect_timeout: Duration::from_secs(30),
-    idle_timeout: Duration::from_secs(120),
-    ..HttpConfig::DEFAULT
-};
+const LOSSY_LINK: HttpConfig = HttpConfig::DEFAULT
+    .with_dns_timeout(Duration::from_secs(15))
+    .with_connect_timeout(Duration::from_secs(30))
+    .with_idle_timeout(Duration::from_secs(120));
 
 /// A device fetching `files.test`, which has one address, of `family` (so a GET over IPv6
 /// never falls back to IPv4); DNS is asked over the same family.
@@ -334,10 +332,7 @@ fn closings_under_loss_never_refuse_a_client_while_fewer_than_eight_are_open() {
     let (mut refused_below, mut refused, mut exact) = (0, 0, 0);
     for family in FAMILIES {
         for seed in 1..=seeds {
-            let config = GreetingConfig {
-                reserve: 8,
-                ..GreetingConfig::default()
-            };
+            let config = GreetingConfig::default().with_reserve(8);
             let (below, all, ok) = hundred_sessions_eight_at_a_time::<16>(config, seed, family);
             refused_below += below;
             refused += all;

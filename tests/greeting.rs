@@ -117,10 +117,7 @@ fn full_pool_refuses_at_once_and_frees_for_later_clients() {
 
 #[test]
 fn reply_delay_runs_per_socket_not_in_a_queue() {
-    let config = GreetingConfig {
-        reply_delay: secs(1),
-        ..GreetingConfig::default()
-    };
+    let config = GreetingConfig::default().with_reply_delay(secs(1));
     let mut sim = Sim::<5>::greeting(config, 5);
     let start = sim.now;
     for _ in 0..5 {
@@ -311,10 +308,7 @@ fn any_bytes_come_back_unchanged() {
 
 #[test]
 fn idle_client_is_closed_after_the_timeout() {
-    let config = GreetingConfig {
-        idle_timeout: secs(30),
-        ..GreetingConfig::default()
-    };
+    let config = GreetingConfig::default().with_idle_timeout(secs(30));
     let mut sim = Sim::<1>::greeting(config, 2);
     let start = sim.now;
     let c = sim.start(Client::new(vec![
@@ -423,10 +417,7 @@ fn server_closing_first_acknowledges_the_clients_fin() {
 #[test]
 fn the_reserve_is_for_closings_not_for_more_clients() {
     // 4 sockets, 2 of them in reserve: 2 clients are served at once and a third is refused.
-    let config = GreetingConfig {
-        reserve: 2,
-        ..GreetingConfig::default()
-    };
+    let config = GreetingConfig::default().with_reserve(2);
     let mut sim = Sim::<4>::greeting(config, 3);
     let hold = || {
         Client::new(vec![

@@ -75,10 +75,7 @@ fn a_thousand_extra_connections_are_refused_while_eight_are_served() {
 
 #[test]
 fn slow_and_silent_clients_are_cut_off_and_cannot_starve_others() {
-    let config = GreetingConfig {
-        idle_timeout: secs(2),
-        ..GreetingConfig::default()
-    };
+    let config = GreetingConfig::default().with_idle_timeout(secs(2));
     let mut sim = Sim::<4>::greeting(config, 16);
     // Two say nothing at all; two send one byte every 3 s (slower than the idle timeout).
     let mut loris = Vec::new();

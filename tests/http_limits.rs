@@ -29,12 +29,10 @@ fn fetch(sim: &mut Sim<1>, url: &str) -> Result<(u16, u64), HttpError> {
 
 /// The board's limits (firmware/mps2-an385): 2 KiB head, 256-byte URL, 48 headers.
 fn board_limits() -> HttpConfig {
-    HttpConfig {
-        max_url: 256,
-        max_head: 2048,
-        max_headers: 48,
-        ..HttpConfig::default()
-    }
+    HttpConfig::default()
+        .with_max_url(256)
+        .with_max_head(2048)
+        .with_max_headers(48)
 }
 
 /// A realistic 4.1 KiB response head: a long Content-Security-Policy and 12 cookies.
@@ -160,10 +158,7 @@ fn tap_sizes_are_limits_too() {
         Err(HttpError::Url(UrlError::TooLong { limit: HTTP_URL }))
     );
     // A configured limit above the buffer is cut to the buffer.
-    let mut sim = new_sim(HttpConfig {
-        max_url: HTTP_URL * 4,
-        ..HttpConfig::default()
-    });
+    let mut sim = new_sim(HttpConfig::default().with_max_url(HTTP_URL * 4));
     assert_eq!(
         sim.get(&format!("http://files.test/{}", "u".repeat(HTTP_URL))),
         Err(HttpError::Url(UrlError::TooLong { limit: HTTP_URL }))

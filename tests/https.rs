@@ -377,12 +377,12 @@ fn a_record_without_a_content_type_is_a_protocol_error() {
 fn busy_tls_sim(ca: &Issuer, cert: &ServerCert, faults: Faults) -> Sim<16> {
     let setup = DeviceSetup {
         greeting: Some(GreetingConfig::default()),
-        http: Some(HttpConfig {
-            connect_timeout: Duration::from_secs(30),
-            idle_timeout: Duration::from_secs(120),
-            dns_timeout: Duration::from_secs(15),
-            ..HttpConfig::DEFAULT
-        }),
+        http: Some(
+            HttpConfig::DEFAULT
+                .with_connect_timeout(Duration::from_secs(30))
+                .with_idle_timeout(Duration::from_secs(120))
+                .with_dns_timeout(Duration::from_secs(15)),
+        ),
         dns: vec![PEER_IP.into()],
         faults,
         tls: Some(TlsSetup::trusting(&[&ca.der])),

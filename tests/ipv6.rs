@@ -613,10 +613,7 @@ fn unanswered_router_solicitations_leave_no_deadline_in_the_past() {
     // comes) so the interface has a timer. smoltcp 0.14 alone reports 12 s as the deadline
     // forever once its third solicitation goes unanswered: a platform would spin.
     let setup = DeviceSetup {
-        http: Some(HttpConfig {
-            connect_timeout: secs(60),
-            ..HttpConfig::default()
-        }),
+        http: Some(HttpConfig::default().with_connect_timeout(secs(60))),
         dns: vec![PEER_IP.into()],
         slaac: true,
         ..DeviceSetup::default()

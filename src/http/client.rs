@@ -23,8 +23,10 @@ use crate::url::{self, Url};
 /// smoltcp gives up on a DNS server after this long; a failure sooner is an answer.
 const SMOLTCP_DNS_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Limits and timeouts of the GET client.
+/// Limits and timeouts of the GET client: start from [`HttpConfig::DEFAULT`] and change what
+/// differs with the `with_*` methods (`const`, for constants), or assign the fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HttpConfig {
     /// How long a DNS lookup may take.
     pub dns_timeout: Duration,
@@ -63,6 +65,48 @@ impl HttpConfig {
         max_head: usize::MAX,
         max_headers: usize::MAX,
     };
+
+    /// The same with `dns_timeout` set (how long a lookup may take).
+    pub const fn with_dns_timeout(mut self, dns_timeout: Duration) -> Self {
+        self.dns_timeout = dns_timeout;
+        self
+    }
+
+    /// The same with `connect_timeout` set (how long connecting may take).
+    pub const fn with_connect_timeout(mut self, connect_timeout: Duration) -> Self {
+        self.connect_timeout = connect_timeout;
+        self
+    }
+
+    /// The same with `idle_timeout` set (how long the server may stay silent).
+    pub const fn with_idle_timeout(mut self, idle_timeout: Duration) -> Self {
+        self.idle_timeout = idle_timeout;
+        self
+    }
+
+    /// The same with `max_redirects` set (redirects followed).
+    pub const fn with_max_redirects(mut self, max_redirects: u8) -> Self {
+        self.max_redirects = max_redirects;
+        self
+    }
+
+    /// The same with `max_url` set (the longest URL).
+    pub const fn with_max_url(mut self, max_url: usize) -> Self {
+        self.max_url = max_url;
+        self
+    }
+
+    /// The same with `max_head` set (the largest response head).
+    pub const fn with_max_head(mut self, max_head: usize) -> Self {
+        self.max_head = max_head;
+        self
+    }
+
+    /// The same with `max_headers` set (the most headers in a response).
+    pub const fn with_max_headers(mut self, max_headers: usize) -> Self {
+        self.max_headers = max_headers;
+        self
+    }
 }
 
 /// The client's socket memory: TCP buffers (`RX` bytes is the window the body streams

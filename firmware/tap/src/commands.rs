@@ -184,14 +184,12 @@ fn run_on<const N: usize>(node: &mut Node, plan: &Plan<'_>) -> Result<ExitCode> 
 }
 
 fn stack_config(net: &NetArgs) -> StackConfig {
-    let mut config = StackConfig {
-        ip: net.ip,
-        gateway: net.gateway,
-        // Distinct initial sequence numbers and ports on every start, so a restarted device
-        // does not collide with connections the host still remembers.
-        random_seed: RandomState::new().hash_one(std::process::id()),
-        ..StackConfig::unaddressed(net.mac.0)
-    };
+    // Distinct initial sequence numbers and ports on every start, so a restarted device
+    // does not collide with connections the host still remembers.
+    let mut config = StackConfig::unaddressed(net.mac.0)
+        .with_seed(RandomState::new().hash_one(std::process::id()));
+    config.ip = net.ip;
+    config.gateway = net.gateway;
     // At most StackConfig::MAX_STATIC_IPV6 of them: NetArgs::check.
     for cidr in &net.ip6 {
         config = config.with_ipv6(cidr.address(), cidr.prefix_len());
@@ -206,22 +204,19 @@ fn stack_config(net: &NetArgs) -> StackConfig {
 /// only a server silent that long fails the GET.
 fn http_config(args: &FetchArgs) -> HttpConfig {
     let limits = &args.limits;
-    HttpConfig {
-        idle_timeout: Duration::from_secs(args.timeout_s),
-        max_url: limits.max_url,
-        max_head: limits.max_head,
-        max_headers: limits.max_headers,
-        ..HttpConfig::default()
-    }
+    HttpConfig::default()
+        .with_idle_timeout(Duration::from_secs(args.timeout_s))
+        .with_max_url(limits.max_url)
+        .with_max_head(limits.max_head)
+        .with_max_headers(limits.max_headers)
 }
 
 fn greeting_config(args: &ServeArgs) -> GreetingConfig {
-    GreetingConfig {
-        port: args.port,
-        reply_delay: Duration::from_millis(args.delay_ms),
-        idle_timeout: Duration::from_secs(args.idle_timeout_s),
-        reserve: args.sockets,
-    }
+    GreetingConfig::default()
+        .with_port(args.port)
+        .with_reply_delay(Duration::from_millis(args.delay_ms))
+        .with_idle_timeout(Duration::from_secs(args.idle_timeout_s))
+        .with_reserve(args.sockets)
 }
 
 /// `[T; N]` on the heap, built element by element (never on the stack first).

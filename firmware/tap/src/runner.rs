@@ -227,7 +227,7 @@ impl<S: Service<C>, C: Session> Linger for Lingering<'_, '_, '_, S, C> {
     fn poll(&mut self, now: Instant) -> Result<(Option<Instant>, bool)> {
         let next = self.app.poll(now, &mut self.node.nic, self.session);
         self.node.check_devices()?;
-        Ok((next, self.app.is_quiet()))
+        Ok((next, self.app.is_quiet::<C>()))
     }
 
     fn sleep(&mut self, now: Instant, wake: Instant) -> Result<bool> {

@@ -246,13 +246,8 @@ fn tcplink_rx_with<const RX: usize>(
     let fd = device.as_raw_fd();
     let start = StdInstant::now();
     let now = || Instant::from_micros(start.elapsed().as_micros() as i64);
-    let config = StackConfig {
-        mac,
-        ip: Some(cidr),
-        gateway: None,
-        random_seed: u64::from(std::process::id()),
-        ..StackConfig::unaddressed(mac.0)
-    };
+    let mut config = StackConfig::unaddressed(mac.0).with_seed(u64::from(std::process::id()));
+    config.ip = Some(cidr);
     let storage = tcplink_testkit::socket_storage(2);
     let mut stack = Stack::new(&config, &mut device, storage, now());
     let http_storage = tcplink_testkit::leak(HttpStorage::<RX, 1024>::new());

@@ -73,11 +73,9 @@ impl<const N: usize> Rig<N> {
             .with_parking(socket_storage(N));
         let buffers: &'static mut [Buffers; N] = leak(std::array::from_fn(|_| Buffers::new()));
         let server = GreetingServer::<N, MSG>::new(
-            GreetingConfig {
-                idle_timeout: Duration::from_secs(3600),
-                reserve,
-                ..GreetingConfig::default()
-            },
+            GreetingConfig::default()
+                .with_idle_timeout(Duration::from_secs(3600))
+                .with_reserve(reserve),
             &mut stack,
             buffers,
         );
