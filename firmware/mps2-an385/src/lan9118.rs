@@ -14,8 +14,7 @@ use cortex_m_rt::exception;
 use smoltcp::phy::{self, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 use tcplink::text::{Render, TextOut};
-
-use crate::console::Console;
+use tcplink_board_common::{unexpected_interrupt, Counters, Nic};
 
 /// Where the MPS2 AN385 maps the controller (QEMU's `mps2-an385` machine too).
 pub const MPS2_AN385_BASE: usize = 0x4020_0000;
@@ -135,19 +134,6 @@ impl Render for Error {
             }
         }
     }
-}
-
-/// What the driver has seen since bring-up.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counters {
-    /// Frames handed to smoltcp.
-    pub rx_frames: u32,
-    /// Frames written to the TX FIFO.
-    pub tx_frames: u32,
-    /// Received frames thrown away: error status, runt, or larger than the buffer.
-    pub rx_dropped: u32,
-    /// Frames not sent (no FIFO space) or reported failed by the TX status FIFO.
-    pub tx_errors: u32,
 }
 
 /// The controller's register block. Only [`Lan9118::take`] makes one, for the board's
@@ -296,7 +282,7 @@ impl Lan9118 {
 
     /// Routes the controller's interrupt line (active high, push-pull) to the NVIC, so
     /// `wfi` wakes as soon as a frame arrives instead of at the next SysTick. The source
-    /// stays disabled until [`arm_rx_interrupt`](Self::arm_rx_interrupt).
+    /// stays disabled until the loop calls [`Nic::arm_rx_interrupt`].
     pub fn enable_interrupt(&mut self, _nvic: &mut NVIC) {
         let r = self.regs;
         // RSFL fires when more than FIFO_INT[7:0] = 0 statuses wait, i.e. on any frame.
@@ -313,34 +299,10 @@ impl Lan9118 {
         unsafe { NVIC::unmask(Lan9118Irq) };
     }
 
-    /// Re-enables the RX interrupt, which the handler turns off so that a level-triggered
-    /// line cannot keep firing before the loop drains the FIFO. Call it, then check
-    /// [`rx_pending`](Self::rx_pending), then `wfi`, all with interrupts masked: a frame
-    /// arriving in between leaves the interrupt pending, so `wfi` returns at once.
-    pub fn arm_rx_interrupt(&mut self) {
-        self.regs.write(INT_STS, INT_RSFL);
-        self.regs.write(INT_EN, INT_RSFL);
-    }
-
     /// The controller's free-running 25 MHz counter. Its value at boot differs from run
     /// to run by timing jitter, so it seeds smoltcp's sequence numbers (not cryptographic).
     pub fn free_running_counter(&self) -> u32 {
         self.regs.read(FREE_RUN)
-    }
-
-    /// Whether a received frame waits in the FIFO.
-    pub fn rx_pending(&self) -> bool {
-        rx_statuses(self.regs) != 0
-    }
-
-    /// Counts since bring-up.
-    pub fn counters(&self) -> Counters {
-        Counters {
-            rx_frames: self.rx_frames,
-            tx_frames: self.tx.tx_frames,
-            rx_dropped: self.rx_dropped,
-            tx_errors: self.tx.tx_errors,
-        }
     }
 
     /// Pops the next good frame into the RX buffer and returns its length. Bad or
@@ -377,6 +339,33 @@ impl Lan9118 {
     }
 }
 
+/// The shared loop's view of the driver (tcplink-board-common).
+impl Nic for Lan9118 {
+    const COUNTERS_LINE: &'static str = "lan9118: rx_frames=";
+
+    /// Re-enables the RX interrupt, which the handler turns off so that a level-triggered
+    /// line cannot keep firing before the loop drains the FIFO.
+    fn arm_rx_interrupt(&mut self) {
+        self.regs.write(INT_STS, INT_RSFL);
+        self.regs.write(INT_EN, INT_RSFL);
+    }
+
+    /// Whether a received frame waits in the FIFO.
+    fn rx_pending(&self) -> bool {
+        rx_statuses(self.regs) != 0
+    }
+
+    /// Counts since bring-up.
+    fn counters(&self) -> Counters {
+        Counters {
+            rx_frames: self.rx_frames,
+            tx_frames: self.tx.tx_frames,
+            rx_dropped: self.rx_dropped,
+            tx_errors: self.tx.tx_errors,
+        }
+    }
+}
+
 /// Frames whose status waits in the RX status FIFO (RX_FIFO_INF.RXSUSED).
 fn rx_statuses(r: Regs) -> u32 {
     (r.read(RX_FIFO_INF) >> 16) & 0xFF
@@ -404,14 +393,7 @@ unsafe fn DefaultHandler(irqn: i16) {
         }
         .write(INT_EN, 0);
     } else {
-        let mut console = Console::open();
-        console.put("unexpected exception or interrupt ");
-        if irqn < 0 {
-            console.put("-");
-        }
-        console.decimal(u64::from(irqn.unsigned_abs()));
-        console.end_line();
-        cortex_m_semihosting::debug::exit(cortex_m_semihosting::debug::EXIT_FAILURE);
+        unexpected_interrupt(irqn);
     }
 }
 
