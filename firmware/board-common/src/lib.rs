@@ -5,8 +5,9 @@
 //!   the board gives;
 //! * [`Console`]: the log over semihosting, written without `core::fmt`;
 //! * the panic handler, the HardFault handler and [`fail`] (log a line, end the QEMU run);
-//! * [`Nic`]: what the loop needs of a driver besides `smoltcp::phy::Device` (wake-up
-//!   interrupt, pending frames, counters);
+//! * [`Nic`]: what a driver provides (pop a frame, send one, the wake-up interrupt, pending
+//!   frames, counters), and [`Frames`]: the driver with its two frame buffers, as the
+//!   `smoltcp::phy::Device` the loop polls;
 //! * [`run`]: the static network settings, the storage, and the one function that builds the
 //!   core's `App` (greeting server; GET, DHCP, IPv6, HTTPS by feature) and polls it forever,
 //!   sleeping in `wfi` between frames and deadlines;
@@ -33,7 +34,7 @@ mod vectors;
 pub use clock::Clock;
 pub use console::Console;
 pub use fault::{fail, unexpected_interrupt};
-pub use nic::{Counters, Nic};
+pub use nic::{Counters, Frames, Nic, FRAME_BUF};
 pub use run::{run, MAC};
 
 // Linked for its symbols alone (memcpy & co., 64-bit division).

@@ -32,7 +32,7 @@ use crate::cost;
 use crate::entropy;
 #[cfg(feature = "tls")]
 use crate::fault::fail;
-use crate::{Console, Counters, Nic};
+use crate::{Console, Counters, Frames, Nic};
 
 /// Locally administered station address for the board.
 pub const MAC: [u8; 6] = [0x02, 0x00, 0x00, 0x69, 0x00, 0x02];
@@ -115,7 +115,12 @@ type BoardApp = App<'static, Greeting, Http>;
 /// Inlined into the board's `main`, as it was written there before it was shared: 250 B
 /// less flash than a call (LTO then lays out smoltcp's receive path as it did).
 #[inline(always)]
-pub fn run<N: Nic>(nic: &'static mut N, mut clock: Clock, mut console: Console, seed: u32) -> ! {
+pub fn run<N: Nic>(
+    nic: &'static mut Frames<N>,
+    mut clock: Clock,
+    mut console: Console,
+    seed: u32,
+) -> ! {
     let config = stack_config(seed);
 
     // Statics, each taken once: the RAM they use is fixed at build time (.bss). Built slot
@@ -174,7 +179,7 @@ fn stack_config(seed: u32) -> StackConfig {
 fn serve<N: Nic>(
     stack: Stack<'static>,
     greeting: Greeting,
-    nic: &'static mut N,
+    nic: &'static mut Frames<N>,
     mut clock: Clock,
     console: Console,
 ) -> ! {
@@ -254,16 +259,17 @@ fn serve<N: Nic>(
         if core::mem::take(&mut log.finished) {
             timer.report(&mut log.console);
         }
-        nic.counters()
+        nic.nic
+            .counters()
             .report_changes(N::COUNTERS_LINE, &mut reported, &mut log.console);
 
         // Sleep until a frame arrives (the controller's interrupt) or the next 1 ms tick,
         // unless there is work now. Interrupts stay masked from the check to `wfi`, so a
         // frame that lands in between leaves its interrupt pending and `wfi` returns at once.
         cortex_m::interrupt::free(|_| {
-            nic.arm_rx_interrupt();
+            nic.nic.arm_rx_interrupt();
             let due = next.is_some_and(|at| at <= clock.now());
-            if !due && !nic.rx_pending() {
+            if !due && !nic.nic.rx_pending() {
                 cortex_m::asm::wfi();
             }
         });

@@ -18,7 +18,7 @@ mod sysctl;
 use cortex_m::peripheral::SYST;
 use cortex_m_rt::entry;
 use tcplink::text::{Render, TextOut};
-use tcplink_board_common::{fail, Clock, Console, MAC};
+use tcplink_board_common::{fail, Clock, Console, Frames, MAC};
 
 use stellaris_enet::StellarisEnet;
 
@@ -39,13 +39,15 @@ fn main() -> ! {
 
     sysctl::enable_ethernet();
     let nic = match StellarisEnet::take(MAC, cfg!(feature = "ipv6")) {
-        Ok(nic) => cortex_m::singleton!(: StellarisEnet = nic).expect("taken once"),
+        Ok(nic) => {
+            cortex_m::singleton!(: Frames<StellarisEnet> = Frames::new(nic)).expect("taken once")
+        }
         Err(e) => fail(|out| {
             out.put("stellaris: ");
             e.render(out);
         }),
     };
-    nic.enable_interrupt(&mut cp.NVIC);
+    nic.nic.enable_interrupt(&mut cp.NVIC);
     console.mac_line("stellaris: up, MAC ", MAC);
     // Where SysTick's count stands after bring-up differs from boot to boot by timing
     // jitter: it varies smoltcp's sequence numbers (not cryptographic).

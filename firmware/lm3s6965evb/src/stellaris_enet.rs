@@ -1,10 +1,11 @@
 //! The LM3S6965's Ethernet controller (the Stellaris MAC with its integrated PHY), as a
-//! `smoltcp::phy::Device`.
+//! `tcplink_board_common::Nic` (which board-common's `Frames` makes a
+//! `smoltcp::phy::Device`).
 //!
 //! The MAC has one receive FIFO and one transmit FIFO (2 KiB each on the silicon), both
 //! reached through the single MACDATA register, a 32-bit word at a time: no DMA, no
-//! descriptors. The driver copies one frame at a time between them and two fixed 1520-byte
-//! buffers, polled (the interrupt line only wakes the CPU). Register layout and FIFO formats
+//! descriptors. The driver copies one frame at a time between them and the two fixed
+//! 1520-byte buffers of `Frames`, polled (the interrupt line only wakes the CPU). Register layout and FIFO formats
 //! follow the LM3S6965 datasheet (chapter "Ethernet Controller") and were checked against
 //! QEMU's model (hw/net/stellaris_enet.c). The firmware's `unsafe` is here and in
 //! sysctl.rs: register access, the NVIC unmask and the interrupt handler.
@@ -22,21 +23,14 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use cortex_m::interrupt::InterruptNumber;
 use cortex_m::peripheral::NVIC;
 use cortex_m_rt::exception;
-use smoltcp::phy::{self, DeviceCapabilities, Medium};
-use smoltcp::time::Instant;
 use tcplink::text::{Render, TextOut};
-use tcplink_board_common::{unexpected_interrupt, Counters, Nic};
+use tcplink_board_common::{unexpected_interrupt, Counters, Nic, FRAME_BUF};
 
 /// Where the LM3S6965 maps the Ethernet controller (QEMU's `lm3s6965evb` too).
 pub const ENET_BASE: usize = 0x4004_8000;
 /// The controller's interrupt line (NVIC external interrupt 42).
 pub const ENET_IRQ: u16 = 42;
 
-/// Bytes in each frame buffer: an Ethernet frame of 1514 bytes (+4 for a VLAN tag), rounded
-/// up to whole words.
-pub const FRAME_BUF: usize = 1520;
-/// Largest frame handed to smoltcp: 1500-byte IP MTU plus the Ethernet header.
-const ETH_MTU: usize = 1514;
 /// The silicon's receive FIFO: 2 KiB, the most a frame's length field can claim.
 const RX_FIFO_BYTES: usize = 2048;
 /// The length field, and the FCS, around each frame in the receive FIFO.
@@ -140,23 +134,12 @@ impl Regs {
 /// Guards the single controller on the chip.
 static TAKEN: AtomicBool = AtomicBool::new(false);
 
-/// The Stellaris Ethernet controller with its two frame buffers.
+/// The Stellaris Ethernet controller and what it has counted.
 pub struct StellarisEnet {
     regs: Regs,
     /// MACRCTL as written at bring-up (receiver on, filters), restored after a FIFO reset.
     rctl: u32,
-    rx_buf: [u8; FRAME_BUF],
-    rx_frames: u32,
-    rx_dropped: u32,
-    tx: TxPath,
-}
-
-/// The transmit half, borrowed by a [`TxToken`] next to the receive buffer.
-struct TxPath {
-    regs: Regs,
-    buf: [u8; FRAME_BUF],
-    tx_frames: u32,
-    tx_errors: u32,
+    counters: Counters,
 }
 
 impl StellarisEnet {
@@ -177,15 +160,7 @@ impl StellarisEnet {
         let mut nic = StellarisEnet {
             regs,
             rctl,
-            rx_buf: [0; FRAME_BUF],
-            rx_frames: 0,
-            rx_dropped: 0,
-            tx: TxPath {
-                regs,
-                buf: [0; FRAME_BUF],
-                tx_frames: 0,
-                tx_errors: 0,
-            },
+            counters: Counters::default(),
         };
         nic.init(mac)?;
         Ok(nic)
@@ -232,16 +207,23 @@ impl StellarisEnet {
         // (`DefaultHandler` below) only writes MACIM.
         unsafe { NVIC::unmask(EnetIrq) };
     }
+}
 
-    /// Pops the next good frame into the RX buffer and returns its length. Frames that do
-    /// not fit the buffer are drained word by word and counted; at most the frames that were
-    /// waiting on entry are looked at.
-    fn pop_frame(&mut self) -> Option<usize> {
+/// The shared loop's view of the driver (tcplink-board-common).
+impl Nic for StellarisEnet {
+    const COUNTERS_LINE: &'static str = "stellaris: rx_frames=";
+    /// The silicon's receive FIFO holds 2 KiB: one full frame (QEMU's model holds 31
+    /// frames, but the driver is written for the chip).
+    const RX_FIFO_FRAMES: usize = 1;
+
+    /// Frames that do not fit the buffer are drained word by word and counted; at most the
+    /// frames that were waiting on entry are looked at.
+    fn pop_frame(&mut self, buf: &mut [u8; FRAME_BUF]) -> Option<usize> {
         let r = self.regs;
         // Overruns lose frames the FIFO had no room for: count them once each time.
         if r.read(RIS_IACK) & INT_FOV != 0 {
             r.write(RIS_IACK, INT_FOV);
-            self.rx_dropped = self.rx_dropped.wrapping_add(1);
+            self.counters.rx_dropped = self.counters.rx_dropped.wrapping_add(1);
         }
         for _ in 0..r.frames_waiting() {
             let first = r.read(DATA);
@@ -249,7 +231,7 @@ impl StellarisEnet {
             if !(RX_OVERHEAD..=RX_FIFO_BYTES).contains(&fifo_len) {
                 // Not a frame length: the FIFO is out of step. Start it afresh.
                 self.reset_rx_fifo();
-                self.rx_dropped = self.rx_dropped.wrapping_add(1);
+                self.counters.rx_dropped = self.counters.rx_dropped.wrapping_add(1);
                 return None;
             }
             let words = fifo_len.div_ceil(4);
@@ -258,30 +240,47 @@ impl StellarisEnet {
                 for _ in 1..words {
                     r.read(DATA);
                 }
-                self.rx_dropped = self.rx_dropped.wrapping_add(1);
+                self.counters.rx_dropped = self.counters.rx_dropped.wrapping_add(1);
                 continue;
             }
             // The frame starts in the high half of the first word: byte i of the frame is
             // byte i + 2 of the FIFO's stream. The FCS after it is read and left out.
-            self.rx_buf[..2].copy_from_slice(&first.to_le_bytes()[2..]);
+            buf[..2].copy_from_slice(&first.to_le_bytes()[2..]);
             for i in 1..words {
                 let word = r.read(DATA).to_le_bytes();
                 let at = i * 4 - 2;
                 if at < frame_len {
                     let n = (frame_len - at).min(4);
-                    self.rx_buf[at..at + n].copy_from_slice(&word[..n]);
+                    buf[at..at + n].copy_from_slice(&word[..n]);
                 }
             }
-            self.rx_frames = self.rx_frames.wrapping_add(1);
+            self.counters.rx_frames = self.counters.rx_frames.wrapping_add(1);
             return Some(frame_len);
         }
         None
     }
-}
 
-/// The shared loop's view of the driver (tcplink-board-common).
-impl Nic for StellarisEnet {
-    const COUNTERS_LINE: &'static str = "stellaris: rx_frames=";
+    /// Writes `frame` to the transmit FIFO and sends it, once the previous frame has left
+    /// (bounded wait; counted as an error if it never does).
+    fn send(&mut self, frame: &[u8]) {
+        let r = self.regs;
+        if !(0..SPIN_LIMIT).any(|_| r.read(TR) & TR_NEWTX == 0) || frame.len() < ETH_HEADER {
+            self.counters.tx_errors = self.counters.tx_errors.wrapping_add(1);
+            return;
+        }
+        let payload = (frame.len() - ETH_HEADER) as u32;
+        r.write(
+            DATA,
+            payload | u32::from(frame[0]) << 16 | u32::from(frame[1]) << 24,
+        );
+        for chunk in frame[2..].chunks(4) {
+            let mut word = [0u8; 4];
+            word[..chunk.len()].copy_from_slice(chunk);
+            r.write(DATA, u32::from_le_bytes(word));
+        }
+        r.write(TR, TR_NEWTX);
+        self.counters.tx_frames = self.counters.tx_frames.wrapping_add(1);
+    }
 
     /// Clears and unmasks the receive interrupt, which the handler masks so that the line
     /// cannot keep firing before the loop drains the FIFO.
@@ -295,12 +294,7 @@ impl Nic for StellarisEnet {
     }
 
     fn counters(&self) -> Counters {
-        Counters {
-            rx_frames: self.rx_frames,
-            tx_frames: self.tx.tx_frames,
-            rx_dropped: self.rx_dropped,
-            tx_errors: self.tx.tx_errors,
-        }
+        self.counters
     }
 }
 
@@ -324,92 +318,5 @@ unsafe fn DefaultHandler(irqn: i16) {
         Regs { base: ENET_BASE }.write(IM, 0);
     } else {
         unexpected_interrupt(irqn);
-    }
-}
-
-impl TxPath {
-    /// Writes the first `len` bytes of the buffer to the transmit FIFO and sends them, once
-    /// the previous frame has left (bounded wait; counted as an error if it never does).
-    fn send(&mut self, len: usize) {
-        let r = self.regs;
-        if !(0..SPIN_LIMIT).any(|_| r.read(TR) & TR_NEWTX == 0) || len < ETH_HEADER {
-            self.tx_errors = self.tx_errors.wrapping_add(1);
-            return;
-        }
-        let frame = &self.buf[..len];
-        let payload = (len - ETH_HEADER) as u32;
-        r.write(
-            DATA,
-            payload | u32::from(frame[0]) << 16 | u32::from(frame[1]) << 24,
-        );
-        for chunk in frame[2..].chunks(4) {
-            let mut word = [0u8; 4];
-            word[..chunk.len()].copy_from_slice(chunk);
-            r.write(DATA, u32::from_le_bytes(word));
-        }
-        r.write(TR, TR_NEWTX);
-        self.tx_frames = self.tx_frames.wrapping_add(1);
-    }
-}
-
-/// One received frame, borrowed from the driver's RX buffer.
-pub struct RxToken<'a> {
-    frame: &'a [u8],
-}
-
-impl phy::RxToken for RxToken<'_> {
-    fn consume<R, F>(self, f: F) -> R
-    where
-        F: FnOnce(&[u8]) -> R,
-    {
-        f(self.frame)
-    }
-}
-
-/// Permission to send one frame, built in the driver's TX buffer.
-pub struct TxToken<'a> {
-    tx: &'a mut TxPath,
-}
-
-impl phy::TxToken for TxToken<'_> {
-    fn consume<R, F>(self, len: usize, f: F) -> R
-    where
-        F: FnOnce(&mut [u8]) -> R,
-    {
-        // smoltcp never asks for more than the MTU from `capabilities`, which fits.
-        let len = len.min(FRAME_BUF);
-        let result = f(&mut self.tx.buf[..len]);
-        self.tx.send(len);
-        result
-    }
-}
-
-impl phy::Device for StellarisEnet {
-    type RxToken<'a> = RxToken<'a>;
-    type TxToken<'a> = TxToken<'a>;
-
-    fn receive(&mut self, _timestamp: Instant) -> Option<(RxToken<'_>, TxToken<'_>)> {
-        let len = self.pop_frame()?;
-        Some((
-            RxToken {
-                frame: &self.rx_buf[..len],
-            },
-            TxToken { tx: &mut self.tx },
-        ))
-    }
-
-    fn transmit(&mut self, _timestamp: Instant) -> Option<TxToken<'_>> {
-        Some(TxToken { tx: &mut self.tx })
-    }
-
-    fn capabilities(&self) -> DeviceCapabilities {
-        let mut caps = DeviceCapabilities::default();
-        caps.medium = Medium::Ethernet;
-        caps.max_transmission_unit = ETH_MTU;
-        // The silicon's receive FIFO holds 2 KiB: one full frame. smoltcp caps the TCP
-        // window it advertises to that, so a peer cannot overrun it (QEMU's model holds 31
-        // frames, but the driver is written for the chip).
-        caps.max_burst_size = Some(1);
-        caps
     }
 }

@@ -14,7 +14,7 @@ mod lan9118;
 
 use cortex_m_rt::entry;
 use tcplink::text::{Render, TextOut};
-use tcplink_board_common::{fail, Clock, Console};
+use tcplink_board_common::{fail, Clock, Console, Frames};
 
 use lan9118::Lan9118;
 
@@ -35,21 +35,21 @@ fn main() -> ! {
     console.end_line();
 
     let nic = match Lan9118::take(tcplink_board_common::MAC) {
-        Ok(nic) => cortex_m::singleton!(: Lan9118 = nic).expect("taken once"),
+        Ok(nic) => cortex_m::singleton!(: Frames<Lan9118> = Frames::new(nic)).expect("taken once"),
         Err(e) => fail(|out| {
             out.put("lan9118: ");
             e.render(out);
         }),
     };
-    nic.enable_interrupt(&mut cp.NVIC);
+    nic.nic.enable_interrupt(&mut cp.NVIC);
     #[cfg(feature = "ipv6")]
-    if let Err(e) = nic.accept_multicast() {
+    if let Err(e) = nic.nic.accept_multicast() {
         fail(|out| {
             out.put("lan9118: ");
             e.render(out);
         });
     }
     console.mac_line("lan9118: up, MAC ", tcplink_board_common::MAC);
-    let seed = nic.free_running_counter();
+    let seed = nic.nic.free_running_counter();
     tcplink_board_common::run(nic, clock, console, seed)
 }
