@@ -596,15 +596,27 @@ fn serves_the_seed_client(which: Board, test: &str) {
 /// goes on as before.
 #[test]
 fn board_speaks_ipv6() {
-    let test = "board_speaks_ipv6";
+    speaks_ipv6(Board::Mps2An385, "board_speaks_ipv6");
+}
+
+/// The LM3S6965 port's `ipv6` build (its controller passing multicast): the same checks.
+#[test]
+fn lm3s6965evb_speaks_ipv6() {
+    speaks_ipv6(Board::Lm3s6965evb, "lm3s6965evb_speaks_ipv6");
+}
+
+fn speaks_ipv6(which: Board, test: &str) {
     if !can_run(test) {
         return;
     }
-    let scratch = TempDir::new("ipv6");
-    let elf = build_firmware(None, &["ipv6"], &scratch.0);
-    let ns = Namespace::create(&format!("tlboard-6-{}", std::process::id()), TAP)
-        .expect("create the namespace");
-    let mut board = start_board(&ns, &elf);
+    let scratch = TempDir::new(&format!("ipv6-{}", which.name()));
+    let elf = build_board_firmware(which, None, &["ipv6"], &[], &scratch.0);
+    let ns = Namespace::create(
+        &format!("tlboard-6{}-{}", which as u8, std::process::id()),
+        TAP,
+    )
+    .expect("create the namespace");
+    let mut board = start_board_on(which, &ns, &elf, &[]);
     wait_until_serving(&ns, &mut board);
     let log = board.output();
     // Link-local from the MAC 02:00:00:69:00:02 (EUI-64), then the static address.
