@@ -22,7 +22,9 @@ pub trait TextOut {
         let decimal = Decimal::of(n);
         for &digit in decimal.digits() {
             let digit = usize::from(digit);
-            self.put(&DIGITS[digit..digit + 1]);
+            // `get`, not indexing: the slicing panic path (its message formatting) would be
+            // linked for digits that are always in range.
+            self.put(DIGITS.get(digit..digit + 1).unwrap_or("?"));
         }
     }
 
@@ -30,7 +32,7 @@ pub trait TextOut {
     fn hex(&mut self, n: u64, width: usize) {
         for i in (0..width.min(16)).rev() {
             let digit = ((n >> (4 * i)) & 0xf) as usize;
-            self.put(&DIGITS[digit..digit + 1]);
+            self.put(DIGITS.get(digit..digit + 1).unwrap_or("?"));
         }
     }
 

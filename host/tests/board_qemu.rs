@@ -1,8 +1,9 @@
-//! The bare-metal board port (firmware/mps2-an385) under QEMU, attached to a TAP in a
-//! network namespace: the seed's own client, `tcplink-host greet` and concurrent clients talk
-//! to the emulated Cortex-M3, and an HTTP GET from the board reaches a server in the
-//! namespace, by address or (with DHCP and DNS from dnsmasq) by name, and over HTTPS from
-//! nginx with a CA the test makes. Needs root (netns, TAP), `qemu-system-arm`, `dnsmasq`,
+//! The bare-metal board ports (firmware/mps2-an385 with its LAN9118, firmware/lm3s6965evb
+//! with the Stellaris Ethernet controller) under QEMU, attached to a TAP in a network
+//! namespace: the seed's own client, `tcplink-host greet` and concurrent clients talk to the
+//! emulated Cortex-M3, and an HTTP GET from the board reaches a server in the namespace, by
+//! address or (mps2-an385, with DHCP and DNS from dnsmasq) by name, and (mps2-an385) over
+//! HTTPS from nginx with a CA the test makes. Needs root (netns, TAP), `qemu-system-arm`, `dnsmasq`,
 //! `nginx`, `openssl` and the thumbv7m-none-eabi target.
 //!
 //! Every wait is bounded: a board that does not answer fails the test with QEMU's output.
@@ -30,8 +31,43 @@ const CLIENT_TIMEOUT_S: &str = "30";
 /// The seed client's transcript against the seed server.
 const SEED_TRANSCRIPT: &str = "Welcome\nHello, Alice!\nHello, Bob!\nHello, Jack!\n";
 
-fn firmware_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware/mps2-an385")
+/// A board port: where its firmware is, what its ELF is called, which QEMU machine runs it.
+#[derive(Clone, Copy, Debug)]
+enum Board {
+    /// Arm MPS2 AN385, SMSC LAN9118.
+    Mps2An385,
+    /// TI Stellaris LM3S6965 evaluation board, the chip's own Ethernet controller.
+    Lm3s6965evb,
+}
+
+impl Board {
+    /// The firmware crate's directory name under firmware/, its binary's and QEMU's machine.
+    fn name(self) -> &'static str {
+        match self {
+            Board::Mps2An385 => "mps2-an385",
+            Board::Lm3s6965evb => "lm3s6965evb",
+        }
+    }
+
+    fn dir(self) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../firmware")
+            .join(self.name())
+    }
+
+    fn elf(self) -> PathBuf {
+        self.dir()
+            .join("target/thumbv7m-none-eabi/release")
+            .join(format!("tcplink-{}", self.name()))
+    }
+
+    /// The driver's name at the start of its log lines (`lan9118: up, MAC ...`).
+    fn driver(self) -> &'static str {
+        match self {
+            Board::Mps2An385 => "lan9118",
+            Board::Lm3s6965evb => "stellaris",
+        }
+    }
 }
 
 /// Root, iproute2, /dev/net/tun (the helper's check), QEMU, python3 (the probes and held
@@ -58,8 +94,19 @@ fn build_firmware_env(
     env: &[(&str, &Path)],
     into: &Path,
 ) -> PathBuf {
+    build_board_firmware(Board::Mps2An385, get_url, features, env, into)
+}
+
+/// [`build_firmware_env`] for `board`.
+fn build_board_firmware(
+    board: Board,
+    get_url: Option<&str>,
+    features: &[&str],
+    env: &[(&str, &Path)],
+    into: &Path,
+) -> PathBuf {
     let _lock = BUILD.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = firmware_dir();
+    let dir = board.dir();
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cmd.args(["build", "--release", "--quiet"])
         .current_dir(&dir)
@@ -87,7 +134,7 @@ fn build_firmware_env(
         "firmware build failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let elf = dir.join("target/thumbv7m-none-eabi/release/tcplink-mps2-an385");
+    let elf = board.elf();
     let copy = into.join("firmware.elf");
     std::fs::copy(&elf, &copy).unwrap_or_else(|e| panic!("copy {}: {e}", elf.display()));
     copy
@@ -197,16 +244,22 @@ impl Drop for Running {
     }
 }
 
-/// Boots the firmware in `ns` with the LAN9118 on the namespace's TAP.
+/// Boots the mps2-an385 firmware in `ns` with the LAN9118 on the namespace's TAP.
 fn start_board(ns: &Namespace, elf: &Path) -> Running {
     start_board_with(ns, elf, &[])
 }
 
 /// [`start_board`] with more QEMU arguments (`qemu_args`).
 fn start_board_with(ns: &Namespace, elf: &Path, qemu_args: &[&str]) -> Running {
+    start_board_on(Board::Mps2An385, ns, elf, qemu_args)
+}
+
+/// Boots `board`'s firmware `elf` in `ns` with its Ethernet controller on the namespace's
+/// TAP, with more QEMU arguments (`qemu_args`).
+fn start_board_on(board: Board, ns: &Namespace, elf: &Path, qemu_args: &[&str]) -> Running {
     let mut cmd = ns.command("timeout");
     cmd.args([QEMU_LIFETIME_S, QEMU])
-        .args(["-cpu", "cortex-m3", "-machine", "mps2-an385", "-nographic"])
+        .args(["-cpu", "cortex-m3", "-machine", board.name(), "-nographic"])
         .args(qemu_args)
         .args(["-semihosting-config", "enable=on,target=native"])
         .arg("-nic")
@@ -371,16 +424,44 @@ print("four: ok")
 
 #[test]
 fn board_serves_the_seed_greeting_over_a_tap() {
-    let test = "board_serves_the_seed_greeting_over_a_tap";
+    serves_the_seed_greeting(
+        Board::Mps2An385,
+        "board_serves_the_seed_greeting_over_a_tap",
+    );
+}
+
+/// The LM3S6965 port and its Stellaris Ethernet driver: everything the mps2-an385 test
+/// checks (transcript, ping, four clients at once and a fifth refused, the log lines, an
+/// oversized frame dropped and counted).
+#[test]
+fn lm3s6965evb_serves_the_seed_greeting_over_a_tap() {
+    serves_the_seed_greeting(
+        Board::Lm3s6965evb,
+        "lm3s6965evb_serves_the_seed_greeting_over_a_tap",
+    );
+}
+
+/// `board`'s greeting build: the seed's transcript from `tcplink-host greet`, ping, four
+/// concurrent clients, four held connections and a fifth refused, an accept and a close line
+/// per session, and an oversized frame dropped, counted and survived.
+fn serves_the_seed_greeting(which: Board, test: &str) {
     if !can_run(test) {
         return;
     }
-    let scratch = TempDir::new("greet");
-    let elf = build_firmware(None, &[], &scratch.0);
-    let ns = Namespace::create(&format!("tlboard-g-{}", std::process::id()), TAP)
-        .expect("create the namespace");
-    let mut board = start_board(&ns, &elf);
+    let scratch = TempDir::new(&format!("greet-{}", which.name()));
+    let elf = build_board_firmware(which, None, &[], &[], &scratch.0);
+    let ns = Namespace::create(
+        &format!("tlboard-g{}-{}", which as u8, std::process::id()),
+        TAP,
+    )
+    .expect("create the namespace");
+    let mut board = start_board_on(which, &ns, &elf, &[]);
     wait_until_serving(&ns, &mut board);
+    let log = board.output();
+    assert!(
+        log.contains(&format!("{}: up, MAC 02-00-00-69-00-02\n", which.driver())),
+        "{log}"
+    );
 
     // The seed's client in Rust (its transcript is the seed client's, checked against the
     // seed server in host/tests/greet.rs); the seed's own client: the next test.
@@ -453,7 +534,11 @@ fn board_serves_the_seed_greeting_over_a_tap() {
         .arg("import socket,sys; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x' * 1700, (sys.argv[1], 7))")
         .arg(DEVICE_IP);
     stdout_of(&run(big), "oversized datagram", &board);
-    let dropped = board.wait_for(Duration::from_secs(10), |log| log.contains("rx_dropped=1 "));
+    let counted = format!("{}: rx_frames=", which.driver());
+    let dropped = board.wait_for(Duration::from_secs(10), |log| {
+        log.lines()
+            .any(|l| l.starts_with(&counted) && l.contains(" rx_dropped=1 "))
+    });
     assert!(dropped, "oversized frame not counted:\n{}", board.output());
     let out = run(host_greet(&ns, "10"));
     assert_eq!(
@@ -467,18 +552,33 @@ fn board_serves_the_seed_greeting_over_a_tap() {
 /// board logs the seed server's lines for it. Needs the seed (`TCPLINK_SEED_DIR`).
 #[test]
 fn board_serves_the_seed_client_unchanged() {
-    let test = "board_serves_the_seed_client_unchanged";
+    serves_the_seed_client(Board::Mps2An385, "board_serves_the_seed_client_unchanged");
+}
+
+/// The seed's own tcp_client.py against the LM3S6965 port.
+#[test]
+fn lm3s6965evb_serves_the_seed_client_unchanged() {
+    serves_the_seed_client(
+        Board::Lm3s6965evb,
+        "lm3s6965evb_serves_the_seed_client_unchanged",
+    );
+}
+
+fn serves_the_seed_client(which: Board, test: &str) {
     if !can_run(test) {
         return;
     }
     let Some(seed_client) = require_seed_script(test, "tcp_client.py") else {
         return;
     };
-    let scratch = TempDir::new("seed");
-    let elf = build_firmware(None, &[], &scratch.0);
-    let ns = Namespace::create(&format!("tlboard-s-{}", std::process::id()), TAP)
-        .expect("create the namespace");
-    let mut board = start_board(&ns, &elf);
+    let scratch = TempDir::new(&format!("seed-{}", which.name()));
+    let elf = build_board_firmware(which, None, &[], &[], &scratch.0);
+    let ns = Namespace::create(
+        &format!("tlboard-s{}-{}", which as u8, std::process::id()),
+        TAP,
+    )
+    .expect("create the namespace");
+    let mut board = start_board_on(which, &ns, &elf, &[]);
     wait_until_serving(&ns, &mut board);
 
     let out = run(seed_session(&ns, &seed_client));
@@ -496,15 +596,27 @@ fn board_serves_the_seed_client_unchanged() {
 /// goes on as before.
 #[test]
 fn board_speaks_ipv6() {
-    let test = "board_speaks_ipv6";
+    speaks_ipv6(Board::Mps2An385, "board_speaks_ipv6");
+}
+
+/// The LM3S6965 port's `ipv6` build (its controller passing multicast): the same checks.
+#[test]
+fn lm3s6965evb_speaks_ipv6() {
+    speaks_ipv6(Board::Lm3s6965evb, "lm3s6965evb_speaks_ipv6");
+}
+
+fn speaks_ipv6(which: Board, test: &str) {
     if !can_run(test) {
         return;
     }
-    let scratch = TempDir::new("ipv6");
-    let elf = build_firmware(None, &["ipv6"], &scratch.0);
-    let ns = Namespace::create(&format!("tlboard-6-{}", std::process::id()), TAP)
-        .expect("create the namespace");
-    let mut board = start_board(&ns, &elf);
+    let scratch = TempDir::new(&format!("ipv6-{}", which.name()));
+    let elf = build_board_firmware(which, None, &["ipv6"], &[], &scratch.0);
+    let ns = Namespace::create(
+        &format!("tlboard-6{}-{}", which as u8, std::process::id()),
+        TAP,
+    )
+    .expect("create the namespace");
+    let mut board = start_board_on(which, &ns, &elf, &[]);
     wait_until_serving(&ns, &mut board);
     let log = board.output();
     // Link-local from the MAC 02:00:00:69:00:02 (EUI-64), then the static address.
@@ -606,26 +718,42 @@ fn wait_accepting(ns: &Namespace, port: u16, server: &mut Running, what: &str) {
 
 #[test]
 fn board_downloads_a_file_over_http() {
-    let test = "board_downloads_a_file_over_http";
+    downloads_a_file_over_http(Board::Mps2An385, "board_downloads_a_file_over_http");
+}
+
+/// The LM3S6965 port's GET: the whole 200 KiB body through the Stellaris driver, whose
+/// window is one frame (the chip's 2 KiB receive FIFO).
+#[test]
+fn lm3s6965evb_downloads_a_file_over_http() {
+    downloads_a_file_over_http(Board::Lm3s6965evb, "lm3s6965evb_downloads_a_file_over_http");
+}
+
+/// `board` built with `--features get` GETs a 200 KiB file from `tcplink-host serve-http` in
+/// the namespace: status 200, size and FNV-1a 64 hash in its log; it serves greetings after.
+fn downloads_a_file_over_http(which: Board, test: &str) {
     if !can_run(test) {
         return;
     }
-    let scratch = TempDir::new("get");
+    let scratch = TempDir::new(&format!("get-{}", which.name()));
     let body = test_body();
     let url = format!("http://{HOST_IP}:8000/blob.bin");
-    let elf = build_firmware(Some(&url), &[], &scratch.0);
+    let elf = build_board_firmware(which, Some(&url), &[], &[], &scratch.0);
 
-    let ns = Namespace::create(&format!("tlboard-h-{}", std::process::id()), TAP)
-        .expect("create the namespace");
+    let ns = Namespace::create(
+        &format!("tlboard-h{}-{}", which as u8, std::process::id()),
+        TAP,
+    )
+    .expect("create the namespace");
     let server = serve_body(&ns, &scratch.0, &body);
 
-    let mut board = start_board(&ns, &elf);
+    let mut board = start_board_on(which, &ns, &elf, &[]);
     let started = Instant::now();
     let (log, want) = await_download(&mut board, &body, &[("serve-http", &server)]);
     // Boot to the end of the GET, wall clock (QEMU under the machine's load): the figure a
     // size change that may cost speed is compared by.
     eprintln!(
-        "board GET of {} bytes: {} ms from boot",
+        "{} GET of {} bytes: {} ms from boot",
+        which.name(),
         body.len(),
         started.elapsed().as_millis()
     );

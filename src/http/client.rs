@@ -399,30 +399,24 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
         Ok(())
     }
 
-    /// Moves the GET forward; reports through `emit` and sends body bytes to `sink`.
+    /// Moves the GET forward; reports events and body bytes through `report`.
     /// Returns true if anything changed.
-    fn serve(
-        &mut self,
-        now: Instant,
-        stack: &mut Stack<'_>,
-        emit: &mut dyn FnMut(HttpEvent<'_>),
-        sink: &mut dyn FnMut(&[u8]) -> Result<(), HttpError>,
-    ) -> bool {
+    fn serve(&mut self, now: Instant, stack: &mut Stack<'_>, report: &mut dyn Report) -> bool {
         if core::mem::take(&mut self.cancelled) {
-            self.end(stack, Err(HttpError::Cancelled), emit);
+            self.end(stack, Err(HttpError::Cancelled), report);
             return true;
         }
         let mut changed = false;
         // Each transition is a state change; a handful covers any path through one poll.
         for _ in 0..8 {
-            match self.step(now, stack, emit, sink) {
+            match self.step(now, stack, report) {
                 Step::Stay(c) => return changed | c,
                 Step::Next(state) => {
                     self.state = state;
                     changed = true;
                 }
                 Step::End(result) => {
-                    self.end(stack, result, emit);
+                    self.end(stack, result, report);
                     return true;
                 }
             }
@@ -482,7 +476,7 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
         &mut self,
         stack: &mut Stack<'_>,
         result: Result<(u16, u64), HttpError>,
-        emit: &mut dyn FnMut(HttpEvent<'_>),
+        report: &mut dyn Report,
     ) {
         stack.watch_neighbor(None);
         if core::mem::take(&mut self.tls) {
@@ -493,11 +487,11 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
             Ok((status, body_len)) => {
                 // `Connection: close` was asked for; close our side politely.
                 socket.close();
-                emit(HttpEvent::Done { status, body_len });
+                report.emit(HttpEvent::Done { status, body_len });
             }
             Err(error @ HttpError::NoNeighborReply(_)) => {
                 drop_unreachable(socket);
-                emit(HttpEvent::Failed(error));
+                report.emit(HttpEvent::Failed(error));
             }
             Err(error) => {
                 socket.abort();
@@ -507,19 +501,13 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
                         .get_mut::<dns::Socket>(self.dns)
                         .cancel_query(query);
                 }
-                emit(HttpEvent::Failed(error));
+                report.emit(HttpEvent::Failed(error));
             }
         }
         self.state = State::Idle;
     }
 
-    fn step(
-        &mut self,
-        now: Instant,
-        stack: &mut Stack<'_>,
-        emit: &mut dyn FnMut(HttpEvent<'_>),
-        sink: &mut dyn FnMut(&[u8]) -> Result<(), HttpError>,
-    ) -> Step {
+    fn step(&mut self, now: Instant, stack: &mut Stack<'_>, report: &mut dyn Report) -> Step {
         let c = self.config;
         match self.state {
             State::Idle => Step::Stay(false),
@@ -548,7 +536,7 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
                         self.state = State::Idle;
                         match addr {
                             Some(addr) => {
-                                emit(HttpEvent::Resolved { addr });
+                                report.emit(HttpEvent::Resolved { addr });
                                 Step::Next(self.attempt(addr, now))
                             }
                             None => self.not_found(since, now, stack),
@@ -597,7 +585,7 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
                 match self.send_request(stack) {
                     Ok(()) => {
                         if let Some(remote) = remote {
-                            emit(HttpEvent::Connected { remote });
+                            report.emit(HttpEvent::Connected { remote });
                         }
                         self.head_len = 0;
                         Step::Next(State::Head { heard: now })
@@ -605,7 +593,7 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
                     Err(error) => Step::End(Err(error)),
                 }
             }
-            State::Head { heard } => self.read_head(heard, now, stack, emit, sink),
+            State::Head { heard } => self.read_head(heard, now, stack, report),
             State::Body {
                 mut decoder,
                 status,
@@ -619,7 +607,7 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
                         if failed.is_some() || decoder.is_done() {
                             return 0;
                         }
-                        match decoder.feed(data, sink) {
+                        match decoder.feed(data, &mut |data| report.sink(data)) {
                             Ok(used) => used,
                             Err(error) => {
                                 failed = Some(error);
@@ -833,8 +821,7 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
         heard: Instant,
         now: Instant,
         stack: &mut Stack<'_>,
-        emit: &mut dyn FnMut(HttpEvent<'_>),
-        sink: &mut dyn FnMut(&[u8]) -> Result<(), HttpError>,
+        report: &mut dyn Report,
     ) -> Step {
         let head_limit = self.config.max_head.min(HEAD);
         let header_limit = self.config.max_headers.min(HEADERS);
@@ -874,7 +861,7 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
                 self.head_len -= len;
                 continue;
             }
-            emit(HttpEvent::Head(head));
+            report.emit(HttpEvent::Head(head));
             let status = head.status;
             if head.is_redirect() {
                 let Some(location) = head.header("location") else {
@@ -902,7 +889,7 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
                     self.check_scheme(&Url::parse(&next)?)
                 });
                 return match resolved {
-                    Ok(()) => self.redirect(status, next, now, stack, emit),
+                    Ok(()) => self.redirect(status, next, now, stack, report),
                     Err(error) => Step::End(Err(error)),
                 };
             }
@@ -912,7 +899,9 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
             };
             let mut decoder = BodyDecoder::new(framing);
             // Body bytes that came in with the head.
-            if let Err(error) = decoder.feed(&self.head[len..self.head_len], sink) {
+            if let Err(error) = decoder.feed(&self.head[len..self.head_len], &mut |data| {
+                report.sink(data)
+            }) {
                 return Step::End(Err(error));
             }
             return Step::Next(State::Body {
@@ -942,7 +931,7 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
         next: String<URL>,
         now: Instant,
         stack: &mut Stack<'_>,
-        emit: &mut dyn FnMut(HttpEvent<'_>),
+        report: &mut dyn Report,
     ) -> Step {
         let hash = fnv1a(next.as_bytes());
         if self.visited.contains(&hash) {
@@ -952,7 +941,7 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
             return Step::End(Err(HttpError::TooManyRedirects));
         }
         let _ = self.visited.push(hash);
-        emit(HttpEvent::Redirect { status, to: &next });
+        report.emit(HttpEvent::Redirect { status, to: &next });
         self.url = next;
         // The rest of this response is not needed: cut the connection.
         if core::mem::take(&mut self.tls) {
@@ -1018,6 +1007,25 @@ fn fnv1a(bytes: &[u8]) -> u32 {
     })
 }
 
+/// Where the client's events and body go: the platform's handler, behind one trait object
+/// (one vtable, no closures sharing it).
+trait Report {
+    fn emit(&mut self, event: HttpEvent<'_>);
+    fn sink(&mut self, chunk: &[u8]) -> Result<(), HttpError>;
+}
+
+struct Reporter<'h, H: ?Sized>(&'h mut H);
+
+impl<H: for<'e> Handler<HttpEvent<'e>> + BodySink + ?Sized> Report for Reporter<'_, H> {
+    fn emit(&mut self, event: HttpEvent<'_>) {
+        self.0.event(event);
+    }
+
+    fn sink(&mut self, chunk: &[u8]) -> Result<(), HttpError> {
+        self.0.body(chunk).map_err(|SinkError| HttpError::Sink)
+    }
+}
+
 impl<H, const HEAD: usize, const URL: usize, const HEADERS: usize, S> Service<H>
     for HttpClient<HEAD, URL, HEADERS, S>
 where
@@ -1025,19 +1033,7 @@ where
     S: Secure,
 {
     fn poll(&mut self, now: Instant, stack: &mut Stack<'_>, handler: &mut H) -> bool {
-        // Both closures need the handler; they never run at the same time.
-        let handler = core::cell::RefCell::new(handler);
-        self.serve(
-            now,
-            stack,
-            &mut |event| handler.borrow_mut().event(event),
-            &mut |chunk| {
-                handler
-                    .borrow_mut()
-                    .body(chunk)
-                    .map_err(|SinkError| HttpError::Sink)
-            },
-        )
+        self.serve(now, stack, &mut Reporter(handler))
     }
 
     fn poll_at(&self, _now: Instant) -> Option<Instant> {

@@ -9,12 +9,22 @@ use crate::cargo;
 /// The board firmware's own workspace (its target and flags live in its .cargo/config.toml).
 const BOARD: &str = "firmware/mps2-an385";
 const BOARD_ELF: &str = "target/thumbv7m-none-eabi/release/tcplink-mps2-an385";
+/// The second board (Stellaris Ethernet controller), its own workspace too.
+const BOARD2: &str = "firmware/lm3s6965evb";
+const BOARD2_ELF: &str = "target/thumbv7m-none-eabi/release/tcplink-lm3s6965evb";
+/// What the boards share (its own workspace: the builtins' host tests run there).
+const BOARD_COMMON: &str = "firmware/board-common";
 
 /// A cargo command for the board's workspace: without the host build's settings, which would
 /// override its target and flags.
 fn board_cargo(root: &Path) -> Command {
+    board_cargo_in(root, BOARD)
+}
+
+/// [`board_cargo`] in the firmware workspace `dir`.
+fn board_cargo_in(root: &Path, dir: &str) -> Command {
     let mut cmd = cargo();
-    cmd.current_dir(root.join(BOARD))
+    cmd.current_dir(root.join(dir))
         .env_remove("CARGO_TARGET_DIR")
         .env_remove("CARGO_BUILD_TARGET")
         .env_remove("RUSTFLAGS")
@@ -23,9 +33,10 @@ fn board_cargo(root: &Path) -> Command {
     cmd
 }
 
-/// `cargo build --release` of the board firmware.
+/// `cargo build --release` of each board's firmware.
 pub fn build_board(root: &Path) -> Result<(), String> {
-    step(board_cargo(root).args(["build", "--release"]))
+    step(board_cargo(root).args(["build", "--release"]))?;
+    step(board_cargo_in(root, BOARD2).args(["build", "--release"]))
 }
 
 /// Runs `cmd` with its output shown; an error names it.
@@ -65,7 +76,12 @@ fn root_cargo(root: &Path, args: &[&str]) -> Command {
 
 /// `cargo ARGS` in the board's workspace.
 fn board(root: &Path, args: &[&str]) -> Command {
-    let mut cmd = board_cargo(root);
+    board_in(root, BOARD, args)
+}
+
+/// `cargo ARGS` in the firmware workspace `dir`.
+fn board_in(root: &Path, dir: &str, args: &[&str]) -> Command {
+    let mut cmd = board_cargo_in(root, dir);
     cmd.args(args);
     cmd
 }
@@ -83,6 +99,22 @@ fn core_features(root: &Path, features: &str) -> Command {
     let mut cmd = root_cargo(root, &MCU);
     cmd.args(["--features", features, "--", "-D", "warnings"]);
     cmd
+}
+
+/// `cargo clippy` arguments for tcplink-board-common on the boards' target with `features`.
+fn common_clippy(features: &str) -> Vec<&str> {
+    let mut args = vec![
+        "clippy",
+        "-p",
+        "tcplink-board-common",
+        "--target",
+        "thumbv7m-none-eabi",
+    ];
+    if !features.is_empty() {
+        args.extend(["--features", features]);
+    }
+    args.extend(["--", "-D", "warnings"]);
+    args
 }
 
 pub fn run(root: &Path) -> bool {
@@ -113,6 +145,20 @@ pub fn run(root: &Path) -> bool {
     docs_bare.env("RUSTDOCFLAGS", "-D warnings");
     let mut size = Command::new("size");
     size.arg(BOARD_ELF).current_dir(root.join(BOARD));
+    let mut size2 = Command::new("size");
+    size2.arg(BOARD2_ELF).current_dir(root.join(BOARD2));
+    let mut common_tls = board_in(root, BOARD_COMMON, &common_clippy("tls,dhcp,ipv6,debug"));
+    common_tls
+        .env("TCPLINK_GET_URL", "https://192.168.69.1:8443/")
+        .env("TCPLINK_CA_DER", root.join("tests/bench/footprint-ca.der"));
+    let mut get_build2 = board_in(
+        root,
+        BOARD2,
+        &["clippy", "--release", "--features", "get,dhcp,ipv6,debug"],
+    );
+    get_build2
+        .args(["--", "-D", "warnings"])
+        .env("TCPLINK_GET_URL", "http://192.168.69.1:8000/");
     let clippy = [
         "clippy",
         "--workspace",
@@ -125,6 +171,14 @@ pub fn run(root: &Path) -> bool {
         vec![
         ("fmt", root_cargo(root, &["fmt", "--all", "--", "--check"])),
         ("fmt (board)", board(root, &["fmt", "--", "--check"])),
+        (
+            "fmt (lm3s6965evb board)",
+            board_in(root, BOARD2, &["fmt", "--", "--check"]),
+        ),
+        (
+            "fmt (board-common)",
+            board_in(root, BOARD_COMMON, &["fmt", "--all", "--", "--check"]),
+        ),
         ("clippy", root_cargo(root, &clippy)),
         (
             "clippy (board)",
@@ -138,10 +192,30 @@ pub fn run(root: &Path) -> bool {
             "clippy (board: HTTPS GET + DHCP + DNS + IPv6, debug panics)",
             tls_build,
         ),
+        // The shared crate is a path dependency of the boards, not a member of their
+        // workspaces, so their clippy runs do not lint it: its own, with and without
+        // every capability.
+        (
+            "clippy (board-common)",
+            board_in(root, BOARD_COMMON, &common_clippy("")),
+        ),
+        (
+            "clippy (board-common: HTTPS GET + DHCP + DNS + IPv6, debug panics)",
+            common_tls,
+        ),
+        (
+            "clippy (lm3s6965evb board)",
+            board_in(root, BOARD2, &["clippy", "--release", "--", "-D", "warnings"]),
+        ),
+        (
+            "clippy (lm3s6965evb board: GET + DHCP + DNS + IPv6, debug panics)",
+            get_build2,
+        ),
         (
             "board builtins (memcpy & co., 64-bit division; tests run on the host)",
-            board(
+            board_in(
                 root,
+                BOARD_COMMON,
                 &["test", "-p", "tcplink-board-builtins", "--target", "host-tuple"],
             ),
         ),
@@ -224,6 +298,11 @@ pub fn run(root: &Path) -> bool {
         ),
         ("board firmware", board(root, &["build", "--release"])),
         ("board footprint", size),
+        (
+            "lm3s6965evb board firmware",
+            board_in(root, BOARD2, &["build", "--release"]),
+        ),
+        ("lm3s6965evb board footprint", size2),
         (
             "board footprint budgets (flash/RAM; nothing linked of an unused capability)",
             root_cargo(root, &["run", "-q", "-p", "tcplink-bench", "--", "budget"]),

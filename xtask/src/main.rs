@@ -94,7 +94,9 @@ fn test(root: &Path, install: bool) -> bool {
     }
     let missing_targets = setup::targets(install);
 
-    println!("== 2/4 board firmware (firmware/mps2-an385, for the QEMU tests)");
+    println!(
+        "== 2/4 board firmware (firmware/mps2-an385, firmware/lm3s6965evb, for the QEMU tests)"
+    );
     if let Err(e) = ci::build_board(root) {
         setup_failures.push(format!("board firmware: {e}"));
     }

@@ -1,8 +1,9 @@
-//! SMSC LAN9118 Ethernet controller driver, as a `smoltcp::phy::Device`.
+//! SMSC LAN9118 Ethernet controller driver, as a `tcplink_board_common::Nic` (which
+//! board-common's `Frames` makes a `smoltcp::phy::Device`).
 //!
 //! The controller has its own packet FIFOs, so the driver copies one frame at a time
-//! between them and two fixed 1520-byte buffers: no DMA, no allocation, polled (the
-//! interrupt line only wakes the CPU). Register layout and FIFO formats follow the SMSC
+//! between them and the two fixed 1520-byte buffers of `Frames`: no DMA, no allocation,
+//! polled (the interrupt line only wakes the CPU). Register layout and FIFO formats follow the SMSC
 //! datasheet and were checked against QEMU's model (hw/net/lan9118.c). The firmware's
 //! `unsafe` is here: register access, the NVIC unmask and the interrupt handler.
 
@@ -11,24 +12,13 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use cortex_m::interrupt::InterruptNumber;
 use cortex_m::peripheral::NVIC;
 use cortex_m_rt::exception;
-use smoltcp::phy::{self, DeviceCapabilities, Medium};
-use smoltcp::time::Instant;
 use tcplink::text::{Render, TextOut};
-
-use crate::console::Console;
+use tcplink_board_common::{unexpected_interrupt, Counters, Nic, FRAME_BUF};
 
 /// Where the MPS2 AN385 maps the controller (QEMU's `mps2-an385` machine too).
 pub const MPS2_AN385_BASE: usize = 0x4020_0000;
 /// The controller's interrupt line on the MPS2 AN385 (NVIC external interrupt 13).
 pub const MPS2_AN385_IRQ: u16 = 13;
-
-/// Bytes in each frame buffer: an Ethernet frame of 1514 bytes (+4 for a VLAN tag), rounded
-/// up to the FIFO's 32-bit words.
-pub const FRAME_BUF: usize = 1520;
-/// Full-size frames the RX FIFO holds.
-const RX_FIFO_FRAMES: usize = 6;
-/// Largest frame handed to smoltcp: 1500-byte IP MTU plus the Ethernet header.
-const ETH_MTU: usize = 1514;
 
 // Register offsets from the base address.
 const RX_DATA_FIFO: usize = 0x00;
@@ -137,19 +127,6 @@ impl Render for Error {
     }
 }
 
-/// What the driver has seen since bring-up.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counters {
-    /// Frames handed to smoltcp.
-    pub rx_frames: u32,
-    /// Frames written to the TX FIFO.
-    pub tx_frames: u32,
-    /// Received frames thrown away: error status, runt, or larger than the buffer.
-    pub rx_dropped: u32,
-    /// Frames not sent (no FIFO space) or reported failed by the TX status FIFO.
-    pub tx_errors: u32,
-}
-
 /// The controller's register block. Only [`Lan9118::take`] makes one, for the board's
 /// fixed address, so every access below targets that MMIO block.
 #[derive(Clone, Copy)]
@@ -207,21 +184,10 @@ impl Regs {
 /// Guards the single controller on the board.
 static TAKEN: AtomicBool = AtomicBool::new(false);
 
-/// The LAN9118 with its two frame buffers.
+/// The LAN9118 and what it has counted.
 pub struct Lan9118 {
     regs: Regs,
-    rx_buf: [u8; FRAME_BUF],
-    rx_frames: u32,
-    rx_dropped: u32,
-    tx: TxPath,
-}
-
-/// The transmit half, borrowed by a [`TxToken`] next to the receive buffer.
-struct TxPath {
-    regs: Regs,
-    buf: [u8; FRAME_BUF],
-    tx_frames: u32,
-    tx_errors: u32,
+    counters: Counters,
 }
 
 impl Lan9118 {
@@ -236,15 +202,7 @@ impl Lan9118 {
         };
         let mut nic = Lan9118 {
             regs,
-            rx_buf: [0; FRAME_BUF],
-            rx_frames: 0,
-            rx_dropped: 0,
-            tx: TxPath {
-                regs,
-                buf: [0; FRAME_BUF],
-                tx_frames: 0,
-                tx_errors: 0,
-            },
+            counters: Counters::default(),
         };
         nic.init(mac)?;
         Ok(nic)
@@ -296,7 +254,7 @@ impl Lan9118 {
 
     /// Routes the controller's interrupt line (active high, push-pull) to the NVIC, so
     /// `wfi` wakes as soon as a frame arrives instead of at the next SysTick. The source
-    /// stays disabled until [`arm_rx_interrupt`](Self::arm_rx_interrupt).
+    /// stays disabled until the loop calls [`Nic::arm_rx_interrupt`].
     pub fn enable_interrupt(&mut self, _nvic: &mut NVIC) {
         let r = self.regs;
         // RSFL fires when more than FIFO_INT[7:0] = 0 statuses wait, i.e. on any frame.
@@ -313,40 +271,22 @@ impl Lan9118 {
         unsafe { NVIC::unmask(Lan9118Irq) };
     }
 
-    /// Re-enables the RX interrupt, which the handler turns off so that a level-triggered
-    /// line cannot keep firing before the loop drains the FIFO. Call it, then check
-    /// [`rx_pending`](Self::rx_pending), then `wfi`, all with interrupts masked: a frame
-    /// arriving in between leaves the interrupt pending, so `wfi` returns at once.
-    pub fn arm_rx_interrupt(&mut self) {
-        self.regs.write(INT_STS, INT_RSFL);
-        self.regs.write(INT_EN, INT_RSFL);
-    }
-
     /// The controller's free-running 25 MHz counter. Its value at boot differs from run
     /// to run by timing jitter, so it seeds smoltcp's sequence numbers (not cryptographic).
     pub fn free_running_counter(&self) -> u32 {
         self.regs.read(FREE_RUN)
     }
+}
 
-    /// Whether a received frame waits in the FIFO.
-    pub fn rx_pending(&self) -> bool {
-        rx_statuses(self.regs) != 0
-    }
+/// The shared loop's view of the driver (tcplink-board-common).
+impl Nic for Lan9118 {
+    const COUNTERS_LINE: &'static str = "lan9118: rx_frames=";
+    /// The RX FIFO holds 10560 bytes (the reset split with a 5 KiB TX FIFO): six full frames.
+    const RX_FIFO_FRAMES: usize = 6;
 
-    /// Counts since bring-up.
-    pub fn counters(&self) -> Counters {
-        Counters {
-            rx_frames: self.rx_frames,
-            tx_frames: self.tx.tx_frames,
-            rx_dropped: self.rx_dropped,
-            tx_errors: self.tx.tx_errors,
-        }
-    }
-
-    /// Pops the next good frame into the RX buffer and returns its length. Bad or
-    /// oversized frames are drained word by word and counted; at most the frames that were
-    /// waiting on entry are looked at.
-    fn pop_frame(&mut self) -> Option<usize> {
+    /// Bad or oversized frames are drained word by word and counted; at most the frames
+    /// that were waiting on entry are looked at.
+    fn pop_frame(&mut self, buf: &mut [u8; FRAME_BUF]) -> Option<usize> {
         let r = self.regs;
         for _ in 0..rx_statuses(r) {
             let status = r.read(RX_STATUS_FIFO);
@@ -359,7 +299,7 @@ impl Lan9118 {
                 for _ in 0..words {
                     r.read(RX_DATA_FIFO);
                 }
-                self.rx_dropped = self.rx_dropped.wrapping_add(1);
+                self.counters.rx_dropped = self.counters.rx_dropped.wrapping_add(1);
                 continue;
             }
             for i in 0..words {
@@ -367,13 +307,68 @@ impl Lan9118 {
                 let at = i * 4;
                 if at < frame_len {
                     let n = (frame_len - at).min(4);
-                    self.rx_buf[at..at + n].copy_from_slice(&word[..n]);
+                    buf[at..at + n].copy_from_slice(&word[..n]);
                 }
             }
-            self.rx_frames = self.rx_frames.wrapping_add(1);
+            self.counters.rx_frames = self.counters.rx_frames.wrapping_add(1);
             return Some(frame_len);
         }
         None
+    }
+
+    /// Writes `frame` to the TX FIFO as one frame (counted as an error if the FIFO has no
+    /// room for it), then collects finished transmissions.
+    fn send(&mut self, frame: &[u8]) {
+        let r = self.regs;
+        let len = frame.len();
+        // Command words plus the data, rounded up to whole words.
+        let need = 8 + len.div_ceil(4) * 4;
+        let free = (r.read(TX_FIFO_INF) & 0xFFFF) as usize;
+        if free < need {
+            self.counters.tx_errors = self.counters.tx_errors.wrapping_add(1);
+            return;
+        }
+        self.counters.tx_frames = self.counters.tx_frames.wrapping_add(1);
+        // The tag comes back in the TX status; never 0, to tell it from an empty FIFO read.
+        let tag = (self.counters.tx_frames as u16).max(1);
+        r.write(
+            TX_DATA_FIFO,
+            TX_CMD_A_FIRST_SEG | TX_CMD_A_LAST_SEG | len as u32,
+        );
+        r.write(TX_DATA_FIFO, (u32::from(tag) << 16) | len as u32);
+        for chunk in frame.chunks(4) {
+            let mut word = [0u8; 4];
+            word[..chunk.len()].copy_from_slice(chunk);
+            r.write(TX_DATA_FIFO, u32::from_le_bytes(word));
+        }
+        self.prepare_transmit();
+    }
+
+    /// Pops finished-transmission statuses so the status FIFO never fills, counting errors.
+    fn prepare_transmit(&mut self) {
+        let used = (self.regs.read(TX_FIFO_INF) >> 16) & 0xFF;
+        for _ in 0..used {
+            if self.regs.read(TX_STATUS_FIFO) & TX_STS_ES != 0 {
+                self.counters.tx_errors = self.counters.tx_errors.wrapping_add(1);
+            }
+        }
+    }
+
+    /// Re-enables the RX interrupt, which the handler turns off so that a level-triggered
+    /// line cannot keep firing before the loop drains the FIFO.
+    fn arm_rx_interrupt(&mut self) {
+        self.regs.write(INT_STS, INT_RSFL);
+        self.regs.write(INT_EN, INT_RSFL);
+    }
+
+    /// Whether a received frame waits in the FIFO.
+    fn rx_pending(&self) -> bool {
+        rx_statuses(self.regs) != 0
+    }
+
+    /// Counts since bring-up.
+    fn counters(&self) -> Counters {
+        self.counters
     }
 }
 
@@ -404,113 +399,6 @@ unsafe fn DefaultHandler(irqn: i16) {
         }
         .write(INT_EN, 0);
     } else {
-        let mut console = Console::open();
-        console.put("unexpected exception or interrupt ");
-        if irqn < 0 {
-            console.put("-");
-        }
-        console.decimal(u64::from(irqn.unsigned_abs()));
-        console.end_line();
-        cortex_m_semihosting::debug::exit(cortex_m_semihosting::debug::EXIT_FAILURE);
-    }
-}
-
-impl TxPath {
-    /// Pops finished-transmission statuses so the status FIFO never fills, counting errors.
-    fn reap_status(&mut self) {
-        let used = (self.regs.read(TX_FIFO_INF) >> 16) & 0xFF;
-        for _ in 0..used {
-            if self.regs.read(TX_STATUS_FIFO) & TX_STS_ES != 0 {
-                self.tx_errors = self.tx_errors.wrapping_add(1);
-            }
-        }
-    }
-
-    /// Writes the first `len` bytes of the buffer to the TX FIFO as one frame.
-    fn send(&mut self, len: usize) {
-        let r = self.regs;
-        // Command words plus the data, rounded up to whole words.
-        let need = 8 + len.div_ceil(4) * 4;
-        let free = (r.read(TX_FIFO_INF) & 0xFFFF) as usize;
-        if free < need {
-            self.tx_errors = self.tx_errors.wrapping_add(1);
-            return;
-        }
-        self.tx_frames = self.tx_frames.wrapping_add(1);
-        // The tag comes back in the TX status; never 0, to tell it from an empty FIFO read.
-        let tag = (self.tx_frames as u16).max(1);
-        r.write(
-            TX_DATA_FIFO,
-            TX_CMD_A_FIRST_SEG | TX_CMD_A_LAST_SEG | len as u32,
-        );
-        r.write(TX_DATA_FIFO, (u32::from(tag) << 16) | len as u32);
-        for chunk in self.buf[..len].chunks(4) {
-            let mut word = [0u8; 4];
-            word[..chunk.len()].copy_from_slice(chunk);
-            r.write(TX_DATA_FIFO, u32::from_le_bytes(word));
-        }
-        self.reap_status();
-    }
-}
-
-/// One received frame, borrowed from the driver's RX buffer.
-pub struct RxToken<'a> {
-    frame: &'a [u8],
-}
-
-impl phy::RxToken for RxToken<'_> {
-    fn consume<R, F>(self, f: F) -> R
-    where
-        F: FnOnce(&[u8]) -> R,
-    {
-        f(self.frame)
-    }
-}
-
-/// Permission to send one frame, built in the driver's TX buffer.
-pub struct TxToken<'a> {
-    tx: &'a mut TxPath,
-}
-
-impl phy::TxToken for TxToken<'_> {
-    fn consume<R, F>(self, len: usize, f: F) -> R
-    where
-        F: FnOnce(&mut [u8]) -> R,
-    {
-        // smoltcp never asks for more than the MTU from `capabilities`, which fits.
-        let len = len.min(FRAME_BUF);
-        let result = f(&mut self.tx.buf[..len]);
-        self.tx.send(len);
-        result
-    }
-}
-
-impl phy::Device for Lan9118 {
-    type RxToken<'a> = RxToken<'a>;
-    type TxToken<'a> = TxToken<'a>;
-
-    fn receive(&mut self, _timestamp: Instant) -> Option<(RxToken<'_>, TxToken<'_>)> {
-        let len = self.pop_frame()?;
-        Some((
-            RxToken {
-                frame: &self.rx_buf[..len],
-            },
-            TxToken { tx: &mut self.tx },
-        ))
-    }
-
-    fn transmit(&mut self, _timestamp: Instant) -> Option<TxToken<'_>> {
-        self.tx.reap_status();
-        Some(TxToken { tx: &mut self.tx })
-    }
-
-    fn capabilities(&self) -> DeviceCapabilities {
-        let mut caps = DeviceCapabilities::default();
-        caps.medium = Medium::Ethernet;
-        caps.max_transmission_unit = ETH_MTU;
-        // The RX FIFO holds 10560 bytes (the reset split with a 5 KiB TX FIFO): six full
-        // frames. smoltcp caps the advertised TCP window to that so a peer cannot overrun it.
-        caps.max_burst_size = Some(RX_FIFO_FRAMES);
-        caps
+        unexpected_interrupt(irqn);
     }
 }

@@ -1,6 +1,6 @@
-//! Figure 5: flash and static RAM of the mps2-an385 board firmware for each build a board
-//! would ship, built as users build it (`cargo build --release` in firmware/mps2-an385 with
-//! its features and `TCPLINK_SOCKETS`), measured with GNU `size -A`, broken down by crate
+//! Figure 5: flash and static RAM of the board firmware (mps2-an385, and lm3s6965evb's
+//! greeting and GET builds) for each build a board would ship, built as users build it
+//! (`cargo build --release` in firmware/<board> with its features and `TCPLINK_SOCKETS`), measured with GNU `size -A`, broken down by crate
 //! and module with `nm`, checked to link nothing of a capability the build does not use,
 //! and set against lwIP 2.2 built for the same CPU in the same run. `budget` is the CI check:
 //! the shipped builds must stay within their budgets.
@@ -34,6 +34,8 @@ struct Budget {
 /// A firmware build a board would ship.
 struct Build {
     label: &'static str,
+    /// The board's directory under firmware/ (its binary is `tcplink-<board>`).
+    board: &'static str,
     sockets: usize,
     /// Cargo features of the firmware.
     features: &'static [&'static str],
@@ -49,7 +51,8 @@ struct Build {
 const KIB: u64 = 1024;
 
 /// Greeting server, 4 sockets. Goal 24 KiB / 10 KiB: both met. RAM: 10,024 B measured (the
-/// server answers in place; 1,520 B driver frame buffers). Flash: 24,208 B measured (the
+/// server answers in place; 1,520 B driver frame buffers; 10,012 B with the shared board
+/// crate). Flash: 24,208 B measured (24,276 B with the shared board crate, issue 26; the
 /// board's 32 interrupt vectors, folded identical functions, the machine outliner, its own
 /// memcpy & co. and 64-bit division instead of compiler_builtins' 3.8 KB; socket parking is
 /// the core's `parking` feature, which the board leaves off, and a server of at most
@@ -63,11 +66,14 @@ const GREETING_BUDGET: Budget = Budget {
     goal: Some((24 * KIB, 10 * KIB)),
 };
 
-/// Greeting + GET + DHCP + DNS. Goal 52 KiB / 22 KiB: both met. Measured 53,200 B / 22,384 B
+/// Greeting + GET + DHCP + DNS. Goal 52 KiB / 22 KiB: RAM met, flash missed by 468 B since the
+/// boards share their code (firmware/board-common, issue 26: 53,716 B / 22,380 B; LTO keeps
+/// core's str slice-error formatting, +192 B, and lays the loop out differently, +268 B).
+/// Before that: measured 53,200 B / 22,384 B
 /// (the board's builtins, the IPv4-only family plan, no TLS messages without TLS, lossy text
 /// through `from_utf8`, URLs searched and ports parsed byte-wise, no socket parking,
 /// httparse at opt-level "z"; no core IPv4/IPv6 address parsers or string-slicing panics in
-/// the URL code, empty socket and DNS slots built in place: issue 17). Both goals are met
+/// the URL code, empty socket and DNS slots built in place: issue 17). Both goals were met
 /// by tens of bytes only (44 B of flash, 140 B of RAM), which another rustc may take.
 /// Budget: about 1 % above what was measured.
 const FULL_BUDGET: Budget = Budget {
@@ -89,10 +95,16 @@ const TLS_BUDGET: Budget = Budget {
     goal: None,
 };
 
+/// The first board port (LAN9118).
+const MPS2: &str = "mps2-an385";
+/// The second board port (Stellaris Ethernet controller).
+const LM3S: &str = "lm3s6965evb";
+
 const GREETING_ABSENT: &[Capability] = &[HTTP, DNS, DHCP, UDP_SOCKET, FMT, TLS, PARKING];
 
 const GREETING_1: Build = Build {
     label: "greeting server, 1 socket",
+    board: MPS2,
     sockets: 1,
     features: &[],
     present: &[],
@@ -102,6 +114,7 @@ const GREETING_1: Build = Build {
 };
 const GREETING_4: Build = Build {
     label: "greeting server, 4 sockets",
+    board: MPS2,
     sockets: 4,
     features: &[],
     present: &[],
@@ -111,6 +124,7 @@ const GREETING_4: Build = Build {
 };
 const GREETING_16: Build = Build {
     label: "greeting server, 16 sockets",
+    board: MPS2,
     sockets: 16,
     features: &[],
     present: &[],
@@ -120,6 +134,7 @@ const GREETING_16: Build = Build {
 };
 const GET: Build = Build {
     label: "greeting + GET (static address), 4 sockets",
+    board: MPS2,
     sockets: 4,
     features: &["get"],
     present: &[HTTP, DNS],
@@ -129,6 +144,7 @@ const GET: Build = Build {
 };
 const FULL: Build = Build {
     label: "greeting + GET + DHCP + DNS, 4 sockets",
+    board: MPS2,
     sockets: 4,
     features: &["get", "dhcp"],
     present: &[HTTP, DNS, DHCP],
@@ -141,6 +157,7 @@ const FULL: Build = Build {
 /// footprint with `ipv6`, beside GREETING_4 without it.
 const IPV6: Build = Build {
     label: "greeting server + IPv6, 4 sockets",
+    board: MPS2,
     sockets: 4,
     features: &["ipv6"],
     present: &[],
@@ -152,11 +169,44 @@ const IPV6: Build = Build {
 /// Greeting + one HTTPS GET at boot (static address), trusting one CA.
 const HTTPS: Build = Build {
     label: "greeting + HTTPS GET (static address), 4 sockets",
+    board: MPS2,
     sockets: 4,
     features: &["get", "tls"],
     present: &[HTTP, DNS, TLS],
     absent: &[DHCP, UDP_SOCKET, FMT, PARKING],
     budget: Some(TLS_BUDGET),
+    lwip: None,
+};
+
+/// The LM3S6965 greeting build, 4 sockets: 23,908 B / 10,028 B measured (the Stellaris
+/// driver, the 50 MHz PLL set-up and 64 interrupt vectors in place of the LAN9118's driver and
+/// 32 vectors). Budget: the mps2-an385 greeting build's goal, which it meets too (668 B and
+/// 212 B to spare).
+const LM3S_GREETING_BUDGET: Budget = Budget {
+    flash: 24 * KIB,
+    ram: 10 * KIB,
+    goal: Some((24 * KIB, 10 * KIB)),
+};
+
+const LM3S_GREETING_4: Build = Build {
+    label: "lm3s6965evb: greeting server, 4 sockets",
+    board: LM3S,
+    sockets: 4,
+    features: &[],
+    present: &[],
+    absent: GREETING_ABSENT,
+    budget: Some(LM3S_GREETING_BUDGET),
+    lwip: Some(lwip::Config::TcpOnly),
+};
+
+const LM3S_GET: Build = Build {
+    label: "lm3s6965evb: greeting + GET (static address), 4 sockets",
+    board: LM3S,
+    sockets: 4,
+    features: &["get"],
+    present: &[HTTP, DNS],
+    absent: &[DHCP, UDP_SOCKET, FMT, TLS, PARKING],
+    budget: None,
     lwip: None,
 };
 
@@ -171,8 +221,10 @@ fn footprint_ca() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("footprint-ca.der")
 }
 
-fn firmware_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../firmware/mps2-an385")
+fn firmware_dir(board: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../firmware")
+        .join(board)
 }
 
 fn target_dir() -> PathBuf {
@@ -188,7 +240,7 @@ struct Measured {
 }
 
 fn build(b: &Build) -> Result<Measured, String> {
-    let dir = firmware_dir();
+    let dir = firmware_dir(b.board);
     if !dir.join("Cargo.toml").exists() {
         return Err(format!("no firmware at {}", dir.display()));
     }
@@ -221,7 +273,9 @@ fn build(b: &Build) -> Result<Measured, String> {
         &format!("firmware build ({})", b.label),
         Duration::from_secs(900),
     )?;
-    let elf = target.join("thumbv7m-none-eabi/release/tcplink-mps2-an385");
+    let elf = target
+        .join("thumbv7m-none-eabi/release")
+        .join(format!("tcplink-{}", b.board));
     let size = size_of(&elf)?;
     let symbols = symbols::read(&elf)?;
     let capabilities = symbols::check(&symbols, b.present, b.absent);
@@ -282,6 +336,8 @@ pub fn figure() -> Result<Section, String> {
         &FULL,
         &IPV6,
         &HTTPS,
+        &LM3S_GREETING_4,
+        &LM3S_GET,
     ];
     let mut measured = Vec::new();
     for b in builds {
@@ -418,7 +474,7 @@ pub fn figure() -> Result<Section, String> {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default();
-    let mut s = Section::new("footprint", "5. Footprint of the mps2-an385 firmware");
+    let mut s = Section::new("footprint", "5. Footprint of the board firmware");
     s.para(&format!("Measured {date} with {rustc}."));
     s.para(
         "`cargo build --release` in firmware/mps2-an385 (stable, opt-level \"s\" and \"z\" for \
@@ -453,6 +509,12 @@ pub fn figure() -> Result<Section, String> {
          slots built as empty tags in place instead of copied from constants in flash.",
     );
     s.table(&t);
+    s.para(
+        "The lm3s6965evb rows are the second board (firmware/lm3s6965evb: the Stellaris \
+         Ethernet driver, the PLL set-up, 64 interrupt vectors), built the same way from the \
+         same shared crate (firmware/board-common: clock, console, panic handler, the App's \
+         loop); its budget is the mps2-an385 greeting build's goal.",
+    );
     s.para(&format!(
         "RAM per extra greeting socket (1 → 16 sockets): {per_socket_ram:.0} B; flash per \
          extra socket: {per_socket_flash:.0} B."
@@ -460,7 +522,7 @@ pub fn figure() -> Result<Section, String> {
     s.para(
         "compiler_builtins' memcpy, memmove, memset and 64-bit division (3.8 KB of the \
          greeting build, tuned for speed) are replaced by the board's own \
-         (firmware/mps2-an385/builtins: a word or a bit at a time, about 0.5 KB); its \
+         (firmware/board-common/builtins: a word or a bit at a time, about 0.5 KB); its \
          `__aeabi_uldivmod` shim (20 B) stays. Nightly only, never the default build: \
          `-Z build-std` rebuilds core for size and immediate-abort panics drop the panic \
          paths; issue 17 measured 21,996 B for the greeting build that way, before the \
@@ -500,7 +562,7 @@ pub fn budget() -> Result<(), String> {
         "capabilities",
     ]);
     let mut failures = Vec::new();
-    for b in [&GREETING_4, &FULL, &HTTPS] {
+    for b in [&GREETING_4, &FULL, &HTTPS, &LM3S_GREETING_4] {
         let budget = b.budget.ok_or("a budget build without a budget")?;
         let m = build(b)?;
         let mut ok = |fits: bool, what: String| {

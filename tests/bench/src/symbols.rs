@@ -46,7 +46,7 @@ fn parse_line(line: &str) -> Option<Symbol> {
     })
 }
 
-/// The board's own memory and division routines (firmware/mps2-an385/builtins), which
+/// The board's own memory and division routines (firmware/board-common/builtins), which
 /// replace compiler_builtins' by name.
 const BOARD_BUILTINS: &str = "board builtins (memcpy & co., 64-bit division)";
 const BOARD_BUILTIN_SYMBOLS: &[&str] = &[
@@ -81,7 +81,11 @@ pub fn category(name: &str) -> String {
     match segments.as_slice() {
         [".Lanon" | "anon", ..] => "unnamed constants".into(),
         [first, ..] if first.starts_with(".L") => "unnamed constants".into(),
-        ["tcplink_mps2_an385", ..] => "board (main loop with the core inlined, driver)".into(),
+        // The board crate (its main inlines board-common's loop and the core) and what it
+        // shares with the other boards.
+        ["tcplink_mps2_an385" | "tcplink_lm3s6965evb" | "tcplink_board_common", ..] => {
+            "board (main loop with the core inlined, driver)".into()
+        }
         ["tcplink_board_builtins", ..] => BOARD_BUILTINS.into(),
         ["smoltcp", "socket", kind, ..] => format!("smoltcp::socket::{kind}"),
         ["smoltcp" | "tcplink", module, _, ..] => format!("{}::{module}", segments[0]),

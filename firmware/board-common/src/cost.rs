@@ -11,7 +11,7 @@
 use cortex_m::peripheral::SYST;
 use cortex_m_rt::STACK_PAINT_VALUE;
 
-use crate::clock::{Clock, CORE_CLOCK_HZ};
+use crate::clock::Clock;
 use crate::console::Console;
 use tcplink::text::TextOut;
 
@@ -21,11 +21,6 @@ extern "C" {
     /// The lowest address the stack may reach: just above the statics.
     static _stack_end: u32;
 }
-
-/// Nanoseconds per core-clock cycle.
-const NS_PER_CYCLE: u64 = 1_000_000_000 / CORE_CLOCK_HZ as u64;
-/// Cycles in one 1 ms SysTick period.
-const CYCLES_PER_MS: u64 = CORE_CLOCK_HZ as u64 / 1_000;
 
 /// The longest `App::poll` so far.
 #[derive(Default)]
@@ -61,14 +56,17 @@ impl PollTimer {
 
 /// Time since the clock started, to the core-clock cycle.
 fn nanos(clock: &mut Clock) -> u64 {
+    // Nanoseconds per core-clock cycle, and cycles in one 1 ms SysTick period.
+    let ns_per_cycle = 1_000_000_000 / u64::from(clock.core_hz);
+    let cycles_per_ms = u64::from(clock.core_hz) / 1_000;
     loop {
         let ms = clock.millis();
-        // SysTick counts down from its reload value (CYCLES_PER_MS - 1) once a millisecond.
+        // SysTick counts down from its reload value (cycles_per_ms - 1) once a millisecond.
         let left = u64::from(SYST::get_current());
         // A tick between the two reads would pair a new count with the old milliseconds.
         if clock.millis() == ms {
-            let cycles = ms * CYCLES_PER_MS + (CYCLES_PER_MS - 1 - left.min(CYCLES_PER_MS - 1));
-            return cycles * NS_PER_CYCLE;
+            let cycles = ms * cycles_per_ms + (cycles_per_ms - 1 - left.min(cycles_per_ms - 1));
+            return cycles * ns_per_cycle;
         }
     }
 }
