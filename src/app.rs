@@ -127,3 +127,137 @@ impl<'s, S: Service<H>, H: ?Sized> Round<'s> for Running<'_, S, H> {
         self.services.poll_at(now)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use core::cell::RefCell;
+
+    use smoltcp::iface::SocketStorage;
+    use smoltcp::time::Duration;
+
+    use super::*;
+    use crate::link::Link;
+    use crate::StackConfig;
+
+    /// A service that records its turns in a shared log, asks for `busy` more turns, and
+    /// has a fixed deadline.
+    struct Probe<'l> {
+        name: char,
+        log: &'l RefCell<heapless::Vec<char, 64>>,
+        busy: usize,
+        deadline: Option<Instant>,
+        quiet: bool,
+    }
+
+    impl<'l> Probe<'l> {
+        fn new(name: char, log: &'l RefCell<heapless::Vec<char, 64>>) -> Self {
+            Self {
+                name,
+                log,
+                busy: 0,
+                deadline: None,
+                quiet: true,
+            }
+        }
+    }
+
+    impl<H: crate::Handler<char> + ?Sized> Service<H> for Probe<'_> {
+        fn poll(&mut self, _: Instant, _: &mut Stack<'_>, handler: &mut H) -> bool {
+            let _ = self.log.borrow_mut().push(self.name);
+            handler.event(self.name);
+            if self.busy > 0 {
+                self.busy -= 1;
+                return true;
+            }
+            false
+        }
+
+        fn poll_at(&self, _: Instant) -> Option<Instant> {
+            self.deadline
+        }
+
+        fn is_quiet(&self, _: &Stack<'_>) -> bool {
+            self.quiet
+        }
+    }
+
+    fn with_app<S>(
+        services: S,
+        run: impl FnOnce(&mut App<'_, S>, &mut crate::link::Port<'_, 2, 8>),
+    ) {
+        let link: Link<2, 8> = Link::new();
+        let mut port = link.port(0);
+        let mut slots = [SocketStorage::EMPTY; 1];
+        let config = StackConfig::new([2, 0, 0, 0, 0, 2], [10, 0, 0, 2], 24);
+        let stack = Stack::new(&config, &mut port, &mut slots[..], Instant::ZERO);
+        let mut app = App::new(stack, services);
+        run(&mut app, &mut port);
+    }
+
+    #[test]
+    fn services_run_in_tuple_order_and_report_to_one_handler() {
+        let log = RefCell::new(heapless::Vec::new());
+        let (a, b) = (Probe::new('a', &log), Probe::new('b', &log));
+        with_app((a, None::<Probe<'_>>, b), |app, port| {
+            let mut seen = heapless::Vec::<char, 8>::new();
+            let next = app.poll(Instant::ZERO, port, &mut |c: char| {
+                let _ = seen.push(c);
+            });
+            assert_eq!(next, None, "no deadline anywhere");
+            assert_eq!(seen, ['a', 'b']);
+        });
+        assert_eq!(*log.borrow(), ['a', 'b']);
+    }
+
+    #[test]
+    fn the_earliest_deadline_of_any_service_comes_back() {
+        let log = RefCell::new(heapless::Vec::new());
+        let (mut a, mut b) = (Probe::new('a', &log), Probe::new('b', &log));
+        a.deadline = Some(Instant::from_millis(70));
+        b.deadline = Some(Instant::from_millis(30));
+        with_app((a, b), |app, port| {
+            let next = app.poll(Instant::ZERO, port, &mut crate::Ignore);
+            assert_eq!(next, Some(Instant::from_millis(30)));
+            app.services_mut().1.deadline = None;
+            let next = app.poll(Instant::ZERO, port, &mut crate::Ignore);
+            assert_eq!(next, Some(Instant::from_millis(70)));
+        });
+    }
+
+    #[test]
+    fn a_busy_service_runs_again_within_the_round_limit_then_asks_to_be_called_at_once() {
+        let log = RefCell::new(heapless::Vec::new());
+        let mut a = Probe::new('a', &log);
+        a.busy = 2;
+        with_app((a,), |app, port| {
+            let next = app.poll(Instant::ZERO, port, &mut crate::Ignore);
+            assert_eq!(next, None, "done within the call");
+        });
+        // Two busy turns and the one that found nothing left.
+        assert_eq!(*log.borrow(), ['a', 'a', 'a']);
+        log.borrow_mut().clear();
+        let mut a = Probe::new('a', &log);
+        a.busy = 100;
+        let now = Instant::ZERO + Duration::from_secs(1);
+        with_app((a,), |app, port| {
+            let next = app.poll(now, port, &mut crate::Ignore);
+            assert_eq!(next, Some(now), "work left over: call again at once");
+        });
+        assert_eq!(log.borrow().len(), 8, "bounded rounds per call");
+    }
+
+    #[test]
+    fn the_app_is_quiet_only_when_every_service_is() {
+        let log = RefCell::new(heapless::Vec::new());
+        let (a, mut b) = (Probe::new('a', &log), Probe::new('b', &log));
+        b.quiet = false;
+        with_app((a, b), |app, _| {
+            assert!(!app.is_quiet::<crate::Ignore>());
+            app.services_mut().1.quiet = true;
+            assert!(app.is_quiet::<crate::Ignore>());
+            let (stack, services) = app.parts();
+            assert!(stack.ipv4().is_some());
+            assert_eq!(services.0.name, 'a');
+        });
+    }
+}

@@ -871,3 +871,123 @@ where
         self.closing() == 0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use std::boxed::Box;
+    use std::vec::Vec;
+
+    use smoltcp::iface::SocketStorage;
+    use smoltcp::wire::IpAddress;
+
+    use super::*;
+    use crate::link::Link;
+    use crate::{App, StackConfig};
+
+    fn leak<T>(value: T) -> &'static mut T {
+        Box::leak(Box::new(value))
+    }
+
+    /// A server with `N` sockets and a client socket on a second stack; returns what the
+    /// client received after sending `messages` one per round, and the server's events.
+    fn session<const N: usize>(
+        config: GreetingConfig,
+        messages: &[&[u8]],
+    ) -> (Vec<u8>, Vec<GreetingEvent>, State) {
+        let link: &'static Link<2, 32> = leak(Link::new());
+        let scfg = StackConfig::new([2, 0, 0, 0, 0, 2], [10, 0, 0, 2], 24);
+        let ccfg = StackConfig::new([2, 0, 0, 0, 0, 1], [10, 0, 0, 1], 24);
+        let now = Instant::ZERO;
+        let mut stack = Stack::new(
+            &scfg,
+            &mut link.port(0),
+            leak([SocketStorage::EMPTY; N]),
+            now,
+        );
+        let buffers = leak([const { TcpBuffers::<1024, 256>::new() }; N]);
+        let server = GreetingServer::<N>::new(config, &mut stack, buffers);
+        let mut app = App::new(stack, server);
+        let mut client = Stack::new(
+            &ccfg,
+            &mut link.port(1),
+            leak([SocketStorage::EMPTY; 1]),
+            now,
+        );
+        let handle = client.add_tcp(leak(TcpBuffers::<1024, 1024>::new()));
+        let remote = (IpAddress::v4(10, 0, 0, 2), config.port);
+        client.connect(handle, remote, 0).unwrap();
+        let (mut received, mut events) = (Vec::new(), Vec::new());
+        let mut next = messages.iter();
+        let mut now = now;
+        for _ in 0..200 {
+            app.poll(now, &mut link.port(0), &mut |e: GreetingEvent| {
+                events.push(e)
+            });
+            client.poll(now, &mut link.port(1));
+            let socket = client.tcp(handle);
+            let mut buf = [0; 256];
+            while let Ok(n @ 1..) = socket.recv_slice(&mut buf) {
+                received.extend_from_slice(&buf[..n]);
+            }
+            // One message per round once the welcome is in, as the seed's client sends.
+            if received.starts_with(WELCOME) && socket.may_send() && link.in_flight() == 0 {
+                if let Some(message) = next.next() {
+                    socket.send_slice(message).unwrap();
+                }
+            }
+            if link.in_flight() == 0 {
+                now += Duration::from_millis(10);
+            }
+        }
+        let state = client.tcp(handle).state();
+        (received, events, state)
+    }
+
+    #[test]
+    fn the_seed_session_byte_for_byte_and_exit_closes() {
+        let (received, events, state) = session::<2>(
+            GreetingConfig::default(),
+            &[b"Alice", b"Bob", b"Jack", b"exit"],
+        );
+        assert_eq!(received, b"WelcomeHello, Alice!Hello, Bob!Hello, Jack!");
+        assert!(
+            matches!(events[0], GreetingEvent::Accepted { .. }),
+            "{events:?}"
+        );
+        assert!(
+            matches!(
+                events[1],
+                GreetingEvent::Closed {
+                    reason: CloseReason::Exit,
+                    ..
+                }
+            ),
+            "{events:?}"
+        );
+        assert_ne!(state, State::Established, "the server closed its side");
+    }
+
+    #[test]
+    fn lines_in_one_read_are_separate_messages_and_crlf_is_framing() {
+        let (received, ..) = session::<1>(GreetingConfig::default(), &[b"Bob\r\nJack\n"]);
+        assert_eq!(received, b"WelcomeHello, Bob!Hello, Jack!");
+    }
+
+    #[test]
+    fn an_idle_client_is_cut_off_after_the_timeout() {
+        let config = GreetingConfig::default().with_idle_timeout(Duration::from_millis(500));
+        let (received, events, _) = session::<1>(config, &[]);
+        assert_eq!(received, WELCOME);
+        assert!(
+            events.iter().any(|e| matches!(
+                e,
+                GreetingEvent::Closed {
+                    reason: CloseReason::IdleTimeout,
+                    ..
+                }
+            )),
+            "{events:?}"
+        );
+    }
+}

@@ -1044,3 +1044,110 @@ where
         HttpClient::is_quiet(self, stack)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use smoltcp::iface::SocketStorage;
+
+    use super::*;
+    use crate::link::Link;
+    use crate::StackConfig;
+
+    /// Collects a request as text.
+    struct Collect(heapless::String<512>);
+
+    impl TextOut for Collect {
+        fn put(&mut self, text: &str) {
+            self.0.push_str(text).expect("the request fits");
+        }
+    }
+
+    fn request(url: &str) -> heapless::String<512> {
+        let mut out = Collect(heapless::String::new());
+        write_request(&mut out, &Url::parse(url).expect("a valid URL"));
+        let mut count = Counter(0);
+        write_request(&mut count, &Url::parse(url).expect("a valid URL"));
+        assert_eq!(
+            count.0,
+            out.0.len(),
+            "the counted length is what is written"
+        );
+        out.0
+    }
+
+    #[test]
+    fn the_request_is_the_seeds_with_host_port_only_when_not_default() {
+        let ua = USER_AGENT;
+        assert_eq!(
+            request("http://www.example.test/a/b?q=1"),
+            *format_args_str(&[
+                "GET /a/b?q=1 HTTP/1.1\r\nHost: www.example.test\r\nUser-Agent: ",
+                ua,
+                "\r\nAccept: */*\r\nConnection: close\r\n\r\n",
+            ])
+        );
+        assert!(request("http://10.0.0.1:8080")
+            .starts_with("GET / HTTP/1.1\r\nHost: 10.0.0.1:8080\r\n"));
+    }
+
+    fn format_args_str(parts: &[&str]) -> heapless::String<512> {
+        let mut s = heapless::String::new();
+        for part in parts {
+            s.push_str(part).expect("fits");
+        }
+        s
+    }
+
+    #[test]
+    fn errors_that_need_no_network_come_back_from_get_at_once() {
+        let link: Link<2, 4> = Link::new();
+        let mut port = link.port(0);
+        let mut slots = [SocketStorage::EMPTY; 2];
+        let config = StackConfig::new([2, 0, 0, 0, 0, 2], [10, 0, 0, 2], 24);
+        let mut stack = Stack::new(&config, &mut port, &mut slots[..], Instant::ZERO);
+        let mut storage = HttpStorage::<512, 512>::new();
+        let mut client: HttpClient<512, 32> =
+            HttpClient::new(HttpConfig::DEFAULT, &mut stack, &mut storage, &[]);
+        let now = Instant::ZERO;
+        assert_eq!(
+            client.get("http://a.test/a-path-longer-than-thirty-two-bytes", now),
+            Err(HttpError::Url(url::UrlError::TooLong { limit: 32 }))
+        );
+        assert_eq!(
+            client.get("https://a.test/", now),
+            Err(HttpError::Url(url::UrlError::TlsUnsupported))
+        );
+        assert!(matches!(
+            client.get("ftp://a.test/", now),
+            Err(HttpError::Url(_))
+        ));
+        assert!(!client.is_busy());
+        assert_eq!(client.get("http://a.test/", now), Ok(()));
+        assert_eq!(client.get("http://a.test/", now), Err(HttpError::Busy));
+        // No DNS server of its own and none from the network: a typed error, not a hang.
+        assert!(!client.has_dns_server());
+        struct Outcome(Option<HttpError>);
+        impl crate::Handler<HttpEvent<'_>> for Outcome {
+            fn event(&mut self, event: HttpEvent<'_>) {
+                if let HttpEvent::Failed(error) = event {
+                    self.0 = Some(error);
+                }
+            }
+        }
+        impl BodySink for Outcome {
+            fn body(&mut self, _: &[u8]) -> Result<(), SinkError> {
+                Err(SinkError)
+            }
+        }
+        let mut app = crate::App::new(stack, client);
+        let mut outcome = Outcome(None);
+        app.poll(now, &mut port, &mut outcome);
+        assert_eq!(outcome.0, Some(HttpError::NoDnsServer));
+        // A DHCP lease's server, set on the stack, is used by the next lookup.
+        app.stack_mut()
+            .set_dns_servers(&[IpAddress::v4(10, 0, 0, 1)]);
+        assert_eq!(app.services_mut().get("http://a.test/", now), Ok(()));
+        app.poll(now, &mut port, &mut outcome);
+        assert!(app.services().has_dns_server());
+    }
+}
