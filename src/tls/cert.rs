@@ -8,37 +8,8 @@
 use der::asn1::{AnyRef, GeneralizedTime, UtcTime};
 use der::{Decode, Reader, SliceReader, Tag, TagNumber, Tagged};
 
+use super::oid;
 use super::signature::PublicKey;
-
-/// OID value bytes (the DER contents, without tag and length).
-pub(crate) mod oid {
-    /// ecdsa-with-SHA256 (1.2.840.10045.4.3.2).
-    pub const ECDSA_SHA256: &[u8] = &[0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x02];
-    /// ecdsa-with-SHA384 (1.2.840.10045.4.3.3).
-    pub const ECDSA_SHA384: &[u8] = &[0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x03];
-    /// ecdsa-with-SHA512 (1.2.840.10045.4.3.4).
-    pub const ECDSA_SHA512: &[u8] = &[0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x04];
-    /// sha256WithRSAEncryption (1.2.840.113549.1.1.11).
-    pub const RSA_SHA256: &[u8] = &[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x0B];
-    /// sha384WithRSAEncryption (1.2.840.113549.1.1.12).
-    pub const RSA_SHA384: &[u8] = &[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x0C];
-    /// sha512WithRSAEncryption (1.2.840.113549.1.1.13).
-    pub const RSA_SHA512: &[u8] = &[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x0D];
-    /// rsaEncryption (1.2.840.113549.1.1.1).
-    pub const RSA_ENCRYPTION: &[u8] = &[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x01];
-    /// id-ecPublicKey (1.2.840.10045.2.1).
-    pub const EC_PUBLIC_KEY: &[u8] = &[0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01];
-    /// prime256v1 / P-256 (1.2.840.10045.3.1.7).
-    pub const P256: &[u8] = &[0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07];
-    /// secp384r1 / P-384 (1.3.132.0.34).
-    pub const P384: &[u8] = &[0x2B, 0x81, 0x04, 0x00, 0x22];
-    /// basicConstraints (2.5.29.19).
-    pub const BASIC_CONSTRAINTS: &[u8] = &[0x55, 0x1D, 0x13];
-    /// keyUsage (2.5.29.15).
-    pub const KEY_USAGE: &[u8] = &[0x55, 0x1D, 0x0F];
-    /// subjectAltName (2.5.29.17).
-    pub const SUBJECT_ALT_NAME: &[u8] = &[0x55, 0x1D, 0x11];
-}
 
 /// A certificate that could not be read (or carries what we must not ignore).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

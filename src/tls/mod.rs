@@ -20,6 +20,7 @@
 //!   [`TlsFailure::Protocol`] (0.19.0 panicked on both, and refused KeyUpdates).
 
 mod cert;
+mod oid;
 mod pipe;
 mod signature;
 mod verify;

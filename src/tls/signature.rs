@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 #[cfg(feature = "tls-web")]
 use sha2::{Sha384, Sha512};
 
-use super::cert::oid;
+use super::oid;
 
 /// A signature algorithm, as certificates and the TLS 1.3 handshake name them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

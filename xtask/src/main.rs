@@ -3,6 +3,8 @@
 //! command that would run it) and what failed. `cargo xtask ci`: the other CI checks.
 
 mod ci;
+#[cfg(test)]
+mod circles;
 mod report;
 mod setup;
 
