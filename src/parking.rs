@@ -1,8 +1,8 @@
 //! Sockets taken out of smoltcp's walks while they are unused.
 //!
 //! smoltcp 0.14 looks at every socket of its set on each egress pass, each deadline query
-//! and each received frame's lookup, idle ones too: with a greeting server's 64 spare
-//! sockets beside 64 served ones, those walks were most of a poll's instructions. A server
+//! and each received frame's lookup, idle ones too: with many spare sockets beside the
+//! served ones, those walks dominate a poll. A server
 //! parks its spare sockets here, in a second set the interface never sees, and brings one
 //! back when it needs it. Only free sockets are parked: nothing queued to send, no timer
 //! that must fire (a closed one, or one in TIME-WAIT whose last ACK is out, which smoltcp

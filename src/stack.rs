@@ -250,8 +250,8 @@ const MAX_ROUNDS: usize = 8;
 
 /// Most frames one [`Stack::poll`] takes in before it sends what is due and returns, so a
 /// flood cannot hold one call (and every timer behind it) forever. Generous on purpose:
-/// on a busy TAP each turn of the loop also scans every socket, and a budget of 32 cost
-/// 7 % of greeting sessions/s against 256 or none (A/B, 64 clients, 2026-11-25).
+/// on a busy TAP each turn of the loop also scans every socket, so a small budget costs
+/// throughput (tests/bench/RESULTS.md has the measurement).
 pub const INGRESS_BUDGET: usize = 256;
 
 /// Where the stack keeps its sockets: a slice or array of slots, fixed (at most that many

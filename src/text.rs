@@ -129,7 +129,7 @@ pub trait Render {
 
 /// Writes `bytes` as text, each invalid UTF-8 sequence as U+FFFD (as
 /// `String::from_utf8_lossy`). Through `from_utf8`, which a board links anyway, rather than
-/// `utf8_chunks`, whose iterator is another 330 B of its flash.
+/// `utf8_chunks`, whose iterator a board would link only for this.
 pub fn put_lossy(out: &mut dyn TextOut, mut bytes: &[u8]) {
     loop {
         match core::str::from_utf8(bytes) {

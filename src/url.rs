@@ -122,7 +122,7 @@ impl<'a> Url<'a> {
                 return Err(UrlError::Malformed);
             }
             // Without IPv6 the literal is only looked at, not parsed: core's IPv6 parser
-            // would be 0.7 KB of a board's flash spent on telling two errors apart.
+            // would cost a board's flash only to tell two errors apart.
             #[cfg(not(feature = "ipv6"))]
             return Err(if looks_like_ipv6(literal) {
                 UrlError::Ipv6Unsupported
@@ -234,7 +234,7 @@ fn parse_port(text: &str) -> Result<u16, UrlError> {
 
 /// A dotted-quad IPv4 address as core's `Ipv4Addr::from_str` reads it: four decimal numbers
 /// of 0 to 255, without signs or leading zeros. Written out because core's parser, generic
-/// over radix and width, is 1.2 KB of a board's flash.
+/// over radix and width, is large in a board's flash.
 fn parse_ipv4(text: &str) -> Option<smoltcp::wire::Ipv4Address> {
     let mut octets = [0u8; 4];
     let (mut count, mut value, mut digits) = (0, 0u16, 0);
@@ -272,14 +272,15 @@ fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> 
 
 /// `text` split at `at` (all of it before, when `None`). Every position here comes from
 /// `find_byte` or `rfind_byte`, so it lies on a character boundary: checked splitting
-/// gives the same result without core's string-slicing panic path (0.3 KB of flash).
+/// gives the same result without linking core's string-slicing panic path.
 fn split(text: &str, at: Option<usize>) -> (&str, &str) {
     at.and_then(|at| text.split_at_checked(at))
         .unwrap_or((text, ""))
 }
 
 /// Where `byte` (ASCII) first occurs in `text`. A plain loop: `str::find` with a `char`
-/// links core's memchr and memrchr, 0.3 KB of a board's flash for URLs of a few dozen bytes.
+/// links core's memchr and memrchr, too much of a board's flash for URLs of a few dozen
+/// bytes.
 fn find_byte(text: &str, byte: u8) -> Option<usize> {
     text.bytes().position(|b| b == byte)
 }

@@ -121,8 +121,8 @@ impl<const RX: usize, const TX: usize> HttpStorage<RX, TX> {
     pub const fn new() -> Self {
         Self {
             tcp: TcpBuffers::new(),
-            // Not `[const { None }; 1]`: a constant is copied whole from a board's flash
-            // (176 B of it), an empty slot built here is only its tag.
+            // Not `[const { None }; 1]`: a constant is copied whole from a board's flash,
+            // an empty slot built here is only its tag.
             dns: [None],
         }
     }

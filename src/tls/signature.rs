@@ -98,7 +98,7 @@ pub trait SignatureCheck {
 }
 
 /// The core's own checker: ECDSA over P-256 with SHA-256; with `tls-web` also P-384 and
-/// SHA-384/512 (the software SHA-512 alone is 27 KB of a Cortex-M3 board's flash).
+/// SHA-384/512 (software SHA-512 is large in a board's flash, so it is opt-in).
 pub struct Ecdsa;
 
 impl SignatureCheck for Ecdsa {
