@@ -217,6 +217,18 @@ impl Ring {
         tx_size: usize,
         name: &str,
     ) -> Result<Self, Unavailable> {
+        Self::build(fd, rx_size, tx_size, name, true)
+    }
+
+    /// [`new`](Self::new), with batched reads even where multishot read exists if
+    /// `multishot` is false.
+    fn build(
+        fd: BorrowedFd<'_>,
+        rx_size: usize,
+        tx_size: usize,
+        name: &str,
+        multishot: bool,
+    ) -> Result<Self, Unavailable> {
         let ring = setup().map_err(|e| Unavailable(format!("io_uring_setup failed: {e}")))?;
         if !ring.params().is_feature_ext_arg() {
             return Err(Unavailable(
@@ -227,7 +239,7 @@ impl Ring {
         ring.submitter()
             .register_probe(&mut probe)
             .map_err(|e| Unavailable(format!("io_uring probe failed: {e}")))?;
-        let multishot = probe.is_supported(opcode::ReadMulti::CODE);
+        let multishot = multishot && probe.is_supported(opcode::ReadMulti::CODE);
         let rx = Pool::new(rx_size, usize::from(RX_BUFFERS), 64);
         let mut bufs = BufRing::new();
         // SAFETY: the ring's memory lives in `bufs`, owned by the returned Ring, whose Drop
@@ -576,5 +588,166 @@ fn setup() -> io::Result<IoUring> {
     match deferred {
         Err(e) if e.raw_os_error() == Some(libc::EINVAL) => IoUring::new(ENTRIES),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::{AsFd, OwnedFd};
+    use std::os::unix::net::UnixDatagram;
+    use std::time::Instant;
+
+    /// A ring on one end of a datagram socket pair (frames keep their boundaries, as on a
+    /// TAP), the other end standing for the host; `None` (with the reason printed) where
+    /// io_uring is unavailable, which fails the test under CI=true.
+    fn ring(multishot: bool) -> Option<(Ring, UnixDatagram, UnixDatagram)> {
+        let (device, host) = UnixDatagram::pair().unwrap();
+        match Ring::build(device.as_fd(), 2048, 2048, "test", multishot) {
+            Ok(ring) => Some((ring, device, host)),
+            Err(Unavailable(why)) => {
+                assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
+                eprintln!("skipped: io_uring unavailable: {why}");
+                None
+            }
+        }
+    }
+
+    fn frame(n: usize) -> Vec<u8> {
+        format!("frame {n:04} ").into_bytes().repeat(1 + n % 7)
+    }
+
+    /// Every frame waiting, in order, each buffer given back as the next is taken.
+    fn take_frames(ring: &mut Ring) -> Vec<Vec<u8>> {
+        let mut got = Vec::new();
+        while ring.advance().unwrap() {
+            got.push(ring.frame().0.to_vec());
+        }
+        got
+    }
+
+    fn never() -> OwnedFd {
+        let (a, _b) = UnixDatagram::pair().unwrap();
+        a.into()
+    }
+
+    /// More frames at once than there are buffers: the reads stop when the buffers run out
+    /// and go on once smoltcp has consumed frames; nothing is lost or reordered.
+    fn receives_everything_in_order(multishot: bool) {
+        let Some((mut ring, _device, host)) = ring(multishot) else {
+            return;
+        };
+        let idle = never();
+        let total = 5 * usize::from(RX_BUFFERS) + 3;
+        for n in 0..total {
+            host.send(&frame(n)).unwrap();
+        }
+        let mut got = Vec::new();
+        for _ in 0..100 {
+            let (tap, other) = ring
+                .wait(idle.as_fd(), Some(Duration::from_secs(2)))
+                .unwrap();
+            assert!(!other);
+            assert!(tap, "a frame should have ended the wait");
+            got.extend(take_frames(&mut ring));
+            if got.len() == total {
+                break;
+            }
+        }
+        assert_eq!(got, (0..total).map(frame).collect::<Vec<_>>());
+        if !multishot {
+            assert!(!ring.multishot(), "batched reads were asked for");
+        }
+        // Then frames one by one, as in a session.
+        for n in 0..3 * usize::from(RX_BUFFERS) {
+            host.send(&frame(n)).unwrap();
+            ring.wait(idle.as_fd(), Some(Duration::from_secs(2)))
+                .unwrap();
+            assert_eq!(take_frames(&mut ring), [frame(n)]);
+        }
+    }
+
+    #[test]
+    fn multishot_read_receives_everything_in_order() {
+        receives_everything_in_order(true);
+    }
+
+    #[test]
+    fn batched_reads_receive_everything_in_order() {
+        receives_everything_in_order(false);
+    }
+
+    /// A turn's frames stay queued until the wait submits them, in order, even more of them
+    /// than there are send buffers.
+    #[test]
+    fn frames_go_out_at_the_wait_in_order() {
+        let Some((mut ring, _device, host)) = ring(true) else {
+            return;
+        };
+        host.set_nonblocking(true).unwrap();
+        let idle = never();
+        let mut buf = [0; 2048];
+        let total = 2 * usize::from(TX_SLOTS) + 5;
+        for n in 0..3 {
+            let bytes = frame(n);
+            let sent = ring.sender().send(bytes.len(), |b| {
+                b.copy_from_slice(&bytes);
+                n
+            });
+            assert_eq!(sent, n);
+        }
+        let early = host.recv(&mut buf).unwrap_err();
+        assert_eq!(
+            early.kind(),
+            io::ErrorKind::WouldBlock,
+            "sent before the wait"
+        );
+        for n in 3..total {
+            let bytes = frame(n);
+            ring.sender()
+                .send(bytes.len(), |b| b.copy_from_slice(&bytes));
+        }
+        // Nothing arrives: the wait returns at its timeout, having sent everything.
+        let (tap, other) = ring
+            .wait(idle.as_fd(), Some(Duration::from_millis(20)))
+            .unwrap();
+        assert!(!tap && !other);
+        for n in 0..total {
+            let len = host.recv(&mut buf).unwrap();
+            assert_eq!(buf[..len], frame(n), "frame {n}");
+        }
+        assert_eq!(ring.state.writes, 0);
+        assert_eq!(ring.state.free.len(), usize::from(TX_SLOTS));
+    }
+
+    /// The wait sleeps until its timeout (writes completing do not end it), and a readable
+    /// other descriptor ends it at once, and again after it was re-armed.
+    #[test]
+    fn the_wait_ends_at_the_timeout_or_for_the_other_descriptor() {
+        let Some((mut ring, _device, _host)) = ring(true) else {
+            return;
+        };
+        let (signal_rx, signal_tx) = UnixDatagram::pair().unwrap();
+        ring.sender().send(4, |b| b.copy_from_slice(b"ping"));
+        let start = Instant::now();
+        let ready = ring
+            .wait(signal_rx.as_fd(), Some(Duration::from_millis(50)))
+            .unwrap();
+        assert_eq!(ready, (false, false));
+        assert!(
+            start.elapsed() >= Duration::from_millis(45),
+            "{:?}",
+            start.elapsed()
+        );
+        for _ in 0..2 {
+            signal_tx.send(b"x").unwrap();
+            let start = Instant::now();
+            let ready = ring
+                .wait(signal_rx.as_fd(), Some(Duration::from_secs(5)))
+                .unwrap();
+            assert_eq!(ready, (false, true));
+            assert!(start.elapsed() < Duration::from_secs(2));
+            signal_rx.recv(&mut [0; 4]).unwrap();
+        }
     }
 }
