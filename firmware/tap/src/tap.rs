@@ -221,6 +221,16 @@ impl TapDevice {
 /// attaches without the header would then get 64 KiB frames it cannot read: switch them off.
 impl Drop for TapDevice {
     fn drop(&mut self) {
+        // The ring first: it sends what is still queued (with the offloads still on, as the
+        // frames were built for) and ends its requests.
+        drop(std::mem::replace(
+            &mut self.io,
+            Io::ReadWrite {
+                rx: Vec::new(),
+                rx_len: 0,
+                tx: Vec::new(),
+            },
+        ));
         if self.rejected > 0 {
             log::warn!(
                 "TAP {}: {} received frame(s) dropped for a wrong checksum",

@@ -343,7 +343,11 @@ impl Ring {
         let ready = |s: &State| !s.frames.is_empty() || s.error.is_some() || s.other;
         let result = if ready(state) {
             // Something to do already: send what is queued without sleeping.
-            self.ring.submit()
+            if self.ring.submission().is_empty() {
+                Ok(0)
+            } else {
+                self.ring.submit()
+            }
         } else {
             // One completion more than the writes in flight: a frame, the poll, or nothing
             // before the timeout.
