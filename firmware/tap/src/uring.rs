@@ -197,7 +197,7 @@ struct State {
     polling: bool,
     /// The other descriptor's poll completed since the last wait.
     other: bool,
-    /// The first fatal receive error, returned by the next `next_frame`.
+    /// The first fatal receive error, returned by the next `advance`.
     error: Option<io::Error>,
 }
 
