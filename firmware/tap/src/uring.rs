@@ -42,6 +42,8 @@ pub const TX_SLOTS: u16 = 16;
 const ENTRIES: u32 = 64;
 /// The buffer group of the receive buffers.
 const GROUP: u16 = 0x7a9;
+/// The descriptor, registered with the ring (saves looking it up for every request).
+const TAP: types::Fixed = types::Fixed(0);
 
 /// What a completion is for, in the top half of its `user_data`; a slot in the bottom half.
 const KIND: u64 = 0xffff_ffff << 32;
@@ -171,7 +173,6 @@ pub struct Ring {
 /// Everything but the ring and the receive buffers, so that a frame's slice and a sender can
 /// be lent at once.
 struct State {
-    fd: RawFd,
     /// The TAP's name, for the messages.
     name: String,
     multishot: bool,
@@ -240,6 +241,9 @@ impl Ring {
             .register_probe(&mut probe)
             .map_err(|e| Unavailable(format!("io_uring probe failed: {e}")))?;
         let multishot = multishot && probe.is_supported(opcode::ReadMulti::CODE);
+        ring.submitter()
+            .register_files(&[fd.as_raw_fd()])
+            .map_err(|e| Unavailable(format!("cannot register the descriptor: {e}")))?;
         let rx = Pool::new(rx_size, usize::from(RX_BUFFERS), 64);
         let mut bufs = BufRing::new();
         // SAFETY: the ring's memory lives in `bufs`, owned by the returned Ring, whose Drop
@@ -262,7 +266,6 @@ impl Ring {
             ring,
             rx,
             state: State {
-                fd: fd.as_raw_fd(),
                 name: name.to_string(),
                 multishot,
                 reads: 0,
@@ -399,7 +402,7 @@ impl Sender<'_> {
         // SAFETY: the slot was free: no write of it is queued or in flight.
         let buffer = unsafe { state.tx.slice_mut(usize::from(slot), len) };
         let result = fill(buffer);
-        let write = opcode::Write::new(types::Fd(state.fd), buffer.as_ptr(), len as u32)
+        let write = opcode::Write::new(TAP, buffer.as_ptr(), len as u32)
             .build()
             .user_data(WRITE | u64::from(slot));
         state.sent[usize::from(slot)] = len;
@@ -429,16 +432,12 @@ impl State {
         let target = if self.multishot { 1 } else { BATCHED_READS };
         while self.reads < target {
             let read = if self.multishot {
-                opcode::ReadMulti::new(types::Fd(self.fd), 0, GROUP).build()
+                opcode::ReadMulti::new(TAP, 0, GROUP).build()
             } else {
-                opcode::Read::new(
-                    types::Fd(self.fd),
-                    std::ptr::null_mut(),
-                    self.rx_size as u32,
-                )
-                .buf_group(GROUP)
-                .build()
-                .flags(squeue::Flags::BUFFER_SELECT)
+                opcode::Read::new(TAP, std::ptr::null_mut(), self.rx_size as u32)
+                    .buf_group(GROUP)
+                    .build()
+                    .flags(squeue::Flags::BUFFER_SELECT)
             };
             // SAFETY: the kernel picks the buffer from the registered ring, whose memory
             // outlives every request (Ring::drop).
