@@ -564,6 +564,10 @@ impl Drop for Ring {
                 break;
             }
         }
+        // The ring's own reference to the descriptor: the ring is torn down in the
+        // background after it closes, and until then the TAP would stay attached (busy for
+        // the next program that opens it).
+        let _ = self.ring.submitter().unregister_files();
         if done {
             let _ = self.ring.submitter().unregister_buf_ring(GROUP);
         } else {

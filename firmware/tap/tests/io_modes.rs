@@ -25,6 +25,8 @@ fn greet_once(lab: &Lab, cmd: &mut Command) -> String {
 }
 
 /// Each mode says at -v which path the frames take, and serves; nothing is said without -v.
+/// Each run opens the TAP right after the previous one exited: a ring's teardown leaves it
+/// free at once (not still attached through the ring's references to the descriptor).
 #[test]
 fn each_mode_serves_and_names_its_path() {
     let Some(lab) = Lab::new("iomodes", &[]) else {
