@@ -77,20 +77,7 @@ fn without_io_uring_the_read_write_loop_serves_and_says_so_once() {
     );
     // A GET on the same fall-back: the whole file, byte for byte.
     let body = random_bytes(300_000);
-    let root = tempfile::tempdir().unwrap();
-    std::fs::write(root.path().join("file"), &body).unwrap();
-    let mut http = lab.cmd(host_bin());
-    http.args([
-        "serve-http",
-        "--listen",
-        &format!("{HOST_IP}:8000"),
-        "--root",
-    ])
-    .arg(root.path())
-    .stdout(std::process::Stdio::null())
-    .stderr(std::process::Stdio::null());
-    let _http = ChildGuard::spawn(&mut http);
-    wait_listening(&lab, HOST_IP, 8000);
+    let _http = host_http(&lab, HOST_IP, 8000, &body);
     let out_dir = tempfile::tempdir().unwrap();
     let out_file = out_dir.path().join("file");
     let mut get = lab.tap(&STATIC_NET);

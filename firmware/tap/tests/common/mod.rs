@@ -350,6 +350,26 @@ pub fn one_error_line(out: &Output) -> String {
     err
 }
 
+/// `tcplink-host serve-http` on `ip`:`port` (either family) serving `body` as `/file`, once
+/// it listens: the server and the directory holding the body.
+pub fn host_http(lab: &Lab, ip: &str, port: u16, body: &[u8]) -> (ChildGuard, tempfile::TempDir) {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("file"), body).unwrap();
+    let listen = if ip.contains(':') {
+        format!("[{ip}]:{port}")
+    } else {
+        format!("{ip}:{port}")
+    };
+    let mut http = lab.cmd(host_bin());
+    http.args(["serve-http", "--listen", &listen, "--root"])
+        .arg(root.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let server = ChildGuard::spawn(&mut http);
+    wait_listening(lab, ip, port);
+    (server, root)
+}
+
 /// tests/paced_http.py: an HTTP server that sends a body in pieces with pauses between them.
 pub const PACED_HTTP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/paced_http.py");
 
