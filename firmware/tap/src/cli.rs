@@ -7,6 +7,8 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 use smoltcp::wire::{EthernetAddress, IpAddress, Ipv4Address, Ipv4Cidr, Ipv6Cidr};
 use tcplink::stack::StackConfig;
 
+use crate::tap::IoMode;
+
 /// Socket counts the greeting server is built for. The core sizes its sockets with a const
 /// generic (RAM fixed at compile time, as on a board), so each count is its own compiled
 /// instance; these cover the useful range without compiling 64 of them.
@@ -66,6 +68,13 @@ pub struct NetArgs {
     /// (for comparisons with stacks that have none; bulk transfers are slower).
     #[arg(long)]
     pub no_offload: bool,
+
+    /// How frames cross the TAP: `uring` (io_uring: reads kept armed, a loop turn's frames
+    /// sent in one submission, one system call per turn) or `read-write` (read(2) and write(2)
+    /// per frame, poll(2) to sleep). Where io_uring is unavailable (old kernel, seccomp,
+    /// io_uring_disabled) `uring` runs as `read-write`, with a warning saying why.
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = IoMode::Uring)]
+    pub io: IoMode,
 
     /// Record every frame, both directions, to FILE (pcap; tcpdump -r FILE, Wireshark).
     #[arg(long, value_name = "FILE")]

@@ -81,7 +81,8 @@ pub fn run(net: &NetArgs, args: &RunArgs) -> Result<ExitCode> {
 /// once; the server has as many sockets again in reserve for connections still closing
 /// (FIN handshakes retransmitted on a lossy link), so those never cost a client its service.
 fn run_plan(plan: &Plan<'_>) -> Result<ExitCode> {
-    let mut node = Node::open(&plan.net.tap, plan.net.pcap.clone(), !plan.net.no_offload)?;
+    let net = plan.net;
+    let mut node = Node::open(&net.tap, net.pcap.clone(), !net.no_offload, net.io)?;
     match plan.serve.map_or(1, |s| s.sockets) {
         1 => run_on::<2>(&mut node, plan),
         2 => run_on::<4>(&mut node, plan),

@@ -14,6 +14,7 @@ mod session;
 mod shutdown;
 mod tap;
 mod trust;
+mod uring;
 mod verify;
 
 use std::process::ExitCode;

@@ -1,5 +1,6 @@
-//! The poll loop on a TAP: run the core until there is nothing to do, then sleep in poll(2)
-//! until a frame arrives, the core's next deadline passes, or a signal asks to stop.
+//! The poll loop on a TAP: run the core until there is nothing to do, then sleep (one
+//! `io_uring_enter` that also sends the turn's frames, or poll(2)) until a frame arrives, the
+//! core's next deadline passes, or a signal asks to stop.
 //!
 //! An idle device makes no system calls at all between frames, so it uses no CPU.
 
@@ -15,11 +16,14 @@ use tcplink::{App, Service, Stack};
 
 use crate::pcap::{Fault, Recorder};
 use crate::shutdown::Shutdown;
-use crate::tap::{self, TapDevice};
+use crate::tap::{self, IoMode, TapDevice};
 
 /// The longest the stack keeps running after a session ended, waiting for its connections
 /// to finish closing (see [`Node::linger`]); usually one round trip is enough.
 const LINGER: Duration = Duration::from_millis(500);
+
+/// How a failed sleep is reported.
+const WAIT_FAILED: &str = "waiting on the TAP (poll(2) or io_uring_enter) failed";
 
 /// The device the core runs on: the TAP, every frame offered to the (possibly off) recorder.
 pub type Nic = PcapWriter<TapDevice, Recorder>;
@@ -88,13 +92,15 @@ pub struct Node {
 }
 
 impl Node {
-    /// Opens TAP `name` (with segmentation and checksum offload if `offload`), wrapped in a
+    /// Opens TAP `name` (with segmentation and checksum offload if `offload`, frames through
+    /// `io`), wrapped in a
     /// recorder writing to `pcap` if given, and installs the stop-signal handlers.
-    pub fn open(name: &str, pcap: Option<PathBuf>, offload: bool) -> Result<Self> {
+    pub fn open(name: &str, pcap: Option<PathBuf>, offload: bool, io: IoMode) -> Result<Self> {
         let clock = Clock::start();
         let existed = TapDevice::exists(name);
-        let tap =
-            TapDevice::open(name, offload).with_context(|| format!("cannot open TAP {name}"))?;
+        let tap = TapDevice::open(name, offload, io)
+            .with_context(|| format!("cannot open TAP {name}"))?;
+        log::info!("TAP {}: frames through {}", tap.name(), tap.io_path());
         if !existed {
             // Not an error (the user may configure it next), but the first thing to check when
             // nothing answers.
@@ -141,8 +147,8 @@ impl Node {
             }
             let wake = earliest(next, session.wake_at());
             let timeout = wake.map(|at| until(now, at));
-            let ready = tap::wait(self.nic.get_ref(), self.shutdown.as_fd(), timeout)
-                .context("poll(2) on the TAP failed")?;
+            let ready = tap::wait(self.nic.get_mut(), self.shutdown.as_fd(), timeout)
+                .context(WAIT_FAILED)?;
             if ready.other && self.shutdown.requested() {
                 log::info!("signal received, stopping");
                 return Ok(Stop::Signal);
@@ -233,11 +239,11 @@ impl<S: Service<C>, C: Session> Linger for Lingering<'_, '_, '_, S, C> {
     fn sleep(&mut self, now: Instant, wake: Instant) -> Result<bool> {
         let node = &mut *self.node;
         let ready = tap::wait(
-            node.nic.get_ref(),
+            node.nic.get_mut(),
             node.shutdown.as_fd(),
             Some(until(now, wake)),
         )
-        .context("poll(2) on the TAP failed")?;
+        .context(WAIT_FAILED)?;
         Ok(ready.other && node.shutdown.requested())
     }
 }

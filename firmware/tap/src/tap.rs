@@ -1,7 +1,11 @@
 //! A Linux TAP interface as a smoltcp [`Device`]: the only place this program touches frames.
 //!
-//! The descriptor is non-blocking, so `receive` never stalls the poll loop; the loop sleeps in
-//! [`wait`] instead, on the TAP and any other descriptor (the shutdown pipe) at once.
+//! Frames cross the TAP one of two ways ([`IoMode`]): through io_uring (`uring.rs`: reads
+//! kept armed, a turn's frames sent in one submission, one `io_uring_enter` per loop turn),
+//! or by read(2) and write(2) on a non-blocking descriptor, one per frame. Either way
+//! `receive` never stalls the poll loop; the loop sleeps in [`wait`] instead, on the TAP and
+//! any other descriptor (the shutdown pipe) at once. Everything else (the header, the checks,
+//! the tokens smoltcp sees) is the same code for both.
 //!
 //! The TAP is opened with a virtio-net header and TCP segmentation offload: the host's TCP
 //! hands over up to 64 KiB per frame instead of cutting it into MTU-sized ones, so a bulk
@@ -26,7 +30,17 @@ use std::time::Duration;
 use smoltcp::phy::{self, Checksum, Device, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 
+use crate::uring::{self, Ring};
 use crate::verify;
+
+/// How frames cross the TAP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum IoMode {
+    /// io_uring: one system call per loop turn (read(2)/write(2) where unavailable).
+    Uring,
+    /// read(2) and write(2) per frame, poll(2) to sleep.
+    ReadWrite,
+}
 
 /// The IP MTU when the interface's cannot be read: Ethernet's.
 const DEFAULT_IP_MTU: usize = 1500;
@@ -98,12 +112,12 @@ pub struct Ready {
 
 /// An open TAP interface, in Ethernet mode without packet information.
 pub struct TapDevice {
+    // Before `file`: the ring's requests end before the descriptor closes.
+    io: Io,
     file: File,
     name: String,
     /// Largest frame, from the interface's MTU.
     frame_mtu: usize,
-    rx: Vec<u8>,
-    tx: Vec<u8>,
     /// The first I/O error that `receive` could not return through smoltcp's API.
     error: RefCell<Option<io::Error>>,
     /// Frames dropped because a checksum was wrong (see [`verify`]).
@@ -120,18 +134,52 @@ impl TapDevice {
     ///
     /// `offload` false attaches without segmentation and checksum offload: the host then
     /// hands over MTU-sized frames with finished checksums, as to a NIC without offloads.
-    pub fn open(name: &str, offload: bool) -> Result<Self, OpenError> {
+    ///
+    /// `mode` says how frames cross; where io_uring is unavailable, read(2)/write(2) do, and
+    /// a warning says why (once: the TAP is opened once per run).
+    pub fn open(name: &str, offload: bool, mode: IoMode) -> Result<Self, OpenError> {
         let (file, name) = attach(name, offload).map_err(OpenError::classify)?;
         let frame_mtu = ETHERNET_HEADER + Self::ip_mtu(&name);
+        let rx_size = VNET_HDR + GSO_FRAME.max(frame_mtu + VLAN_TAG);
+        let tx_size = VNET_HDR + frame_mtu;
+        let ring = match mode {
+            IoMode::Uring => match Ring::new(file.as_fd(), rx_size, tx_size, &name) {
+                Ok(ring) => Some(ring),
+                Err(uring::Unavailable(why)) => {
+                    log::warn!("io_uring unavailable ({why}); TAP {name} uses read(2)/write(2)");
+                    None
+                }
+            },
+            IoMode::ReadWrite => None,
+        };
+        let io = match ring {
+            Some(ring) => Io::Ring(Box::new(ring)),
+            None => {
+                set_nonblocking(&file).map_err(OpenError::Other)?;
+                Io::ReadWrite {
+                    rx: vec![0; rx_size],
+                    rx_len: 0,
+                    tx: vec![0; tx_size],
+                }
+            }
+        };
         Ok(Self {
+            io,
             file,
             name,
             frame_mtu,
-            rx: vec![0; VNET_HDR + GSO_FRAME.max(frame_mtu + VLAN_TAG)],
-            tx: vec![0; VNET_HDR + frame_mtu],
             error: RefCell::new(None),
             rejected: 0,
         })
+    }
+
+    /// How frames cross, for the log.
+    pub fn io_path(&self) -> &'static str {
+        match &self.io {
+            Io::Ring(ring) if ring.multishot() => "io_uring, one multishot read",
+            Io::Ring(_) => "io_uring, batched reads",
+            Io::ReadWrite { .. } => "read(2)/write(2), poll(2)",
+        }
     }
 
     /// The interface's IP MTU (`/sys/class/net/NAME/mtu`), or Ethernet's if unreadable.
@@ -173,6 +221,16 @@ impl TapDevice {
 /// attaches without the header would then get 64 KiB frames it cannot read: switch them off.
 impl Drop for TapDevice {
     fn drop(&mut self) {
+        // The ring first: it sends what is still queued (with the offloads still on, as the
+        // frames were built for) and ends its requests.
+        drop(std::mem::replace(
+            &mut self.io,
+            Io::ReadWrite {
+                rx: Vec::new(),
+                rx_len: 0,
+                tx: Vec::new(),
+            },
+        ));
         if self.rejected > 0 {
             log::warn!(
                 "TAP {}: {} received frame(s) dropped for a wrong checksum",
@@ -204,51 +262,100 @@ impl AsFd for TapDevice {
     }
 }
 
+/// The two ways frames cross the TAP.
+enum Io {
+    /// read(2)/write(2) on the non-blocking descriptor; the frame last read is `rx[..rx_len]`.
+    ReadWrite {
+        rx: Vec<u8>,
+        rx_len: usize,
+        tx: Vec<u8>,
+    },
+    Ring(Box<Ring>),
+}
+
+impl Io {
+    /// Moves on to the next frame received; false when none is waiting.
+    fn advance(&mut self, tap: &File) -> io::Result<bool> {
+        match self {
+            Self::ReadWrite { rx, rx_len, .. } => loop {
+                match (&*tap).read(rx) {
+                    Ok(len) => {
+                        *rx_len = len;
+                        return Ok(true);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                    Err(e) => return Err(e),
+                }
+            },
+            Self::Ring(ring) => ring.advance(),
+        }
+    }
+
+    /// The frame [`advance`](Self::advance) moved to, header first, and a way to answer it.
+    fn frame<'a>(&'a mut self, tap: &'a File) -> (&'a [u8], Out<'a>) {
+        match self {
+            Self::ReadWrite { rx, rx_len, tx } => (&rx[..*rx_len], Out::Write { tap, buffer: tx }),
+            Self::Ring(ring) => {
+                let (frame, sender) = ring.frame();
+                (frame, Out::Ring(sender))
+            }
+        }
+    }
+
+    fn out<'a>(&'a mut self, tap: &'a File) -> Out<'a> {
+        match self {
+            Self::ReadWrite { tx, .. } => Out::Write { tap, buffer: tx },
+            Self::Ring(ring) => Out::Ring(ring.sender()),
+        }
+    }
+}
+
 impl Device for TapDevice {
     type RxToken<'a> = RxToken<'a>;
     type TxToken<'a> = TxToken<'a>;
 
     fn receive(&mut self, _timestamp: Instant) -> Option<(RxToken<'_>, TxToken<'_>)> {
         loop {
-            match (&self.file).read(&mut self.rx) {
-                // Too short for a header and a frame: nothing smoltcp could use.
-                Ok(len) if len <= VNET_HDR + ETHERNET_HEADER => continue,
-                Ok(len) => {
-                    let frame = &self.rx[VNET_HDR..len];
-                    if let Err(why) = verify::check(self.rx[0], frame) {
-                        self.rejected += 1;
-                        log::info!(
-                            "TAP {}: frame of {} bytes dropped: {why}",
-                            self.name,
-                            frame.len()
-                        );
-                        continue;
-                    }
-                    let rx = RxToken {
-                        frame: &self.rx[VNET_HDR..len],
-                    };
-                    let tx = TxToken {
-                        tap: &self.file,
-                        name: &self.name,
-                        buffer: &mut self.tx,
-                    };
-                    return Some((rx, tx));
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
+            match self.io.advance(&self.file) {
+                Ok(true) => {}
+                Ok(false) => return None,
                 Err(e) => {
                     self.error.borrow_mut().get_or_insert(e);
                     return None;
                 }
             }
+            let (frame, _) = self.io.frame(&self.file);
+            // Too short for a header and a frame: nothing smoltcp could use.
+            if frame.len() <= VNET_HDR + ETHERNET_HEADER {
+                continue;
+            }
+            if let Err(why) = verify::check(frame[0], &frame[VNET_HDR..]) {
+                self.rejected += 1;
+                log::info!(
+                    "TAP {}: frame of {} bytes dropped: {why}",
+                    self.name,
+                    frame.len() - VNET_HDR
+                );
+                continue;
+            }
+            break;
         }
+        let (frame, out) = self.io.frame(&self.file);
+        let rx = RxToken {
+            frame: &frame[VNET_HDR..],
+        };
+        let tx = TxToken {
+            name: &self.name,
+            out,
+        };
+        Some((rx, tx))
     }
 
     fn transmit(&mut self, _timestamp: Instant) -> Option<TxToken<'_>> {
         Some(TxToken {
-            tap: &self.file,
             name: &self.name,
-            buffer: &mut self.tx,
+            out: self.io.out(&self.file),
         })
     }
 
@@ -276,31 +383,57 @@ impl phy::RxToken for RxToken<'_> {
     }
 }
 
-/// Room for one frame, written to the TAP when consumed.
+/// Where a frame goes.
+enum Out<'a> {
+    /// write(2) from this buffer (a zero virtio-net header, then room for the frame).
+    Write {
+        tap: &'a File,
+        buffer: &'a mut Vec<u8>,
+    },
+    /// Queued on the ring, sent at the loop's next wait.
+    Ring(uring::Sender<'a>),
+}
+
+/// Room for one frame, sent when consumed.
 pub struct TxToken<'a> {
-    tap: &'a File,
     name: &'a str,
-    /// A zero virtio-net header, then room for the frame.
-    buffer: &'a mut Vec<u8>,
+    out: Out<'a>,
 }
 
 impl phy::TxToken for TxToken<'_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let len = len.min(self.buffer.len() - VNET_HDR);
-        let result = f(&mut self.buffer[VNET_HDR..VNET_HDR + len]);
-        // A NIC drops what it cannot send; TCP retransmits. The usual cause is a TAP whose
-        // host side is down (EIO), which the user is told about at start.
-        let mut tap = self.tap;
-        if let Err(e) = tap.write(&self.buffer[..VNET_HDR + len]) {
-            log::warn!("TAP {}: frame of {len} bytes dropped: {e}", self.name);
+        match self.out {
+            Out::Write { tap, buffer } => {
+                let len = VNET_HDR + len.min(buffer.len() - VNET_HDR);
+                let result = f(&mut buffer[VNET_HDR..len]);
+                // A NIC drops what it cannot send; TCP retransmits. The usual cause is a TAP
+                // whose host side is down (EIO), which the user is told about at start.
+                if let Err(e) = (&*tap).write(&buffer[..len]) {
+                    dropped(self.name, len, &e);
+                }
+                result
+            }
+            Out::Ring(sender) => {
+                let len = VNET_HDR + len.min(sender.room() - VNET_HDR);
+                // The header stays zero: the send buffers are zeroed once, and `f` gets only
+                // the frame after it.
+                sender.send(len, |buffer| f(&mut buffer[VNET_HDR..]))
+            }
         }
-        result
     }
 }
 
+/// Says that a frame of `len` bytes (header included) could not be sent.
+pub fn dropped(tap: &str, len: usize, e: &io::Error) {
+    log::warn!(
+        "TAP {tap}: frame of {} bytes dropped: {e}",
+        len.saturating_sub(VNET_HDR)
+    );
+}
+
 /// Attaches to TAP `name` (creating it if needed) with a virtio-net header and TCP
-/// segmentation offload (unless `offload` is false), non-blocking; returns the descriptor and
-/// the kernel's name for it.
+/// segmentation offload (unless `offload` is false), blocking (as io_uring needs it); returns
+/// the descriptor and the kernel's name for it.
 fn attach(name: &str, offload: bool) -> io::Result<(File, String)> {
     if name.len() >= libc::IFNAMSIZ {
         return Err(io::Error::new(
@@ -334,12 +467,6 @@ fn attach(name: &str, offload: bool) -> io::Result<(File, String)> {
     if unsafe { libc::ioctl(fd, libc::TUNSETOFFLOAD, libc::c_ulong::from(offload)) } < 0 {
         return Err(io::Error::last_os_error());
     }
-    let mut nonblocking: libc::c_int = 1;
-    // SAFETY: FIONBIO reads one int, which outlives the call.
-    if unsafe { libc::ioctl(fd, libc::FIONBIO, &mut nonblocking) } < 0 {
-        let e = io::Error::last_os_error();
-        return Err(io::Error::new(e.kind(), format!("O_NONBLOCK: {e}")));
-    }
     // SAFETY: the kernel wrote a NUL-terminated name of at most IFNAMSIZ bytes into
     // `ifr_name`, a field of `ifr`, which lives until the end of this function.
     let name = unsafe { CStr::from_ptr(ifr.ifr_name.as_ptr()) }
@@ -348,13 +475,29 @@ fn attach(name: &str, offload: bool) -> io::Result<(File, String)> {
     Ok((file, name))
 }
 
-/// Sleeps until the TAP has a frame, `other` is readable, or `timeout` passes (`None`: no
-/// timeout). A signal interrupting the sleep counts as a timeout.
+/// Makes `file` non-blocking, for the read/write path (`receive` must not stall the loop).
+fn set_nonblocking(file: &File) -> io::Result<()> {
+    let mut nonblocking: libc::c_int = 1;
+    // SAFETY: FIONBIO reads one int, which outlives the call; the descriptor is open.
+    if unsafe { libc::ioctl(file.as_raw_fd(), libc::FIONBIO, &mut nonblocking) } < 0 {
+        let e = io::Error::last_os_error();
+        return Err(io::Error::new(e.kind(), format!("O_NONBLOCK: {e}")));
+    }
+    Ok(())
+}
+
+/// Sends the frames queued (io_uring), then sleeps until the TAP has a frame, `other` is
+/// readable, or `timeout` passes (`None`: no timeout). A signal interrupting the sleep counts
+/// as a timeout.
 pub fn wait(
-    tap: &TapDevice,
+    tap: &mut TapDevice,
     other: BorrowedFd<'_>,
     timeout: Option<Duration>,
 ) -> io::Result<Ready> {
+    if let Io::Ring(ring) = &mut tap.io {
+        let (tap, other) = ring.wait(other, timeout)?;
+        return Ok(Ready { tap, other });
+    }
     let mut fds = [
         libc::pollfd {
             fd: tap.as_fd().as_raw_fd(),

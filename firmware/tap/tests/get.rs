@@ -39,12 +39,22 @@ fn python_http(lab: &Lab, root: &Path, port: u16) -> ChildGuard {
 }
 
 /// A 5 MiB file from Python's http.server (Content-Length) arrives intact; stdout has the
-/// head and the size.
+/// head and the size. Frames through io_uring, then through read(2)/write(2).
 #[test]
 fn get_five_mib_from_python_http_server() {
-    let Some(lab) = Lab::new("getpy", &["python3", "ethtool"]) else {
+    get_five_mib("getpy", "uring");
+}
+
+#[test]
+fn get_five_mib_from_python_http_server_read_write() {
+    get_five_mib("getpy-rw", "read-write");
+}
+
+fn get_five_mib(test: &str, io: &'static str) {
+    let Some(lab) = Lab::new(test, &["python3", "ethtool"]) else {
         return;
     };
+    let lab = lab.with_io(io);
     let (root, sha) = web_root();
     let _http = python_http(&lab, root.path(), 8000);
     let out_dir = tempfile::tempdir().unwrap();

@@ -164,21 +164,8 @@ fn get_by_aaaa_name_through_an_ipv6_dns_server() {
     let _dns = ChildGuard::spawn(&mut dns);
     wait_listening(&lab, HOST_IP6, 53);
 
-    let root = tempfile::tempdir().unwrap();
     let data = random_bytes(256 * 1024);
-    std::fs::write(root.path().join("file"), &data).unwrap();
-    let mut http = lab.cmd(host_bin());
-    http.args([
-        "serve-http",
-        "--listen",
-        &format!("[{HOST_IP6}]:8000"),
-        "--root",
-    ])
-    .arg(root.path())
-    .stdout(Stdio::null())
-    .stderr(Stdio::null());
-    let _http = ChildGuard::spawn(&mut http);
-    wait_listening(&lab, HOST_IP6, 8000);
+    let _http = host_http(&lab, HOST_IP6, 8000, &data);
 
     let out_dir = tempfile::tempdir().unwrap();
     let out_file = out_dir.path().join("file");

@@ -22,11 +22,22 @@ fn ping_three(lab: &Lab, args: &[&str], addr: &str) -> String {
 }
 
 /// IPv4: three echo requests, three replies, while the greeting server keeps serving.
+/// Frames through io_uring, then through read(2)/write(2).
 #[test]
 fn ping_gets_every_reply() {
-    let Some(lab) = Lab::new("ping4", &["ping"]) else {
+    ping4("ping4", "uring");
+}
+
+#[test]
+fn ping_gets_every_reply_read_write() {
+    ping4("ping4-rw", "read-write");
+}
+
+fn ping4(test: &str, io: &'static str) {
+    let Some(lab) = Lab::new(test, &["ping"]) else {
         return;
     };
+    let lab = lab.with_io(io);
     let mut server = lab.serve(&STATIC_NET, &[]);
     ping_three(&lab, &[], DEVICE_IP);
     // Ping went to the interface, not to the server: nothing was logged.

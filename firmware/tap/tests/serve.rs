@@ -39,12 +39,23 @@ fn seed_client_gets_the_seed_transcript() {
 }
 
 /// `tcplink-host greet` (the seed client in Rust) gets the same transcript and the same log
-/// lines: the seed test's behaviour, covered on a clone without the seed.
+/// lines: the seed test's behaviour, covered on a clone without the seed. Frames through
+/// io_uring, then through read(2)/write(2).
 #[test]
 fn host_greet_gets_the_seed_transcript() {
-    let Some(lab) = Lab::new("greet", &[]) else {
+    host_greet("greet", "uring");
+}
+
+#[test]
+fn host_greet_gets_the_seed_transcript_read_write() {
+    host_greet("greet-rw", "read-write");
+}
+
+fn host_greet(test: &str, io: &'static str) {
+    let Some(lab) = Lab::new(test, &[]) else {
         return;
     };
+    let lab = lab.with_io(io);
     let host = host_bin();
     let mut server = lab.serve(&STATIC_NET, &["--sockets", "1"]);
     let addr = format!("{DEVICE_IP}:9999");

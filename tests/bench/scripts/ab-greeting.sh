@@ -9,6 +9,8 @@
 # SECONDS per client count. Prints one line per measurement (sessions/s, p50/p99 µs, errors,
 # server CPU µs per session from /proc/PID/task/*/schedstat), then the median of the
 # per-round ratios new ÷ old.
+# OLD_ARGS and NEW_ARGS (optional) are more tcplink-tap options for each side, e.g. the same
+# build in both dirs with OLD_ARGS="--io read-write" NEW_ARGS="--io uring".
 set -eu
 OLD=$1; NEW=$2; ROUNDS=$3; SECS=$4; shift 4
 NS=tlab-$$; TAP=tlab$$
@@ -21,8 +23,9 @@ ip -n $NS link set $TAP up
 ip -n $NS link set lo up
 cpu_ns() { local t=0 a rest; for f in /proc/$1/task/*/schedstat; do read -r a rest < $f; t=$((t + a)); done; echo $t; }
 one() { # DIR CLIENTS LABEL
+  local extra; if [ "$3" = old ]; then extra=${OLD_ARGS:-}; else extra=${NEW_ARGS:-}; fi
   ip netns exec $NS $1/tcplink-tap --tap $TAP --ip 192.168.69.2/24 --mac 02:00:00:00:00:02 \
-    serve --sockets 64 >/dev/null 2>&1 &
+    $extra serve --sockets 64 >/dev/null 2>&1 &
   local pid=$!
   sleep 0.3
   ip netns exec $NS $1/tcplink-host load 192.168.69.2:9999 --clients 1 --max-sessions 20 --json >/dev/null || true

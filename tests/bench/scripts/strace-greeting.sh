@@ -8,6 +8,8 @@
 # and 20 warm-up sessions), while `tcplink-host load` runs SESSIONS sessions with CLIENTS in
 # flight (at most 60 s). Prints, per server and client count, the calls per completed
 # session of each system call it made (strace's counts divided by the sessions).
+# tcplink-tap runs once per I/O mode in IO_MODES (default "uring read-write", its --io);
+# IO_MODES=default runs it without --io (a binary older than the option). LWIP=0 skips lwip-tap.
 set -eu
 DIR=$1; SESSIONS=$2; shift 2
 NS=tlstrace-$$; TAP=tlst$$
@@ -50,6 +52,14 @@ print(f"{sys.argv[3]} {sys.argv[4]} clients, {v['sessions']} sessions, {v['error
 PY
 }
 for c in "$@"; do
-  one tcplink-tap $c tcplink-tap --sockets 64
-  one lwip-tap $c lwip-tap
+  for io in ${IO_MODES:-uring read-write}; do
+    if [ "$io" = default ]; then
+      one tcplink-tap $c tcplink-tap --sockets 64
+    else
+      DEV=(--tap $TAP --ip 192.168.69.2/24 --mac 02:00:00:00:00:02 --io $io)
+      one tcplink-tap $c tcplink-tap-$io --sockets 64
+      DEV=(--tap $TAP --ip 192.168.69.2/24 --mac 02:00:00:00:00:02)
+    fi
+  done
+  if [ "${LWIP:-1}" != 0 ]; then one lwip-tap $c lwip-tap; fi
 done

@@ -50,9 +50,23 @@ pub fn host_bin() -> PathBuf {
     path
 }
 
+/// The `--io` modes of tcplink-tap, for the tests that run in each.
+pub const IO_MODES: [&str; 2] = ["uring", "read-write"];
+
+/// The `--io` mode every test runs tcplink-tap in unless it picks one: `TCPLINK_TAP_IO`
+/// (`uring` or `read-write`; e.g. `TCPLINK_TAP_IO=read-write cargo test -p tcplink-tap`
+/// runs the whole suite on the read/write loop), else tcplink-tap's default (uring).
+pub fn default_io() -> Option<&'static str> {
+    let mode = std::env::var("TCPLINK_TAP_IO").ok()?;
+    let known = IO_MODES.into_iter().find(|m| *m == mode);
+    Some(known.unwrap_or_else(|| panic!("TCPLINK_TAP_IO={mode:?}: not one of {IO_MODES:?}")))
+}
+
 /// A test's own network namespace with `tap0`; deleted on drop.
 pub struct Lab {
     pub ns: Namespace,
+    /// `--io MODE` given to every tcplink-tap run (None: its default).
+    pub io: Option<&'static str>,
 }
 
 impl Lab {
@@ -70,7 +84,18 @@ impl Lab {
         let name = format!("tt-{test}-{}", std::process::id());
         let ns = Namespace::create(&name, "tap0")
             .unwrap_or_else(|e| panic!("cannot create namespace {name}: {e}"));
-        Some(Lab { ns })
+        Some(Lab {
+            ns,
+            io: default_io(),
+        })
+    }
+
+    /// The same lab, running tcplink-tap with `--io mode`.
+    pub fn with_io(self, mode: &'static str) -> Lab {
+        Lab {
+            io: Some(mode),
+            ..self
+        }
     }
 
     /// `program` run inside the namespace.
@@ -80,9 +105,12 @@ impl Lab {
         cmd
     }
 
-    /// `tcplink-tap ARGS` inside the namespace.
+    /// `tcplink-tap [--io MODE] ARGS` inside the namespace.
     pub fn tap(&self, args: &[&str]) -> Command {
         let mut cmd = self.cmd(TAP_BIN);
+        if let Some(mode) = self.io {
+            cmd.args(["--io", mode]);
+        }
         cmd.args(args);
         cmd
     }
@@ -320,6 +348,26 @@ pub fn one_error_line(out: &Output) -> String {
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(err.lines().count(), 1, "not one line: {err:?}");
     err
+}
+
+/// `tcplink-host serve-http` on `ip`:`port` (either family) serving `body` as `/file`, once
+/// it listens: the server and the directory holding the body.
+pub fn host_http(lab: &Lab, ip: &str, port: u16, body: &[u8]) -> (ChildGuard, tempfile::TempDir) {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("file"), body).unwrap();
+    let listen = if ip.contains(':') {
+        format!("[{ip}]:{port}")
+    } else {
+        format!("{ip}:{port}")
+    };
+    let mut http = lab.cmd(host_bin());
+    http.args(["serve-http", "--listen", &listen, "--root"])
+        .arg(root.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let server = ChildGuard::spawn(&mut http);
+    wait_listening(lab, ip, port);
+    (server, root)
 }
 
 /// tests/paced_http.py: an HTTP server that sends a body in pieces with pauses between them.
