@@ -13,7 +13,8 @@
 //! * Verification is on unless [`Verify::Insecure`] is chosen: our own strict verifier
 //!   (`src/tls/verify.rs`) checks CA flags on every non-leaf certificate, the chain up to
 //!   one of the trust anchors, every DNS and IP subjectAltName, and dates given a clock.
-//! * The build uses embedded-tls 0.19.0 patched in `third_party/embedded-tls`: a server
+//! * The build uses embedded-tls 0.19.0 patched in `third_party/embedded-tls` (the crate
+//!   `tcplink-embedded-tls`, an ordinary dependency, so dependents get it too): a server
 //!   KeyUpdate changes the read keys (the client owes one back only before its next
 //!   application data, and it sends none after the request); a handshake message after the
 //!   handshake other than NewSessionTicket or KeyUpdate, or a record with no content type, is

@@ -85,6 +85,9 @@ fn core_features(root: &Path, features: &str) -> Command {
     cmd
 }
 
+/// The crate outside the workspace that depends on tcplink as a user's would.
+const DEPENDENT: &str = "tests/dependent/Cargo.toml";
+
 pub fn run(root: &Path) -> bool {
     const MCU: &str = "thumbv7em-none-eabihf";
     let mut get_build = board(
@@ -120,7 +123,29 @@ pub fn run(root: &Path) -> bool {
         vec![
         ("fmt", root_cargo(root, &["fmt", "--all", "--", "--check"])),
         ("fmt (board)", board(root, &["fmt", "--", "--check"])),
+        (
+            "fmt (tests/dependent)",
+            root_cargo(root, &["fmt", "--manifest-path", DEPENDENT, "--", "--check"]),
+        ),
         ("clippy", root_cargo(root, &clippy)),
+        (
+            "clippy (tests/dependent, a crate depending on tcplink from outside the workspace)",
+            root_cargo(
+                root,
+                &[
+                    "clippy",
+                    "--manifest-path",
+                    DEPENDENT,
+                    "--locked",
+                    "--target-dir",
+                    "target",
+                    "--all-targets",
+                    "--",
+                    "-D",
+                    "warnings",
+                ],
+            ),
+        ),
         (
             "clippy (board)",
             board(root, &["clippy", "--release", "--", "-D", "warnings"]),
