@@ -6,8 +6,8 @@ use tcplink::greeting::GreetingConfig;
 use tcplink::http::{HttpConfig, HttpError, TlsFailure};
 use tcplink::url::UrlError;
 use tcplink_testkit::{
-    pseudo_random, sha256, Client, DeviceSetup, Faults, Forgery, Issuer, KeyKind, Response,
-    ServerCert, Sim, TlsBehaviour, TlsSetup, Validity, PEER_IP,
+    pseudo_random, sha256, Client, DeviceSetup, Faults, Forgery, Issuer, KeyKind,
+    Response, ServerCert, Sim, TlsBehaviour, TlsSetup, Validity, PEER_IP,
 };
 
 /// A device trusting `anchors`, a peer serving TLS with `cert` on 443, and DNS for
@@ -728,3 +728,182 @@ fn an_expired_cross_signed_root_above_the_path_is_ignored() {
         Err(HttpError::Tls(TlsFailure::Expired))
     );
 }
+
+/// Fetches `https://files.test/x` from a server presenting `cert` to a device trusting `ca`
+/// (no RSA): the GET's result.
+fn chain_result(ca: &Issuer, cert: &ServerCert) -> Result<(u16, u64), HttpError> {
+    let mut sim = tls_sim(&[&ca.der], cert, TlsBehaviour::default());
+    sim.peer.tls[0].route("/x", Response::fixed(b"ok"));
+    fetch(&mut sim, "https://files.test/x")
+}
+
+/// A leaf whose extendedKeyUsage is clientAuth only is not a server's (curl: "unsuitable
+/// certificate purpose"); with serverAuth beside clientAuth, or without the extension, it is.
+#[test]
+fn a_client_auth_only_leaf_is_refused() {
+    use tcplink_testkit::rcgen::ExtendedKeyUsagePurpose::{ClientAuth, ServerAuth};
+    let ca = Issuer::root("tcplink test CA");
+    let client_only = ca.server_with(&["files.test"], &[], |p| {
+        p.extended_key_usages = vec![ClientAuth];
+    });
+    let error = chain_result(&ca, &client_only).unwrap_err();
+    assert_eq!(error, HttpError::Tls(TlsFailure::NotForServers));
+    assert_eq!(
+        error.to_string(),
+        "TLS: certificate is not for TLS servers (extendedKeyUsage without serverAuth)"
+    );
+    let both = ca.server_with(&["files.test"], &[], |p| {
+        p.extended_key_usages = vec![ClientAuth, ServerAuth];
+    });
+    assert_eq!(chain_result(&ca, &both), Ok((200, 2)));
+}
+
+/// root → intermediate with pathLenConstraint 0 → sub-CA → leaf: the sub-CA is one CA more
+/// than the intermediate allows (curl: "path length constraint exceeded"). With
+/// pathLenConstraint 1 the same shape passes.
+#[test]
+fn a_violated_path_length_constraint_is_refused() {
+    use tcplink_testkit::rcgen::{BasicConstraints, IsCa};
+    let ca = Issuer::root("tcplink test CA");
+    for (path_len, want) in [
+        (0, Err(HttpError::Tls(TlsFailure::PathLength))),
+        (1, Ok((200, 2))),
+    ] {
+        let constrained = ca.intermediate_with("tcplink constrained", |p| {
+            p.is_ca = IsCa::Ca(BasicConstraints::Constrained(path_len));
+        });
+        let sub = constrained.intermediate("tcplink sub-CA");
+        let cert = sub.server(&["files.test"], &[&sub, &constrained]);
+        assert_eq!(chain_result(&ca, &cert), want, "pathlen:{path_len}");
+    }
+    let error = HttpError::Tls(TlsFailure::PathLength);
+    assert_eq!(
+        error.to_string(),
+        "TLS: bad certificate chain: a CA's path length constraint is exceeded"
+    );
+}
+
+/// An intermediate constrained to names under `test` (a critical extension the old verifier
+/// could not read) vouches for files.test; one constrained to `example.org` does not.
+#[test]
+fn name_constraints_are_enforced() {
+    use tcplink_testkit::rcgen::{GeneralSubtree, NameConstraints};
+    let ca = Issuer::root("tcplink test CA");
+    for (permitted, want) in [
+        ("test", Ok((200, 2))),
+        (
+            "example.org",
+            Err(HttpError::Tls(TlsFailure::NameConstraints)),
+        ),
+    ] {
+        let intermediate = ca.intermediate_with("tcplink constrained", |p| {
+            p.name_constraints = Some(NameConstraints {
+                permitted_subtrees: vec![GeneralSubtree::DnsName(permitted.into())],
+                excluded_subtrees: vec![],
+            });
+        });
+        let cert = intermediate.server(&["files.test"], &[&intermediate]);
+        assert_eq!(chain_result(&ca, &cert), want, "permitted {permitted}");
+    }
+    // Excluded beats permitted.
+    let intermediate = ca.intermediate_with("tcplink excluding", |p| {
+        p.name_constraints = Some(NameConstraints {
+            permitted_subtrees: vec![GeneralSubtree::DnsName("test".into())],
+            excluded_subtrees: vec![GeneralSubtree::DnsName("files.test".into())],
+        });
+    });
+    let cert = intermediate.server(&["files.test"], &[&intermediate]);
+    assert_eq!(
+        chain_result(&ca, &cert),
+        Err(HttpError::Tls(TlsFailure::NameConstraints))
+    );
+}
+
+/// root → first → second → leaf, the server sending the intermediates root-side first (the
+/// reverse of RFC 8446's order): the path is built anyway, as curl does.
+#[test]
+fn intermediates_in_reverse_order_are_accepted() {
+    let ca = Issuer::root("tcplink test CA");
+    let first = ca.intermediate("tcplink first intermediate");
+    let second = first.intermediate("tcplink second intermediate");
+    let cert = second.server(&["files.test"], &[&first, &second]);
+    assert_eq!(chain_result(&ca, &cert), Ok((200, 2)));
+}
+
+/// RFC 5280 §4.2.1.3: keyCertSign is required of a CA only when it has a keyUsage extension.
+/// An intermediate with CA:TRUE and no keyUsage is accepted; one whose keyUsage lacks
+/// keyCertSign is not a CA.
+#[test]
+fn key_cert_sign_is_required_only_with_a_key_usage_extension() {
+    use tcplink_testkit::rcgen::KeyUsagePurpose;
+    let ca = Issuer::root("tcplink test CA");
+    let no_key_usage = ca.intermediate_with("tcplink no keyUsage", |p| p.key_usages.clear());
+    let cert = no_key_usage.server(&["files.test"], &[&no_key_usage]);
+    assert_eq!(chain_result(&ca, &cert), Ok((200, 2)));
+    let no_cert_sign = ca.intermediate_with("tcplink no keyCertSign", |p| {
+        p.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::CrlSign];
+    });
+    let cert = no_cert_sign.server(&["files.test"], &[&no_cert_sign]);
+    assert_eq!(
+        chain_result(&ca, &cert),
+        Err(HttpError::Tls(TlsFailure::NotCa))
+    );
+}
+
+/// A CA certificate presented as the server's own is refused as such.
+#[test]
+fn a_ca_certificate_as_the_leaf_is_refused() {
+    use tcplink_testkit::rcgen::{BasicConstraints, IsCa};
+    let ca = Issuer::root("tcplink test CA");
+    let cert = ca.server_with(&["files.test"], &[], |p| {
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    });
+    let error = chain_result(&ca, &cert).unwrap_err();
+    assert_eq!(error, HttpError::Tls(TlsFailure::CaAsLeaf));
+    assert_eq!(
+        error.to_string(),
+        "TLS: the server's certificate is a CA certificate"
+    );
+}
+
+/// A device without a wall clock (the board): webpki checks dates at the latest notBefore of
+/// the chain, so an expired leaf is accepted (the device cannot know), but a chain whose
+/// certificates were never valid at one moment is refused.
+#[test]
+fn without_a_clock_dates_are_checked_for_consistency_only() {
+    let ca = Issuer::root("tcplink test CA");
+    let intermediate = ca.intermediate("tcplink intermediate");
+    let setup = |cert: &ServerCert| {
+        let device = DeviceSetup {
+            http: Some(HttpConfig::default()),
+            dns: vec![PEER_IP.into()],
+            tls: Some(TlsSetup {
+                clock: None,
+                ..TlsSetup::trusting(&[&ca.der])
+            }),
+            ..DeviceSetup::default()
+        };
+        let mut sim = Sim::<4>::new(&device, 16);
+        sim.peer.serve_tls(443, cert, TlsBehaviour::default());
+        sim.peer.serve_dns(&[("files.test", PEER_IP)]);
+        sim.peer.tls[0].route("/x", Response::fixed(b"ok"));
+        fetch(&mut sim, "https://files.test/x")
+    };
+    let expired = Validity {
+        from_days: -30,
+        until_days: -1,
+    };
+    let cert = intermediate.server_valid(&["files.test"], expired, &[&intermediate]);
+    assert_eq!(setup(&cert), Ok((200, 2)));
+    // The leaf became valid (a day ago) after its only issuer's certificate had expired (two
+    // days ago).
+    let long_expired = Validity {
+        from_days: -30,
+        until_days: -2,
+    };
+    let mut cert = intermediate.server(&["files.test"], &[]);
+    cert.chain
+        .push(intermediate.cross_signed_by(&ca, long_expired));
+    assert_eq!(setup(&cert), Err(HttpError::Tls(TlsFailure::Expired)));
+}
+

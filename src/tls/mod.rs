@@ -10,9 +10,12 @@
 //!
 //! * Cipher suite TLS_AES_128_GCM_SHA256, key exchange P-256, server certificates ECDSA
 //!   P-256 (P-384 with `tls-web`), RSA when the platform gives a [`SignatureCheck`] for it.
-//! * Verification is on unless [`Verify::Insecure`] is chosen: our own strict verifier
-//!   (`src/tls/verify.rs`) checks CA flags on every non-leaf certificate, the chain up to
-//!   one of the trust anchors, every DNS and IP subjectAltName, and dates given a clock.
+//! * Verification is on unless [`Verify::Insecure`] is chosen: rustls-webpki (no heap,
+//!   `src/tls/verify.rs`) builds the path from the leaf through the intermediates, in any
+//!   order, to one of the trust anchors and enforces RFC 5280 (basicConstraints and
+//!   pathLenConstraint, name constraints, extendedKeyUsage serverAuth, validity dates, DNS
+//!   and IP subjectAltNames), plus keyCertSign on CAs that have a keyUsage extension; its
+//!   signatures go through the core's ECDSA and the platform's [`SignatureCheck`].
 //! * The build uses embedded-tls 0.19.0 patched in `third_party/embedded-tls` (the crate
 //!   `tcplink-embedded-tls`, an ordinary dependency, so dependents get it too): a server
 //!   KeyUpdate changes the read keys (the client owes one back only before its next
