@@ -6,7 +6,7 @@ use tcplink::greeting::GreetingConfig;
 use tcplink::http::{HttpConfig, HttpError, TlsFailure};
 use tcplink::url::UrlError;
 use tcplink_testkit::{
-    pseudo_random, sha256, Client, DeviceSetup, Faults, Forgery, Issuer, KeyKind,
+    pseudo_random, server_name, sha256, Client, DeviceSetup, Faults, Forgery, Issuer, KeyKind,
     Response, ServerCert, Sim, TlsBehaviour, TlsSetup, Validity, PEER_IP,
 };
 
@@ -907,3 +907,34 @@ fn without_a_clock_dates_are_checked_for_consistency_only() {
     assert_eq!(setup(&cert), Err(HttpError::Tls(TlsFailure::Expired)));
 }
 
+/// RFC 6066 §3 in the ClientHello the server received: the host name without a trailing dot,
+/// and no server_name at all for an address literal (IPv4 or IPv6), whose certificate is
+/// still checked against its IP SANs.
+#[test]
+fn sni_is_the_host_name_without_a_trailing_dot_and_absent_for_addresses() {
+    let ca = Issuer::root("tcplink test CA");
+    let cert = ca.server(&["files.test", "10.0.0.1", "fd00::1"], &[]);
+    for (url, want) in [
+        ("https://files.test/x", Some("files.test")),
+        ("https://files.test./x", Some("files.test")),
+        ("https://10.0.0.1/x", None),
+    ] {
+        let mut sim = tls_sim(&[&ca.der], &cert, TlsBehaviour::default());
+        sim.peer.tls[0].route("/x", Response::fixed(b"ok"));
+        assert_eq!(fetch(&mut sim, url), Ok((200, 2)), "{url}");
+        let hellos = &sim.peer.tls[0].client_hellos;
+        assert_eq!(hellos.len(), 1, "{url}");
+        assert_eq!(server_name(&hellos[0]).as_deref(), want, "{url}");
+    }
+    let setup = DeviceSetup {
+        http: Some(HttpConfig::default()),
+        tls: Some(TlsSetup::trusting(&[&ca.der])),
+        ipv6: true,
+        ..DeviceSetup::default()
+    };
+    let mut sim = Sim::<4>::new(&setup, 16);
+    sim.peer.serve_tls(443, &cert, TlsBehaviour::default());
+    sim.peer.tls[0].route("/x", Response::fixed(b"ok"));
+    assert_eq!(fetch(&mut sim, "https://[fd00::1]/x"), Ok((200, 2)));
+    assert_eq!(server_name(&sim.peer.tls[0].client_hellos[0]), None);
+}

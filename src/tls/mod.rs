@@ -40,6 +40,7 @@ use embedded_tls::{
     Aes128GcmSha256, CryptoProvider, CryptoRngCore, TlsConfig, TlsConnection, TlsContext, TlsError,
 };
 use heapless::String;
+use pki_types::ServerName;
 use smoltcp::socket::tcp::{self, State as TcpState};
 
 use crate::http::{HttpError, Secure, TlsFailure};
@@ -380,15 +381,24 @@ async fn session<R: CryptoRngCore>(
 ) -> Result<(), TlsFailure> {
     let wire = io.wire;
     let id = io.session;
+    // RFC 6066 §3: the server name is a DNS host name without a trailing dot, and an address
+    // literal is never sent (the certificate is still checked for it: an IP SAN).
+    let name = host.strip_suffix('.').unwrap_or(host);
+    // (pki-types' address parser, which webpki links anyway: core's would add 1.9 KB to a
+    // board's flash.)
+    let sni = !matches!(ServerName::try_from(name), Ok(ServerName::IpAddress(_)));
     let verifier = match verify {
         Verify::Anchors {
             anchors,
             clock,
             more,
-        } => Some(StrictVerifier::new(anchors, clock, more)),
+        } => Some(StrictVerifier::new(anchors, clock, more, name)),
         Verify::Insecure => None,
     };
-    let mut config = TlsConfig::new().with_server_name(host);
+    let mut config = TlsConfig::new();
+    if sni {
+        config = config.with_server_name(name);
+    }
     // RSA is offered only when the platform checks it (or nothing is checked): a server with
     // an RSA certificate then picks RSA-PSS instead of failing the handshake.
     if verifier.as_ref().is_none_or(StrictVerifier::offers_rsa) {

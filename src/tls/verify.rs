@@ -72,18 +72,24 @@ pub(crate) struct StrictVerifier<'a> {
 }
 
 impl<'a> StrictVerifier<'a> {
-    /// Trusts the CA certificates `anchors` (DER); dates are checked when `clock` says the
-    /// time; `more` checks the signatures the core does not.
+    /// Trusts the CA certificates `anchors` (DER) for `host` (a DNS name or an address
+    /// literal: given here, as the ClientHello names no address); dates are checked when
+    /// `clock` says the time; `more` checks the signatures the core does not.
     pub(crate) fn new(
         anchors: &'a [&'a [u8]],
         clock: Option<UnixClock>,
         more: Option<&'a dyn SignatureCheck>,
+        host: &str,
     ) -> Self {
+        let mut name = String::new();
+        // Fits: the layer keeps the host in a `String<MAX_HOST>` too (an empty name would
+        // match nothing).
+        let _ = name.push_str(host);
         Self {
             anchors,
             clock,
             more,
-            host: String::new(),
+            host: name,
             leaf_algorithm: Vec::new(),
             leaf_parameter: Vec::new(),
             leaf_key: Vec::new(),
