@@ -13,10 +13,15 @@ use tcplink_testkit::{
 /// A device trusting `anchors`, a peer serving TLS with `cert` on 443, and DNS for
 /// `files.test`.
 fn tls_sim(anchors: &[&[u8]], cert: &ServerCert, behaviour: TlsBehaviour) -> Sim<4> {
+    sim_with(TlsSetup::trusting(anchors), cert, behaviour)
+}
+
+/// [`tls_sim`] with the device's TLS set up as `tls` says.
+fn sim_with(tls: TlsSetup, cert: &ServerCert, behaviour: TlsBehaviour) -> Sim<4> {
     let setup = DeviceSetup {
         http: Some(HttpConfig::default()),
         dns: vec![PEER_IP.into()],
-        tls: Some(TlsSetup::trusting(anchors)),
+        tls: Some(tls),
         ..DeviceSetup::default()
     };
     let mut sim = Sim::<4>::new(&setup, 16);
@@ -462,18 +467,11 @@ fn insecure_skips_verification_only_when_asked() {
     let ca = Issuer::root("tcplink test CA");
     let other = Issuer::root("untrusted CA");
     let cert = other.server(&["not-this-host.test"], &[]);
-    let setup = DeviceSetup {
-        http: Some(HttpConfig::default()),
-        dns: vec![PEER_IP.into()],
-        tls: Some(TlsSetup {
-            insecure: true,
-            ..TlsSetup::trusting(&[&ca.der])
-        }),
-        ..DeviceSetup::default()
+    let insecure = TlsSetup {
+        insecure: true,
+        ..TlsSetup::trusting(&[&ca.der])
     };
-    let mut sim = Sim::<4>::new(&setup, 16);
-    sim.peer.serve_tls(443, &cert, TlsBehaviour::default());
-    sim.peer.serve_dns(&[("files.test", PEER_IP)]);
+    let mut sim = sim_with(insecure, &cert, TlsBehaviour::default());
     sim.peer.tls[0].route("/x", Response::fixed(b"anyone"));
     assert_eq!(fetch(&mut sim, "https://files.test/x"), Ok((200, 6)));
 }
@@ -737,6 +735,17 @@ fn chain_result(ca: &Issuer, cert: &ServerCert) -> Result<(u16, u64), HttpError>
     fetch(&mut sim, "https://files.test/x")
 }
 
+/// The GET's result for a leaf for files.test under an intermediate of `ca` whose parameters
+/// `edit` changes, presented leaf + intermediate.
+fn through_intermediate(
+    ca: &Issuer,
+    edit: impl FnOnce(&mut tcplink_testkit::rcgen::CertificateParams),
+) -> Result<(u16, u64), HttpError> {
+    let intermediate = ca.intermediate_with("tcplink intermediate", edit);
+    let cert = intermediate.server(&["files.test"], &[&intermediate]);
+    chain_result(ca, &cert)
+}
+
 /// A leaf whose extendedKeyUsage is clientAuth only is not a server's (curl: "unsuitable
 /// certificate purpose"); with serverAuth beside clientAuth, or without the extension, it is.
 #[test]
@@ -796,27 +805,22 @@ fn name_constraints_are_enforced() {
             Err(HttpError::Tls(TlsFailure::NameConstraints)),
         ),
     ] {
-        let intermediate = ca.intermediate_with("tcplink constrained", |p| {
+        let result = through_intermediate(&ca, |p| {
             p.name_constraints = Some(NameConstraints {
                 permitted_subtrees: vec![GeneralSubtree::DnsName(permitted.into())],
                 excluded_subtrees: vec![],
             });
         });
-        let cert = intermediate.server(&["files.test"], &[&intermediate]);
-        assert_eq!(chain_result(&ca, &cert), want, "permitted {permitted}");
+        assert_eq!(result, want, "permitted {permitted}");
     }
     // Excluded beats permitted.
-    let intermediate = ca.intermediate_with("tcplink excluding", |p| {
+    let result = through_intermediate(&ca, |p| {
         p.name_constraints = Some(NameConstraints {
             permitted_subtrees: vec![GeneralSubtree::DnsName("test".into())],
             excluded_subtrees: vec![GeneralSubtree::DnsName("files.test".into())],
         });
     });
-    let cert = intermediate.server(&["files.test"], &[&intermediate]);
-    assert_eq!(
-        chain_result(&ca, &cert),
-        Err(HttpError::Tls(TlsFailure::NameConstraints))
-    );
+    assert_eq!(result, Err(HttpError::Tls(TlsFailure::NameConstraints)));
 }
 
 /// root → first → second → leaf, the server sending the intermediates root-side first (the
@@ -837,17 +841,14 @@ fn intermediates_in_reverse_order_are_accepted() {
 fn key_cert_sign_is_required_only_with_a_key_usage_extension() {
     use tcplink_testkit::rcgen::KeyUsagePurpose;
     let ca = Issuer::root("tcplink test CA");
-    let no_key_usage = ca.intermediate_with("tcplink no keyUsage", |p| p.key_usages.clear());
-    let cert = no_key_usage.server(&["files.test"], &[&no_key_usage]);
-    assert_eq!(chain_result(&ca, &cert), Ok((200, 2)));
-    let no_cert_sign = ca.intermediate_with("tcplink no keyCertSign", |p| {
+    assert_eq!(
+        through_intermediate(&ca, |p| p.key_usages.clear()),
+        Ok((200, 2))
+    );
+    let no_cert_sign = through_intermediate(&ca, |p| {
         p.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::CrlSign];
     });
-    let cert = no_cert_sign.server(&["files.test"], &[&no_cert_sign]);
-    assert_eq!(
-        chain_result(&ca, &cert),
-        Err(HttpError::Tls(TlsFailure::NotCa))
-    );
+    assert_eq!(no_cert_sign, Err(HttpError::Tls(TlsFailure::NotCa)));
 }
 
 /// A CA certificate presented as the server's own is refused as such.
@@ -874,18 +875,11 @@ fn without_a_clock_dates_are_checked_for_consistency_only() {
     let ca = Issuer::root("tcplink test CA");
     let intermediate = ca.intermediate("tcplink intermediate");
     let setup = |cert: &ServerCert| {
-        let device = DeviceSetup {
-            http: Some(HttpConfig::default()),
-            dns: vec![PEER_IP.into()],
-            tls: Some(TlsSetup {
-                clock: None,
-                ..TlsSetup::trusting(&[&ca.der])
-            }),
-            ..DeviceSetup::default()
+        let no_clock = TlsSetup {
+            clock: None,
+            ..TlsSetup::trusting(&[&ca.der])
         };
-        let mut sim = Sim::<4>::new(&device, 16);
-        sim.peer.serve_tls(443, cert, TlsBehaviour::default());
-        sim.peer.serve_dns(&[("files.test", PEER_IP)]);
+        let mut sim = sim_with(no_clock, cert, TlsBehaviour::default());
         sim.peer.tls[0].route("/x", Response::fixed(b"ok"));
         fetch(&mut sim, "https://files.test/x")
     };
