@@ -443,8 +443,9 @@ pub fn figure() -> Result<Section, String> {
          `TCPLINK_CA_DER`) and receives 768 B TLS records (max_fragment_length 512). Its \
          App and TLS task live in `main`'s frame rather than in static RAM (the task's type \
          has no name for a static), so its static RAM leaves them out: the stack's \
-         high-water mark, which the board logs after the GET, holds them (27,328 B in \
-         host/tests/board_qemu.rs's HTTPS run, certificate verification included).",
+         high-water mark, which the board logs after the GET, holds them (30,152 B in \
+         host/tests/board_qemu.rs's HTTPS run, certificate verification by rustls-webpki \
+         included; 27,344 B before webpki).",
     );
     s.para(
         "Socket parking (spare greeting sockets kept out of smoltcp's walks) is the core's \
