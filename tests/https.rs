@@ -932,3 +932,29 @@ fn sni_is_the_host_name_without_a_trailing_dot_and_absent_for_addresses() {
     assert_eq!(fetch(&mut sim, "https://[fd00::1]/x"), Ok((200, 2)));
     assert_eq!(server_name(&sim.peer.tls[0].client_hellos[0]), None);
 }
+
+/// The server sends the root too (leaf, intermediate, root), and the device trusts 40 other
+/// CAs beside the right one, listed last (as a host's system store): only anchors whose
+/// subject issued a certificate of the chain are tried, and the path ends at the root.
+#[test]
+fn a_chain_with_its_root_among_many_anchors_is_accepted() {
+    let others: Vec<Issuer> = (0..40)
+        .map(|i| Issuer::root(&format!("other CA {i}")))
+        .collect();
+    let ca = Issuer::root("tcplink test CA");
+    let intermediate = ca.intermediate("tcplink intermediate");
+    let mut cert = intermediate.server(&["files.test"], &[&intermediate]);
+    cert.chain.push(ca.der.clone());
+    let mut anchors: Vec<&[u8]> = others.iter().map(|o| o.der.as_slice()).collect();
+    anchors.push(&ca.der);
+    let mut sim = tls_sim(&anchors, &cert, TlsBehaviour::default());
+    sim.peer.tls[0].route("/x", Response::fixed(b"ok"));
+    assert_eq!(fetch(&mut sim, "https://files.test/x"), Ok((200, 2)));
+    // Without the right one, still unknown.
+    let mut sim = tls_sim(&anchors[..40], &cert, TlsBehaviour::default());
+    sim.peer.tls[0].route("/x", Response::fixed(b"ok"));
+    assert_eq!(
+        fetch(&mut sim, "https://files.test/x"),
+        Err(HttpError::Tls(TlsFailure::UnknownCa))
+    );
+}
