@@ -23,7 +23,9 @@
 //!   handshake other than NewSessionTicket or KeyUpdate, or a record with no content type, is
 //!   [`TlsFailure::Protocol`] (0.19.0 panicked on both, and refused KeyUpdates).
 
+mod asn1;
 mod cert;
+mod oid;
 mod pipe;
 mod signature;
 mod verify;
@@ -384,8 +386,7 @@ async fn session<R: CryptoRngCore>(
     // RFC 6066 §3: the server name is a DNS host name without a trailing dot, and an address
     // literal is never sent (the certificate is still checked for it: an IP SAN).
     let name = host.strip_suffix('.').unwrap_or(host);
-    // (pki-types' address parser, which webpki links anyway: core's would add 1.9 KB to a
-    // board's flash.)
+    // (pki-types' address parser, which webpki links anyway, rather than core's.)
     let sni = !matches!(ServerName::try_from(name), Ok(ServerName::IpAddress(_)));
     let verifier = match verify {
         Verify::Anchors {

@@ -15,7 +15,8 @@ use sha2::{Digest, Sha256};
 #[cfg(feature = "tls-web")]
 use sha2::{Sha384, Sha512};
 
-use super::cert::{ecdsa_signature, oid};
+use super::asn1::ecdsa_signature;
+use super::oid;
 
 /// A signature algorithm, as certificates and the TLS 1.3 handshake name them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,7 +88,7 @@ pub trait SignatureCheck: Sync {
 }
 
 /// The core's own checker: ECDSA over P-256 with SHA-256; with `tls-web` also P-384 and
-/// SHA-384/512 (the software SHA-512 alone is 27 KB of a Cortex-M3 board's flash).
+/// SHA-384/512 (software SHA-512 is large in a board's flash, so it is opt-in).
 pub struct Ecdsa;
 
 impl SignatureCheck for Ecdsa {

@@ -274,7 +274,7 @@ impl TlsVerifier<Aes128GcmSha256> for StrictVerifier<'_> {
 /// The algorithm of a TLS 1.3 CertificateVerify `scheme` by `key`, if TLS 1.3 allows it: ECDSA
 /// schemes bind their curve, RSA is PSS only (RFC 8446 §4.2.3).
 fn handshake_algorithm(scheme: SignatureScheme, key: &PublicKey<'_>) -> Option<SignatureAlgorithm> {
-    use super::cert::oid;
+    use super::oid;
     match scheme {
         SignatureScheme::EcdsaSecp256r1Sha256 if key.parameter == oid::P256 => {
             Some(SignatureAlgorithm::EcdsaSha256)

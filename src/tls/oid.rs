@@ -1,0 +1,12 @@
+//! The object identifiers the verifier matches, as DER content bytes.
+
+/// rsaEncryption (1.2.840.113549.1.1.1).
+pub const RSA_ENCRYPTION: &[u8] = &[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x01];
+/// id-ecPublicKey (1.2.840.10045.2.1).
+pub const EC_PUBLIC_KEY: &[u8] = &[0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01];
+/// prime256v1 / P-256 (1.2.840.10045.3.1.7).
+pub const P256: &[u8] = &[0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07];
+/// secp384r1 / P-384 (1.3.132.0.34).
+pub const P384: &[u8] = &[0x2B, 0x81, 0x04, 0x00, 0x22];
+/// keyUsage (2.5.29.15).
+pub const KEY_USAGE: &[u8] = &[0x55, 0x1D, 0x0F];
