@@ -6,17 +6,22 @@ use tcplink::greeting::GreetingConfig;
 use tcplink::http::{HttpConfig, HttpError, TlsFailure};
 use tcplink::url::UrlError;
 use tcplink_testkit::{
-    pseudo_random, sha256, Client, DeviceSetup, Faults, Forgery, Issuer, KeyKind, Response,
-    ServerCert, Sim, TlsBehaviour, TlsSetup, Validity, PEER_IP,
+    pseudo_random, server_name, sha256, Client, DeviceSetup, Faults, Forgery, Issuer, KeyKind,
+    Response, ServerCert, Sim, TlsBehaviour, TlsSetup, Validity, PEER_IP,
 };
 
 /// A device trusting `anchors`, a peer serving TLS with `cert` on 443, and DNS for
 /// `files.test`.
 fn tls_sim(anchors: &[&[u8]], cert: &ServerCert, behaviour: TlsBehaviour) -> Sim<4> {
+    sim_with(TlsSetup::trusting(anchors), cert, behaviour)
+}
+
+/// [`tls_sim`] with the device's TLS set up as `tls` says.
+fn sim_with(tls: TlsSetup, cert: &ServerCert, behaviour: TlsBehaviour) -> Sim<4> {
     let setup = DeviceSetup {
         http: Some(HttpConfig::default()),
         dns: vec![PEER_IP.into()],
-        tls: Some(TlsSetup::trusting(anchors)),
+        tls: Some(tls),
         ..DeviceSetup::default()
     };
     let mut sim = Sim::<4>::new(&setup, 16);
@@ -462,18 +467,11 @@ fn insecure_skips_verification_only_when_asked() {
     let ca = Issuer::root("tcplink test CA");
     let other = Issuer::root("untrusted CA");
     let cert = other.server(&["not-this-host.test"], &[]);
-    let setup = DeviceSetup {
-        http: Some(HttpConfig::default()),
-        dns: vec![PEER_IP.into()],
-        tls: Some(TlsSetup {
-            insecure: true,
-            ..TlsSetup::trusting(&[&ca.der])
-        }),
-        ..DeviceSetup::default()
+    let insecure = TlsSetup {
+        insecure: true,
+        ..TlsSetup::trusting(&[&ca.der])
     };
-    let mut sim = Sim::<4>::new(&setup, 16);
-    sim.peer.serve_tls(443, &cert, TlsBehaviour::default());
-    sim.peer.serve_dns(&[("files.test", PEER_IP)]);
+    let mut sim = sim_with(insecure, &cert, TlsBehaviour::default());
     sim.peer.tls[0].route("/x", Response::fixed(b"anyone"));
     assert_eq!(fetch(&mut sim, "https://files.test/x"), Ok((200, 6)));
 }
@@ -726,5 +724,237 @@ fn an_expired_cross_signed_root_above_the_path_is_ignored() {
     assert_eq!(
         web_download(&ca, &cert, false),
         Err(HttpError::Tls(TlsFailure::Expired))
+    );
+}
+
+/// Fetches `https://files.test/x` from a server presenting `cert` to a device trusting `ca`
+/// (no RSA): the GET's result.
+fn chain_result(ca: &Issuer, cert: &ServerCert) -> Result<(u16, u64), HttpError> {
+    let mut sim = tls_sim(&[&ca.der], cert, TlsBehaviour::default());
+    sim.peer.tls[0].route("/x", Response::fixed(b"ok"));
+    fetch(&mut sim, "https://files.test/x")
+}
+
+/// The GET's result for a leaf for files.test under an intermediate of `ca` whose parameters
+/// `edit` changes, presented leaf + intermediate.
+fn through_intermediate(
+    ca: &Issuer,
+    edit: impl FnOnce(&mut tcplink_testkit::rcgen::CertificateParams),
+) -> Result<(u16, u64), HttpError> {
+    let intermediate = ca.intermediate_with("tcplink intermediate", edit);
+    let cert = intermediate.server(&["files.test"], &[&intermediate]);
+    chain_result(ca, &cert)
+}
+
+/// A leaf whose extendedKeyUsage is clientAuth only is not a server's (curl: "unsuitable
+/// certificate purpose"); with serverAuth beside clientAuth, or without the extension, it is.
+#[test]
+fn a_client_auth_only_leaf_is_refused() {
+    use tcplink_testkit::rcgen::ExtendedKeyUsagePurpose::{ClientAuth, ServerAuth};
+    let ca = Issuer::root("tcplink test CA");
+    let client_only = ca.server_with(&["files.test"], &[], |p| {
+        p.extended_key_usages = vec![ClientAuth];
+    });
+    let error = chain_result(&ca, &client_only).unwrap_err();
+    assert_eq!(error, HttpError::Tls(TlsFailure::NotForServers));
+    assert_eq!(
+        error.to_string(),
+        "TLS: certificate is not for TLS servers (extendedKeyUsage without serverAuth)"
+    );
+    let both = ca.server_with(&["files.test"], &[], |p| {
+        p.extended_key_usages = vec![ClientAuth, ServerAuth];
+    });
+    assert_eq!(chain_result(&ca, &both), Ok((200, 2)));
+}
+
+/// root → intermediate with pathLenConstraint 0 → sub-CA → leaf: the sub-CA is one CA more
+/// than the intermediate allows (curl: "path length constraint exceeded"). With
+/// pathLenConstraint 1 the same shape passes.
+#[test]
+fn a_violated_path_length_constraint_is_refused() {
+    use tcplink_testkit::rcgen::{BasicConstraints, IsCa};
+    let ca = Issuer::root("tcplink test CA");
+    for (path_len, want) in [
+        (0, Err(HttpError::Tls(TlsFailure::PathLength))),
+        (1, Ok((200, 2))),
+    ] {
+        let constrained = ca.intermediate_with("tcplink constrained", |p| {
+            p.is_ca = IsCa::Ca(BasicConstraints::Constrained(path_len));
+        });
+        let sub = constrained.intermediate("tcplink sub-CA");
+        let cert = sub.server(&["files.test"], &[&sub, &constrained]);
+        assert_eq!(chain_result(&ca, &cert), want, "pathlen:{path_len}");
+    }
+    let error = HttpError::Tls(TlsFailure::PathLength);
+    assert_eq!(
+        error.to_string(),
+        "TLS: bad certificate chain: a CA's path length constraint is exceeded"
+    );
+}
+
+/// An intermediate constrained to names under `test` (a critical extension the old verifier
+/// could not read) vouches for files.test; one constrained to `example.org` does not.
+#[test]
+fn name_constraints_are_enforced() {
+    use tcplink_testkit::rcgen::{GeneralSubtree, NameConstraints};
+    let ca = Issuer::root("tcplink test CA");
+    for (permitted, want) in [
+        ("test", Ok((200, 2))),
+        (
+            "example.org",
+            Err(HttpError::Tls(TlsFailure::NameConstraints)),
+        ),
+    ] {
+        let result = through_intermediate(&ca, |p| {
+            p.name_constraints = Some(NameConstraints {
+                permitted_subtrees: vec![GeneralSubtree::DnsName(permitted.into())],
+                excluded_subtrees: vec![],
+            });
+        });
+        assert_eq!(result, want, "permitted {permitted}");
+    }
+    // Excluded beats permitted.
+    let result = through_intermediate(&ca, |p| {
+        p.name_constraints = Some(NameConstraints {
+            permitted_subtrees: vec![GeneralSubtree::DnsName("test".into())],
+            excluded_subtrees: vec![GeneralSubtree::DnsName("files.test".into())],
+        });
+    });
+    assert_eq!(result, Err(HttpError::Tls(TlsFailure::NameConstraints)));
+}
+
+/// root → first → second → leaf, the server sending the intermediates root-side first (the
+/// reverse of RFC 8446's order): the path is built anyway, as curl does.
+#[test]
+fn intermediates_in_reverse_order_are_accepted() {
+    let ca = Issuer::root("tcplink test CA");
+    let first = ca.intermediate("tcplink first intermediate");
+    let second = first.intermediate("tcplink second intermediate");
+    let cert = second.server(&["files.test"], &[&first, &second]);
+    assert_eq!(chain_result(&ca, &cert), Ok((200, 2)));
+}
+
+/// RFC 5280 §4.2.1.3: keyCertSign is required of a CA only when it has a keyUsage extension.
+/// An intermediate with CA:TRUE and no keyUsage is accepted; one whose keyUsage lacks
+/// keyCertSign is not a CA.
+#[test]
+fn key_cert_sign_is_required_only_with_a_key_usage_extension() {
+    use tcplink_testkit::rcgen::KeyUsagePurpose;
+    let ca = Issuer::root("tcplink test CA");
+    assert_eq!(
+        through_intermediate(&ca, |p| p.key_usages.clear()),
+        Ok((200, 2))
+    );
+    let no_cert_sign = through_intermediate(&ca, |p| {
+        p.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::CrlSign];
+    });
+    assert_eq!(no_cert_sign, Err(HttpError::Tls(TlsFailure::NotCa)));
+}
+
+/// A CA certificate presented as the server's own is refused as such.
+#[test]
+fn a_ca_certificate_as_the_leaf_is_refused() {
+    use tcplink_testkit::rcgen::{BasicConstraints, IsCa};
+    let ca = Issuer::root("tcplink test CA");
+    let cert = ca.server_with(&["files.test"], &[], |p| {
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    });
+    let error = chain_result(&ca, &cert).unwrap_err();
+    assert_eq!(error, HttpError::Tls(TlsFailure::CaAsLeaf));
+    assert_eq!(
+        error.to_string(),
+        "TLS: the server's certificate is a CA certificate"
+    );
+}
+
+/// A device without a wall clock (the board): webpki checks dates at the latest notBefore of
+/// the chain, so an expired leaf is accepted (the device cannot know), but a chain whose
+/// certificates were never valid at one moment is refused.
+#[test]
+fn without_a_clock_dates_are_checked_for_consistency_only() {
+    let ca = Issuer::root("tcplink test CA");
+    let intermediate = ca.intermediate("tcplink intermediate");
+    let setup = |cert: &ServerCert| {
+        let no_clock = TlsSetup {
+            clock: None,
+            ..TlsSetup::trusting(&[&ca.der])
+        };
+        let mut sim = sim_with(no_clock, cert, TlsBehaviour::default());
+        sim.peer.tls[0].route("/x", Response::fixed(b"ok"));
+        fetch(&mut sim, "https://files.test/x")
+    };
+    let expired = Validity {
+        from_days: -30,
+        until_days: -1,
+    };
+    let cert = intermediate.server_valid(&["files.test"], expired, &[&intermediate]);
+    assert_eq!(setup(&cert), Ok((200, 2)));
+    // The leaf became valid (a day ago) after its only issuer's certificate had expired (two
+    // days ago).
+    let long_expired = Validity {
+        from_days: -30,
+        until_days: -2,
+    };
+    let mut cert = intermediate.server(&["files.test"], &[]);
+    cert.chain
+        .push(intermediate.cross_signed_by(&ca, long_expired));
+    assert_eq!(setup(&cert), Err(HttpError::Tls(TlsFailure::Expired)));
+}
+
+/// RFC 6066 §3 in the ClientHello the server received: the host name without a trailing dot,
+/// and no server_name at all for an address literal (IPv4 or IPv6), whose certificate is
+/// still checked against its IP SANs.
+#[test]
+fn sni_is_the_host_name_without_a_trailing_dot_and_absent_for_addresses() {
+    let ca = Issuer::root("tcplink test CA");
+    let cert = ca.server(&["files.test", "10.0.0.1", "fd00::1"], &[]);
+    for (url, want) in [
+        ("https://files.test/x", Some("files.test")),
+        ("https://files.test./x", Some("files.test")),
+        ("https://10.0.0.1/x", None),
+    ] {
+        let mut sim = tls_sim(&[&ca.der], &cert, TlsBehaviour::default());
+        sim.peer.tls[0].route("/x", Response::fixed(b"ok"));
+        assert_eq!(fetch(&mut sim, url), Ok((200, 2)), "{url}");
+        let hellos = &sim.peer.tls[0].client_hellos;
+        assert_eq!(hellos.len(), 1, "{url}");
+        assert_eq!(server_name(&hellos[0]).as_deref(), want, "{url}");
+    }
+    let setup = DeviceSetup {
+        http: Some(HttpConfig::default()),
+        tls: Some(TlsSetup::trusting(&[&ca.der])),
+        ipv6: true,
+        ..DeviceSetup::default()
+    };
+    let mut sim = Sim::<4>::new(&setup, 16);
+    sim.peer.serve_tls(443, &cert, TlsBehaviour::default());
+    sim.peer.tls[0].route("/x", Response::fixed(b"ok"));
+    assert_eq!(fetch(&mut sim, "https://[fd00::1]/x"), Ok((200, 2)));
+    assert_eq!(server_name(&sim.peer.tls[0].client_hellos[0]), None);
+}
+
+/// The server sends the root too (leaf, intermediate, root), and the device trusts 40 other
+/// CAs beside the right one, listed last (as a host's system store): only anchors whose
+/// subject issued a certificate of the chain are tried, and the path ends at the root.
+#[test]
+fn a_chain_with_its_root_among_many_anchors_is_accepted() {
+    let others: Vec<Issuer> = (0..40)
+        .map(|i| Issuer::root(&format!("other CA {i}")))
+        .collect();
+    let ca = Issuer::root("tcplink test CA");
+    let intermediate = ca.intermediate("tcplink intermediate");
+    let mut cert = intermediate.server(&["files.test"], &[&intermediate]);
+    cert.chain.push(ca.der.clone());
+    let mut anchors: Vec<&[u8]> = others.iter().map(|o| o.der.as_slice()).collect();
+    anchors.push(&ca.der);
+    let mut sim = tls_sim(&anchors, &cert, TlsBehaviour::default());
+    sim.peer.tls[0].route("/x", Response::fixed(b"ok"));
+    assert_eq!(fetch(&mut sim, "https://files.test/x"), Ok((200, 2)));
+    // Without the right one, still unknown.
+    let mut sim = tls_sim(&anchors[..40], &cert, TlsBehaviour::default());
+    sim.peer.tls[0].route("/x", Response::fixed(b"ok"));
+    assert_eq!(
+        fetch(&mut sim, "https://files.test/x"),
+        Err(HttpError::Tls(TlsFailure::UnknownCa))
     );
 }

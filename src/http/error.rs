@@ -126,8 +126,20 @@ pub enum TlsFailure {
     Expired,
     /// A certificate in the chain is not valid yet.
     NotYetValid,
-    /// A certificate above the leaf is not a CA (no basicConstraints cA, or no keyCertSign).
+    /// A certificate above the leaf is not a CA (no basicConstraints cA, or a keyUsage
+    /// extension without keyCertSign).
     NotCa,
+    /// The server's certificate is a CA certificate (basicConstraints cA), not a server's.
+    CaAsLeaf,
+    /// The server's certificate is not for TLS servers: its extendedKeyUsage lacks serverAuth
+    /// (e.g. clientAuth only).
+    NotForServers,
+    /// A CA's pathLenConstraint is exceeded: more CAs below it than it allows.
+    PathLength,
+    /// A name in the chain lies outside a CA's name constraints.
+    NameConstraints,
+    /// The chain is too long or has too many candidate paths to check (webpki's limits).
+    ChainTooComplex,
     /// A certificate in the chain is not signed by the next one.
     BadChain,
     /// The server's handshake signature does not verify with its certificate's key.
@@ -162,6 +174,17 @@ impl Render for TlsFailure {
             Self::Expired => out.put("certificate has expired"),
             Self::NotYetValid => out.put("certificate is not valid yet"),
             Self::NotCa => out.put("bad certificate chain: a non-CA certificate signed another"),
+            Self::CaAsLeaf => out.put("the server's certificate is a CA certificate"),
+            Self::NotForServers => {
+                out.put("certificate is not for TLS servers (extendedKeyUsage without serverAuth)")
+            }
+            Self::PathLength => {
+                out.put("bad certificate chain: a CA's path length constraint is exceeded")
+            }
+            Self::NameConstraints => {
+                out.put("bad certificate chain: a name is outside a CA's name constraints")
+            }
+            Self::ChainTooComplex => out.put("certificate chain too long or complex to check"),
             Self::BadChain => out.put("bad certificate chain: a signature does not verify"),
             Self::BadSignature => out.put("server's handshake signature does not verify"),
             Self::BadCertificate => out.put("malformed certificate"),

@@ -1,35 +1,17 @@
-//! The X.509 fields the strict verifier checks, read in place from a DER certificate.
-//!
-//! Only what verification needs: the signed part and its signature, issuer and subject (as
-//! raw DER, compared byte for byte), validity, the public key, basicConstraints, keyUsage and
-//! the subjectAltName list. An unknown critical extension makes the certificate unusable,
-//! as RFC 5280 requires.
+//! The few X.509 fields the verifier needs beside webpki, read in place from a DER
+//! certificate: issuer and subject (raw DER, to pick the trust anchors that can matter),
+//! validity (a moment for webpki when the platform has no clock), the public key (for the
+//! handshake signature) and keyUsage keyCertSign (webpki ignores keyUsage; RFC 5280 §4.2.1.3
+//! wants keyCertSign on a CA that has the extension). Everything else, and every check, is
+//! webpki's (`verify.rs`).
 
-use der::asn1::{AnyRef, GeneralizedTime, UtcTime};
-use der::{Decode, Reader, SliceReader, Tag, TagNumber, Tagged};
-
+use super::asn1::{tag, Malformed, Reader};
 use super::oid;
 use super::signature::PublicKey;
-
-/// A certificate that could not be read (or carries what we must not ignore).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Malformed;
-
-impl From<der::Error> for Malformed {
-    fn from(_: der::Error) -> Self {
-        Malformed
-    }
-}
 
 /// The checked fields of one certificate, borrowing its DER.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Cert<'a> {
-    /// The signed part (`tbsCertificate`), tag and length included.
-    pub tbs: &'a [u8],
-    /// The OID of the issuer's signature algorithm.
-    pub signature_algorithm: &'a [u8],
-    /// The issuer's signature (the BIT STRING's bytes).
-    pub signature: &'a [u8],
     /// Issuer name, raw DER.
     pub issuer: &'a [u8],
     /// Subject name, raw DER.
@@ -44,26 +26,8 @@ pub(crate) struct Cert<'a> {
     pub key_parameter: &'a [u8],
     /// The public key (SEC1 point for EC keys).
     pub public_key: &'a [u8],
-    /// basicConstraints cA.
-    pub is_ca: bool,
     /// keyUsage keyCertSign, or `None` without a keyUsage extension.
     pub key_cert_sign: Option<bool>,
-    /// The subjectAltName GeneralNames, contents of the SEQUENCE (empty when absent).
-    pub alt_names: &'a [u8],
-}
-
-/// One element and its value.
-fn any<'a>(reader: &mut SliceReader<'a>) -> Result<AnyRef<'a>, Malformed> {
-    Ok(AnyRef::decode(reader)?)
-}
-
-/// The value of the next element, which must carry `tag`.
-fn expect<'a>(reader: &mut SliceReader<'a>, tag: Tag) -> Result<&'a [u8], Malformed> {
-    let element = any(reader)?;
-    if element.tag() != tag {
-        return Err(Malformed);
-    }
-    Ok(element.value())
 }
 
 /// A BIT STRING's bytes (whole bytes only).
@@ -75,114 +39,115 @@ fn bits(value: &[u8]) -> Result<&[u8], Malformed> {
     }
 }
 
-/// A UTCTime or GeneralizedTime as Unix seconds.
-fn time(element: AnyRef<'_>) -> Result<u64, Malformed> {
-    let secs = match element.tag() {
-        Tag::UtcTime => UtcTime::try_from(element)?.to_unix_duration().as_secs(),
-        Tag::GeneralizedTime => GeneralizedTime::try_from(element)?
-            .to_unix_duration()
-            .as_secs(),
+/// `digits` decimal digits as a number.
+fn decimal(digits: &[u8]) -> Result<u64, Malformed> {
+    digits.iter().try_fold(0u64, |n, &d| {
+        if d.is_ascii_digit() {
+            Ok(n * 10 + u64::from(d - b'0'))
+        } else {
+            Err(Malformed)
+        }
+    })
+}
+
+/// A UTCTime (`YYMMDDHHMMSSZ`, years 1950–2049) or GeneralizedTime (`YYYYMMDDHHMMSSZ`), as
+/// RFC 5280 §4.1.2.5 has them, in Unix seconds.
+fn time(tag: u8, value: &[u8]) -> Result<u64, Malformed> {
+    let (year, rest) = match (tag, value.len()) {
+        (tag::UTC_TIME, 13) => {
+            let yy = decimal(&value[..2])?;
+            (if yy < 50 { 2000 + yy } else { 1900 + yy }, &value[2..])
+        }
+        (tag::GENERALIZED_TIME, 15) => (decimal(&value[..4])?, &value[4..]),
         _ => return Err(Malformed),
     };
-    Ok(secs)
+    if rest[10] != b'Z' {
+        return Err(Malformed);
+    }
+    let field = |i: usize| decimal(&rest[i..i + 2]);
+    let (month, day) = (field(0)?, field(2)?);
+    let (hour, minute, second) = (field(4)?, field(6)?, field(8)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
+        return Err(Malformed);
+    }
+    if year < 1970 || second > 60 {
+        return Err(Malformed);
+    }
+    // Days since 1970-01-01 of the civil date (March-based years: the leap day ends one).
+    let (y, m) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
+    let era_days = |y: u64| y * 365 + y / 4 - y / 100 + y / 400;
+    let days = era_days(y) + (153 * m + 2) / 5 + day - 1 - era_days(1969) - 306;
+    Ok(days * 86_400 + hour * 3600 + minute * 60 + second)
 }
 
 impl<'a> Cert<'a> {
     /// Reads `der`, a whole certificate.
     pub(crate) fn parse(der: &'a [u8]) -> Result<Self, Malformed> {
-        let mut outer = SliceReader::new(der)?;
-        let body = expect(&mut outer, Tag::Sequence)?;
-        outer.finish()?;
-        let mut cert = SliceReader::new(body)?;
-        let tbs = cert.tlv_bytes()?;
-        let mut algorithm = SliceReader::new(expect(&mut cert, Tag::Sequence)?)?;
-        let signature_algorithm = expect(&mut algorithm, Tag::ObjectIdentifier)?;
-        let signature = bits(expect(&mut cert, Tag::BitString)?)?;
-        cert.finish()?;
-
-        let mut tbs_reader = SliceReader::new(tbs)?;
-        let mut fields = SliceReader::new(expect(&mut tbs_reader, Tag::Sequence)?)?;
-        if Tag::peek(&fields)?.is_context_specific() {
-            // [0] version
-            any(&mut fields)?;
+        let mut outer = Reader(der);
+        let mut cert = Reader(outer.expect(tag::SEQUENCE)?);
+        if !outer.is_empty() {
+            return Err(Malformed);
         }
-        expect(&mut fields, Tag::Integer)?; // serial number
-        expect(&mut fields, Tag::Sequence)?; // signature algorithm (again)
-        let issuer = fields.tlv_bytes()?;
-        let mut validity = SliceReader::new(expect(&mut fields, Tag::Sequence)?)?;
-        let not_before = time(any(&mut validity)?)?;
-        let not_after = time(any(&mut validity)?)?;
-        let subject = fields.tlv_bytes()?;
-        let mut spki = SliceReader::new(expect(&mut fields, Tag::Sequence)?)?;
-        let mut key_alg = SliceReader::new(expect(&mut spki, Tag::Sequence)?)?;
-        let key_algorithm = expect(&mut key_alg, Tag::ObjectIdentifier)?;
-        let key_parameter = if key_alg.is_finished() {
+        let mut fields = Reader(cert.expect(tag::SEQUENCE)?);
+        if fields.peek() == Some(tag::VERSION) {
+            fields.element()?;
+        }
+        fields.expect(tag::INTEGER)?; // serial number
+        fields.expect(tag::SEQUENCE)?; // signature algorithm (again)
+        let issuer = fields.tlv()?;
+        let mut validity = Reader(fields.expect(tag::SEQUENCE)?);
+        let (_, from_tag, from) = validity.element()?;
+        let (_, until_tag, until) = validity.element()?;
+        let subject = fields.tlv()?;
+        let mut spki = Reader(fields.expect(tag::SEQUENCE)?);
+        let mut key_alg = Reader(spki.expect(tag::SEQUENCE)?);
+        let key_algorithm = key_alg.expect(tag::OID)?;
+        let key_parameter = if key_alg.is_empty() {
             &[][..]
         } else {
-            any(&mut key_alg)?.value()
+            key_alg.element()?.2
         };
-        let public_key = bits(expect(&mut spki, Tag::BitString)?)?;
+        let public_key = bits(spki.expect(tag::BIT_STRING)?)?;
 
         let mut parsed = Self {
-            tbs,
-            signature_algorithm,
-            signature,
             issuer,
             subject,
-            not_before,
-            not_after,
+            not_before: time(from_tag, from)?,
+            not_after: time(until_tag, until)?,
             key_algorithm,
             key_parameter,
             public_key,
-            is_ca: false,
             key_cert_sign: None,
-            alt_names: &[],
         };
-        while !fields.is_finished() {
-            let element = any(&mut fields)?;
+        while !fields.is_empty() {
             // [1] and [2] are unique identifiers; [3] holds the extensions.
-            if element.tag()
-                != (Tag::ContextSpecific {
-                    constructed: true,
-                    number: TagNumber(3),
-                })
-            {
+            let (_, tag, value) = fields.element()?;
+            if tag != tag::EXTENSIONS {
                 continue;
             }
-            let mut wrapper = SliceReader::new(element.value())?;
-            let mut list = SliceReader::new(expect(&mut wrapper, Tag::Sequence)?)?;
-            while !list.is_finished() {
-                let mut extension = SliceReader::new(expect(&mut list, Tag::Sequence)?)?;
-                parsed.extension(&mut extension)?;
+            let mut list = Reader(Reader(value).expect(tag::SEQUENCE)?);
+            while !list.is_empty() {
+                parsed.extension(Reader(list.expect(tag::SEQUENCE)?))?;
             }
         }
         Ok(parsed)
     }
 
-    /// Reads one extension into the fields.
-    fn extension(&mut self, extension: &mut SliceReader<'a>) -> Result<(), Malformed> {
-        let id = expect(extension, Tag::ObjectIdentifier)?;
-        let mut critical = false;
-        if Tag::peek(extension)? == Tag::Boolean {
-            critical = expect(extension, Tag::Boolean)? == [0xFF];
+    /// Reads one extension into the fields (keyUsage only).
+    fn extension(&mut self, mut extension: Reader<'a>) -> Result<(), Malformed> {
+        let id = extension.expect(tag::OID)?;
+        if extension.peek() == Some(tag::BOOLEAN) {
+            extension.element()?; // critical
         }
-        let value = expect(extension, Tag::OctetString)?;
-        let mut inner = SliceReader::new(value)?;
-        match id {
-            oid::BASIC_CONSTRAINTS => {
-                let mut seq = SliceReader::new(expect(&mut inner, Tag::Sequence)?)?;
-                if !seq.is_finished() && Tag::peek(&seq)? == Tag::Boolean {
-                    self.is_ca = expect(&mut seq, Tag::Boolean)? == [0xFF];
-                }
-            }
-            oid::KEY_USAGE => {
-                let usage = bits(expect(&mut inner, Tag::BitString)?)?;
-                // keyCertSign is bit 5.
-                self.key_cert_sign = Some(usage.first().is_some_and(|b| b & 0x04 != 0));
-            }
-            oid::SUBJECT_ALT_NAME => self.alt_names = expect(&mut inner, Tag::Sequence)?,
-            _ if critical => return Err(Malformed),
-            _ => {}
+        let value = extension.expect(tag::OCTET_STRING)?;
+        if id == oid::KEY_USAGE {
+            let usage = bits(Reader(value).expect(tag::BIT_STRING)?)?;
+            // keyCertSign is bit 5.
+            self.key_cert_sign = Some(usage.first().is_some_and(|b| b & 0x04 != 0));
         }
         Ok(())
     }
@@ -195,22 +160,24 @@ impl<'a> Cert<'a> {
             key: self.public_key,
         }
     }
+}
 
-    /// The subjectAltName entries: `(tag number, value)`; 2 is dNSName, 7 iPAddress.
-    pub(crate) fn alt_names(&self) -> impl Iterator<Item = (u32, &'a [u8])> {
-        let mut reader = SliceReader::new(self.alt_names).ok();
-        core::iter::from_fn(move || {
-            let r = reader.as_mut()?;
-            if r.is_finished() {
-                return None;
-            }
-            match AnyRef::decode(r) {
-                Ok(name) => match name.tag() {
-                    Tag::ContextSpecific { number, .. } => Some((number.0, name.value())),
-                    _ => Some((u32::MAX, name.value())),
-                },
-                Err(_) => None,
-            }
-        })
+#[cfg(test)]
+mod tests {
+    use super::time;
+    use crate::tls::asn1::tag;
+
+    #[test]
+    fn times_in_unix_seconds() {
+        let utc = |s: &str| time(tag::UTC_TIME, s.as_bytes());
+        let generalized = |s: &str| time(tag::GENERALIZED_TIME, s.as_bytes());
+        assert_eq!(utc("700101000000Z"), Ok(0));
+        assert_eq!(utc("000229120000Z"), Ok(951_825_600));
+        assert_eq!(utc("491231235959Z"), Ok(2_524_607_999));
+        assert_eq!(generalized("20380119031408Z"), Ok(2_147_483_648));
+        assert_eq!(generalized("21000301000000Z"), Ok(4_107_542_400));
+        assert!(utc("700101000000+0100").is_err());
+        assert!(utc("701301000000Z").is_err());
+        assert!(generalized("2038011903140Z").is_err());
     }
 }

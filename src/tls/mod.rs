@@ -10,15 +10,20 @@
 //!
 //! * Cipher suite TLS_AES_128_GCM_SHA256, key exchange P-256, server certificates ECDSA
 //!   P-256 (P-384 with `tls-web`), RSA when the platform gives a [`SignatureCheck`] for it.
-//! * Verification is on unless [`Verify::Insecure`] is chosen: our own strict verifier
-//!   (`src/tls/verify.rs`) checks CA flags on every non-leaf certificate, the chain up to
-//!   one of the trust anchors, every DNS and IP subjectAltName, and dates given a clock.
-//! * The build uses embedded-tls 0.19.0 patched in `third_party/embedded-tls`: a server
+//! * Verification is on unless [`Verify::Insecure`] is chosen: rustls-webpki (no heap,
+//!   `src/tls/verify.rs`) builds the path from the leaf through the intermediates, in any
+//!   order, to one of the trust anchors and enforces RFC 5280 (basicConstraints and
+//!   pathLenConstraint, name constraints, extendedKeyUsage serverAuth, validity dates, DNS
+//!   and IP subjectAltNames), plus keyCertSign on CAs that have a keyUsage extension; its
+//!   signatures go through the core's ECDSA and the platform's [`SignatureCheck`].
+//! * The build uses embedded-tls 0.19.0 patched in `third_party/embedded-tls` (the crate
+//!   `tcplink-embedded-tls`, an ordinary dependency, so dependents get it too): a server
 //!   KeyUpdate changes the read keys (the client owes one back only before its next
 //!   application data, and it sends none after the request); a handshake message after the
 //!   handshake other than NewSessionTicket or KeyUpdate, or a record with no content type, is
 //!   [`TlsFailure::Protocol`] (0.19.0 panicked on both, and refused KeyUpdates).
 
+mod asn1;
 mod cert;
 mod oid;
 mod pipe;
@@ -37,6 +42,7 @@ use embedded_tls::{
     Aes128GcmSha256, CryptoProvider, CryptoRngCore, TlsConfig, TlsConnection, TlsContext, TlsError,
 };
 use heapless::String;
+use pki_types::ServerName;
 use smoltcp::socket::tcp::{self, State as TcpState};
 
 use crate::http::{HttpError, Secure, TlsFailure};
@@ -377,15 +383,23 @@ async fn session<R: CryptoRngCore>(
 ) -> Result<(), TlsFailure> {
     let wire = io.wire;
     let id = io.session;
+    // RFC 6066 §3: the server name is a DNS host name without a trailing dot, and an address
+    // literal is never sent (the certificate is still checked for it: an IP SAN).
+    let name = host.strip_suffix('.').unwrap_or(host);
+    // (pki-types' address parser, which webpki links anyway, rather than core's.)
+    let sni = !matches!(ServerName::try_from(name), Ok(ServerName::IpAddress(_)));
     let verifier = match verify {
         Verify::Anchors {
             anchors,
             clock,
             more,
-        } => Some(StrictVerifier::new(anchors, clock, more)),
+        } => Some(StrictVerifier::new(anchors, clock, more, name)),
         Verify::Insecure => None,
     };
-    let mut config = TlsConfig::new().with_server_name(host);
+    let mut config = TlsConfig::new();
+    if sni {
+        config = config.with_server_name(name);
+    }
     // RSA is offered only when the platform checks it (or nothing is checked): a server with
     // an RSA certificate then picks RSA-PSS instead of failing the handshake.
     if verifier.as_ref().is_none_or(StrictVerifier::offers_rsa) {

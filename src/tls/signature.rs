@@ -6,11 +6,16 @@
 //! [`SignatureCheck`] that does it (`tcplink-rsa` on hosts), and only then does the
 //! ClientHello offer RSA.
 
+use core::fmt;
+
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
+use pki_types::alg_id;
+use pki_types::{AlgorithmIdentifier, InvalidSignature, SignatureVerificationAlgorithm};
 use sha2::{Digest, Sha256};
 #[cfg(feature = "tls-web")]
 use sha2::{Sha384, Sha512};
 
+use super::asn1::ecdsa_signature;
 use super::oid;
 
 /// A signature algorithm, as certificates and the TLS 1.3 handshake name them.
@@ -35,22 +40,6 @@ pub enum SignatureAlgorithm {
     RsaPssSha384,
     /// RSASSA-PSS with SHA-512 (`rsa_pss_rsae_sha512`).
     RsaPssSha512,
-}
-
-impl SignatureAlgorithm {
-    /// The algorithm a certificate names by `oid` (RSA-PSS certificates are not supported:
-    /// their parameters would need reading, and the web does not use them).
-    pub(crate) fn from_certificate(id: &[u8]) -> Option<Self> {
-        Some(match id {
-            oid::ECDSA_SHA256 => Self::EcdsaSha256,
-            oid::ECDSA_SHA384 => Self::EcdsaSha384,
-            oid::ECDSA_SHA512 => Self::EcdsaSha512,
-            oid::RSA_SHA256 => Self::RsaPkcs1Sha256,
-            oid::RSA_SHA384 => Self::RsaPkcs1Sha384,
-            oid::RSA_SHA512 => Self::RsaPkcs1Sha512,
-            _ => return None,
-        })
-    }
 }
 
 /// A subjectPublicKeyInfo, read in place.
@@ -81,7 +70,8 @@ pub enum SignatureError {
 }
 
 /// Checks signatures: the core's [`Ecdsa`], or a platform's addition (RSA on a host).
-pub trait SignatureCheck {
+/// `Sync` because webpki's algorithms must be (a checker is normally a unit struct).
+pub trait SignatureCheck: Sync {
     /// Whether this checker does `algorithm` at all (the ClientHello offers RSA only when the
     /// platform's checker does [`SignatureAlgorithm::RsaPssSha256`]).
     fn handles(&self, algorithm: SignatureAlgorithm) -> bool;
@@ -144,16 +134,20 @@ impl SignatureCheck for Ecdsa {
             oid::P256 => {
                 let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(key.key)
                     .map_err(|_| SignatureError::Invalid)?;
-                let signature = p256::ecdsa::Signature::from_der(signature)
-                    .map_err(|_| SignatureError::Invalid)?;
+                let mut rs = [0u8; 64];
+                ecdsa_signature(signature, &mut rs).map_err(|_| SignatureError::Invalid)?;
+                let signature =
+                    p256::ecdsa::Signature::from_slice(&rs).map_err(|_| SignatureError::Invalid)?;
                 key.verify_prehash(digest, &signature).is_ok()
             }
             #[cfg(feature = "tls-web")]
             oid::P384 => {
                 let key = p384::ecdsa::VerifyingKey::from_sec1_bytes(key.key)
                     .map_err(|_| SignatureError::Invalid)?;
-                let signature = p384::ecdsa::Signature::from_der(signature)
-                    .map_err(|_| SignatureError::Invalid)?;
+                let mut rs = [0u8; 96];
+                ecdsa_signature(signature, &mut rs).map_err(|_| SignatureError::Invalid)?;
+                let signature =
+                    p384::ecdsa::Signature::from_slice(&rs).map_err(|_| SignatureError::Invalid)?;
                 key.verify_prehash(digest, &signature).is_ok()
             }
             _ => return Err(SignatureError::Unsupported),
@@ -164,4 +158,119 @@ impl SignatureCheck for Ecdsa {
             Err(SignatureError::Invalid)
         }
     }
+}
+
+/// One certificate signature algorithm as webpki asks for it (key algorithm and signature
+/// algorithm identifiers), checked by the core's [`Ecdsa`] or by the platform's checker.
+#[derive(Clone, Copy)]
+pub(crate) struct CertAlgorithm<'a> {
+    key_id: AlgorithmIdentifier,
+    signature_id: AlgorithmIdentifier,
+    /// The key's algorithm OID and parameter, as [`PublicKey`] gives them to the checker.
+    key_algorithm: &'static [u8],
+    key_parameter: &'static [u8],
+    algorithm: SignatureAlgorithm,
+    check: &'a dyn SignatureCheck,
+}
+
+/// webpki's trait asks for `Debug`; it prints nothing, so a board links no `core::fmt`
+/// formatting for it (webpki never prints an algorithm without `alloc`).
+impl fmt::Debug for CertAlgorithm<'_> {
+    fn fmt(&self, _: &mut fmt::Formatter<'_>) -> fmt::Result {
+        Ok(())
+    }
+}
+
+impl SignatureVerificationAlgorithm for CertAlgorithm<'_> {
+    fn verify_signature(
+        &self,
+        public_key: &[u8],
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), InvalidSignature> {
+        let key = PublicKey {
+            algorithm: self.key_algorithm,
+            parameter: self.key_parameter,
+            key: public_key,
+        };
+        self.check
+            .check(self.algorithm, &key, message, signature)
+            .map_err(|_| InvalidSignature)
+    }
+
+    fn public_key_alg_id(&self) -> AlgorithmIdentifier {
+        self.key_id
+    }
+
+    fn signature_alg_id(&self) -> AlgorithmIdentifier {
+        self.signature_id
+    }
+}
+
+/// An ECDSA certificate signature by a key on `curve` (`key_id` its SPKI algorithm), checked
+/// by the core.
+const fn ecdsa(
+    key_id: AlgorithmIdentifier,
+    curve: &'static [u8],
+    signature_id: AlgorithmIdentifier,
+    algorithm: SignatureAlgorithm,
+) -> CertAlgorithm<'static> {
+    CertAlgorithm {
+        key_id,
+        signature_id,
+        key_algorithm: oid::EC_PUBLIC_KEY,
+        key_parameter: curve,
+        algorithm,
+        check: &Ecdsa,
+    }
+}
+
+/// The certificate signatures the core checks itself: ECDSA P-256 with SHA-256; with
+/// `tls-web` P-256 and P-384 with SHA-256, SHA-384 and SHA-512.
+#[cfg(not(feature = "tls-web"))]
+pub(crate) const ECDSA_CERT_ALGORITHMS: &[CertAlgorithm<'static>] = &[ecdsa(
+    alg_id::ECDSA_P256,
+    oid::P256,
+    alg_id::ECDSA_SHA256,
+    SignatureAlgorithm::EcdsaSha256,
+)];
+#[cfg(feature = "tls-web")]
+pub(crate) const ECDSA_CERT_ALGORITHMS: &[CertAlgorithm<'static>] = &{
+    use SignatureAlgorithm::{EcdsaSha256, EcdsaSha384, EcdsaSha512};
+    let (p256, p384) = (alg_id::ECDSA_P256, alg_id::ECDSA_P384);
+    let (sha256, sha384, sha512) = (
+        alg_id::ECDSA_SHA256,
+        alg_id::ECDSA_SHA384,
+        alg_id::ECDSA_SHA512,
+    );
+    [
+        ecdsa(p256, oid::P256, sha256, EcdsaSha256),
+        ecdsa(p256, oid::P256, sha384, EcdsaSha384),
+        ecdsa(p256, oid::P256, sha512, EcdsaSha512),
+        ecdsa(p384, oid::P384, sha256, EcdsaSha256),
+        ecdsa(p384, oid::P384, sha384, EcdsaSha384),
+        ecdsa(p384, oid::P384, sha512, EcdsaSha512),
+    ]
+};
+
+/// The RSA certificate signatures (PKCS#1 v1.5; RSA-PSS certificates are not supported, as
+/// the web does not use them) that `platform` checks: at most three.
+pub(crate) fn platform_cert_algorithms(
+    platform: &dyn SignatureCheck,
+) -> impl Iterator<Item = CertAlgorithm<'_>> {
+    [
+        (alg_id::RSA_PKCS1_SHA256, SignatureAlgorithm::RsaPkcs1Sha256),
+        (alg_id::RSA_PKCS1_SHA384, SignatureAlgorithm::RsaPkcs1Sha384),
+        (alg_id::RSA_PKCS1_SHA512, SignatureAlgorithm::RsaPkcs1Sha512),
+    ]
+    .into_iter()
+    .filter(|&(_, algorithm)| platform.handles(algorithm))
+    .map(move |(signature_id, algorithm)| CertAlgorithm {
+        key_id: alg_id::RSA_ENCRYPTION,
+        signature_id,
+        key_algorithm: oid::RSA_ENCRYPTION,
+        key_parameter: &[],
+        algorithm,
+        check: platform,
+    })
 }

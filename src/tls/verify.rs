@@ -1,26 +1,45 @@
-//! Our own certificate verifier: strict where embedded-tls's `CertVerifier` is lax.
+//! The certificate verifier: webpki (rustls-webpki, no heap) checks the server's chain, the
+//! core's ECDSA and the platform's [`SignatureCheck`] check its signatures.
 //!
-//! * every certificate above the leaf must be a CA (basicConstraints cA:TRUE and keyUsage
-//!   keyCertSign), so an ordinary server certificate cannot sign one for another name;
-//! * each certificate must be signed by the next, the top one by a trust anchor whose subject
-//!   is its issuer (one of several anchors);
-//! * the host name is matched against every subjectAltName, DNS names and IP addresses;
-//! * validity dates are checked whenever the platform gives the time;
+//! * webpki builds a path from the leaf through the intermediates the server sent, in any
+//!   order, to a trust anchor, enforcing RFC 5280: basicConstraints cA and pathLenConstraint,
+//!   name constraints, extendedKeyUsage serverAuth (when the leaf has the extension), validity
+//!   dates, and the host name against DNS and IP subjectAltNames;
+//! * on top of webpki, which ignores keyUsage: a CA on the path that has a keyUsage extension
+//!   must assert keyCertSign (RFC 5280 §4.2.1.3; without the extension, cA alone suffices);
+//! * webpki always checks dates: with no clock, the moment is the latest notBefore of the
+//!   chain that the leaf is still valid at (dates are then only checked for consistency);
 //! * signatures are ECDSA (the core's [`Ecdsa`]) or whatever the platform's
 //!   [`SignatureCheck`] adds (RSA on a host); anything else is `UnsupportedAlgorithm`.
 //!
-//! Every failure is kept as a [`TlsFailure`] so the GET reports why, not just "bad certificate".
+//! Every failure is kept as a [`TlsFailure`] naming its cause, mapped from webpki's error.
+
+use core::time::Duration;
 
 use embedded_tls::{
     Aes128GcmSha256, CertificateEntryRef, CertificateRef, CertificateVerifyRef, SignatureScheme,
     TlsError, TlsVerifier,
 };
 use heapless::{String, Vec};
+use pki_types::{
+    CertificateDer, ServerName, SignatureVerificationAlgorithm, TrustAnchor, UnixTime,
+};
 use sha2::{Digest, Sha256};
+use webpki::{EndEntityCert, KeyUsage, VerifiedPath};
 
 use super::cert::Cert;
-use super::signature::{Ecdsa, PublicKey, SignatureAlgorithm, SignatureCheck, SignatureError};
+use super::signature::{
+    platform_cert_algorithms, Ecdsa, PublicKey, SignatureAlgorithm, SignatureCheck, SignatureError,
+    ECDSA_CERT_ALGORITHMS,
+};
 use crate::http::TlsFailure;
+
+/// Most certificates a server's chain may hold (embedded-tls keeps at most 16 entries).
+const MAX_CHAIN: usize = 16;
+/// Most trust anchors whose subject is an issuer in the chain, tried for one chain.
+const MAX_ANCHORS: usize = 8;
+/// Room for the certificate algorithms: the core's ECDSA and three RSA from the platform.
+const MAX_ALGORITHMS: usize = 9;
 
 /// Longest host name checked (DNS names are at most 253 bytes).
 pub(crate) const MAX_HOST: usize = 255;
@@ -53,18 +72,24 @@ pub(crate) struct StrictVerifier<'a> {
 }
 
 impl<'a> StrictVerifier<'a> {
-    /// Trusts the CA certificates `anchors` (DER); dates are checked when `clock` says the
-    /// time; `more` checks the signatures the core does not.
+    /// Trusts the CA certificates `anchors` (DER) for `host` (a DNS name or an address
+    /// literal: given here, as the ClientHello names no address); dates are checked when
+    /// `clock` says the time; `more` checks the signatures the core does not.
     pub(crate) fn new(
         anchors: &'a [&'a [u8]],
         clock: Option<UnixClock>,
         more: Option<&'a dyn SignatureCheck>,
+        host: &str,
     ) -> Self {
+        let mut name = String::new();
+        // Fits: the layer keeps the host in a `String<MAX_HOST>` too (an empty name would
+        // match nothing).
+        let _ = name.push_str(host);
         Self {
             anchors,
             clock,
             more,
-            host: String::new(),
+            host: name,
             leaf_algorithm: Vec::new(),
             leaf_parameter: Vec::new(),
             leaf_key: Vec::new(),
@@ -79,90 +104,76 @@ impl<'a> StrictVerifier<'a> {
         TlsError::InvalidCertificate
     }
 
-    /// Checks the server's chain (leaf first) for `self.host`: up from the leaf, each
-    /// certificate signed by the next, until one is an anchor or issued by one. What the
-    /// server sends above that point (e.g. an old cross-signed copy of the root, expired or
-    /// not) is not part of the path and is not checked.
-    fn check_chain(&mut self, chain: &[&[u8]]) -> Result<(), TlsFailure> {
-        let mut certs: Vec<Cert<'_>, 16> = Vec::new();
-        for der in chain {
-            let cert = Cert::parse(der).map_err(|_| TlsFailure::BadCertificate)?;
-            // Fits: embedded-tls keeps at most 16 entries.
-            let _ = certs.push(cert);
-        }
-        let Some(leaf) = certs.first() else {
+    /// Checks the server's chain (leaf first) for `self.host` with webpki: a path from the
+    /// leaf through any of the other certificates to one of the anchors. What the server
+    /// sends beside that path (e.g. an old cross-signed copy of the root, expired or not) is
+    /// not checked.
+    fn check_chain(&self, chain: &[&[u8]]) -> Result<(), TlsFailure> {
+        let Some((&leaf_der, rest)) = chain.split_first() else {
             return Err(TlsFailure::BadCertificate);
         };
-        let now = self.clock.and_then(|clock| clock());
-        let mut last_error = TlsFailure::UnknownCa;
-        for (i, cert) in certs.iter().enumerate() {
-            if let Some(now) = now {
-                if now < cert.not_before {
-                    return Err(TlsFailure::NotYetValid);
-                }
-                if now > cert.not_after {
-                    return Err(TlsFailure::Expired);
-                }
-            }
-            if i == 0 {
-                if !host_matches(leaf, &self.host) {
-                    return Err(TlsFailure::NameMismatch);
-                }
-            } else {
-                let child = &certs[i - 1];
-                if !cert.is_ca || cert.key_cert_sign != Some(true) {
-                    return Err(TlsFailure::NotCa);
-                }
-                if child.issuer != cert.subject {
-                    return Err(TlsFailure::BadChain);
-                }
-                self.check_signed(child, cert)
-                    .map_err(|error| match error {
-                        SignatureError::Unsupported => TlsFailure::UnsupportedAlgorithm,
-                        SignatureError::Invalid => TlsFailure::BadChain,
-                    })?;
-            }
-            match self.anchored(cert) {
-                Ok(()) => return Ok(()),
-                Err(error) => last_error = error,
-            }
+        let leaf_der = CertificateDer::from(leaf_der);
+        let leaf = EndEntityCert::try_from(&leaf_der).map_err(|e| failure_of(&e))?;
+        let intermediates: Vec<CertificateDer<'_>, MAX_CHAIN> =
+            rest.iter().map(|&der| CertificateDer::from(der)).collect();
+        // Only the anchors whose subject issued a certificate of the chain can end a path:
+        // a host's system store has a hundred and more, which would not fit on a stack.
+        let issuers: Vec<Cert<'_>, MAX_CHAIN> = chain
+            .iter()
+            .filter_map(|der| Cert::parse(der).ok())
+            .collect();
+        let anchor_ders: Vec<CertificateDer<'_>, MAX_ANCHORS> = self
+            .anchors
+            .iter()
+            .filter(|der| {
+                Cert::parse(der)
+                    .is_ok_and(|anchor| issuers.iter().any(|cert| cert.issuer == anchor.subject))
+            })
+            .take(MAX_ANCHORS)
+            .map(|&der| CertificateDer::from(der))
+            .collect();
+        // An anchor webpki cannot read vouches for nothing; the others still count.
+        let anchors: Vec<TrustAnchor<'_>, MAX_ANCHORS> = anchor_ders
+            .iter()
+            .filter_map(|der| webpki::anchor_from_trusted_cert(der).ok())
+            .collect();
+        if anchors.is_empty() {
+            return Err(TlsFailure::UnknownCa);
         }
-        Err(last_error)
-    }
-
-    /// Whether `cert` is one of the anchors (sent along, or a pinned leaf) or issued by one.
-    fn anchored(&self, cert: &Cert<'_>) -> Result<(), TlsFailure> {
-        let mut last_error = TlsFailure::UnknownCa;
-        for anchor_der in self.anchors {
-            let Ok(anchor) = Cert::parse(anchor_der) else {
-                // An anchor we cannot read (e.g. an unknown critical extension) vouches for
-                // nothing; the others still count.
-                continue;
-            };
-            if cert.subject == anchor.subject && cert.public_key == anchor.public_key {
-                return Ok(());
-            }
-            if cert.issuer != anchor.subject {
-                continue;
-            }
-            if !anchor.is_ca || anchor.key_cert_sign == Some(false) {
-                last_error = TlsFailure::NotCa;
-                continue;
-            }
-            match self.check_signed(cert, &anchor) {
-                Ok(()) => return Ok(()),
-                Err(SignatureError::Unsupported) => last_error = TlsFailure::UnsupportedAlgorithm,
-                Err(SignatureError::Invalid) => last_error = TlsFailure::UnknownCa,
-            }
-        }
-        Err(last_error)
-    }
-
-    /// Whether `issuer`'s key signed `cert`.
-    fn check_signed(&self, cert: &Cert<'_>, issuer: &Cert<'_>) -> Result<(), SignatureError> {
-        let algorithm = SignatureAlgorithm::from_certificate(cert.signature_algorithm)
-            .ok_or(SignatureError::Unsupported)?;
-        self.check(algorithm, &issuer.key(), cert.tbs, cert.signature)
+        let platform: Vec<_, 3> = self
+            .more
+            .into_iter()
+            .flat_map(platform_cert_algorithms)
+            .collect();
+        let algorithms: Vec<&dyn SignatureVerificationAlgorithm, MAX_ALGORITHMS> =
+            ECDSA_CERT_ALGORITHMS
+                .iter()
+                .map(|a| a as &dyn SignatureVerificationAlgorithm)
+                .chain(
+                    platform
+                        .iter()
+                        .map(|a| a as &dyn SignatureVerificationAlgorithm),
+                )
+                .collect();
+        let now = match self.clock.and_then(|clock| clock()) {
+            Some(now) => now,
+            None => consistent_moment(&issuers),
+        };
+        leaf.verify_for_usage(
+            &algorithms,
+            &anchors,
+            &intermediates,
+            UnixTime::since_unix_epoch(Duration::from_secs(now)),
+            KeyUsage::server_auth(),
+            None,
+            Some(&cas_may_sign),
+        )
+        .map_err(|e| failure_of(&e))?;
+        // The host as a DNS name (without a final dot) or an IP address literal.
+        let host = self.host.strip_suffix('.').unwrap_or(&self.host);
+        let name = ServerName::try_from(host).map_err(|_| TlsFailure::NameMismatch)?;
+        leaf.verify_is_valid_for_subject_name(&name)
+            .map_err(|e| failure_of(&e))
     }
 
     /// Checks one signature with the core's ECDSA, or else the platform's checker.
@@ -278,47 +289,61 @@ fn handshake_algorithm(scheme: SignatureScheme, key: &PublicKey<'_>) -> Option<S
     }
 }
 
-/// Whether any subjectAltName of `leaf` names `host`: an IP address SAN for an address
-/// literal, else a DNS SAN (a `*.` wildcard stands for exactly one leftmost label).
-fn host_matches(leaf: &Cert<'_>, host: &str) -> bool {
-    if let Ok(ip) = host.parse::<core::net::IpAddr>() {
-        return leaf.alt_names().any(|(tag, value)| {
-            tag == 7
-                && match ip {
-                    core::net::IpAddr::V4(v4) => value == v4.octets(),
-                    core::net::IpAddr::V6(v6) => value == v6.octets(),
-                }
-        });
+/// RFC 5280 §4.2.1.3, which webpki leaves out: a CA with a keyUsage extension must assert
+/// keyCertSign to sign certificates (webpki has checked cA and the path length). Refused
+/// like a certificate that is no CA at all.
+fn cas_may_sign(path: &VerifiedPath<'_>) -> Result<(), webpki::Error> {
+    for cert in path.intermediate_certificates() {
+        let der = cert.der();
+        if Cert::parse(&der).is_ok_and(|cert| cert.key_cert_sign == Some(false)) {
+            return Err(webpki::Error::EndEntityUsedAsCa);
+        }
     }
-    leaf.alt_names()
-        .any(|(tag, value)| tag == 2 && dns_name_matches(value, host.as_bytes()))
+    Ok(())
 }
 
-/// RFC 6125 matching of one DNS SAN `pattern` against `host`, ignoring ASCII case.
-fn dns_name_matches(pattern: &[u8], host: &[u8]) -> bool {
-    let host = host.strip_suffix(b".").unwrap_or(host);
-    if let Some(suffix) = pattern.strip_prefix(b"*.") {
-        // The wildcard covers one label, never a public suffix alone ("*.com").
-        let Some(dot) = host.iter().position(|&b| b == b'.') else {
-            return false;
-        };
-        return dot > 0 && suffix.contains(&b'.') && host[dot + 1..].eq_ignore_ascii_case(suffix);
-    }
-    !pattern.contains(&b'*') && pattern.eq_ignore_ascii_case(host)
+/// With no clock, the moment webpki checks dates at: the latest notBefore of the chain at
+/// which the leaf is still valid, so a chain whose certificates were all valid together at
+/// some moment passes, and only one that never was (or a leaf that expired before it
+/// became valid) fails.
+fn consistent_moment(chain: &[Cert<'_>]) -> u64 {
+    let Some(leaf) = chain.first() else {
+        return 0;
+    };
+    chain
+        .iter()
+        .map(|cert| cert.not_before)
+        .filter(|&from| from <= leaf.not_after)
+        .max()
+        .unwrap_or(leaf.not_before)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::dns_name_matches;
-
-    #[test]
-    fn dns_names() {
-        assert!(dns_name_matches(b"files.test", b"FILES.test"));
-        assert!(dns_name_matches(b"*.example.test", b"a.example.test"));
-        assert!(!dns_name_matches(b"*.example.test", b"a.b.example.test"));
-        assert!(!dns_name_matches(b"*.example.test", b"example.test"));
-        assert!(!dns_name_matches(b"*.test", b"a.test"));
-        assert!(!dns_name_matches(b"f*.test", b"fa.test"));
-        assert!(!dns_name_matches(b"files.test", b"other.test"));
+/// The failure webpki's `error` stands for.
+fn failure_of(error: &webpki::Error) -> TlsFailure {
+    use webpki::Error as E;
+    // webpki 0.103 reports the `...Context` forms; the deprecated unit variants it no longer
+    // returns fall to the last arm.
+    match error {
+        E::UnknownIssuer | E::CertDistrusted => TlsFailure::UnknownCa,
+        E::CertExpired { .. } => TlsFailure::Expired,
+        E::CertNotValidYet { .. } => TlsFailure::NotYetValid,
+        E::CertNotValidForName(_) => TlsFailure::NameMismatch,
+        E::EndEntityUsedAsCa => TlsFailure::NotCa,
+        E::CaUsedAsEndEntity => TlsFailure::CaAsLeaf,
+        E::RequiredEkuNotFoundContext(_) | E::EmptyEkuExtension => TlsFailure::NotForServers,
+        E::PathLenConstraintViolated => TlsFailure::PathLength,
+        E::NameConstraintViolation => TlsFailure::NameConstraints,
+        E::InvalidSignatureForPublicKey => TlsFailure::BadChain,
+        E::UnsupportedSignatureAlgorithmContext(_)
+        | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => {
+            TlsFailure::UnsupportedAlgorithm
+        }
+        E::MaximumPathDepthExceeded
+        | E::MaximumSignatureChecksExceeded
+        | E::MaximumPathBuildCallsExceeded
+        | E::MaximumNameConstraintComparisonsExceeded => TlsFailure::ChainTooComplex,
+        // Malformed DER, an unsupported critical extension or version, a bad name or name
+        // constraint: the certificate cannot be read as RFC 5280 requires.
+        _ => TlsFailure::BadCertificate,
     }
 }

@@ -117,6 +117,9 @@ fn common_clippy(features: &str) -> Vec<&str> {
     args
 }
 
+/// The crate outside the workspace that depends on tcplink as a user's would.
+const DEPENDENT: &str = "tests/dependent/Cargo.toml";
+
 pub fn run(root: &Path) -> bool {
     const MCU: &str = "thumbv7em-none-eabihf";
     let mut get_build = board(
@@ -179,7 +182,29 @@ pub fn run(root: &Path) -> bool {
             "fmt (board-common)",
             board_in(root, BOARD_COMMON, &["fmt", "--all", "--", "--check"]),
         ),
+        (
+            "fmt (tests/dependent)",
+            root_cargo(root, &["fmt", "--manifest-path", DEPENDENT, "--", "--check"]),
+        ),
         ("clippy", root_cargo(root, &clippy)),
+        (
+            "clippy (tests/dependent, a crate depending on tcplink from outside the workspace)",
+            root_cargo(
+                root,
+                &[
+                    "clippy",
+                    "--manifest-path",
+                    DEPENDENT,
+                    "--locked",
+                    "--target-dir",
+                    "target",
+                    "--all-targets",
+                    "--",
+                    "-D",
+                    "warnings",
+                ],
+            ),
+        ),
         (
             "clippy (board)",
             board(root, &["clippy", "--release", "--", "-D", "warnings"]),

@@ -103,26 +103,25 @@ fn test(root: &Path, install: bool) -> bool {
         setup_failures.push(format!("board firmware: {e}"));
     }
 
-    println!("== 3/4 cargo test --workspace --no-fail-fast");
-    let names = match test_binaries(root) {
-        Ok(names) => names,
-        Err(e) => {
-            println!("{e}");
-            setup_failures.push("building the tests failed".into());
-            BTreeMap::new()
-        }
-    };
-    let report = if names.is_empty() {
-        None
-    } else {
-        match run_tests(root, names) {
-            Ok(report) => Some(report),
+    println!("== 3/4 cargo test --no-fail-fast: the workspace, then tests/dependent");
+    let mut report = None;
+    for suite in SUITES {
+        let names = match test_binaries(root, suite) {
+            Ok(names) => names,
             Err(e) => {
-                setup_failures.push(e);
-                None
+                println!("{e}");
+                setup_failures.push(format!("building the tests failed ({})", suite.join(" ")));
+                continue;
             }
+        };
+        if names.is_empty() {
+            continue;
         }
-    };
+        let report = report.get_or_insert_with(|| Report::new(BTreeMap::new()));
+        if let Err(e) = run_tests(root, suite, names, report) {
+            setup_failures.push(e);
+        }
+    }
 
     println!("\n== 4/4 summary");
     let context = Context {
@@ -133,11 +132,28 @@ fn test(root: &Path, install: bool) -> bool {
     summarize(report.as_ref(), &setup_failures, &context)
 }
 
+/// What each `cargo test` run covers: the workspace, then tests/dependent, a crate outside it
+/// that depends on tcplink as a user's crate would (no `[patch]`: the embedded-tls fixes must
+/// reach it through tcplink's own dependency). It shares the workspace's target directory,
+/// where most of what it needs is already built.
+const SUITES: [&[&str]; 2] = [
+    &["--workspace"],
+    &[
+        "--manifest-path",
+        "tests/dependent/Cargo.toml",
+        "--locked",
+        "--target-dir",
+        "target",
+    ],
+];
+
 /// Builds every test binary and maps each binary's file name to its source, relative to the
 /// repository (`host/tests/greet.rs`), so two `tests/http.rs` of different crates stay apart.
-fn test_binaries(root: &Path) -> Result<BTreeMap<String, String>, String> {
+fn test_binaries(root: &Path, suite: &[&str]) -> Result<BTreeMap<String, String>, String> {
     let out = cargo()
-        .args(["test", "--workspace", "--no-run", "--message-format=json"])
+        .arg("test")
+        .args(suite)
+        .args(["--no-run", "--message-format=json"])
         .current_dir(root)
         .stderr(Stdio::inherit())
         .output()
@@ -166,8 +182,13 @@ fn test_binaries(root: &Path) -> Result<BTreeMap<String, String>, String> {
     Ok(names)
 }
 
-/// Runs `cargo test --workspace`, echoing its output and reading it into a [`Report`].
-fn run_tests(root: &Path, names: BTreeMap<String, String>) -> Result<Report, String> {
+/// Runs `cargo test` over `suite`, echoing its output and reading it into `report`.
+fn run_tests(
+    root: &Path,
+    suite: &[&str],
+    names: BTreeMap<String, String>,
+    report: &mut Report,
+) -> Result<(), String> {
     let (reader, writer) = std::io::pipe().map_err(|e| format!("pipe: {e}"))?;
     let writer2 = writer.try_clone().map_err(|e| format!("pipe: {e}"))?;
     // One pipe for both streams keeps cargo's `Running` lines, the tests' results and their
@@ -175,7 +196,9 @@ fn run_tests(root: &Path, names: BTreeMap<String, String>) -> Result<Report, Str
     let skip_log = std::env::temp_dir().join(format!("tcplink-skips-{}.log", std::process::id()));
     let _ = std::fs::remove_file(&skip_log);
     let mut child = cargo()
-        .args(["test", "--workspace", "--no-fail-fast"])
+        .arg("test")
+        .args(suite)
+        .arg("--no-fail-fast")
         .current_dir(root)
         .env("CARGO_TERM_COLOR", "never")
         .env(SKIP_LOG_VAR, &skip_log)
@@ -184,7 +207,7 @@ fn run_tests(root: &Path, names: BTreeMap<String, String>) -> Result<Report, Str
         .stderr(writer2)
         .spawn()
         .map_err(|e| format!("cannot run cargo test: {e}"))?;
-    let mut report = Report::new(names);
+    report.names(names);
     for line in BufReader::new(reader).lines() {
         let line = line.map_err(|e| format!("reading cargo test output: {e}"))?;
         println!("{line}");
@@ -194,7 +217,7 @@ fn run_tests(root: &Path, names: BTreeMap<String, String>) -> Result<Report, Str
     // No file: nothing was skipped.
     report.skips(&std::fs::read_to_string(&skip_log).unwrap_or_default());
     let _ = std::fs::remove_file(&skip_log);
-    Ok(report)
+    Ok(())
 }
 
 /// What the summary needs to say how to enable a skipped test.

@@ -50,6 +50,11 @@ impl Report {
         }
     }
 
+    /// Adds the binaries of one more `cargo test` run.
+    pub fn names(&mut self, names: BTreeMap<String, String>) {
+        self.names.extend(names);
+    }
+
     /// Takes one line of the combined stdout and stderr of `cargo test`.
     pub fn line(&mut self, line: &str) {
         let trimmed = line.trim();

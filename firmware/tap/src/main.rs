@@ -16,6 +16,7 @@ mod tap;
 mod trust;
 mod uring;
 mod verify;
+mod vnet;
 
 use std::process::ExitCode;
 

@@ -32,6 +32,7 @@ use smoltcp::time::Instant;
 
 use crate::uring::{self, Ring};
 use crate::verify;
+use crate::vnet::{dropped, VNET_HDR};
 
 /// How frames cross the TAP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -49,10 +50,6 @@ const ETHERNET_HEADER: usize = 14;
 /// Room for a VLAN tag too, so a tagged frame is read whole (and then ignored by smoltcp)
 /// rather than truncated into a corrupt one.
 const VLAN_TAG: usize = 4;
-/// `struct virtio_net_hdr` before every frame in both directions. Ours are all zero: no
-/// offload asked for, checksums complete. The host's first byte, `flags`, says whether a
-/// received frame's checksum is unfinished or already checked.
-const VNET_HDR: usize = 10;
 /// The largest frame the host may hand over with segmentation offload on.
 const GSO_FRAME: usize = ETHERNET_HEADER + VLAN_TAG + 65535;
 
@@ -421,14 +418,6 @@ impl phy::TxToken for TxToken<'_> {
             }
         }
     }
-}
-
-/// Says that a frame of `len` bytes (header included) could not be sent.
-pub fn dropped(tap: &str, len: usize, e: &io::Error) {
-    log::warn!(
-        "TAP {tap}: frame of {} bytes dropped: {e}",
-        len.saturating_sub(VNET_HDR)
-    );
 }
 
 /// Attaches to TAP `name` (creating it if needed) with a virtio-net header and TCP

@@ -395,7 +395,7 @@ impl Sender<'_> {
             Ok(slot) => slot,
             Err(e) => {
                 let result = fill(&mut state.spare[..len]);
-                crate::tap::dropped(&state.name, len, &e);
+                crate::vnet::dropped(&state.name, len, &e);
                 return result;
             }
         };
@@ -502,7 +502,7 @@ impl State {
                     self.free.push(slot);
                     if result < 0 {
                         let e = io::Error::from_raw_os_error(-result);
-                        crate::tap::dropped(&self.name, self.sent[usize::from(slot)], &e);
+                        crate::vnet::dropped(&self.name, self.sent[usize::from(slot)], &e);
                     }
                 }
                 POLL => {

@@ -24,7 +24,9 @@ pub use http_server::{End, HttpServer, Response};
 pub use pki::{Issuer, KeyKind, ServerCert, Validity};
 /// The seeded RNG the TLS tests give the device.
 pub use rand_chacha;
-pub use tls_server::{Forgery, TlsBehaviour, TlsServer};
+/// The certificate parameters [`Issuer::intermediate_with`] and [`Issuer::server_with`] edit.
+pub use rcgen;
+pub use tls_server::{server_name, Forgery, TlsBehaviour, TlsServer};
 
 use managed::ManagedSlice;
 use sha2::{Digest, Sha256};

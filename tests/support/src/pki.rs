@@ -116,9 +116,25 @@ impl Issuer {
 
     /// [`intermediate`](Self::intermediate) with a key of `kind`.
     pub fn intermediate_keyed(&self, name: &str, kind: KeyKind) -> Self {
+        self.intermediate_made(name, kind, |_| {})
+    }
+
+    /// [`intermediate`](Self::intermediate) with its parameters changed by `edit` first
+    /// (rcgen's: a pathLenConstraint, name constraints, no keyUsage extension, ...).
+    pub fn intermediate_with(&self, name: &str, edit: impl FnOnce(&mut CertificateParams)) -> Self {
+        self.intermediate_made(name, KeyKind::P256, edit)
+    }
+
+    fn intermediate_made(
+        &self,
+        name: &str,
+        kind: KeyKind,
+        edit: impl FnOnce(&mut CertificateParams),
+    ) -> Self {
         let mut params = params(&[], name, Validity::default());
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        edit(&mut params);
         let key = key_of(kind, true);
         let cert = params
             .signed_by(&key, &self.cert, &self.key)
@@ -134,9 +150,20 @@ impl Issuer {
 
     /// [`leaf`](Self::leaf) with a key of `kind`.
     pub fn leaf_keyed(&self, names: &[&str], validity: Validity, kind: KeyKind) -> Self {
+        self.leaf_made(names, validity, kind, |_| {})
+    }
+
+    fn leaf_made(
+        &self,
+        names: &[&str],
+        validity: Validity,
+        kind: KeyKind,
+        edit: impl FnOnce(&mut CertificateParams),
+    ) -> Self {
         let mut params = params(names, names.first().copied().unwrap_or("leaf"), validity);
         params.is_ca = IsCa::ExplicitNoCa;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        edit(&mut params);
         let key = key_of(kind, false);
         let cert = params.signed_by(&key, &self.cert, &self.key).expect("leaf");
         Self::from(cert, key)
@@ -145,6 +172,20 @@ impl Issuer {
     /// A server certificate for `names` presented with `above` (leaf first).
     pub fn server(&self, names: &[&str], above: &[&Issuer]) -> ServerCert {
         self.server_valid(names, Validity::default(), above)
+    }
+
+    /// [`server`](Self::server) with the leaf's parameters changed by `edit` first (rcgen's:
+    /// extendedKeyUsage, ...).
+    pub fn server_with(
+        &self,
+        names: &[&str],
+        above: &[&Issuer],
+        edit: impl FnOnce(&mut CertificateParams),
+    ) -> ServerCert {
+        presented(
+            self.leaf_made(names, Validity::default(), KeyKind::P256, edit),
+            above,
+        )
     }
 
     /// [`server`](Self::server) with a leaf key of `kind`.

@@ -76,6 +76,8 @@ struct Conn {
     handshake_records: Option<u64>,
     /// Forged records not yet written.
     forged: Option<Vec<u8>>,
+    /// The client's first bytes, until its first record (the ClientHello) is whole.
+    hello: Vec<u8>,
 }
 
 /// A TLS server on one port of the peer.
@@ -91,6 +93,9 @@ pub struct TlsServer {
     pub errors: Vec<String>,
     /// KeyUpdates sent, over all connections.
     pub key_updates: usize,
+    /// The first record each client sent (its ClientHello, record header included), in
+    /// order of connection.
+    pub client_hellos: Vec<Vec<u8>>,
     secrets: Arc<ServerSecrets>,
 }
 
@@ -109,8 +114,9 @@ impl KeyLog for ServerSecrets {
     }
 }
 
-/// The smoltcp socket as the byte stream rustls reads from (`WouldBlock` when empty).
-struct SocketIo<'a, 'b>(&'a mut tcp::Socket<'b>);
+/// The smoltcp socket as the byte stream rustls reads from (`WouldBlock` when empty), keeping
+/// a copy of the client's first bytes until its first record is whole (`None` then).
+struct SocketIo<'a, 'b>(&'a mut tcp::Socket<'b>, Option<&'a mut Vec<u8>>);
 
 /// The smoltcp socket as the byte stream rustls writes to (`WouldBlock` when full), counting
 /// the records that go out.
@@ -135,7 +141,12 @@ impl Read for SocketIo<'_, '_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self.0.recv_slice(buf) {
             Ok(0) | Err(_) => Err(io::ErrorKind::WouldBlock.into()),
-            Ok(n) => Ok(n),
+            Ok(n) => {
+                if let Some(head) = self.1.as_mut() {
+                    head.extend_from_slice(&buf[..n]);
+                }
+                Ok(n)
+            }
         }
     }
 }
@@ -185,6 +196,7 @@ impl TlsServer {
             requests: Vec::new(),
             errors: Vec::new(),
             key_updates: 0,
+            client_hellos: Vec::new(),
             secrets,
         }
     }
@@ -219,9 +231,16 @@ impl TlsServer {
             };
             // Ciphertext in.
             while socket.can_recv() {
-                match tls.read_tls(&mut SocketIo(socket)) {
+                let hello_whole = first_record(&conn.hello).is_some();
+                let head = (!hello_whole).then_some(&mut conn.hello);
+                match tls.read_tls(&mut SocketIo(socket, head)) {
                     Ok(0) | Err(_) => break,
                     Ok(_) => {}
+                }
+                if !hello_whole {
+                    if let Some(record) = first_record(&conn.hello) {
+                        self.client_hellos.push(record.to_vec());
+                    }
                 }
                 if let Err(error) = tls.process_new_packets() {
                     self.errors.push(error.to_string());
@@ -364,8 +383,49 @@ impl Conn {
             records: RecordCounter::default(),
             handshake_records: None,
             forged: None,
+            hello: Vec::new(),
         }
     }
+}
+
+/// The first TLS record of `bytes` (header included), once it is whole.
+fn first_record(bytes: &[u8]) -> Option<&[u8]> {
+    let length = usize::from(u16::from_be_bytes([*bytes.get(3)?, *bytes.get(4)?]));
+    bytes.get(..5 + length)
+}
+
+/// The host name a ClientHello record (header included) sends in its server_name extension
+/// (RFC 6066 §3), or `None` without one. Panics on a ClientHello it cannot read.
+pub fn server_name(client_hello: &[u8]) -> Option<String> {
+    let mut at = 5 + 4 + 2 + 32; // record header, handshake header, version, random
+    let skip = |at: &mut usize, width: usize| {
+        let length = client_hello[*at..*at + width]
+            .iter()
+            .fold(0usize, |n, &b| (n << 8) | usize::from(b));
+        *at += width + length;
+    };
+    assert_eq!(client_hello[5], 1, "not a ClientHello");
+    skip(&mut at, 1); // session id
+    skip(&mut at, 2); // cipher suites
+    skip(&mut at, 1); // compression methods
+    let end = at + 2 + usize::from(u16::from_be_bytes([client_hello[at], client_hello[at + 1]]));
+    at += 2;
+    while at < end {
+        let kind = u16::from_be_bytes([client_hello[at], client_hello[at + 1]]);
+        let length = usize::from(u16::from_be_bytes([
+            client_hello[at + 2],
+            client_hello[at + 3],
+        ]));
+        let data = &client_hello[at + 4..at + 4 + length];
+        if kind == 0 {
+            // server_name_list: its length, then one host_name (type 0) with its length.
+            assert_eq!(data[2], 0, "a host_name entry");
+            let name_length = usize::from(u16::from_be_bytes([data[3], data[4]]));
+            return Some(String::from_utf8(data[5..5 + name_length].to_vec()).expect("ASCII"));
+        }
+        at += 4 + length;
+    }
+    None
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
