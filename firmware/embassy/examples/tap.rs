@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! sudo ip tuntap add tap0 mode tap && sudo ip addr add 192.168.69.1/24 dev tap0 && sudo ip link set tap0 up
-//! cargo run -p tcplink-embassy --features embassy-time --example tap -- tap0
+//! cargo run -p tcplink-embassy --example tap -- tap0
 //! tcplink-host greet 192.168.69.2:9999 Alice Bob     # in another shell
 //! ```
 use std::fmt::Display;
