@@ -1,0 +1,268 @@
+//! The runner on a real embassy driver: embassy-net-tuntap's `TunTapDevice` on a TAP in a
+//! network namespace this test creates, on embassy-executor's std executor and embassy-time.
+//!
+//! A TAP can only be opened from inside its namespace, so [`tap_session`] creates the
+//! namespace and runs this same test binary in it, with only [`in_namespace`] selected:
+//! there the device (runner task) and the host side (the seed's client, `ping`, `ip link`)
+//! share the namespace. Needs root; outside CI it skips with the reason, under CI=true it
+//! must run.
+
+use std::fmt::Display;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Waker};
+use std::time::Duration;
+
+use embassy_net_driver::{Capabilities, Driver, HardwareAddress, LinkState};
+use embassy_net_tuntap::TunTapDevice;
+use tcplink::greeting::{GreetingConfig, GreetingServer};
+use tcplink::smoltcp::iface::SocketStorage;
+use tcplink::smoltcp::wire::Ipv6Address;
+use tcplink::{App, Handler, Stack, StackConfig, TcpBuffers};
+use tcplink_embassy::{ethernet_address, with_device, Clock, EmbassyClock, Runner, Shared};
+use tcplink_host::child::run;
+use tcplink_host::netns::{require_privileges, Namespace, DEVICE_IP, DEVICE_IP6};
+use tcplink_host::prereq::require_programs;
+
+/// The seed client's exact output.
+const TRANSCRIPT: &str = "Welcome\nHello, Alice!\nHello, Bob!\nHello, Jack!\n";
+/// No single wait may take longer.
+const DEADLINE: Duration = Duration::from_secs(20);
+/// Set in the child's environment: the TAP to open.
+const TAP_ENV: &str = "TCPLINK_EMBASSY_TAP";
+
+#[test]
+fn tap_session() {
+    const TEST: &str = "embassy_tap_session";
+    if !require_privileges(TEST) || !require_programs(TEST, &["ping"]) {
+        return;
+    }
+    let name = format!("te-{}", std::process::id());
+    let ns = Namespace::create(&name, "tap0")
+        .unwrap_or_else(|e| panic!("cannot create namespace {name}: {e}"));
+    let exe = std::env::current_exe().expect("the test binary");
+    let mut cmd = ns.command(exe);
+    cmd.args(["--exact", "in_namespace", "--ignored", "--nocapture"])
+        .env(TAP_ENV, ns.tap());
+    let out = run(&mut cmd, Duration::from_secs(90));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the session in the namespace failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    // The child ran the test, not nothing.
+    assert!(
+        stdout.contains("test in_namespace ... ok"),
+        "in_namespace did not run:\n{stdout}\n{stderr}"
+    );
+}
+
+/// The device's console: each event as its log line, on stdout and to the test.
+struct Log(Sender<String>);
+
+impl<E: Display> Handler<E> for Log {
+    fn event(&mut self, event: E) {
+        let line = event.to_string();
+        println!("device: {line}");
+        let _ = self.0.send(line);
+    }
+}
+
+/// `TunTapDevice`, whose link is always up, with the link state a PHY would report: the
+/// TAP's administrative state, watched from a thread that wakes the task on a change (the
+/// PHY's interrupt). Writing to a TAP that is down fails, and embassy-net-tuntap panics on
+/// that, so the runner must not send while it is down.
+struct TapLink {
+    tap: TunTapDevice,
+    up: Arc<AtomicBool>,
+    waker: Arc<Mutex<Option<Waker>>>,
+}
+
+impl TapLink {
+    fn new(name: &str) -> Self {
+        let tap = TunTapDevice::new(name).expect("open the TAP");
+        let flags = format!("/sys/class/net/{name}/flags");
+        let is_up = move || {
+            let text = std::fs::read_to_string(&flags).expect("the TAP's flags");
+            let flags = u32::from_str_radix(text.trim().trim_start_matches("0x"), 16).unwrap();
+            flags & 1 != 0 // IFF_UP
+        };
+        let up = Arc::new(AtomicBool::new(is_up()));
+        let waker: Arc<Mutex<Option<Waker>>> = Arc::default();
+        let (watch_up, watch_waker) = (up.clone(), waker.clone());
+        std::thread::spawn(move || loop {
+            let now = is_up();
+            if watch_up.swap(now, Ordering::SeqCst) != now {
+                if let Some(waker) = watch_waker.lock().unwrap().take() {
+                    waker.wake();
+                }
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        });
+        Self { tap, up, waker }
+    }
+}
+
+impl Driver for TapLink {
+    type RxToken<'a> = <TunTapDevice as Driver>::RxToken<'a>;
+    type TxToken<'a> = <TunTapDevice as Driver>::TxToken<'a>;
+
+    fn receive(&mut self, cx: &mut Context) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
+        self.tap.receive(cx)
+    }
+
+    fn transmit(&mut self, cx: &mut Context) -> Option<Self::TxToken<'_>> {
+        self.tap.transmit(cx)
+    }
+
+    fn link_state(&mut self, cx: &mut Context) -> LinkState {
+        *self.waker.lock().unwrap() = Some(cx.waker().clone());
+        match self.up.load(Ordering::SeqCst) {
+            true => LinkState::Up,
+            false => LinkState::Down,
+        }
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.tap.capabilities()
+    }
+
+    fn hardware_address(&self) -> HardwareAddress {
+        self.tap.hardware_address()
+    }
+}
+
+type Services = (GreetingServer<4>,);
+
+#[embassy_executor::task]
+async fn net_task(mut runner: Runner<'static, 'static, Services, TapLink, EmbassyClock, Log>) {
+    runner.run().await
+}
+
+/// Starts the device on `tap`: the greeting server at 192.168.69.2 and fd00:69::2, run by
+/// the runner on embassy's std executor in a thread of its own. Returns its log lines.
+fn start_device(tap: &str) -> Receiver<String> {
+    let (log, lines) = mpsc::channel();
+    let tap = tap.to_string();
+    // Everything the task borrows is made on its thread: `Shared` is a `RefCell`, for
+    // tasks of one executor.
+    std::thread::spawn(move || {
+        let executor = Box::leak(Box::new(embassy_executor::Executor::new()));
+        executor.run(move |spawner| {
+            let runner = device(&tap, Log(log));
+            spawner.spawn(net_task(runner).expect("one net task"));
+        });
+    });
+    lines
+}
+
+/// The device's runner on `tap`, reporting to `log`.
+fn device(tap: &str, log: Log) -> Runner<'static, 'static, Services, TapLink, EmbassyClock, Log> {
+    let mut driver = TapLink::new(tap);
+    let slots = Box::leak(Box::new([SocketStorage::EMPTY; 6]));
+    let buffers = Box::leak(Box::new([const { TcpBuffers::<1024, 256>::new() }; 4]));
+    let mac = ethernet_address(&driver).expect("a TAP is Ethernet");
+    let ip6: Ipv6Address = DEVICE_IP6.parse().unwrap();
+    let ip: std::net::Ipv4Addr = DEVICE_IP.parse().unwrap();
+    let config = StackConfig::new(mac, ip.octets(), 24)
+        .with_ipv6(ip6, 64)
+        .with_seed(u64::from(std::process::id()));
+    let mut stack = with_device(&mut driver, |device| {
+        Stack::new(&config, device, &mut slots[..], EmbassyClock.now())
+    });
+    let greeting = GreetingServer::new(GreetingConfig::default(), &mut stack, buffers);
+    let app: &'static Shared<App<'static, Services>> =
+        Box::leak(Box::new(Shared::new(App::new(stack, (greeting,)))));
+    Runner::new(app, driver, EmbassyClock, log)
+}
+
+/// Waits for the device to log `want`, skipping other lines.
+fn expect_line(lines: &Receiver<String>, want: &str) {
+    loop {
+        match lines.recv_timeout(DEADLINE) {
+            Ok(line) if line == want => return,
+            Ok(_) => {}
+            Err(e) => panic!("the device never logged {want:?}: {e}"),
+        }
+    }
+}
+
+/// One greeting exchange: sends `name`, returns the reply.
+fn ask(conn: &mut TcpStream, name: &str) -> String {
+    conn.write_all(name.as_bytes()).expect("send a name");
+    recv(conn)
+}
+
+fn recv(conn: &mut TcpStream) -> String {
+    let mut buf = [0; 256];
+    let n = conn.read(&mut buf).expect("a reply");
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+fn ip(args: &[&str]) {
+    let out = run(Command::new("ip").args(args), DEADLINE);
+    assert!(out.status.success(), "ip {args:?}: {out:?}");
+}
+
+fn ping(args: &[&str]) -> String {
+    let out = run(Command::new("ping").args(args), DEADLINE);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "ping {args:?}: {text}");
+    text
+}
+
+#[test]
+#[ignore = "run by tap_session inside the namespace it creates"]
+fn in_namespace() {
+    let tap = std::env::var(TAP_ENV).expect("started by tap_session");
+    let lines = start_device(&tap);
+    expect_line(&lines, "Link up");
+    let server: SocketAddr = format!("{DEVICE_IP}:9999").parse().unwrap();
+
+    // The seed's client, as tcplink-host runs it.
+    let mut out = Vec::new();
+    tcplink_host::greet(server, &["Alice", "Bob", "Jack"], DEADLINE, &mut out)
+        .expect("the seed's session");
+    assert_eq!(String::from_utf8(out).unwrap(), TRANSCRIPT);
+
+    // Ping, both families (IPv6 first: a TAP taken down loses its IPv6 address).
+    let v4 = ping(&["-c", "3", "-i", "0.2", "-W", "2", DEVICE_IP]);
+    assert!(v4.contains("3 received"), "{v4}");
+    let v6 = ping(&["-6", "-c", "3", "-i", "0.2", "-W", "2", DEVICE_IP6]);
+    assert!(v6.contains("3 received"), "{v6}");
+
+    // A session with the link taken down and up in the middle.
+    let mut conn = TcpStream::connect_timeout(&server, DEADLINE).expect("connect");
+    conn.set_read_timeout(Some(DEADLINE)).unwrap();
+    let mut transcript = String::new();
+    transcript += &(recv(&mut conn) + "\n");
+    transcript += &(ask(&mut conn, "Alice") + "\n");
+    // Let the last ACKs settle, so the device is idle when its link goes.
+    std::thread::sleep(Duration::from_millis(300));
+    ip(&["link", "set", &tap, "down"]);
+    expect_line(&lines, "Link down");
+    std::thread::sleep(Duration::from_secs(2));
+    ip(&["link", "set", &tap, "up"]);
+    expect_line(&lines, "Link up");
+    transcript += &(ask(&mut conn, "Bob") + "\n");
+    transcript += &(ask(&mut conn, "Jack") + "\n");
+    conn.write_all(b"exit").expect("send exit");
+    let mut rest = Vec::new();
+    conn.read_to_end(&mut rest).expect("the device closes");
+    assert_eq!(transcript, TRANSCRIPT);
+    assert!(rest.is_empty(), "nothing after the last reply: {rest:?}");
+
+    // And the runner still serves afterwards.
+    let v4 = ping(&["-c", "2", "-i", "0.2", "-W", "2", DEVICE_IP]);
+    assert!(v4.contains("2 received"), "{v4}");
+    let mut out = Vec::new();
+    tcplink_host::greet(server, &["Alice", "Bob", "Jack"], DEADLINE, &mut out)
+        .expect("a session after the link came back");
+    assert_eq!(String::from_utf8(out).unwrap(), TRANSCRIPT);
+}
