@@ -250,6 +250,55 @@ pub fn run(root: &Path) -> bool {
                 ],
             ),
         ),
+        // The embassy adapter, with embassy-time and without (a board's own `Clock`), and
+        // with two real embassy drivers (firmware/embassy/board, its own workspace).
+        (
+            "embassy adapter on a microcontroller target",
+            root_cargo(root, &["build", "-p", "tcplink-embassy", "--target", MCU]),
+        ),
+        (
+            "embassy adapter without embassy-time on a microcontroller target",
+            root_cargo(
+                root,
+                &[
+                    "build",
+                    "-p",
+                    "tcplink-embassy",
+                    "--no-default-features",
+                    "--target",
+                    MCU,
+                ],
+            ),
+        ),
+        (
+            "embassy adapter with ENC28J60 and W5500 drivers (firmware/embassy/board) on a microcontroller target",
+            root_cargo(
+                root,
+                &[
+                    "clippy",
+                    "--manifest-path",
+                    "firmware/embassy/board/Cargo.toml",
+                    "--target",
+                    MCU,
+                    "--",
+                    "-D",
+                    "warnings",
+                ],
+            ),
+        ),
+        (
+            "fmt (embassy board)",
+            root_cargo(
+                root,
+                &[
+                    "fmt",
+                    "--manifest-path",
+                    "firmware/embassy/board/Cargo.toml",
+                    "--",
+                    "--check",
+                ],
+            ),
+        ),
         (
             "core on a microcontroller target",
             root_cargo(root, &["build", "-p", "tcplink", "--target", MCU]),
