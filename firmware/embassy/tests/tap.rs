@@ -10,7 +10,7 @@
 use std::fmt::Display;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
@@ -259,6 +259,18 @@ fn ip(args: &[&str]) {
     assert!(out.status.success(), "ip {args:?}: {out:?}");
 }
 
+/// Takes `tap` down for `down`, and up again; waits for the device to log both.
+fn bounce_link(tap: &str, lines: &Receiver<String>, down: Duration) {
+    // Let the last ACKs settle, so the device is idle when its link goes (embassy-net-tuntap
+    // panics on a frame the kernel refuses).
+    std::thread::sleep(Duration::from_millis(300));
+    ip(&["link", "set", tap, "down"]);
+    expect_line(lines, "Link down");
+    std::thread::sleep(down);
+    ip(&["link", "set", tap, "up"]);
+    expect_line(lines, "Link up");
+}
+
 fn ping(args: &[&str]) -> String {
     let out = run(Command::new("ping").args(args), DEADLINE);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -292,13 +304,7 @@ fn in_namespace() {
     let mut transcript = String::new();
     transcript += &(recv(&mut conn) + "\n");
     transcript += &(ask(&mut conn, "Alice") + "\n");
-    // Let the last ACKs settle, so the device is idle when its link goes.
-    std::thread::sleep(Duration::from_millis(300));
-    ip(&["link", "set", &tap, "down"]);
-    expect_line(&lines, "Link down");
-    std::thread::sleep(Duration::from_secs(2));
-    ip(&["link", "set", &tap, "up"]);
-    expect_line(&lines, "Link up");
+    bounce_link(&tap, &lines, Duration::from_secs(2));
     transcript += &(ask(&mut conn, "Bob") + "\n");
     transcript += &(ask(&mut conn, "Jack") + "\n");
     conn.write_all(b"exit").expect("send exit");
@@ -432,19 +438,9 @@ fn dhcp_get_in_namespace() {
     let _nginx = ChildGuard::spawn(Command::new("nginx").args(args));
     let _dnsmasq = ChildGuard::spawn(
         Command::new("dnsmasq")
-            .args([
-                "--no-daemon",
-                &format!("--interface={tap}"),
-                "--bind-interfaces",
-                "--dhcp-range=192.168.69.50,192.168.69.60,12h",
-                "--address=/files.test/192.168.69.1",
-                "--no-resolv",
-                "--no-hosts",
-                "--port=53",
-                "--no-ping",
-            ])
-            .arg(format!("--pid-file={}", dir.join("dnsmasq.pid").display()))
-            .arg(format!("--dhcp-leasefile={}", dir.join("leases").display())),
+            .args(tcplink_host::dnsmasq::args(&tap, &dir))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
     );
     wait_listening(&listen);
     wait_listening(&format!("{HOST_IP}:53"));
@@ -466,12 +462,7 @@ fn dhcp_get_in_namespace() {
     assert!(got == data, "the body differs from the file");
 
     // Link down and up: a fresh lease, then the same GET again.
-    std::thread::sleep(Duration::from_millis(300));
-    ip(&["link", "set", &tap, "down"]);
-    expect_line(&lines, "Link down");
-    std::thread::sleep(Duration::from_secs(1));
-    ip(&["link", "set", &tap, "up"]);
-    expect_line(&lines, "Link up");
+    bounce_link(&tap, &lines, Duration::from_secs(1));
     expect_line(&lines, "DHCP: lease lost");
     let again = expect_prefix(&lines, "DHCP: address ");
     assert!(again.starts_with("DHCP: address 192.168.69."), "{again}");
