@@ -18,7 +18,8 @@
 //! The runner reads the time and sleeps through a [`Clock`], a two-method trait of this
 //! crate, rather than calling embassy-time directly: the tests drive it with a simulated
 //! clock (no global time driver), and a board without embassy-time can use its own timer.
-//! Feature `embassy-time` provides [`EmbassyClock`], the one an embassy application wants.
+//! Feature `embassy-time` (on by default) provides `EmbassyClock`, the one an embassy
+//! application wants.
 //!
 //! # Link state
 //!
@@ -27,7 +28,7 @@
 //! (the services' timers see the elapsed time once it is back). Each change is reported to
 //! the handler as a [`LinkEvent`]; when the link comes back up the runner calls the hook
 //! given to [`Runner::on_link_up`], where a device with DHCP asks for a fresh lease
-//! ([`tcplink::dhcp::Dhcp::reset`]): it may be on another network now.
+//! (`tcplink::dhcp::Dhcp::reset`, feature `dhcp` of the core): it may be on another network now.
 //!
 //! # A main
 //!
@@ -415,4 +416,57 @@ async fn first<A: Future, B: Future<Output = ()>>(
         other.as_mut().poll(cx).map(|()| None)
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    #[test]
+    fn capabilities_come_from_the_driver() {
+        let mut driver = driver::Capabilities::default();
+        driver.max_transmission_unit = 1514;
+        driver.max_burst_size = Some(4);
+        driver.checksum.ipv4 = driver::Checksum::Tx;
+        driver.checksum.udp = driver::Checksum::Rx;
+        driver.checksum.tcp = driver::Checksum::None;
+        let caps = capabilities(&driver);
+        assert_eq!(caps.medium, Medium::Ethernet);
+        assert_eq!(caps.max_transmission_unit, 1514);
+        assert_eq!(caps.max_burst_size, Some(4));
+        // smoltcp's `Checksum` has no `PartialEq`.
+        assert!(matches!(caps.checksum.ipv4, phy::Checksum::Tx));
+        assert!(matches!(caps.checksum.udp, phy::Checksum::Rx));
+        assert!(matches!(caps.checksum.tcp, phy::Checksum::None));
+        assert!(matches!(caps.checksum.icmpv4, phy::Checksum::Both));
+    }
+
+    /// Counts its wake-ups.
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn with_wakes_the_waiting_runner_once() {
+        let shared = Shared::new(1);
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        // Nobody waits yet: nothing to wake.
+        assert_eq!(shared.with(|v| *v), 1);
+        shared.runner.set(Some(Waker::from(count.clone())));
+        shared.with(|v| *v += 1);
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        // The runner registers again when it next waits; until then, no second wake.
+        shared.with(|v| *v += 1);
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert_eq!(shared.into_inner(), 3);
+    }
 }
