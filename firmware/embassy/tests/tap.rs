@@ -10,6 +10,7 @@
 use std::fmt::Display;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -38,10 +39,17 @@ const TRANSCRIPT: &str = "Welcome\nHello, Alice!\nHello, Bob!\nHello, Jack!\n";
 const DEADLINE: Duration = Duration::from_secs(20);
 /// Set in the child's environment: the TAP to open.
 const TAP_ENV: &str = "TCPLINK_EMBASSY_TAP";
+/// Set in the child's environment: the directory the host's servers serve from.
+const DIR_ENV: &str = "TCPLINK_EMBASSY_DIR";
 
 #[test]
 fn tap_session() {
-    in_a_namespace("embassy_tap_session", "in_namespace", &["ping"]);
+    in_a_namespace(
+        "embassy_tap_session",
+        "in_namespace",
+        &["ping"],
+        |_, _| vec![],
+    );
 }
 
 #[test]
@@ -50,23 +58,37 @@ fn dhcp_and_get_session() {
         "embassy_tap_dhcp_get",
         "dhcp_get_in_namespace",
         &["dnsmasq", "nginx"],
+        servers,
     );
 }
 
-/// Creates a namespace with `tap0` and runs test `child` of this binary in it; skips (with
-/// the reason, or fails under CI=true) without privileges or one of `programs`.
-fn in_a_namespace(test: &str, child: &str, programs: &[&str]) {
+/// Creates a namespace with `tap0`, starts the host's servers there with `servers` (given
+/// the namespace and a fresh directory), and runs test `child` of this binary in it; skips
+/// (with the reason, or fails under CI=true) without privileges or one of `programs`. The
+/// servers are this process's children, so they stop whatever the child does.
+fn in_a_namespace(
+    test: &str,
+    child: &str,
+    programs: &[&str],
+    servers: impl FnOnce(&Namespace, &Path) -> Vec<ChildGuard>,
+) {
     if !require_privileges(test) || !require_programs(test, programs) {
         return;
     }
     let name = format!("te-{}-{child}", std::process::id());
     let ns = Namespace::create(&name, "tap0")
         .unwrap_or_else(|e| panic!("cannot create namespace {name}: {e}"));
+    let dir = std::env::temp_dir().join(&name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let servers = servers(&ns, &dir);
     let exe = std::env::current_exe().expect("the test binary");
     let mut cmd = ns.command(exe);
     cmd.args(["--exact", child, "--ignored", "--nocapture"])
-        .env(TAP_ENV, ns.tap());
+        .env(TAP_ENV, ns.tap())
+        .env(DIR_ENV, &dir);
     let out = run(&mut cmd, Duration::from_secs(120));
+    drop(servers);
+    let _ = std::fs::remove_dir_all(&dir);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     // The child's log, for `--nocapture`.
@@ -423,26 +445,10 @@ const SIZE: usize = 5 * 1024 * 1024;
 #[ignore = "run by dhcp_and_get_session inside the namespace it creates"]
 fn dhcp_get_in_namespace() {
     let tap = std::env::var(TAP_ENV).expect("started by dhcp_and_get_session");
-    let dir = std::env::temp_dir().join(format!("tcplink-embassy-{}", std::process::id()));
-    let site = dir.join("site");
-    std::fs::create_dir_all(&site).unwrap();
-    let data = tcplink_testkit::pseudo_random(SIZE, 26);
-    std::fs::write(site.join("file"), &data).unwrap();
-    let listen = format!("{HOST_IP}:8000");
-    let args = nginx::prepare(
-        &dir.join("nginx"),
-        &[&listen],
-        &format!("root {};", site.display()),
-    )
-    .expect("nginx's config");
-    let _nginx = ChildGuard::spawn(Command::new("nginx").args(args));
-    let _dnsmasq = ChildGuard::spawn(
-        Command::new("dnsmasq")
-            .args(tcplink_host::dnsmasq::args(&tap, &dir))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
-    wait_listening(&listen);
+    let dir = PathBuf::from(std::env::var_os(DIR_ENV).expect("started by dhcp_and_get_session"));
+    let data = std::fs::read(dir.join("site/file")).expect("the file nginx serves");
+    assert_eq!(data.len(), SIZE);
+    wait_listening(&format!("{HOST_IP}:8000"));
     wait_listening(&format!("{HOST_IP}:53"));
 
     let (lines, body, urls) = start_get_device(&tap);
@@ -468,5 +474,23 @@ fn dhcp_get_in_namespace() {
     assert!(again.starts_with("DHCP: address 192.168.69."), "{again}");
     let got = fetch(&lines, &body, &urls, url);
     assert!(got == data, "the second body differs from the file");
-    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The host's servers of the DHCP + GET test, in `ns`: nginx on 192.168.69.1:8000 serving
+/// `dir/site/file` (SIZE pseudo-random bytes), dnsmasq on the TAP (DHCP, and `files.test`).
+fn servers(ns: &Namespace, dir: &Path) -> Vec<ChildGuard> {
+    let site = dir.join("site");
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::write(site.join("file"), tcplink_testkit::pseudo_random(SIZE, 26)).unwrap();
+    let listen = format!("{HOST_IP}:8000");
+    let site = format!("root {};", site.display());
+    let args = nginx::prepare(&dir.join("nginx"), &[&listen], &site).expect("nginx's config");
+    let nginx = ChildGuard::spawn(ns.command("nginx").args(args));
+    let dnsmasq = ChildGuard::spawn(
+        ns.command("dnsmasq")
+            .args(tcplink_host::dnsmasq::args(ns.tap(), dir))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    vec![nginx, dnsmasq]
 }
