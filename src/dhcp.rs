@@ -103,6 +103,13 @@ impl Dhcp {
         }
     }
 
+    /// Starts over: drops the lease (the next poll reports it lost, if there was one) and
+    /// asks for a new one at once. For a platform that sees its link come back up: the
+    /// network may be another one, and waiting for the old lease's renewal would be slow.
+    pub fn reset(&mut self, stack: &mut Stack<'_>) {
+        stack.sockets.get_mut::<dhcpv4::Socket>(self.socket).reset();
+    }
+
     /// Applies what the client learned to the stack's address, route and DNS servers.
     fn apply(&mut self, stack: &mut Stack<'_>) -> Polled {
         let socket = stack.sockets.get_mut::<dhcpv4::Socket>(self.socket);
@@ -154,5 +161,34 @@ impl<H: Handler<DhcpEvent> + ?Sized> Service<H> for Dhcp {
     fn poll_at(&self, _now: Instant) -> Option<Instant> {
         // The socket's own timers are in the interface's deadline.
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::link::Link;
+    use crate::stack::StackConfig;
+    use crate::Ignore;
+    use smoltcp::iface::SocketStorage;
+
+    #[test]
+    fn reset_asks_again_at_once() {
+        let link: Link<2, 8> = Link::new();
+        let mut device = link.port(0);
+        let mut storage = [SocketStorage::EMPTY; 1];
+        let config = StackConfig::unaddressed([2, 0, 0, 0, 0, 1]);
+        let mut stack = Stack::new(&config, &mut device, &mut storage, Instant::ZERO);
+        let dhcp = Dhcp::new(&mut stack);
+        let mut app = crate::App::new(stack, dhcp);
+        let mut sent_at = |app: &mut crate::App<'_, Dhcp>, ms: i64| {
+            app.poll(Instant::from_millis(ms), &mut device, &mut Ignore);
+            link.stats(0).sent
+        };
+        assert_eq!(sent_at(&mut app, 0), 1, "the first DISCOVER");
+        assert_eq!(sent_at(&mut app, 1000), 1, "no repeat before 3 s");
+        let (stack, dhcp) = app.parts();
+        dhcp.reset(stack);
+        assert_eq!(sent_at(&mut app, 1000), 2, "a new DISCOVER at once");
     }
 }

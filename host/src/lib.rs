@@ -11,6 +11,7 @@
 pub mod addr;
 pub mod child;
 mod client;
+pub mod dnsmasq;
 pub mod error;
 pub mod greet;
 pub mod greeting_server;

@@ -146,6 +146,8 @@ pub fn run(root: &Path) -> bool {
         &["doc", "-p", "tcplink", "--no-deps", "--no-default-features"],
     );
     docs_bare.env("RUSTDOCFLAGS", "-D warnings");
+    let mut docs_embassy = root_cargo(root, &["doc", "-p", "tcplink-embassy", "--no-deps"]);
+    docs_embassy.env("RUSTDOCFLAGS", "-D warnings");
     let mut size = Command::new("size");
     size.arg(BOARD_ELF).current_dir(root.join(BOARD));
     let mut size2 = Command::new("size");
@@ -246,6 +248,7 @@ pub fn run(root: &Path) -> bool {
         ),
         ("core docs (broken links fail)", docs),
         ("core docs without default features (broken links fail)", docs_bare),
+        ("embassy adapter docs (broken links fail)", docs_embassy),
         (
             "porting skeleton (examples/board-skeleton) on a microcontroller target",
             root_cargo(
@@ -270,6 +273,55 @@ pub fn run(root: &Path) -> bool {
                     "fmt",
                     "--manifest-path",
                     "examples/board-skeleton/Cargo.toml",
+                    "--",
+                    "--check",
+                ],
+            ),
+        ),
+        // The embassy adapter, with embassy-time and without (a board's own `Clock`), and
+        // with two real embassy drivers (firmware/embassy/board, its own workspace).
+        (
+            "embassy adapter on a microcontroller target",
+            root_cargo(root, &["build", "-p", "tcplink-embassy", "--target", MCU]),
+        ),
+        (
+            "embassy adapter without embassy-time on a microcontroller target",
+            root_cargo(
+                root,
+                &[
+                    "build",
+                    "-p",
+                    "tcplink-embassy",
+                    "--no-default-features",
+                    "--target",
+                    MCU,
+                ],
+            ),
+        ),
+        (
+            "embassy adapter with ENC28J60 and W5500 drivers (firmware/embassy/board) on a microcontroller target",
+            root_cargo(
+                root,
+                &[
+                    "clippy",
+                    "--manifest-path",
+                    "firmware/embassy/board/Cargo.toml",
+                    "--target",
+                    MCU,
+                    "--",
+                    "-D",
+                    "warnings",
+                ],
+            ),
+        ),
+        (
+            "fmt (embassy board)",
+            root_cargo(
+                root,
+                &[
+                    "fmt",
+                    "--manifest-path",
+                    "firmware/embassy/board/Cargo.toml",
                     "--",
                     "--check",
                 ],

@@ -248,25 +248,9 @@ fn stalled_get_times_out() {
 /// dnsmasq on tap0: DHCP for 192.168.69.50-60 and `files.test` → HOST_IP.
 fn dnsmasq(lab: &Lab, state: &Path) -> ChildGuard {
     let mut cmd = lab.cmd("dnsmasq");
-    cmd.args([
-        "--no-daemon",
-        "--interface=tap0",
-        "--bind-interfaces",
-        "--dhcp-range=192.168.69.50,192.168.69.60,12h",
-        "--address=/files.test/192.168.69.1",
-        "--no-resolv",
-        "--no-hosts",
-        "--port=53",
-        // Offer at once instead of pinging the address for 3 s first.
-        "--no-ping",
-    ])
-    .arg(format!("--pid-file={}", state.join("pid").display()))
-    .arg(format!(
-        "--dhcp-leasefile={}",
-        state.join("leases").display()
-    ))
-    .stdout(std::process::Stdio::null())
-    .stderr(std::process::Stdio::null());
+    cmd.args(tcplink_host::dnsmasq::args("tap0", state))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
     let dnsmasq = ChildGuard::spawn(&mut cmd);
     wait_listening(lab, HOST_IP, 53);
     dnsmasq
