@@ -90,7 +90,8 @@ pub struct NetArgs {
 pub enum Command {
     /// Run the greeting server (the seed's tcp_server.py) until SIGINT, SIGTERM, SIGHUP or SIGQUIT.
     Serve(ServeArgs),
-    /// Fetch an http:// URL: print the response head, save the body, print its size.
+    /// Fetch an http:// or https:// URL: print the response head, save the body, print its
+    /// size.
     Get(GetArgs),
     /// Run the greeting server, and fetch a URL at the same time if --get is given.
     ///
@@ -187,7 +188,8 @@ pub struct FetchArgs {
 #[derive(Debug, Clone, Args)]
 pub struct TlsArgs {
     /// Trust the CA certificates in this PEM file (one or several) instead of the system's
-    /// store (/etc/ssl/certs/ca-certificates.crt). Chains must be ECDSA P-256.
+    /// store (/etc/ssl/certs/ca-certificates.crt). Certificates may be ECDSA (P-256, P-384)
+    /// or RSA; the chain is built in any order, as curl does (TLS 1.3 only).
     #[arg(long, value_name = "FILE")]
     pub cacert: Option<PathBuf>,
 
