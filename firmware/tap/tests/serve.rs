@@ -73,7 +73,7 @@ fn host_greet(test: &str, io: &'static str) {
     server.stop();
 }
 
-/// The log lines wait for a batch at most 10 ms (README, "Output"): an idle server still
+/// The log lines wait for a batch at most 10 ms (firmware/tap/README.md, "Output"): an idle server still
 /// shows each session's lines at once, and lines still waiting when SIGTERM comes are written
 /// before the exit.
 #[test]
