@@ -70,6 +70,16 @@ where
         }
     }
 
+    /// tcplink patch: lends `buf` for gathering a handshake message that the server splits
+    /// over several records (RFC 8446 §5.1): such a message may be up to `buf.len()` bytes,
+    /// its 4-byte header included; a longer one is [`TlsError::HandshakeTooLarge`]. Messages
+    /// that lie whole in their record are read in place, whatever this size. Without a
+    /// buffer (the default), every split message is that error.
+    pub fn with_handshake_buffer(mut self, buf: &'a mut [u8]) -> Self {
+        self.record_reader.reassembly = crate::reassembly::Reassembly::new(buf);
+        self
+    }
+
     /// Returns a reference to the current flush policy.
     ///
     /// The flush policy controls whether the underlying transport is flushed

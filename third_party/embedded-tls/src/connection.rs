@@ -1,6 +1,7 @@
 use crate::config::{TlsCipherSuite, TlsConfig};
 use crate::handshake::{ClientHandshake, ServerHandshake};
 use crate::key_schedule::{KeySchedule, ReadKeySchedule, WriteKeySchedule};
+use crate::reassembly::Reassembly;
 use crate::record::{ClientRecord, ServerRecord};
 use crate::record_reader::RecordReader;
 use crate::write_buffer::WriteBuffer;
@@ -28,6 +29,24 @@ use aes_gcm::aead::{AeadCore, AeadInPlace, KeyInit};
 pub(crate) fn decrypt_record<CipherSuite>(
     key_schedule: &mut ReadKeySchedule<CipherSuite>,
     record: ServerRecord<'_, CipherSuite>,
+    cb: impl FnMut(
+        &mut ReadKeySchedule<CipherSuite>,
+        ServerRecord<'_, CipherSuite>,
+    ) -> Result<(), TlsError>,
+) -> Result<(), TlsError>
+where
+    CipherSuite: TlsCipherSuite,
+{
+    decrypt_record_with(key_schedule, record, None, cb)
+}
+
+/// tcplink patch: [`decrypt_record`], with handshake messages that span records gathered in
+/// `reassembly` when there is one (during the handshake); without, a split message is
+/// `InvalidHandshake` as before.
+pub(crate) fn decrypt_record_with<CipherSuite>(
+    key_schedule: &mut ReadKeySchedule<CipherSuite>,
+    record: ServerRecord<'_, CipherSuite>,
+    reassembly: Option<&mut Reassembly<'_>>,
     mut cb: impl FnMut(
         &mut ReadKeySchedule<CipherSuite>,
         ServerRecord<'_, CipherSuite>,
@@ -73,6 +92,17 @@ where
         // tcplink patch: a KeyUpdate changes the keys after its record (RFC 8446 §4.6.3).
         let mut key_update = None;
         match content_type {
+            // tcplink patch: during the handshake, messages may span records. (No KeyUpdate
+            // is accepted there, so the key-update bookkeeping below is not needed.)
+            ContentType::Handshake if reassembly.is_some() => {
+                let reassembly = reassembly.ok_or(TlsError::InternalError)?;
+                reassembly.feed(app_data.as_slice(), |message| {
+                    let mut message = ParseBuffer::new(message);
+                    let inner =
+                        ServerHandshake::read(&mut message, key_schedule.transcript_hash())?;
+                    cb(key_schedule, ServerRecord::Handshake(inner))
+                })?;
+            }
             ContentType::Handshake => {
                 // Decode potentially coalesced handshake messages
                 while buf.remaining() > 0 {
@@ -212,12 +242,18 @@ impl<'a> State {
                 handle_processing_error(result, transport, key_schedule, tx_buf).await
             }
             State::ServerVerify => {
-                let record = record_reader
-                    .read(transport, key_schedule.read_state())
+                // tcplink patch: handshake messages may span records.
+                let (record, reassembly) = record_reader
+                    .read_reassembling(transport, key_schedule.read_state())
                     .await?;
 
-                let result =
-                    process_server_verify(handshake, key_schedule, crypto_provider, record);
+                let result = process_server_verify(
+                    handshake,
+                    key_schedule,
+                    crypto_provider,
+                    record,
+                    reassembly,
+                );
 
                 handle_processing_error(result, transport, key_schedule, tx_buf).await
             }
@@ -278,10 +314,17 @@ impl<'a> State {
                 handle_processing_error_blocking(result, transport, key_schedule, tx_buf)
             }
             State::ServerVerify => {
-                let record = record_reader.read_blocking(transport, key_schedule.read_state())?;
+                // tcplink patch: handshake messages may span records.
+                let (record, reassembly) = record_reader
+                    .read_reassembling_blocking(transport, key_schedule.read_state())?;
 
-                let result =
-                    process_server_verify(handshake, key_schedule, crypto_provider, record);
+                let result = process_server_verify(
+                    handshake,
+                    key_schedule,
+                    crypto_provider,
+                    record,
+                    reassembly,
+                );
 
                 handle_processing_error_blocking(result, transport, key_schedule, tx_buf)
             }
@@ -455,12 +498,15 @@ fn process_server_verify<Provider>(
     key_schedule: &mut KeySchedule<Provider::CipherSuite>,
     crypto_provider: &mut Provider,
     record: ServerRecord<'_, Provider::CipherSuite>,
+    reassembly: &mut Reassembly<'_>,
 ) -> Result<State, TlsError>
 where
     Provider: CryptoProvider,
 {
     let mut state = State::ServerVerify;
-    decrypt_record(key_schedule.read_state(), record, |key_schedule, record| {
+    // tcplink patch: through the reassembly buffer.
+    let (keys, gather) = (key_schedule.read_state(), Some(&mut *reassembly));
+    decrypt_record_with(keys, record, gather, |key_schedule, record| {
         match record {
             ServerRecord::Handshake(server_handshake) => {
                 match server_handshake {
@@ -510,6 +556,11 @@ where
 
         Ok(())
     })?;
+    // tcplink patch: the keys change after the server's Finished, so no message may
+    // continue past it (RFC 8446 §5.1).
+    if state != State::ServerVerify && reassembly.is_pending() {
+        return Err(TlsError::InvalidHandshake);
+    }
     Ok(state)
 }
 
