@@ -21,7 +21,10 @@
 //!   KeyUpdate changes the read keys (the client owes one back only before its next
 //!   application data, and it sends none after the request); a handshake message after the
 //!   handshake other than NewSessionTicket or KeyUpdate, or a record with no content type, is
-//!   [`TlsFailure::Protocol`] (0.19.0 panicked on both, and refused KeyUpdates).
+//!   [`TlsFailure::Protocol`] (0.19.0 panicked on both, and refused KeyUpdates); handshake
+//!   messages the server splits over records are reassembled, up to [`HANDSHAKE_MAX`]
+//!   bytes (`TlsStorage`'s `HS`), beyond it [`TlsFailure::HandshakeTooLarge`] (0.19.0
+//!   failed any split message as a protocol error).
 
 mod asn1;
 mod cert;
