@@ -607,13 +607,12 @@ fn record_larger_than_the_buffer_is_its_own_error() {
 /// The server's records: at most 512 bytes of data each (rustls's `max_fragment_size`
 /// counts the 5-byte header), as `openssl s_server -max_send_frag 512` or a server honouring
 /// the board's max_fragment_length 512 sends them.
-const RECORDS_OF_512: TlsBehaviour = TlsBehaviour {
-    tls12_only: false,
-    close_notify: true,
-    key_updates_every: None,
-    forge: None,
-    max_fragment_size: Some(512 + 5),
-};
+fn records_of_512() -> TlsBehaviour {
+    TlsBehaviour {
+        max_fragment_size: Some(512 + 5),
+        ..TlsBehaviour::default()
+    }
+}
 
 /// The length of the TLS 1.3 Certificate message that carries `cert`'s chain: the 4-byte
 /// header, the empty request context, the list's length, and per certificate its 3-byte
@@ -647,7 +646,7 @@ fn a_certificate_message_split_over_512_byte_records_is_reassembled() {
         small_records: true,
         ..TlsSetup::trusting(&[&ca.der])
     };
-    let mut sim = sim_with(tls, &cert, RECORDS_OF_512);
+    let mut sim = sim_with(tls, &cert, records_of_512());
     let body = pseudo_random(100_000, 25);
     sim.peer.tls[0].route("/x", Response::fixed(&body));
     assert_eq!(fetch(&mut sim, "https://files.test/x"), Ok((200, 100_000)));
@@ -665,7 +664,7 @@ fn a_19_kb_certificate_message_in_small_records_is_within_the_bound() {
         (18_000..=20_500).contains(&len) && len <= tcplink::tls::HANDSHAKE_MAX,
         "{len}"
     );
-    let mut sim = tls_sim(&[&ca.der], &cert, RECORDS_OF_512);
+    let mut sim = tls_sim(&[&ca.der], &cert, records_of_512());
     let body = pseudo_random(50_000, 26);
     sim.peer.tls[0].route("/x", Response::fixed(&body));
     assert_eq!(fetch(&mut sim, "https://files.test/x"), Ok((200, 50_000)));
@@ -681,7 +680,7 @@ fn a_split_handshake_message_beyond_the_bound_is_its_own_error() {
     let cert = leaf_with_names(&ca, 1_300);
     let len = certificate_message_len(&cert);
     assert!(len > tcplink::tls::HANDSHAKE_MAX, "{len}");
-    for behaviour in [RECORDS_OF_512, TlsBehaviour::default()] {
+    for behaviour in [records_of_512(), TlsBehaviour::default()] {
         let mut sim = tls_sim(&[&ca.der], &cert, behaviour);
         sim.peer.tls[0].route("/x", Response::fixed(b"secret"));
         let error = fetch(&mut sim, "https://files.test/x").unwrap_err();

@@ -74,6 +74,7 @@ where
     /// its 4-byte header included; a longer one is [`TlsError::HandshakeTooLarge`]. Messages
     /// that lie whole in their record are read in place, whatever this size. Without a
     /// buffer (the default), every split message is that error.
+    #[must_use]
     pub fn with_handshake_buffer(mut self, buf: &'a mut [u8]) -> Self {
         self.record_reader.reassembly = crate::reassembly::Reassembly::new(buf);
         self

@@ -3,7 +3,7 @@
 //! RFC 8446 §5.1 lets a server split one handshake message over several records and put
 //! several in one. A message that lies whole in its record is parsed where it is (no copy);
 //! the head of one that does not is copied into a fixed buffer the caller lends
-//! ([`TlsConnection::with_handshake_buffer`](crate::asynch::TlsConnection::with_handshake_buffer)),
+//! (`TlsConnection::with_handshake_buffer`, async and blocking),
 //! the next records' bytes are appended, and the message is parsed from there once whole.
 //! A message longer than that buffer (its 4-byte header, type and 24-bit length, tells as
 //! soon as it arrives) is [`TlsError::HandshakeTooLarge`]: nothing is truncated. Without a
@@ -74,15 +74,14 @@ impl<'b> Reassembly<'b> {
         // Then the messages that begin in this record: whole ones in place.
         while !data.is_empty() {
             if data.len() >= HEADER {
-                let total = self.message_len(&data[..HEADER]);
-                // A message that fits its record is parsed whatever the bound.
-                let body = u32::from_be_bytes([0, data[1], data[2], data[3]]) as usize;
-                if HEADER + body <= data.len() {
-                    each(&data[..HEADER + body])?;
-                    data = &data[HEADER + body..];
+                // A message whole in its record is parsed there, whatever the bound.
+                let total = HEADER + u32::from_be_bytes([0, data[1], data[2], data[3]]) as usize;
+                if total <= data.len() {
+                    each(&data[..total])?;
+                    data = &data[total..];
                     continue;
                 }
-                total?;
+                self.message_len(data)?;
             } else if data.len() > self.buf.len() {
                 return Err(TlsError::HandshakeTooLarge);
             }
