@@ -630,26 +630,38 @@ fn leaf_with_names(ca: &Issuer, sans: usize) -> ServerCert {
     intermediate.server(&names, &[&intermediate])
 }
 
-/// Issue 25: a leaf + intermediate Certificate message spans the server's 512-byte records
-/// (RFC 8446 §5.1); the device with the board's 768-byte receive buffer gathers it and
-/// fetches the body byte-identical. (Before, "TLS: protocol error from the server".)
+/// Issue 25: a leaf + intermediate Certificate message (and a three-level chain's) spans the
+/// server's 512-byte records (RFC 8446 §5.1); the device with the board's 768-byte receive
+/// buffer gathers it and fetches the body byte-identical. (Before, "TLS: protocol error from the server".)
 #[test]
 fn a_certificate_message_split_over_512_byte_records_is_reassembled() {
     let ca = Issuer::root("tcplink test CA");
     let intermediate = ca.intermediate("tcplink test intermediate");
-    let cert = intermediate.server(&["files.test"], &[&intermediate]);
-    assert!(
-        certificate_message_len(&cert) > 512,
-        "the message must span records"
-    );
-    let tls = TlsSetup {
-        small_records: true,
-        ..TlsSetup::trusting(&[&ca.der])
-    };
-    let mut sim = sim_with(tls, &cert, records_of_512());
-    let body = pseudo_random(100_000, 25);
+    let sub = intermediate.intermediate("tcplink test sub-CA");
+    // Leaf + intermediate (a public CA's shape), and a three-level chain below the root.
+    for cert in [
+        intermediate.server(&["files.test"], &[&intermediate]),
+        sub.server(&["files.test"], &[&sub, &intermediate]),
+    ] {
+        assert!(certificate_message_len(&cert) > 512, "it must span records");
+        let tls = TlsSetup {
+            small_records: true,
+            ..TlsSetup::trusting(&[&ca.der])
+        };
+        fetch_in_512_byte_records(tls, &cert, 100_000);
+    }
+}
+
+/// Fetches a `len`-byte body over `tls` from a server sending `cert` in 512-byte records;
+/// it must arrive whole and byte-identical.
+fn fetch_in_512_byte_records(tls: TlsSetup, cert: &ServerCert, len: usize) {
+    let mut sim = sim_with(tls, cert, records_of_512());
+    let body = pseudo_random(len, 25);
     sim.peer.tls[0].route("/x", Response::fixed(&body));
-    assert_eq!(fetch(&mut sim, "https://files.test/x"), Ok((200, 100_000)));
+    assert_eq!(
+        fetch(&mut sim, "https://files.test/x"),
+        Ok((200, len as u64))
+    );
     assert_eq!(sim.events.body_sha256(), sha256(&body));
 }
 
@@ -664,11 +676,7 @@ fn a_19_kb_certificate_message_in_small_records_is_within_the_bound() {
         (18_000..=20_500).contains(&len) && len <= tcplink::tls::HANDSHAKE_MAX,
         "{len}"
     );
-    let mut sim = tls_sim(&[&ca.der], &cert, records_of_512());
-    let body = pseudo_random(50_000, 26);
-    sim.peer.tls[0].route("/x", Response::fixed(&body));
-    assert_eq!(fetch(&mut sim, "https://files.test/x"), Ok((200, 50_000)));
-    assert_eq!(sim.events.body_sha256(), sha256(&body));
+    fetch_in_512_byte_records(TlsSetup::trusting(&[&ca.der]), &cert, 50_000);
 }
 
 /// Issue 25: a Certificate message beyond `HANDSHAKE_MAX` that spans records is its own
