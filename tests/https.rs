@@ -360,7 +360,11 @@ fn a_handshake_message_after_the_handshake_is_a_protocol_error() {
 /// The server's records end with one forged under its keys whose plaintext is `inner`: the
 /// GET fails with a TLS protocol error (`name` says which case failed).
 fn assert_forged_record_is_a_protocol_error(name: &str, inner: &'static [u8]) {
-    let then: &'static [&'static [u8]] = Box::leak(Box::new([inner]));
+    assert_forged_records_are_a_protocol_error(name, Box::leak(Box::new([inner])));
+}
+
+/// [`assert_forged_record_is_a_protocol_error`] with several records.
+fn assert_forged_records_are_a_protocol_error(name: &str, then: &'static [&'static [u8]]) {
     let (mut sim, _) = forged_tail(then);
     assert_eq!(
         fetch(&mut sim, "https://files.test/x"),
@@ -699,6 +703,38 @@ fn a_split_handshake_message_beyond_the_bound_is_its_own_error() {
         );
         assert!(sim.peer.tls[0].requests.is_empty(), "no request may leave");
     }
+}
+
+/// A NewSessionTicket (18-byte body: lifetime, age_add, a 1-byte nonce, a 4-byte ticket, no
+/// extensions) split over three records, its header too (each a TLSInnerPlaintext), then
+/// close_notify.
+const TICKET_IN_THREE: &[&[u8]] = &[
+    &[4, 0, 22],
+    &[0, 18, 0, 0, 0x1c, 0x20, 1, 2, 3, 4, 1, 22],
+    &[0, 0, 4, 0xde, 0xad, 0xbe, 0xef, 0, 0, 22],
+    CLOSE_NOTIFY,
+];
+/// [`TICKET_IN_THREE`] with a record of application data between its first two parts.
+const TICKET_INTERRUPTED: &[&[u8]] = &[
+    &[4, 0, 22],
+    b"x\x17",
+    &[0, 18, 0, 0, 0x1c, 0x20, 1, 2, 3, 4, 1, 22],
+    &[0, 0, 4, 0xde, 0xad, 0xbe, 0xef, 0, 0, 22],
+    CLOSE_NOTIFY,
+];
+
+/// Issue 25: after the handshake too, a handshake message may span records (here a
+/// NewSessionTicket in three, forged under the server's keys): the body still arrives
+/// whole. Between its parts no other record may come (RFC 8446 §5.1): a protocol error.
+#[test]
+fn a_new_session_ticket_split_over_records_is_reassembled() {
+    let (mut sim, body) = forged_tail(TICKET_IN_THREE);
+    assert_eq!(
+        fetch(&mut sim, "https://files.test/x"),
+        Ok((200, body.len() as u64))
+    );
+    assert_eq!(sim.events.body_sha256(), sha256(&body));
+    assert_forged_records_are_a_protocol_error("interrupted ticket", TICKET_INTERRUPTED);
 }
 
 /// A device trusting `anchors`, checking RSA with the host's checker when `rsa` (as

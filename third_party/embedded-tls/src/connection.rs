@@ -41,8 +41,8 @@ where
 }
 
 /// tcplink patch: [`decrypt_record`], with handshake messages that span records gathered in
-/// `reassembly` when there is one (during the handshake); without, a split message is
-/// `InvalidHandshake` as before.
+/// `reassembly` when there is one (the handshake, and an unsplit connection's reads);
+/// without (a split `TlsReader`), a split message is `InvalidHandshake` as before.
 pub(crate) fn decrypt_record_with<CipherSuite>(
     key_schedule: &mut ReadKeySchedule<CipherSuite>,
     record: ServerRecord<'_, CipherSuite>,
@@ -92,16 +92,30 @@ where
         // tcplink patch: a KeyUpdate changes the keys after its record (RFC 8446 §4.6.3).
         let mut key_update = None;
         match content_type {
-            // tcplink patch: during the handshake, messages may span records. (No KeyUpdate
-            // is accepted there, so the key-update bookkeeping below is not needed.)
+            // tcplink patch: with a reassembly buffer, messages may span records.
             ContentType::Handshake if reassembly.is_some() => {
                 let reassembly = reassembly.ok_or(TlsError::InternalError)?;
                 reassembly.feed(app_data.as_slice(), |message| {
+                    // A KeyUpdate must end its record (RFC 8446 §5.1).
+                    if key_update.is_some() {
+                        return Err(TlsError::InvalidHandshake);
+                    }
                     let mut message = ParseBuffer::new(message);
                     let inner =
                         ServerHandshake::read(&mut message, key_schedule.transcript_hash())?;
+                    if let ServerHandshake::KeyUpdate(update) = &inner {
+                        key_update = Some(update.update_requested);
+                    }
                     cb(key_schedule, ServerRecord::Handshake(inner))
                 })?;
+                if key_update.is_some() && reassembly.is_pending() {
+                    return Err(TlsError::InvalidHandshake);
+                }
+            }
+            // tcplink patch: no other record may come between the parts of a handshake
+            // message (RFC 8446 §5.1).
+            _ if reassembly.as_ref().is_some_and(|r| r.is_pending()) => {
+                return Err(TlsError::InvalidHandshake);
             }
             ContentType::Handshake => {
                 // Decode potentially coalesced handshake messages
