@@ -82,7 +82,8 @@ impl<'b> Reassembly<'b> {
                     continue;
                 }
                 self.message_len(data)?;
-            } else if data.len() > self.buf.len() {
+            } else if self.buf.len() < HEADER {
+                // Part of a header: every message is longer than this buffer.
                 return Err(TlsError::HandshakeTooLarge);
             }
             self.buf[..data.len()].copy_from_slice(data);
@@ -137,6 +138,67 @@ mod tests {
                 [a.clone(), b.clone(), c.clone(), d.clone()],
                 "cut {cut}"
             );
+        }
+    }
+
+    /// Random messages cut into random records, with random bounds: every message comes out
+    /// whole and in order, until the first one split over records and longer than the
+    /// buffer, which is the error (and only then).
+    #[test]
+    fn random_streams_cut_anywhere_match_the_model() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for _ in 0..5_000 {
+            let messages: std::vec::Vec<_> = (0..1 + next(5))
+                .map(|i| message(i as u8, &std::vec![i as u8; next(120)]))
+                .collect();
+            let stream = messages.concat();
+            let mut cuts: std::vec::Vec<usize> = (0..next(6)).map(|_| next(stream.len())).collect();
+            cuts.push(stream.len());
+            cuts.sort_unstable();
+            let cap = next(140);
+            // The model: the first message a cut falls inside of that is longer than `cap`.
+            let mut start = 0;
+            let mut offender = None;
+            for (i, m) in messages.iter().enumerate() {
+                let end = start + m.len();
+                if m.len() > cap && cuts.iter().any(|&c| start < c && c < end) {
+                    offender = Some(i);
+                    break;
+                }
+                start = end;
+            }
+            let mut buf = std::vec![0u8; cap];
+            let mut r = Reassembly::new(&mut buf);
+            let mut seen = std::vec::Vec::new();
+            let mut from = 0;
+            let mut result = Ok(());
+            for &cut in &cuts {
+                result = r.feed(&stream[from..cut], |m| {
+                    seen.push(m.to_vec());
+                    Ok(())
+                });
+                from = cut;
+                if result.is_err() {
+                    break;
+                }
+            }
+            match offender {
+                Some(i) => {
+                    assert!(matches!(result, Err(TlsError::HandshakeTooLarge)));
+                    assert_eq!(seen, messages[..i]);
+                }
+                None => {
+                    assert!(result.is_ok());
+                    assert_eq!(seen, messages);
+                    assert!(!r.is_pending());
+                }
+            }
         }
     }
 
