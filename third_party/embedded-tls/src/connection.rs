@@ -42,7 +42,7 @@ where
 
 /// tcplink patch: [`decrypt_record`], with handshake messages that span records gathered in
 /// `reassembly` when there is one (the handshake, and an unsplit connection's reads);
-/// without (a split `TlsReader`), a split message is `InvalidHandshake` as before.
+/// without (a split `TlsReader`), the bound is 0: a split message is `HandshakeTooLarge`.
 pub(crate) fn decrypt_record_with<CipherSuite>(
     key_schedule: &mut ReadKeySchedule<CipherSuite>,
     record: ServerRecord<'_, CipherSuite>,
@@ -91,11 +91,13 @@ where
         let mut buf = ParseBuffer::new(app_data.as_slice());
         // tcplink patch: a KeyUpdate changes the keys after its record (RFC 8446 §4.6.3).
         let mut key_update = None;
+        let mut unbuffered = Reassembly::new(&mut []);
+        let reassembly = reassembly.unwrap_or(&mut unbuffered);
         match content_type {
-            // tcplink patch: with a reassembly buffer, messages may span records.
-            ContentType::Handshake if reassembly.is_some() => {
-                let reassembly = reassembly.ok_or(TlsError::InternalError)?;
-                reassembly.feed(app_data.as_slice(), |message| {
+            // tcplink patch: messages may span records (coalesced ones are read in place);
+            // without a buffer, the bound is 0 bytes.
+            ContentType::Handshake => {
+                reassembly.feed(app_data.as_slice(), &mut |message| {
                     // A KeyUpdate must end its record (RFC 8446 §5.1).
                     if key_update.is_some() {
                         return Err(TlsError::InvalidHandshake);
@@ -114,23 +116,7 @@ where
             }
             // tcplink patch: no other record may come between the parts of a handshake
             // message (RFC 8446 §5.1).
-            _ if reassembly.as_ref().is_some_and(|r| r.is_pending()) => {
-                return Err(TlsError::InvalidHandshake);
-            }
-            ContentType::Handshake => {
-                // Decode potentially coalesced handshake messages
-                while buf.remaining() > 0 {
-                    let inner = ServerHandshake::read(&mut buf, key_schedule.transcript_hash())?;
-                    if let ServerHandshake::KeyUpdate(update) = &inner {
-                        // It must end its record (RFC 8446 §5.1).
-                        if buf.remaining() > 0 {
-                            return Err(TlsError::InvalidHandshake);
-                        }
-                        key_update = Some(update.update_requested);
-                    }
-                    cb(key_schedule, ServerRecord::Handshake(inner))?;
-                }
-            }
+            _ if reassembly.is_pending() => return Err(TlsError::InvalidHandshake),
             ContentType::ApplicationData => {
                 let inner = ApplicationData::new(app_data, header);
                 cb(key_schedule, ServerRecord::ApplicationData(inner))?;
@@ -247,8 +233,10 @@ impl<'a> State {
                 Ok(state)
             }
             State::ServerHello => {
-                let record = record_reader
-                    .read(transport, key_schedule.read_state())
+                // tcplink patch: one read path for all records (a smaller build); the
+                // plaintext ServerHello is not reassembled.
+                let (record, _) = record_reader
+                    .read_reassembling(transport, key_schedule.read_state())
                     .await?;
 
                 let result = process_server_hello(handshake, key_schedule, record);

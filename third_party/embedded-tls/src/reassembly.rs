@@ -50,7 +50,7 @@ impl<'b> Reassembly<'b> {
     pub(crate) fn feed(
         &mut self,
         mut data: &[u8],
-        mut each: impl FnMut(&[u8]) -> Result<(), TlsError>,
+        each: &mut dyn FnMut(&[u8]) -> Result<(), TlsError>,
     ) -> Result<(), TlsError> {
         // First the message an earlier record began.
         while self.len > 0 && !data.is_empty() {
@@ -115,7 +115,7 @@ mod tests {
         let mut r = Reassembly::new(&mut buf);
         let mut seen = std::vec::Vec::new();
         for record in stream.chunks(cut) {
-            r.feed(record, |m| {
+            r.feed(record, &mut |m| {
                 seen.push(m.to_vec());
                 Ok(())
             })?;
@@ -179,7 +179,7 @@ mod tests {
             let mut from = 0;
             let mut result = Ok(());
             for &cut in &cuts {
-                result = r.feed(&stream[from..cut], |m| {
+                result = r.feed(&stream[from..cut], &mut |m| {
                     seen.push(m.to_vec());
                     Ok(())
                 });
