@@ -82,6 +82,8 @@ impl<'a> RecordReader<'a> {
         }
     }
 
+    // tcplink patch: the async connection reads every record through `read_reassembling`.
+    #[allow(dead_code)]
     pub async fn read<'m, CipherSuite: TlsCipherSuite>(
         &'m mut self,
         transport: &mut impl AsyncRead,
