@@ -360,7 +360,11 @@ fn a_handshake_message_after_the_handshake_is_a_protocol_error() {
 /// The server's records end with one forged under its keys whose plaintext is `inner`: the
 /// GET fails with a TLS protocol error (`name` says which case failed).
 fn assert_forged_record_is_a_protocol_error(name: &str, inner: &'static [u8]) {
-    let then: &'static [&'static [u8]] = Box::leak(Box::new([inner]));
+    assert_forged_records_are_a_protocol_error(name, Box::leak(Box::new([inner])));
+}
+
+/// [`assert_forged_record_is_a_protocol_error`] with several records.
+fn assert_forged_records_are_a_protocol_error(name: &str, then: &'static [&'static [u8]]) {
     let (mut sim, _) = forged_tail(then);
     assert_eq!(
         fetch(&mut sim, "https://files.test/x"),
@@ -570,7 +574,11 @@ fn tls_memory_is_bounded() {
         storage_size < RECORD_RX + RECORD_TX + 13 * 1024,
         "{storage_size}"
     );
-    assert!(task_size < 12 * 1024, "{task_size}");
+    // The task holds the buffer that gathers split handshake messages (`HANDSHAKE_MAX`).
+    assert!(
+        task_size < 12 * 1024 + tcplink::tls::HANDSHAKE_MAX,
+        "{task_size}"
+    );
 }
 
 /// A 768-byte receive buffer asks for max_fragment_length 512; rustls does not honour it and
@@ -598,6 +606,135 @@ fn record_larger_than_the_buffer_is_its_own_error() {
         error.to_string(),
         "TLS: record larger than the receive buffer"
     );
+}
+
+/// The server's records: at most 512 bytes of data each (rustls's `max_fragment_size`
+/// counts the 5-byte header), as `openssl s_server -max_send_frag 512` or a server honouring
+/// the board's max_fragment_length 512 sends them.
+fn records_of_512() -> TlsBehaviour {
+    TlsBehaviour {
+        max_fragment_size: Some(512 + 5),
+        ..TlsBehaviour::default()
+    }
+}
+
+/// The length of the TLS 1.3 Certificate message that carries `cert`'s chain: the 4-byte
+/// header, the empty request context, the list's length, and per certificate its 3-byte
+/// length and empty extensions.
+fn certificate_message_len(cert: &ServerCert) -> usize {
+    4 + 1 + 3 + cert.chain.iter().map(|c| 3 + c.len() + 2).sum::<usize>()
+}
+
+/// A leaf for `files.test` and `sans - 1` more names, under an intermediate of `ca`.
+fn leaf_with_names(ca: &Issuer, sans: usize) -> ServerCert {
+    let intermediate = ca.intermediate("tcplink test intermediate");
+    let mut names = vec!["files.test".to_string()];
+    names.extend((1..sans).map(|i| format!("host-{i:04}.files.test")));
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    intermediate.server(&names, &[&intermediate])
+}
+
+/// Issue 25: a leaf + intermediate Certificate message (and a three-level chain's) spans the
+/// server's 512-byte records (RFC 8446 §5.1); the device with the board's 768-byte receive
+/// buffer gathers it and fetches the body byte-identical. (Before, "TLS: protocol error from the server".)
+#[test]
+fn a_certificate_message_split_over_512_byte_records_is_reassembled() {
+    let ca = Issuer::root("tcplink test CA");
+    let intermediate = ca.intermediate("tcplink test intermediate");
+    let sub = intermediate.intermediate("tcplink test sub-CA");
+    // Leaf + intermediate (a public CA's shape), and a three-level chain below the root.
+    for cert in [
+        intermediate.server(&["files.test"], &[&intermediate]),
+        sub.server(&["files.test"], &[&sub, &intermediate]),
+    ] {
+        assert!(certificate_message_len(&cert) > 512, "it must span records");
+        let tls = TlsSetup {
+            small_records: true,
+            ..TlsSetup::trusting(&[&ca.der])
+        };
+        fetch_in_512_byte_records(tls, &cert, 100_000);
+    }
+}
+
+/// Fetches a `len`-byte body over `tls` from a server sending `cert` in 512-byte records;
+/// it must arrive whole and byte-identical.
+fn fetch_in_512_byte_records(tls: TlsSetup, cert: &ServerCert, len: usize) {
+    let mut sim = sim_with(tls, cert, records_of_512());
+    let body = pseudo_random(len, 25);
+    sim.peer.tls[0].route("/x", Response::fixed(&body));
+    assert_eq!(
+        fetch(&mut sim, "https://files.test/x"),
+        Ok((200, len as u64))
+    );
+    assert_eq!(sim.events.body_sha256(), sha256(&body));
+}
+
+/// Issue 25: a ~19 KB Certificate message (a leaf with 880 names, and an intermediate) in
+/// 512-byte records: within `HANDSHAKE_MAX` (24 KiB), so the GET succeeds.
+#[test]
+fn a_19_kb_certificate_message_in_small_records_is_within_the_bound() {
+    let ca = Issuer::root("tcplink test CA");
+    let cert = leaf_with_names(&ca, 880);
+    let len = certificate_message_len(&cert);
+    assert!(
+        (18_000..=20_500).contains(&len) && len <= tcplink::tls::HANDSHAKE_MAX,
+        "{len}"
+    );
+    fetch_in_512_byte_records(TlsSetup::trusting(&[&ca.der]), &cert, 50_000);
+}
+
+/// Issue 25: a Certificate message beyond `HANDSHAKE_MAX` that spans records is its own
+/// error, with its own message; no request leaves. In one full record it would not span
+/// records at all, but 2^14 bytes cannot hold it either: rustls splits it in any case.
+#[test]
+fn a_split_handshake_message_beyond_the_bound_is_its_own_error() {
+    let ca = Issuer::root("tcplink test CA");
+    let cert = leaf_with_names(&ca, 1_300);
+    let len = certificate_message_len(&cert);
+    assert!(len > tcplink::tls::HANDSHAKE_MAX, "{len}");
+    for behaviour in [records_of_512(), TlsBehaviour::default()] {
+        let mut sim = tls_sim(&[&ca.der], &cert, behaviour);
+        sim.peer.tls[0].route("/x", Response::fixed(b"secret"));
+        let error = fetch(&mut sim, "https://files.test/x").unwrap_err();
+        assert_eq!(error, HttpError::Tls(TlsFailure::HandshakeTooLarge));
+        assert_eq!(
+            error.to_string(),
+            "TLS: handshake message (e.g. the certificate chain) larger than the handshake buffer"
+        );
+        assert!(sim.peer.tls[0].requests.is_empty(), "no request may leave");
+    }
+}
+
+/// A NewSessionTicket (18-byte body: lifetime, age_add, a 1-byte nonce, a 4-byte ticket, no
+/// extensions) split over three records, its header too (each a TLSInnerPlaintext), then
+/// close_notify.
+const TICKET_IN_THREE: &[&[u8]] = &[
+    &[4, 0, 22],
+    &[0, 18, 0, 0, 0x1c, 0x20, 1, 2, 3, 4, 1, 22],
+    &[0, 0, 4, 0xde, 0xad, 0xbe, 0xef, 0, 0, 22],
+    CLOSE_NOTIFY,
+];
+/// [`TICKET_IN_THREE`] with a record of application data between its first two parts.
+const TICKET_INTERRUPTED: &[&[u8]] = &[
+    &[4, 0, 22],
+    b"x\x17",
+    &[0, 18, 0, 0, 0x1c, 0x20, 1, 2, 3, 4, 1, 22],
+    &[0, 0, 4, 0xde, 0xad, 0xbe, 0xef, 0, 0, 22],
+    CLOSE_NOTIFY,
+];
+
+/// Issue 25: after the handshake too, a handshake message may span records (here a
+/// NewSessionTicket in three, forged under the server's keys): the body still arrives
+/// whole. Between its parts no other record may come (RFC 8446 §5.1): a protocol error.
+#[test]
+fn a_new_session_ticket_split_over_records_is_reassembled() {
+    let (mut sim, body) = forged_tail(TICKET_IN_THREE);
+    assert_eq!(
+        fetch(&mut sim, "https://files.test/x"),
+        Ok((200, body.len() as u64))
+    );
+    assert_eq!(sim.events.body_sha256(), sha256(&body));
+    assert_forged_records_are_a_protocol_error("interrupted ticket", TICKET_INTERRUPTED);
 }
 
 /// A device trusting `anchors`, checking RSA with the host's checker when `rsa` (as

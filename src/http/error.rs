@@ -154,6 +154,9 @@ pub enum TlsFailure {
     NoCommonParameters,
     /// The server aborted the handshake with this TLS alert.
     Alert(u8),
+    /// A handshake message split over records is longer than the buffer that gathers it
+    /// (`tcplink::tls::HANDSHAKE_MAX` bytes by default, the `HS` of `TlsStorage`).
+    HandshakeTooLarge,
     /// A TLS record is larger than the receive record buffer.
     RecordTooLarge,
     /// The server closed the connection without TLS `close_notify`: the data may be cut.
@@ -198,6 +201,9 @@ impl Render for TlsFailure {
                 out.put("handshake failed: the server sent alert ");
                 out.decimal(u64::from(*code));
             }
+            Self::HandshakeTooLarge => out.put(
+                "handshake message (e.g. the certificate chain) larger than the handshake buffer",
+            ),
             Self::RecordTooLarge => out.put("record larger than the receive buffer"),
             Self::Truncated => out.put("connection closed without close_notify (truncated)"),
             Self::Unimplemented => {

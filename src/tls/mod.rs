@@ -21,7 +21,10 @@
 //!   KeyUpdate changes the read keys (the client owes one back only before its next
 //!   application data, and it sends none after the request); a handshake message after the
 //!   handshake other than NewSessionTicket or KeyUpdate, or a record with no content type, is
-//!   [`TlsFailure::Protocol`] (0.19.0 panicked on both, and refused KeyUpdates).
+//!   [`TlsFailure::Protocol`] (0.19.0 panicked on both, and refused KeyUpdates); handshake
+//!   messages the server splits over records are reassembled, up to [`HANDSHAKE_MAX`]
+//!   bytes (`TlsStorage`'s `HS`), beyond it [`TlsFailure::HandshakeTooLarge`] (0.19.0
+//!   failed any split message as a protocol error).
 
 mod asn1;
 mod cert;
@@ -55,6 +58,14 @@ use verify::{StrictVerifier, MAX_HOST};
 pub const RECORD_RX: usize = 16_640;
 /// A transmit record buffer large enough for the ClientHello and a request.
 pub const RECORD_TX: usize = 1024;
+
+/// The longest server handshake message (4-byte header included) that may be split over
+/// several records (RFC 8446 §5.1): 24 KiB, so a Certificate message of ~20 KB (a leaf and
+/// six RSA-4096 intermediates, or a leaf with 600 names) still passes, several times a public
+/// CA's chain (2 to 6 KB). The default of [`TlsStorage`]'s `HS`. A message that lies whole in
+/// one record needs none of it; a longer split one is [`TlsFailure::HandshakeTooLarge`]. The
+/// buffer is in the TLS task (so on the stack where a board pins the task, not static RAM).
+pub const HANDSHAKE_MAX: usize = 24 * 1024;
 
 /// Ciphertext pipe sizes (socket ↔ task) and plaintext pipe sizes (task ↔ client).
 const NET_IN: usize = 4096;
@@ -146,13 +157,19 @@ impl Wire {
 
 /// The TLS memory a platform owns: the record buffers (`RX` receives a whole record:
 /// [`RECORD_RX`], or 768 with a max_fragment_length of 512; `TX` sends) and the pipes.
-pub struct TlsStorage<const RX: usize = RECORD_RX, const TX: usize = RECORD_TX> {
+/// `HS` bounds a handshake message split over records ([`HANDSHAKE_MAX`]); its buffer is
+/// part of the task [`split`](Self::split) returns, not of this storage.
+pub struct TlsStorage<
+    const RX: usize = RECORD_RX,
+    const TX: usize = RECORD_TX,
+    const HS: usize = HANDSHAKE_MAX,
+> {
     record_rx: [u8; RX],
     record_tx: [u8; TX],
     wire: RefCell<Wire>,
 }
 
-impl<const RX: usize, const TX: usize> TlsStorage<RX, TX> {
+impl<const RX: usize, const TX: usize, const HS: usize> TlsStorage<RX, TX, HS> {
     /// Empty storage; `const` so it can sit in a `static`.
     pub const fn new() -> Self {
         Self {
@@ -176,11 +193,11 @@ impl<const RX: usize, const TX: usize> TlsStorage<RX, TX> {
             wire,
         } = self;
         let wire = &*wire;
-        (wire, task(wire, record_rx, record_tx, rng, verify))
+        (wire, task::<R, HS>(wire, record_rx, record_tx, rng, verify))
     }
 }
 
-impl<const RX: usize, const TX: usize> Default for TlsStorage<RX, TX> {
+impl<const RX: usize, const TX: usize, const HS: usize> Default for TlsStorage<RX, TX, HS> {
     fn default() -> Self {
         Self::new()
     }
@@ -342,13 +359,15 @@ impl<F> TlsLayer<'_, F> {
 }
 
 /// The TLS task: waits for a session, runs it, reports how it ended; forever.
-async fn task<R: CryptoRngCore>(
+async fn task<R: CryptoRngCore, const HS: usize>(
     wire: &RefCell<Wire>,
     record_rx: &mut [u8],
     record_tx: &mut [u8],
     mut rng: R,
     verify: Verify<'_>,
 ) -> Infallible {
+    // Handshake messages split over records are gathered here.
+    let mut handshake = [0u8; HS];
     loop {
         let (id, host) = poll_fn(|_| {
             let mut w = wire.borrow_mut();
@@ -361,7 +380,8 @@ async fn task<R: CryptoRngCore>(
         })
         .await;
         let io = PipeIo { wire, session: id };
-        let result = session(io, &host, record_rx, record_tx, &mut rng, verify).await;
+        let buffers = (&mut *record_rx, &mut *record_tx, &mut handshake[..]);
+        let result = session(io, &host, buffers, &mut rng, verify).await;
         let mut w = wire.borrow_mut();
         if w.session == id {
             w.phase = match result {
@@ -376,8 +396,7 @@ async fn task<R: CryptoRngCore>(
 async fn session<R: CryptoRngCore>(
     io: PipeIo<'_>,
     host: &str,
-    record_rx: &mut [u8],
-    record_tx: &mut [u8],
+    (record_rx, record_tx, handshake): (&mut [u8], &mut [u8], &mut [u8]),
     rng: &mut R,
     verify: Verify<'_>,
 ) -> Result<(), TlsFailure> {
@@ -411,7 +430,7 @@ async fn session<R: CryptoRngCore>(
         config = config.with_max_fragment_length(length);
     }
     let mut connection: TlsConnection<'_, PipeIo<'_>, Aes128GcmSha256> =
-        TlsConnection::new(io, record_rx, record_tx);
+        TlsConnection::new(io, record_rx, record_tx).with_handshake_buffer(handshake);
     let mut provider = Provider { rng, verifier };
     let opened = connection
         .open(TlsContext::new(&config, &mut provider))
@@ -503,6 +522,7 @@ fn failure(error: TlsError, wire: &RefCell<Wire>, reading: bool) -> TlsFailure {
         | TlsError::InvalidKeyShare => TlsFailure::NoCommonParameters,
         TlsError::HandshakeAborted(_, description) => TlsFailure::Alert(description as u8),
         TlsError::InsufficientSpace => TlsFailure::RecordTooLarge,
+        TlsError::HandshakeTooLarge => TlsFailure::HandshakeTooLarge,
         TlsError::Unimplemented => TlsFailure::Unimplemented,
         TlsError::InvalidSignatureScheme => TlsFailure::UnsupportedAlgorithm,
         _ => TlsFailure::Protocol,

@@ -34,6 +34,10 @@ pub struct TlsBehaviour {
     pub key_updates_every: Option<usize>,
     /// End the response with records forged under the server's keys instead of rustls's.
     pub forge: Option<Forgery>,
+    /// rustls's `ServerConfig::max_fragment_size`: records of at most this many bytes
+    /// (rustls counts the 5-byte header in), so handshake messages span records, as from
+    /// `openssl s_server -max_send_frag`. `None`: full 16 KiB records.
+    pub max_fragment_size: Option<usize>,
 }
 
 /// Records no stock server sends, sealed as the server would (the test kit's `forge`), so
@@ -57,6 +61,7 @@ impl Default for TlsBehaviour {
             close_notify: true,
             key_updates_every: None,
             forge: None,
+            max_fragment_size: None,
         }
     }
 }
@@ -178,6 +183,7 @@ impl TlsServer {
             .expect("server certificate");
         let secrets = Arc::new(ServerSecrets::default());
         config.key_log = secrets.clone();
+        config.max_fragment_size = behaviour.max_fragment_size;
         let conns = (0..sockets)
             .map(|_| {
                 let handle = stack.add_tcp(leak(tcplink::stack::TcpBuffers::<65536, 65536>::new()));

@@ -3,7 +3,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use crate::TlsError;
 use crate::common::decrypted_buffer_info::DecryptedBufferInfo;
 use crate::common::decrypted_read_handler::DecryptedReadHandler;
-use crate::connection::{Handshake, State, decrypt_record};
+use crate::connection::{Handshake, State, decrypt_record, decrypt_record_with};
 use crate::flush_policy::FlushPolicy;
 use crate::key_schedule::KeySchedule;
 use crate::key_schedule::{ReadKeySchedule, WriteKeySchedule};
@@ -67,6 +67,17 @@ where
             decrypted: DecryptedBufferInfo::default(),
             flush_policy: FlushPolicy::default(),
         }
+    }
+
+    /// tcplink patch: lends `buf` for gathering a handshake message that the server splits
+    /// over several records (RFC 8446 §5.1): such a message may be up to `buf.len()` bytes,
+    /// its 4-byte header included; a longer one is [`TlsError::HandshakeTooLarge`]. Messages
+    /// that lie whole in their record are read in place, whatever this size. Without a
+    /// buffer (the default), every split message is that error.
+    #[must_use]
+    pub fn with_handshake_buffer(mut self, buf: &'a mut [u8]) -> Self {
+        self.record_reader.reassembly = crate::reassembly::Reassembly::new(buf);
+        self
     }
 
     /// Returns a reference to the current flush policy.
@@ -229,9 +240,11 @@ where
 
     async fn read_application_data(&mut self) -> Result<(), TlsError> {
         let buf_ptr_range = self.record_reader.buf.as_ptr_range();
-        let record = self
+        // tcplink patch: a post-handshake message (NewSessionTicket, KeyUpdate) may span
+        // records too.
+        let (record, reassembly) = self
             .record_reader
-            .read(&mut self.delegate, self.key_schedule.read_state())
+            .read_reassembling(&mut self.delegate, self.key_schedule.read_state())
             .await?;
 
         let mut handler = DecryptedReadHandler {
@@ -239,9 +252,10 @@ where
             buffer_info: &mut self.decrypted,
             is_open: self.opened.get_mut(),
         };
-        decrypt_record(
+        decrypt_record_with(
             self.key_schedule.read_state(),
             record,
+            Some(reassembly),
             |_key_schedule, record| handler.handle(record),
         )?;
 

@@ -2,7 +2,7 @@ use core::sync::atomic::Ordering;
 
 use crate::common::decrypted_buffer_info::DecryptedBufferInfo;
 use crate::common::decrypted_read_handler::DecryptedReadHandler;
-use crate::connection::{Handshake, State, decrypt_record};
+use crate::connection::{Handshake, State, decrypt_record, decrypt_record_with};
 use crate::flush_policy::FlushPolicy;
 use crate::key_schedule::KeySchedule;
 use crate::key_schedule::{ReadKeySchedule, WriteKeySchedule};
@@ -68,6 +68,17 @@ where
             decrypted: DecryptedBufferInfo::default(),
             flush_policy: FlushPolicy::default(),
         }
+    }
+
+    /// tcplink patch: lends `buf` for gathering a handshake message that the server splits
+    /// over several records (RFC 8446 §5.1): such a message may be up to `buf.len()` bytes,
+    /// its 4-byte header included; a longer one is [`TlsError::HandshakeTooLarge`]. Messages
+    /// that lie whole in their record are read in place, whatever this size. Without a
+    /// buffer (the default), every split message is that error.
+    #[must_use]
+    pub fn with_handshake_buffer(mut self, buf: &'a mut [u8]) -> Self {
+        self.record_reader.reassembly = crate::reassembly::Reassembly::new(buf);
+        self
     }
 
     /// Returns a reference to the current flush policy.
@@ -222,16 +233,18 @@ where
     fn read_application_data(&mut self) -> Result<(), TlsError> {
         let buf_ptr_range = self.record_reader.buf.as_ptr_range();
         let key_schedule = self.key_schedule.read_state();
-        let record = self
+        // tcplink patch: a post-handshake message (NewSessionTicket, KeyUpdate) may span
+        // records too.
+        let (record, reassembly) = self
             .record_reader
-            .read_blocking(&mut self.delegate, key_schedule)?;
+            .read_reassembling_blocking(&mut self.delegate, key_schedule)?;
 
         let mut handler = DecryptedReadHandler {
             source_buffer: buf_ptr_range,
             buffer_info: &mut self.decrypted,
             is_open: self.opened.get_mut(),
         };
-        decrypt_record(key_schedule, record, |_key_schedule, record| {
+        decrypt_record_with(key_schedule, record, Some(reassembly), |_, record| {
             handler.handle(record)
         })?;
 

@@ -1,6 +1,7 @@
 use crate::config::{TlsCipherSuite, TlsConfig};
 use crate::handshake::{ClientHandshake, ServerHandshake};
 use crate::key_schedule::{KeySchedule, ReadKeySchedule, WriteKeySchedule};
+use crate::reassembly::Reassembly;
 use crate::record::{ClientRecord, ServerRecord};
 use crate::record_reader::RecordReader;
 use crate::write_buffer::WriteBuffer;
@@ -28,6 +29,24 @@ use aes_gcm::aead::{AeadCore, AeadInPlace, KeyInit};
 pub(crate) fn decrypt_record<CipherSuite>(
     key_schedule: &mut ReadKeySchedule<CipherSuite>,
     record: ServerRecord<'_, CipherSuite>,
+    cb: impl FnMut(
+        &mut ReadKeySchedule<CipherSuite>,
+        ServerRecord<'_, CipherSuite>,
+    ) -> Result<(), TlsError>,
+) -> Result<(), TlsError>
+where
+    CipherSuite: TlsCipherSuite,
+{
+    decrypt_record_with(key_schedule, record, None, cb)
+}
+
+/// tcplink patch: [`decrypt_record`], with handshake messages that span records gathered in
+/// `reassembly` when there is one (the handshake, and an unsplit connection's reads);
+/// without (a split `TlsReader`), the bound is 0: a split message is `HandshakeTooLarge`.
+pub(crate) fn decrypt_record_with<CipherSuite>(
+    key_schedule: &mut ReadKeySchedule<CipherSuite>,
+    record: ServerRecord<'_, CipherSuite>,
+    reassembly: Option<&mut Reassembly<'_>>,
     mut cb: impl FnMut(
         &mut ReadKeySchedule<CipherSuite>,
         ServerRecord<'_, CipherSuite>,
@@ -72,21 +91,32 @@ where
         let mut buf = ParseBuffer::new(app_data.as_slice());
         // tcplink patch: a KeyUpdate changes the keys after its record (RFC 8446 §4.6.3).
         let mut key_update = None;
+        let mut unbuffered = Reassembly::new(&mut []);
+        let reassembly = reassembly.unwrap_or(&mut unbuffered);
         match content_type {
+            // tcplink patch: messages may span records (coalesced ones are read in place);
+            // without a buffer, the bound is 0 bytes.
             ContentType::Handshake => {
-                // Decode potentially coalesced handshake messages
-                while buf.remaining() > 0 {
-                    let inner = ServerHandshake::read(&mut buf, key_schedule.transcript_hash())?;
+                reassembly.feed(app_data.as_slice(), &mut |message| {
+                    // A KeyUpdate must end its record (RFC 8446 §5.1).
+                    if key_update.is_some() {
+                        return Err(TlsError::InvalidHandshake);
+                    }
+                    let mut message = ParseBuffer::new(message);
+                    let inner =
+                        ServerHandshake::read(&mut message, key_schedule.transcript_hash())?;
                     if let ServerHandshake::KeyUpdate(update) = &inner {
-                        // It must end its record (RFC 8446 §5.1).
-                        if buf.remaining() > 0 {
-                            return Err(TlsError::InvalidHandshake);
-                        }
                         key_update = Some(update.update_requested);
                     }
-                    cb(key_schedule, ServerRecord::Handshake(inner))?;
+                    cb(key_schedule, ServerRecord::Handshake(inner))
+                })?;
+                if key_update.is_some() && reassembly.is_pending() {
+                    return Err(TlsError::InvalidHandshake);
                 }
             }
+            // tcplink patch: no other record may come between the parts of a handshake
+            // message (RFC 8446 §5.1).
+            _ if reassembly.is_pending() => return Err(TlsError::InvalidHandshake),
             ContentType::ApplicationData => {
                 let inner = ApplicationData::new(app_data, header);
                 cb(key_schedule, ServerRecord::ApplicationData(inner))?;
@@ -203,8 +233,10 @@ impl<'a> State {
                 Ok(state)
             }
             State::ServerHello => {
-                let record = record_reader
-                    .read(transport, key_schedule.read_state())
+                // tcplink patch: one read path for all records (a smaller build); the
+                // plaintext ServerHello is not reassembled.
+                let (record, _) = record_reader
+                    .read_reassembling(transport, key_schedule.read_state())
                     .await?;
 
                 let result = process_server_hello(handshake, key_schedule, record);
@@ -212,12 +244,18 @@ impl<'a> State {
                 handle_processing_error(result, transport, key_schedule, tx_buf).await
             }
             State::ServerVerify => {
-                let record = record_reader
-                    .read(transport, key_schedule.read_state())
+                // tcplink patch: handshake messages may span records.
+                let (record, reassembly) = record_reader
+                    .read_reassembling(transport, key_schedule.read_state())
                     .await?;
 
-                let result =
-                    process_server_verify(handshake, key_schedule, crypto_provider, record);
+                let result = process_server_verify(
+                    handshake,
+                    key_schedule,
+                    crypto_provider,
+                    record,
+                    reassembly,
+                );
 
                 handle_processing_error(result, transport, key_schedule, tx_buf).await
             }
@@ -278,10 +316,17 @@ impl<'a> State {
                 handle_processing_error_blocking(result, transport, key_schedule, tx_buf)
             }
             State::ServerVerify => {
-                let record = record_reader.read_blocking(transport, key_schedule.read_state())?;
+                // tcplink patch: handshake messages may span records.
+                let (record, reassembly) = record_reader
+                    .read_reassembling_blocking(transport, key_schedule.read_state())?;
 
-                let result =
-                    process_server_verify(handshake, key_schedule, crypto_provider, record);
+                let result = process_server_verify(
+                    handshake,
+                    key_schedule,
+                    crypto_provider,
+                    record,
+                    reassembly,
+                );
 
                 handle_processing_error_blocking(result, transport, key_schedule, tx_buf)
             }
@@ -455,12 +500,15 @@ fn process_server_verify<Provider>(
     key_schedule: &mut KeySchedule<Provider::CipherSuite>,
     crypto_provider: &mut Provider,
     record: ServerRecord<'_, Provider::CipherSuite>,
+    reassembly: &mut Reassembly<'_>,
 ) -> Result<State, TlsError>
 where
     Provider: CryptoProvider,
 {
     let mut state = State::ServerVerify;
-    decrypt_record(key_schedule.read_state(), record, |key_schedule, record| {
+    // tcplink patch: through the reassembly buffer.
+    let (keys, gather) = (key_schedule.read_state(), Some(&mut *reassembly));
+    decrypt_record_with(keys, record, gather, |key_schedule, record| {
         match record {
             ServerRecord::Handshake(server_handshake) => {
                 match server_handshake {
@@ -510,6 +558,11 @@ where
 
         Ok(())
     })?;
+    // tcplink patch: the keys change after the server's Finished, so no message may
+    // continue past it (RFC 8446 §5.1).
+    if state != State::ServerVerify && reassembly.is_pending() {
+        return Err(TlsError::InvalidHandshake);
+    }
     Ok(state)
 }
 

@@ -71,6 +71,8 @@ mod parse_buffer;
 pub mod read_buffer;
 mod record;
 mod record_reader;
+// tcplink patch: handshake messages that span records.
+mod reassembly;
 mod write_buffer;
 
 pub use config::UnsecureProvider;
@@ -127,6 +129,9 @@ pub enum TlsError {
     EncodeError,
     DecodeError,
     Io(embedded_io::ErrorKind),
+    /// tcplink patch: a handshake message spans records and is longer than the buffer
+    /// lent for gathering it (`TlsConnection::with_handshake_buffer`).
+    HandshakeTooLarge,
 }
 
 impl embedded_io::Error for TlsError {

@@ -5,6 +5,7 @@ use embedded_io_async::Read as AsyncRead;
 use crate::{
     TlsError,
     config::TlsCipherSuite,
+    reassembly::Reassembly,
     record::{RecordHeader, ServerRecord},
 };
 
@@ -14,6 +15,8 @@ pub struct RecordReader<'a> {
     decoded: usize,
     /// The number of read but not yet decoded bytes in the buffer
     pending: usize,
+    /// tcplink patch: where handshake messages that span records are gathered.
+    pub(crate) reassembly: Reassembly<'a>,
 }
 
 pub struct RecordReaderBorrowMut<'a> {
@@ -33,7 +36,42 @@ impl<'a> RecordReader<'a> {
             buf,
             decoded: 0,
             pending: 0,
+            reassembly: Reassembly::new(&mut []),
         }
+    }
+
+    /// tcplink patch: the next record, and the reassembly buffer for the handshake
+    /// messages it continues or begins (two disjoint borrows of the reader).
+    pub async fn read_reassembling<'m, CipherSuite: TlsCipherSuite>(
+        &'m mut self,
+        transport: &mut impl AsyncRead,
+        key_schedule: &mut ReadKeySchedule<CipherSuite>,
+    ) -> Result<(ServerRecord<'m, CipherSuite>, &'m mut Reassembly<'a>), TlsError> {
+        let record = read(
+            self.buf,
+            &mut self.decoded,
+            &mut self.pending,
+            transport,
+            key_schedule,
+        )
+        .await?;
+        Ok((record, &mut self.reassembly))
+    }
+
+    /// tcplink patch: [`Self::read_reassembling`], blocking.
+    pub fn read_reassembling_blocking<'m, CipherSuite: TlsCipherSuite>(
+        &'m mut self,
+        transport: &mut impl BlockingRead,
+        key_schedule: &mut ReadKeySchedule<CipherSuite>,
+    ) -> Result<(ServerRecord<'m, CipherSuite>, &'m mut Reassembly<'a>), TlsError> {
+        let record = read_blocking(
+            self.buf,
+            &mut self.decoded,
+            &mut self.pending,
+            transport,
+            key_schedule,
+        )?;
+        Ok((record, &mut self.reassembly))
     }
 
     pub fn reborrow_mut(&mut self) -> RecordReaderBorrowMut<'_> {
@@ -44,6 +82,8 @@ impl<'a> RecordReader<'a> {
         }
     }
 
+    // tcplink patch: the async connection reads every record through `read_reassembling`.
+    #[allow(dead_code)]
     pub async fn read<'m, CipherSuite: TlsCipherSuite>(
         &'m mut self,
         transport: &mut impl AsyncRead,
