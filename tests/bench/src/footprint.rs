@@ -95,9 +95,11 @@ const FULL_BUDGET: Budget = Budget {
 /// signatures included), +4 B of RAM. That is what pathLenConstraint, name constraints,
 /// extendedKeyUsage, path building in any order and RFC 5280's name checks cost; the
 /// budget moved from 115 KiB to 126.5 KiB for it.
+/// Reassembling handshake messages split over records (third_party/README.md) brought it to
+/// 129,536 B: the budget is 128 KiB, about 1 % above that.
 /// Budget: measured plus about 1 %.
 const TLS_BUDGET: Budget = Budget {
-    flash: 126 * KIB + 512,
+    flash: 128 * KIB,
     ram: 33 * KIB,
     goal: None,
 };
