@@ -197,26 +197,18 @@ const LM3S_GREETING_BUDGET: Budget = Budget {
     goal: Some((24 * KIB, 10 * KIB)),
 };
 
+/// The second board's builds: the first board's, on its own controller.
 const LM3S_GREETING_4: Build = Build {
     label: "lm3s6965evb: greeting server, 4 sockets",
     board: LM3S,
-    sockets: 4,
-    features: &[],
-    present: &[],
-    absent: GREETING_ABSENT,
     budget: Some(LM3S_GREETING_BUDGET),
-    lwip: Some(lwip::Config::TcpOnly),
+    ..GREETING_4
 };
 
 const LM3S_GET: Build = Build {
     label: "lm3s6965evb: greeting + GET (static address), 4 sockets",
     board: LM3S,
-    sockets: 4,
-    features: &["get"],
-    present: &[HTTP, DNS],
-    absent: &[DHCP, UDP_SOCKET, FMT, TLS, PARKING],
-    budget: None,
-    lwip: None,
+    ..GET
 };
 
 /// The URL the GET builds compile in (nothing is fetched at build time).
