@@ -57,9 +57,9 @@ impl<const N: usize> UpperServer<N> {
 }
 
 impl<H: Handler<LineEvent> + ?Sized, const N: usize> Service<H> for UpperServer<N> {
-    fn poll(&mut self, _now: Instant, stack: &mut Stack<'_>, handler: &mut H) -> bool {
+    fn poll(&mut self, now: Instant, stack: &mut Stack<'_>, handler: &mut H) -> bool {
         let partial = &mut self.partial;
-        self.pool.serve(stack, |slot, socket, conn| match conn {
+        self.pool.serve(now, stack, |slot, socket, conn| match conn {
             Conn::Accepted => partial[slot].clear(),
             Conn::Open => {
                 let mut byte = [0];
@@ -89,8 +89,8 @@ impl<H: Handler<LineEvent> + ?Sized, const N: usize> Service<H> for UpperServer<
         })
     }
 
-    fn poll_at(&self, _now: Instant) -> Option<Instant> {
-        None // only frames move it
+    fn poll_at(&self, now: Instant) -> Option<Instant> {
+        self.pool.poll_at(now) // a closing that takes too long; frames move the rest
     }
 
     fn after_frame(&mut self, sockets: &mut Sockets<'_>) -> bool {

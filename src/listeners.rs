@@ -1,45 +1,76 @@
-//! A server's sockets on one port: the building block for a user's own server.
+//! A server's sockets on one port: the building block of the greeting server and of a
+//! user's own server.
 //!
 //! [`Listeners`] owns `N` TCP sockets and keeps the bookkeeping every small server needs and
 //! is easy to get wrong on smoltcp:
 //!
-//! * **Backlog**: at most `backlog` free sockets listen at once (each listener is walked on
-//!   every frame); another listens as soon as one takes a SYN.
-//! * **Refusal when full**: once `max_open` connections are open no socket listens, so
-//!   smoltcp answers the next SYN with RST at once — a client is refused, never left hanging.
-//! * **Closing reserve**: connections that are closing (our FIN sent, or TIME-WAIT) hold
-//!   their sockets until TCP is done; with `N` above `max_open` they do so without costing
-//!   a new client its place.
+//! * **Backlog**: at most `backlog` free sockets listen at once (smoltcp looks at each one
+//!   on every frame, as much as at a connection); [`Listeners::after_frame`], run after
+//!   every received frame, puts another in the place of one that took a SYN, so a burst of
+//!   SYNs still finds a listener for each client that may be served.
+//! * **Refusal when full**: once `max_open` connections are open (or accepting) no socket
+//!   listens, so smoltcp answers the next SYN with RST at once — a client is refused, never
+//!   left hanging.
+//! * **Closing reserve**: a connection that is over for the service (its FIN sent, or reset)
+//!   keeps its socket until TCP is done with it, at most `close_timeout`; with `N` above
+//!   `max_open` closings do not cost a new client its place. Cutting a closing short instead
+//!   would cost its client the end of its data or its FIN.
 //! * **Relisten after TIME-WAIT**: a socket in TIME-WAIT listens again once the ACK of the
 //!   peer's FIN has left (relistening at once would discard it, and the peer would resend
-//!   its FIN into a new connection). Call [`Listeners::after_frame`] from
-//!   [`Service::after_frame`](crate::Service::after_frame) so a client reconnecting in the
-//!   same burst of frames finds a listener.
+//!   its FIN into a new connection). TIME-WAIT itself is not waited out.
+//! * **Parking**: spare sockets wait out of smoltcp's set when the stack has room for them
+//!   (`Stack::with_parking`), so its walks over every socket see only the busy ones.
 //!
-//! The pool does not read or write data: the service does, through [`Listeners::serve`],
-//! which hands it each connection with what changed.
+//! The pool does not read or write data: the service does, in [`Listeners::serve`], which
+//! hands it each connection with what changed.
 
-use smoltcp::iface::SocketHandle;
+use smoltcp::iface::{SocketHandle, SocketSet};
 use smoltcp::socket::tcp::{self, State};
+use smoltcp::time::{Duration, Instant};
 
-use crate::stack::{Sockets, Stack, TcpBuffers};
+use crate::parking::Parking;
+use crate::stack::{tcp_is_free, Sockets, Stack, TcpBuffers};
 
 /// What a slot's socket is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Slot {
-    /// Free and not listening (the backlog or `max_open` holds it back).
-    Idle,
-    /// Listening for a client.
+    /// Free, not listening. `parked`: its socket waits in the stack's parking, out of
+    /// smoltcp's set.
+    Spare { parked: bool },
+    /// Waiting for a client (at most `backlog` at a time).
     Listening,
-    /// A client connected (seen between frames); the service has not been told yet.
+    /// Has taken a client's SYN (handshake under way): counts as a connection, no longer as
+    /// a listener; the service is told once the handshake is done.
     Accepting,
-    /// A client is connected (or connecting): the service serves it.
+    /// A client is connected: the service serves it.
     Open,
-    /// The connection is over for the service; TCP is still closing it.
-    Closing,
-    /// In TIME-WAIT: listens again once the ACK of the peer's FIN is out.
+    /// Over for the service; TCP is still closing it, until `deadline` at most.
+    Closing { deadline: Instant },
+    /// In TIME-WAIT, seen between received frames: the ACK of the peer's FIN is queued but
+    /// not yet sent. Free once the stack has sent it (see [`Listeners::after_frame`]).
     Finishing,
 }
+
+impl Slot {
+    /// Which of the six states this is, as an index into the counts.
+    fn kind(self) -> usize {
+        match self {
+            Slot::Spare { .. } => SPARE,
+            Slot::Listening => LISTENING,
+            Slot::Accepting => ACCEPTING,
+            Slot::Open => OPEN,
+            Slot::Closing { .. } => CLOSING,
+            Slot::Finishing => FINISHING,
+        }
+    }
+}
+
+const SPARE: usize = 0;
+const LISTENING: usize = 1;
+const ACCEPTING: usize = 2;
+const OPEN: usize = 3;
+const CLOSING: usize = 4;
+const FINISHING: usize = 5;
 
 /// What [`Listeners::serve`] tells the service about a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,12 +81,14 @@ pub enum Conn {
     Accepted,
     /// The connection goes on: read, write, or close it.
     Open,
-    /// The connection on this slot ended (closed by either side, reset, or aborted): the
-    /// last time the service hears of it.
+    /// The connection on this slot is over: the service closed or aborted it, the peer
+    /// reset it, or TCP gave up on it. The last time the service hears of it; TCP may still
+    /// be sending what was queued and the FIN.
     Ended,
 }
 
-/// How many [`Listeners`] serve at once, and how many wait for clients.
+/// How many [`Listeners`] serve at once, how many wait for clients, and how long a closing
+/// may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ListenConfig {
@@ -63,17 +96,23 @@ pub struct ListenConfig {
     pub port: u16,
     /// Most sockets listening at once (at least 1).
     pub backlog: usize,
-    /// Most connections open at once; the sockets beyond it are the closing reserve.
+    /// Most connections open at once (at least 1); the sockets beyond it are the closing
+    /// reserve.
     pub max_open: usize,
+    /// A closing connection that TCP has not finished by then is aborted, so a peer that
+    /// never completes the close cannot hold the socket.
+    pub close_timeout: Duration,
 }
 
 impl ListenConfig {
-    /// Port `port`, every socket may serve, up to 4 listen at once.
+    /// Port `port`, every socket may serve, up to [`BACKLOG`] listen at once, closings
+    /// aborted after 60 s.
     pub const fn new(port: u16) -> Self {
         Self {
             port,
-            backlog: 4,
+            backlog: BACKLOG,
             max_open: usize::MAX,
+            close_timeout: Duration::from_secs(60),
         }
     }
 
@@ -88,34 +127,78 @@ impl ListenConfig {
         self.max_open = max_open;
         self
     }
+
+    /// The same with closings cut off after `close_timeout`.
+    pub const fn with_close_timeout(mut self, close_timeout: Duration) -> Self {
+        self.close_timeout = close_timeout;
+        self
+    }
 }
 
-/// What [`Listeners::serve`] calls for each connection: slot index, socket, what changed.
-type Visit<'v> = dyn FnMut(usize, &mut tcp::Socket<'_>, Conn) + 'v;
+/// The default backlog: four listeners take a burst of SYNs between two polls; more would
+/// only lengthen smoltcp's walks over every socket.
+pub const BACKLOG: usize = 4;
+
+/// How many slots are in each state, by [`Slot::kind`], kept with every change of a slot:
+/// the checks after every received frame then cost nothing when there is nothing to do,
+/// instead of a scan of all `N` slots. `u16`: a board's RAM counts every byte, and no server
+/// has more than 65,535 sockets.
+type Counts = [u16; 6];
 
 /// `N` TCP sockets serving one port (see the [module docs](self)).
 pub struct Listeners<const N: usize> {
     config: ListenConfig,
     handles: [SocketHandle; N],
     slots: [Slot; N],
+    counts: Counts,
+    /// The listening slots, the first `counts[LISTENING]` entries: what
+    /// [`after_frame`](Self::after_frame) checks, without a scan of all `N` slots.
+    listeners: [u16; N],
+}
+
+/// Whether a socket's connection is still the service's to serve.
+fn connected(socket: &tcp::Socket<'_>) -> bool {
+    matches!(socket.state(), State::Established | State::CloseWait)
 }
 
 impl<const N: usize> Listeners<N> {
-    /// Adds `N` sockets to `stack`, one per element of `buffers`, and starts listening.
+    /// Adds `N` sockets to `stack`, one per element of `buffers`; up to `backlog` of them
+    /// listen, and the others are parked if the stack has room (see `Stack::with_parking`).
     pub fn new<'s, const RX: usize, const TX: usize>(
         config: ListenConfig,
         stack: &mut Stack<'s>,
         buffers: &'s mut [TcpBuffers<RX, TX>; N],
     ) -> Self {
+        const {
+            assert!(N > 0, "a server needs at least one socket");
+            assert!(N <= u16::MAX as usize, "at most 65,535 sockets");
+        }
         let mut buffers = buffers.iter_mut();
-        let handles =
-            core::array::from_fn(|_| stack.add_tcp(buffers.next().expect("one per socket")));
+        let mut parked = [false; N];
+        let handles = core::array::from_fn(|i| {
+            let handle = stack.add_tcp(buffers.next().expect("one buffer per socket"));
+            // Parked at once, so the next socket takes the same slot of the set: a growing
+            // set (see `SocketSlots`) starts no larger than the listeners need.
+            let Sockets { set, parking } = &mut stack.sockets;
+            match parking.park(set, handle) {
+                Some(handle) => {
+                    parked[i] = true;
+                    handle
+                }
+                None => handle,
+            }
+        });
+        let mut counts = [0; 6];
+        counts[SPARE] = N as u16;
         let mut pool = Self {
             config,
             handles,
-            slots: [Slot::Idle; N],
+            slots: core::array::from_fn(|i| Slot::Spare { parked: parked[i] }),
+            counts,
+            listeners: [0; N],
         };
-        pool.balance(stack.sockets_mut());
+        let Sockets { set, parking } = &mut stack.sockets;
+        pool.balance(set, parking);
         pool
     }
 
@@ -124,124 +207,327 @@ impl<const N: usize> Listeners<N> {
         &self.config
     }
 
-    /// Connections open now.
+    /// Connections being served now.
     pub fn open(&self) -> usize {
-        self.count(Slot::Open) + self.count(Slot::Accepting)
+        self.count(OPEN)
     }
 
-    /// Connections still closing (holding a socket).
+    /// Connections over for the service whose sockets TCP is still closing.
     pub fn closing(&self) -> usize {
-        self.count(Slot::Closing) + self.count(Slot::Finishing)
+        self.count(CLOSING) + self.count(FINISHING)
     }
 
-    /// The socket of slot `index` (as [`serve`](Self::serve) names it).
+    /// The socket of slot `index` (as [`serve`](Self::serve) names it) while its connection
+    /// is served; a spare socket's handle changes when it is parked.
     pub fn handle(&self, index: usize) -> SocketHandle {
         self.handles[index]
     }
 
-    fn count(&self, slot: Slot) -> usize {
-        self.slots.iter().filter(|s| **s == slot).count()
+    /// The earliest closing deadline, or `now` if a socket waits to be freed: for the
+    /// service's [`Service::poll_at`](crate::Service::poll_at).
+    pub fn poll_at(&self, now: Instant) -> Option<Instant> {
+        let mut left = self.closing();
+        let mut next: Option<Instant> = None;
+        for slot in &self.slots {
+            if left == 0 {
+                break;
+            }
+            let at = match *slot {
+                Slot::Closing { deadline } => deadline,
+                Slot::Finishing => now,
+                _ => continue,
+            };
+            left -= 1;
+            next = Some(next.map_or(at, |next| next.min(at)));
+        }
+        next
     }
 
-    /// For [`Service::after_frame`](crate::Service::after_frame): notes what the frame did
-    /// and lets free sockets listen. Returns true when a socket in TIME-WAIT must send its
-    /// last ACK before it listens again (the stack sends, then calls again).
+    /// For [`Service::after_frame`](crate::Service::after_frame): replaces listeners that
+    /// took a SYN with this frame, so the next SYN, even in the same batch of frames, finds
+    /// one; only when no spare socket is left for that, frees the sockets whose connections
+    /// have finished closing. With spare sockets left it looks at the listeners alone.
+    ///
+    /// Returns true if a socket in TIME-WAIT still has to send the ACK of its peer's FIN:
+    /// the stack then sends what is queued and calls again, which frees it. A client that
+    /// reconnects in the same burst of frames as its close is thus served even when every
+    /// other socket is taken, and its close still completes.
     pub fn after_frame(&mut self, sockets: &mut Sockets<'_>) -> bool {
-        let finishing = self.observe(sockets, None);
-        self.balance(sockets);
-        finishing
+        let Sockets { set, parking } = sockets;
+        let mut k = 0;
+        while k < self.count(LISTENING) {
+            let i = usize::from(self.listeners[k]);
+            if set.get::<tcp::Socket>(self.handles[i]).state() == State::Listen {
+                k += 1;
+            } else {
+                // Moves the last listener to `k`.
+                self.set(i, Slot::Accepting);
+            }
+        }
+        if !self.wants_listener() {
+            return false;
+        }
+        self.balance(set, parking);
+        if !self.wants_listener() || self.closing() == 0 {
+            return false;
+        }
+        let send_first = self.free_closed(set, parking);
+        self.balance(set, parking);
+        send_first
     }
 
-    /// Hands each connection to `each` with its slot index and what changed, then lets free
-    /// sockets listen. Call it from [`Service::poll`](crate::Service::poll). Returns true if
-    /// any slot changed.
+    /// Hands each connection to `each` with its slot index and what changed — `Accepted`
+    /// (then at once `Open`), `Open`, and once `Ended` — and keeps the sockets: frees the
+    /// closed ones, parks the spare ones, lets enough listen. Call it from
+    /// [`Service::poll`](crate::Service::poll). Returns true if a slot changed; what `each`
+    /// sends or reads the service reports itself.
     pub fn serve(
         &mut self,
+        now: Instant,
         stack: &mut Stack<'_>,
         mut each: impl FnMut(usize, &mut tcp::Socket<'_>, Conn),
     ) -> bool {
-        let sockets = stack.sockets_mut();
-        let before = self.slots;
-        self.observe(sockets, Some(&mut each));
-        for (i, slot) in self.slots.iter().enumerate() {
-            if *slot == Slot::Open {
-                each(
-                    i,
-                    sockets.get_mut::<tcp::Socket>(self.handles[i]),
-                    Conn::Open,
-                );
+        let Sockets { set, parking } = &mut stack.sockets;
+        let mut changed = false;
+        // Slots are taken from the front (see `balance`), so the busy ones are usually the
+        // first few: stop after the last of them instead of walking all `N`. Only slot `i`
+        // changes while it is served, so the slots behind it stay as counted.
+        let mut busy = N - self.count(SPARE);
+        for i in 0..N {
+            if busy == 0 {
+                break;
             }
-        }
-        self.balance(sockets);
-        before != self.slots
-    }
-
-    /// Moves each slot to what its socket now does, telling `each` of connections that
-    /// began or ended. Between frames (`each` is `None`) open connections are left for the
-    /// service to see: only new clients and closings move. Returns true if a socket entered
-    /// TIME-WAIT.
-    fn observe(&mut self, sockets: &mut Sockets<'_>, mut each: Option<&mut Visit<'_>>) -> bool {
-        let mut finishing = false;
-        for (i, slot) in self.slots.iter_mut().enumerate() {
-            if *slot == Slot::Idle
-                || (each.is_none() && matches!(slot, Slot::Open | Slot::Accepting))
+            if let Slot::Spare { .. } = self.slots[i] {
+                continue;
+            }
+            busy -= 1;
+            let socket = set.get_mut::<tcp::Socket>(self.handles[i]);
+            // Most busy slots are still waiting for a client: skip them first.
+            if let (Slot::Listening, State::Listen) | (Slot::Accepting, State::SynReceived) =
+                (self.slots[i], socket.state())
             {
                 continue;
             }
-            let socket = sockets.get_mut::<tcp::Socket>(self.handles[i]);
-            let next = match socket.state() {
-                State::Listen => Slot::Listening,
-                State::SynReceived | State::Established | State::CloseWait => match *slot {
-                    Slot::Listening => Slot::Accepting,
-                    other => other,
-                },
-                // A TIME-WAIT seen a second time: its ACK went out in between.
-                State::TimeWait if *slot == Slot::Finishing => Slot::Idle,
-                State::TimeWait => Slot::Finishing,
-                State::Closed if socket.remote_endpoint().is_some() => Slot::Closing,
-                State::Closed => Slot::Idle,
-                // Our FIN is out: TCP finishes the close.
-                _ => Slot::Closing,
-            };
-            // Told once the handshake is done, so the service sees only usable sockets.
-            let handshaken = socket.state() != State::SynReceived;
-            let next = match (each.as_mut(), next) {
-                (Some(each), Slot::Accepting) if handshaken => {
-                    each(i, socket, Conn::Accepted);
-                    Slot::Open
-                }
-                _ => next,
-            };
-            if let (Some(each), Slot::Open, false) = (each.as_mut(), *slot, next == Slot::Open) {
-                each(i, socket, Conn::Ended);
-            }
-            finishing |= next == Slot::Finishing && *slot != Slot::Finishing;
-            *slot = next;
+            changed |= self.visit(i, now, socket, &mut each);
+            self.park(i, set, parking);
         }
-        finishing
+        changed | self.balance(set, parking)
     }
 
-    /// Lets free sockets listen while fewer than `backlog` listen and fewer than `max_open`
-    /// are open or listening.
-    fn balance(&mut self, sockets: &mut Sockets<'_>) {
-        let mut listening = self.count(Slot::Listening);
-        let mut busy = self.open() + listening;
-        for (i, slot) in self.slots.iter_mut().enumerate() {
-            if listening >= self.config.backlog.max(1) || busy >= self.config.max_open {
-                break;
+    /// Moves slot `i` on with what its socket did, telling `each`. Returns true if that
+    /// queued something to send.
+    fn visit(
+        &mut self,
+        i: usize,
+        now: Instant,
+        socket: &mut tcp::Socket<'_>,
+        each: &mut impl FnMut(usize, &mut tcp::Socket<'_>, Conn),
+    ) -> bool {
+        match self.slots[i] {
+            Slot::Spare { .. } => false,
+            Slot::Listening | Slot::Accepting => match socket.state() {
+                // Back to listening after the client's RST, or still listening.
+                State::Listen => {
+                    self.listen_again(i, now, socket);
+                    false
+                }
+                State::SynReceived => {
+                    self.set(i, Slot::Accepting);
+                    false
+                }
+                // The client came and went before it was served.
+                State::Closed | State::TimeWait => {
+                    self.listen_again(i, now, socket);
+                    true
+                }
+                _ => {
+                    self.set(i, Slot::Open);
+                    each(i, socket, Conn::Accepted);
+                    self.visit(i, now, socket, each);
+                    true
+                }
+            },
+            Slot::Open => {
+                if connected(socket) {
+                    each(i, socket, Conn::Open);
+                    if connected(socket) {
+                        return false;
+                    }
+                }
+                each(i, socket, Conn::Ended);
+                let deadline = now + self.config.close_timeout;
+                self.set(i, Slot::Closing { deadline });
+                self.visit(i, now, socket, each);
+                true
             }
-            if *slot != Slot::Idle {
-                continue;
+            Slot::Closing { deadline } => {
+                // The frames just taken in may have brought this socket to TIME-WAIT with
+                // the ACK of the peer's FIN still queued: it becomes `Finishing`, freed on
+                // the next call, which comes after an egress pass (this call reports a
+                // change). An aborted socket keeps its remote endpoint until its RST is
+                // out. Freeing a socket queues nothing to send.
+                if self.reclaim(i, socket, false) {
+                    self.slots[i] == Slot::Finishing
+                } else if now >= deadline && socket.state() != State::Closed {
+                    socket.abort();
+                    true
+                } else {
+                    false
+                }
             }
-            // Closed, or TIME-WAIT with its last ACK out: listening resets it, sending
-            // nothing.
-            let socket = sockets.get_mut::<tcp::Socket>(self.handles[i]);
-            if socket.listen(self.config.port).is_ok() {
-                *slot = Slot::Listening;
-                listening += 1;
-                busy += 1;
+            Slot::Finishing => {
+                self.reclaim(i, socket, true);
+                false
             }
         }
+    }
+
+    /// Frees slot `i`'s closed connection once TCP is done with it; true if the slot
+    /// changed. `sent`: the stack has sent what was queued since the last frame came in. If
+    /// it has not, a socket in TIME-WAIT still owes its peer the ACK of the FIN and becomes
+    /// `Finishing`, freed on the next call (made after sending).
+    fn reclaim(&mut self, i: usize, socket: &tcp::Socket<'_>, sent: bool) -> bool {
+        let next = match self.slots[i] {
+            Slot::Closing { .. } if !sent && socket.state() == State::TimeWait => Slot::Finishing,
+            Slot::Closing { .. } if !tcp_is_free(socket) => return false,
+            Slot::Closing { .. } | Slot::Finishing => Slot::Spare { parked: false },
+            _ => return false,
+        };
+        self.set(i, next);
+        true
+    }
+
+    /// Slot `i`'s socket, whose client went away before it was served, listens again, or
+    /// (with `backlog` listening already) is set aside: a listener goes spare, a connection
+    /// that still has to finish closes like any other.
+    fn listen_again(&mut self, i: usize, now: Instant, socket: &mut tcp::Socket<'_>) {
+        let listening = self.slots[i] == Slot::Listening;
+        if socket.state() == State::Listen {
+            if listening {
+                return;
+            }
+            if self.count(LISTENING) < self.backlog() {
+                self.set(i, Slot::Listening);
+            } else {
+                // Aborting a listener sends nothing; the socket is free at once.
+                socket.abort();
+                self.set(i, Slot::Spare { parked: false });
+            }
+        } else if listening || self.count(LISTENING) < self.backlog() {
+            self.listen(socket);
+            self.set(i, Slot::Listening);
+        } else {
+            let deadline = now + self.config.close_timeout;
+            self.set(i, Slot::Closing { deadline });
+        }
+    }
+
+    /// Frees (and parks) the sockets whose connections have finished closing. Returns true
+    /// if one in TIME-WAIT still has to send the ACK of its peer's FIN (see `after_frame`).
+    fn free_closed<'s>(&mut self, set: &mut SocketSet<'s>, parking: &mut Parking<'s>) -> bool {
+        let mut send_first = false;
+        let mut left = self.closing();
+        let mut i = 0;
+        while left > 0 && i < N {
+            if let Slot::Closing { .. } | Slot::Finishing = self.slots[i] {
+                left -= 1;
+                self.reclaim(i, set.get(self.handles[i]), false);
+                send_first |= self.slots[i] == Slot::Finishing;
+                self.park(i, set, parking);
+            }
+            i += 1;
+        }
+        send_first
+    }
+
+    /// Makes spare sockets listen while [`wants_listener`](Self::wants_listener), parked
+    /// ones brought back first. Returns true if anything changed.
+    fn balance<'s>(&mut self, set: &mut SocketSet<'s>, parking: &mut Parking<'s>) -> bool {
+        debug_assert!(self.counts_hold());
+        let mut changed = false;
+        let mut from = 0;
+        while self.wants_listener() && self.count(SPARE) > 0 {
+            let Some(i) = (from..N).find(|&i| matches!(self.slots[i], Slot::Spare { .. })) else {
+                break;
+            };
+            from = i + 1;
+            if let Slot::Spare { parked: true } = self.slots[i] {
+                // Only a full socket set (slots taken by someone else) keeps it parked.
+                let Some(handle) = parking.unpark(set, self.handles[i]) else {
+                    continue;
+                };
+                self.handles[i] = handle;
+                self.slots[i] = Slot::Spare { parked: false };
+            }
+            self.listen(set.get_mut(self.handles[i]));
+            self.set(i, Slot::Listening);
+            changed = true;
+        }
+        changed
+    }
+
+    /// Parks slot `i`'s socket if the slot is spare and its socket still in the set.
+    fn park<'s>(&mut self, i: usize, set: &mut SocketSet<'s>, parking: &mut Parking<'s>) {
+        if let Slot::Spare { parked: false } = self.slots[i] {
+            if let Some(handle) = parking.park(set, self.handles[i]) {
+                self.handles[i] = handle;
+                self.slots[i] = Slot::Spare { parked: true };
+            }
+        }
+    }
+
+    fn listen(&self, socket: &mut tcp::Socket<'_>) {
+        // Only fails for port 0 or an open socket; neither can happen here.
+        let _ = socket.listen(self.config.port);
+    }
+
+    /// Fewer than `backlog` listen, and more clients may be served.
+    fn wants_listener(&self) -> bool {
+        let listening = self.count(LISTENING);
+        listening < self.backlog()
+            && self.count(OPEN) + self.count(ACCEPTING) + listening < self.config.max_open.max(1)
+    }
+
+    fn backlog(&self) -> usize {
+        self.config.backlog.max(1)
+    }
+
+    fn count(&self, kind: usize) -> usize {
+        usize::from(self.counts[kind])
+    }
+
+    /// Puts slot `i` in state `slot`, keeping the counts and the list of listeners.
+    fn set(&mut self, i: usize, slot: Slot) {
+        let (before, after) = (self.slots[i].kind(), slot.kind());
+        if before == LISTENING {
+            let last = self.count(LISTENING) - 1;
+            if let Some(k) = self.listeners[..last]
+                .iter()
+                .position(|&l| usize::from(l) == i)
+            {
+                self.listeners[k] = self.listeners[last];
+            }
+        }
+        self.counts[before] -= 1;
+        if after == LISTENING {
+            // `N` fits in u16 (checked in `new`).
+            self.listeners[self.count(LISTENING)] = i as u16;
+        }
+        self.counts[after] += 1;
+        self.slots[i] = slot;
+    }
+
+    /// The counts and the listeners agree with the slots (checked in debug builds, i.e. by
+    /// every test).
+    fn counts_hold(&self) -> bool {
+        let mut counts = [0; 6];
+        for slot in &self.slots {
+            counts[slot.kind()] += 1;
+        }
+        let listed = self.listeners[..self.count(LISTENING)]
+            .iter()
+            .all(|&i| self.slots[usize::from(i)] == Slot::Listening);
+        counts == self.counts && listed
     }
 }
 
@@ -271,9 +557,9 @@ mod tests {
     }
 
     impl<const N: usize> Service<Ignore> for Bye<N> {
-        fn poll(&mut self, _: Instant, stack: &mut Stack<'_>, _: &mut Ignore) -> bool {
+        fn poll(&mut self, now: Instant, stack: &mut Stack<'_>, _: &mut Ignore) -> bool {
             let seen = &mut self.seen;
-            self.pool.serve(stack, |i, socket, conn| {
+            self.pool.serve(now, stack, |i, socket, conn| {
                 seen.push((i, conn));
                 let mut buf = [0; 16];
                 if let Ok(n @ 1..) = socket.recv_slice(&mut buf) {
@@ -363,13 +649,13 @@ mod tests {
     #[test]
     fn at_most_the_backlog_listens_and_a_taken_listener_is_replaced() {
         let mut pair: Pair = Pair::new(ListenConfig::new(PORT).with_backlog(1));
-        assert_eq!(pair.pool().count(Slot::Listening), 1);
+        assert_eq!(pair.pool().count(LISTENING), 1);
         pair.connect(0);
         let seen = pair.run(20);
         assert_eq!(seen.first(), Some(&(0, Conn::Accepted)));
         assert_eq!(pair.client(0).state(), State::Established);
         assert_eq!(
-            (pair.pool().open(), pair.pool().count(Slot::Listening)),
+            (pair.pool().open(), pair.pool().count(LISTENING)),
             (1, 1)
         );
     }
@@ -383,7 +669,7 @@ mod tests {
         pair.run(50);
         assert_eq!(pair.pool().open(), 2);
         assert_eq!(
-            pair.pool().count(Slot::Listening),
+            pair.pool().count(LISTENING),
             0,
             "full: nobody listens"
         );
@@ -412,7 +698,7 @@ mod tests {
         // Free again within milliseconds, not after TIME-WAIT's 10 s; the reserve (slot 1)
         // listened meanwhile.
         assert_eq!(pair.pool().closing(), 0, "{:?}", pair.pool().slots);
-        assert_eq!(pair.pool().slots, [Slot::Idle, Slot::Listening, Slot::Idle]);
+        assert_eq!(pair.pool().slots, [Slot::Spare { parked: false }, Slot::Listening, Slot::Spare { parked: false }]);
         // Every socket takes a server-closed connection in turn, slot 0 again last.
         for c in 1..4 {
             pair.connect(c);
@@ -433,13 +719,13 @@ mod tests {
     #[test]
     fn a_free_slot_waits_while_the_others_are_open_or_listening() {
         let mut pair: Pair = Pair::new(ListenConfig::new(PORT).with_backlog(1).with_max_open(2));
-        assert_eq!(pair.pool().slots, [Slot::Listening, Slot::Idle, Slot::Idle]);
+        assert_eq!(pair.pool().slots, [Slot::Listening, Slot::Spare { parked: false }, Slot::Spare { parked: false }]);
         pair.connect(0);
         pair.run(20);
-        assert_eq!(pair.pool().slots, [Slot::Open, Slot::Listening, Slot::Idle]);
+        assert_eq!(pair.pool().slots, [Slot::Open, Slot::Listening, Slot::Spare { parked: false }]);
         pair.connect(1);
         pair.run(20);
-        assert_eq!(pair.pool().slots, [Slot::Open, Slot::Open, Slot::Idle]);
+        assert_eq!(pair.pool().slots, [Slot::Open, Slot::Open, Slot::Spare { parked: false }]);
     }
 
     #[test]

@@ -87,6 +87,42 @@ impl fmt::Display for Target<'_> {
 impl<'a> Url<'a> {
     /// Parses `text`. The scheme (`http://` or `https://`) is case-insensitive.
     pub fn parse(text: &'a str) -> Result<Self, UrlError> {
+        Ok(Spans::parse(text)?.url(text))
+    }
+}
+
+/// Where a URL's parts lie in its text (byte ranges), so a stored URL is parsed once and its
+/// parts taken again without parsing (see [`StoredUrl`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Spans {
+    tls: bool,
+    port: u16,
+    host: (usize, usize),
+    /// Empty when the URL has no path (then it is `/`).
+    path: (usize, usize),
+}
+
+impl Spans {
+    const NONE: Self = Self {
+        tls: false,
+        port: 0,
+        host: (0, 0),
+        path: (0, 0),
+    };
+
+    /// The parts of `text` (the text these spans were made from).
+    fn url<'a>(&self, text: &'a str) -> Url<'a> {
+        let part = |(start, end): (usize, usize)| text.get(start..end).unwrap_or_default();
+        let path = part(self.path);
+        Url {
+            tls: self.tls,
+            host: part(self.host),
+            port: self.port,
+            path: if path.is_empty() { "/" } else { path },
+        }
+    }
+
+    fn parse(text: &str) -> Result<Self, UrlError> {
         let (tls, rest) = match strip_prefix_ignore_case(text, "http://") {
             Some(rest) => (false, rest),
             None => (
@@ -96,7 +132,6 @@ impl<'a> Url<'a> {
         };
         let (rest, _fragment) = split(rest, find_byte(rest, b'#'));
         let (authority, path) = split(rest, rest.bytes().position(|b| b == b'/' || b == b'?'));
-        let path = if path.is_empty() { "/" } else { path };
         if find_byte(authority, b'@').is_some() {
             return Err(UrlError::Malformed);
         }
@@ -105,13 +140,13 @@ impl<'a> Url<'a> {
             let end = find_byte(authority, b']').ok_or(UrlError::Malformed)?;
             let (host, rest) = split(authority, Some(end + 1));
             let port = match rest {
-                "" => Self::default_port(tls),
+                "" => Url::default_port(tls),
                 rest => parse_port(rest.strip_prefix(':').ok_or(UrlError::Malformed)?)?,
             };
             (host, port)
         } else {
             match split(authority, rfind_byte(authority, b':')) {
-                (host, "") => (host, Self::default_port(tls)),
+                (host, "") => (host, Url::default_port(tls)),
                 (host, port) => (host, parse_port(port.strip_prefix(':').unwrap_or(port))?),
             }
         };
@@ -142,14 +177,58 @@ impl<'a> Url<'a> {
         if !host_ok || !path_ok {
             return Err(UrlError::Malformed);
         }
+        // Every part that is not empty is a slice of `text`: its place is its distance from
+        // the start. (An empty path may be a literal `""`; it needs no place.)
+        let span = |part: &str| {
+            if part.is_empty() {
+                return (0, 0);
+            }
+            let start = part.as_ptr() as usize - text.as_ptr() as usize;
+            (start, start + part.len())
+        };
         Ok(Self {
             tls,
-            host,
             port,
-            path,
+            host: span(host),
+            path: span(path),
         })
     }
+}
 
+/// A URL in a fixed buffer of `N` bytes, parsed once when stored: a client keeps the URL it
+/// fetches (and each redirect's) and takes host, port and path from it at every step.
+pub(crate) struct StoredUrl<const N: usize> {
+    text: heapless::String<N>,
+    spans: Spans,
+}
+
+impl<const N: usize> StoredUrl<N> {
+    /// No URL (its parts are empty).
+    pub(crate) const fn new() -> Self {
+        Self {
+            text: heapless::String::new(),
+            spans: Spans::NONE,
+        }
+    }
+
+    /// Parses `text` and keeps it if it is a valid URL.
+    pub(crate) fn parse(text: heapless::String<N>) -> Result<Self, UrlError> {
+        let spans = Spans::parse(&text)?;
+        Ok(Self { text, spans })
+    }
+
+    /// The URL's parts.
+    pub(crate) fn url(&self) -> Url<'_> {
+        self.spans.url(&self.text)
+    }
+
+    /// The URL as written.
+    pub(crate) fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl<'a> Url<'a> {
     /// 443 for `https://`, 80 for `http://`.
     pub const fn default_port(tls: bool) -> u16 {
         if tls {
@@ -355,6 +434,23 @@ mod tests {
         assert_eq!(url.ip(), Some(IpAddress::v4(10, 0, 0, 1)));
         let url = Url::parse("http://h?q").unwrap();
         assert_eq!((url.path, url.target().to_string().as_str()), ("?q", "/?q"));
+    }
+
+    #[test]
+    fn a_stored_url_gives_the_parts_it_was_parsed_into() {
+        for text in [
+            "http://www.sina.com.cn",
+            "HTTPS://10.0.0.1:8443/a/b?x=1#frag",
+            "http://h?q",
+            "http://[fd00::1]:8080/x",
+        ] {
+            let stored = StoredUrl::<64>::parse(text.try_into().unwrap()).unwrap();
+            assert_eq!(stored.url(), Url::parse(text).unwrap(), "{text}");
+            assert_eq!(stored.as_str(), text);
+        }
+        let bad = StoredUrl::<64>::parse("http://a b/".try_into().unwrap());
+        assert_eq!(bad.err(), Some(UrlError::Malformed));
+        assert_eq!(StoredUrl::<8>::new().url().host, "");
     }
 
     #[test]

@@ -2,7 +2,8 @@
 
 use smoltcp::time::Duration;
 use smoltcp::wire::{IpAddress, IpEndpoint};
-use tcplink::greeting::{CloseReason, GreetingConfig, GreetingEvent, BACKLOG};
+use tcplink::greeting::{CloseReason, GreetingConfig, GreetingEvent};
+use tcplink::listeners::BACKLOG;
 use tcplink_testkit::{Client, Outcome, Recorded, Sim, Step, PEER_IP};
 
 const SEED: [&str; 4] = ["Welcome", "Hello, Alice!", "Hello, Bob!", "Hello, Jack!"];

@@ -18,7 +18,7 @@ use super::{BodySink, HttpError, SinkError, USER_AGENT};
 use crate::service::{Handler, Service};
 use crate::stack::{drop_unreachable, tcp_is_free, Stack, TcpBuffers};
 use crate::text::{self, Render, TextOut};
-use crate::url::{self, Url};
+use crate::url::{self, StoredUrl, Url};
 
 /// smoltcp gives up on a DNS server after this long; a failure sooner is an answer.
 const SMOLTCP_DNS_TIMEOUT: Duration = Duration::from_secs(10);
@@ -275,7 +275,7 @@ pub struct HttpClient<
     own_dns: bool,
     /// The families the current URL's host is tried over.
     plan: Plan,
-    url: String<URL>,
+    url: StoredUrl<URL>,
     head: [u8; HEAD],
     head_len: usize,
     /// Hashes of the URLs of this GET, to see redirect loops.
@@ -307,7 +307,7 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize> HttpClient<HEAD,
             dns_servers: DnsServers::new(),
             own_dns: false,
             plan: Plan::NONE,
-            url: String::new(),
+            url: StoredUrl::new(),
             head: [0; HEAD],
             head_len: 0,
             visited: heapless::Vec::new(),
@@ -389,10 +389,12 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
         if url.len() > limit {
             return Err(HttpError::Url(url::UrlError::TooLong { limit }));
         }
-        self.check_scheme(&Url::parse(url)?)?;
-        self.url.clear();
+        let mut text = String::new();
         // Fits: the limit is at most the capacity.
-        let _ = self.url.push_str(url);
+        let _ = text.push_str(url);
+        let stored = StoredUrl::parse(text)?;
+        self.check_scheme(&stored.url())?;
+        self.url = stored;
         self.visited.clear();
         let _ = self.visited.push(fnv1a(url.as_bytes()));
         self.state = State::WaitAddress { since: now };
@@ -435,12 +437,7 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
     /// The connection's byte stream (through the TLS layer for `https://`).
     fn transport<'a, 'b>(&'a mut self, stack: &'a mut Stack<'b>) -> Transport<'a, 'b> {
         let socket = stack.sockets.get_mut::<tcp::Socket>(self.tcp);
-        let secure: Option<&mut dyn Secure> = if self.tls {
-            Some(&mut self.secure)
-        } else {
-            None
-        };
-        Transport::new(socket, secure)
+        Transport::new(socket, layer(self.tls, &mut self.secure))
     }
 
     /// Abandons the running GET: the connection is reset and the next
@@ -645,10 +642,7 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
 
     /// Resolves the current URL's host, or skips DNS for a literal address.
     fn lookup(&mut self, now: Instant, stack: &mut Stack<'_>) -> Step {
-        let Ok(url) = Url::parse(&self.url) else {
-            return Step::End(Err(HttpError::Url(url::UrlError::Malformed)));
-        };
-        if let Some(addr) = url.ip() {
+        if let Some(addr) = self.url.url().ip() {
             self.plan = Plan::for_literal(addr);
             return Step::Next(self.attempt(addr, now));
         }
@@ -722,12 +716,10 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
             return Step::End(Err(HttpError::DnsTimeout { tried }));
         }
         let address = servers[usize::from(ask) % servers.len()];
-        let Ok(url) = Url::parse(&self.url) else {
-            return Step::End(Err(HttpError::Url(url::UrlError::Malformed)));
-        };
+        let host = self.url.url().host;
         let socket = stack.sockets.get_mut::<dns::Socket>(self.dns);
         socket.update_servers(&[address]);
-        match socket.start_query(stack.iface.context(), url.host, self.plan.family().query()) {
+        match socket.start_query(stack.iface.context(), host, self.plan.family().query()) {
             Ok(query) => Step::Next(State::Resolving {
                 query,
                 ask,
@@ -746,10 +738,7 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
         now: Instant,
         stack: &mut Stack<'_>,
     ) -> Step {
-        let (port, tls) = match Url::parse(&self.url) {
-            Ok(url) => (url.port, url.tls),
-            Err(error) => return Step::End(Err(error.into())),
-        };
+        let Url { port, tls, .. } = self.url.url();
         let socket = stack.sockets.get_mut::<tcp::Socket>(self.tcp);
         if !tcp_is_free(socket) {
             // An earlier connection still holds the socket: cut it (RST) and wait.
@@ -780,10 +769,7 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
                 }
                 if tls {
                     // The handshake is queued now and flows once the socket connects.
-                    let Ok(url) = Url::parse(&self.url) else {
-                        return Step::End(Err(HttpError::Url(url::UrlError::Malformed)));
-                    };
-                    self.secure.start(url.host);
+                    self.secure.start(self.url.url().host);
                     self.tls = true;
                 }
                 Step::Next(State::Connecting { addr, until })
@@ -794,9 +780,9 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
 
     /// Queues the whole request, or fails if the transmit buffer cannot hold it.
     fn send_request(&mut self, stack: &mut Stack<'_>) -> Result<(), HttpError> {
-        let url = self.url.clone();
-        let url = Url::parse(&url)?;
-        let mut transport = self.transport(stack);
+        let url = self.url.url();
+        let socket = stack.sockets.get_mut::<tcp::Socket>(self.tcp);
+        let mut transport = Transport::new(socket, layer(self.tls, &mut self.secure));
         let mut counter = Counter(0);
         write_request(&mut counter, &url);
         if counter.0 > transport.send_space() {
@@ -827,12 +813,7 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
         let header_limit = self.config.max_headers.min(HEADERS);
         let (head, mut head_len) = (&mut self.head, self.head_len);
         let socket = stack.sockets.get_mut::<tcp::Socket>(self.tcp);
-        let secure: Option<&mut dyn Secure> = if self.tls {
-            Some(&mut self.secure)
-        } else {
-            None
-        };
-        let mut transport = Transport::new(socket, secure);
+        let mut transport = Transport::new(socket, layer(self.tls, &mut self.secure));
         let moved = transport.pump();
         let got = transport.recv(&mut |data| {
             let room = &mut head[head_len..head_limit];
@@ -872,8 +853,7 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
                 let resolved = core::str::from_utf8(location)
                     .map_err(|_| HttpError::Url(url::UrlError::Malformed))
                     .and_then(|location| {
-                        let base = Url::parse(&self.url)?;
-                        match url::resolve(&base, location, &mut next) {
+                        match url::resolve(&self.url.url(), location, &mut next) {
                             Err(url::UrlError::TooLong { .. }) => {
                                 Err(HttpError::LocationTooLong { limit })
                             }
@@ -885,11 +865,13 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
                         }
                     });
                 let resolved = resolved.and_then(|()| {
+                    let next = StoredUrl::parse(next)?;
                     // An https:// Location without TLS fails here, after its head was shown.
-                    self.check_scheme(&Url::parse(&next)?)
+                    self.check_scheme(&next.url())?;
+                    Ok(next)
                 });
                 return match resolved {
-                    Ok(()) => self.redirect(status, next, now, stack, report),
+                    Ok(next) => self.redirect(status, next, now, stack, report),
                     Err(error) => Step::End(Err(error)),
                 };
             }
@@ -928,12 +910,12 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
     fn redirect(
         &mut self,
         status: u16,
-        next: String<URL>,
+        next: StoredUrl<URL>,
         now: Instant,
         stack: &mut Stack<'_>,
         report: &mut dyn Report,
     ) -> Step {
-        let hash = fnv1a(next.as_bytes());
+        let hash = fnv1a(next.as_str().as_bytes());
         if self.visited.contains(&hash) {
             return Step::End(Err(HttpError::RedirectLoop));
         }
@@ -941,7 +923,10 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
             return Step::End(Err(HttpError::TooManyRedirects));
         }
         let _ = self.visited.push(hash);
-        report.emit(HttpEvent::Redirect { status, to: &next });
+        report.emit(HttpEvent::Redirect {
+            status,
+            to: next.as_str(),
+        });
         self.url = next;
         // The rest of this response is not needed: cut the connection.
         if core::mem::take(&mut self.tls) {
@@ -949,6 +934,15 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
         }
         stack.sockets.get_mut::<tcp::Socket>(self.tcp).abort();
         Step::Next(State::WaitAddress { since: now })
+    }
+}
+
+/// The TLS layer the connection runs, if it runs one.
+fn layer<S: Secure>(tls: bool, secure: &mut S) -> Option<&mut dyn Secure> {
+    if tls {
+        Some(secure)
+    } else {
+        None
     }
 }
 
