@@ -59,38 +59,40 @@ impl<const N: usize> UpperServer<N> {
 impl<H: Handler<LineEvent> + ?Sized, const N: usize> Service<H> for UpperServer<N> {
     fn poll(&mut self, now: Instant, stack: &mut Stack<'_>, handler: &mut H) -> bool {
         let partial = &mut self.partial;
-        self.pool.serve(now, stack, |slot, socket, conn| match conn {
-            Conn::Accepted => partial[slot].clear(),
-            Conn::Open => {
-                let mut byte = [0];
-                // A byte at a time, and only while a whole reply still fits.
-                while socket.send_capacity() - socket.send_queue() > LINE
-                    && socket.recv_slice(&mut byte) == Ok(1)
-                {
-                    if byte[0] != b'\n' {
-                        let _ = partial[slot].push(byte[0].to_ascii_uppercase());
-                        continue;
+        self.pool
+            .serve(now, stack, |slot, socket, conn| match conn {
+                Conn::Accepted => partial[slot].clear(),
+                Conn::Open => {
+                    let mut byte = [0];
+                    // A byte at a time, and only while a whole reply still fits.
+                    while socket.send_capacity() - socket.send_queue() > LINE
+                        && socket.recv_slice(&mut byte) == Ok(1)
+                    {
+                        if byte[0] != b'\n' {
+                            let _ = partial[slot].push(byte[0].to_ascii_uppercase());
+                            continue;
+                        }
+                        let line = core::mem::take(&mut partial[slot]);
+                        let _ = socket.send_slice(&line);
+                        let _ = socket.send_slice(b"\n");
+                        let line = core::str::from_utf8(&line).unwrap_or("?");
+                        handler.event(LineEvent::Answered {
+                            slot,
+                            line: line.try_into().unwrap_or_default(),
+                        });
                     }
-                    let line = core::mem::take(&mut partial[slot]);
-                    let _ = socket.send_slice(&line);
-                    let _ = socket.send_slice(b"\n");
-                    let line = core::str::from_utf8(&line).unwrap_or("?");
-                    handler.event(LineEvent::Answered {
-                        slot,
-                        line: line.try_into().unwrap_or_default(),
-                    });
+                    if !socket.may_recv() {
+                        socket.close(); // the client is done: so are we
+                    }
                 }
-                if !socket.may_recv() {
-                    socket.close(); // the client is done: so are we
-                }
-            }
-            Conn::Ended => handler.event(LineEvent::Ended { slot }),
-            _ => {}
-        })
+                Conn::Ended => handler.event(LineEvent::Ended { slot }),
+                _ => {}
+            })
     }
 
     fn poll_at(&self, now: Instant) -> Option<Instant> {
-        self.pool.poll_at(now) // a closing that takes too long; frames move the rest
+        // A closing that takes too long; frames move the rest.
+        self.pool.poll_at(now, |_slot| None)
     }
 
     fn after_frame(&mut self, sockets: &mut Sockets<'_>) -> bool {

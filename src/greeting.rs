@@ -175,6 +175,8 @@ struct Session {
     reply: Reply,
     /// The current read is not answered before this (the reply delay).
     reply_at: Instant,
+    /// Why we closed the connection, once we have.
+    end: Option<CloseReason>,
 }
 
 /// The greeting server over `N` sockets; `MSG` bytes is the most one read takes (the seed's
@@ -239,11 +241,11 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
 
     /// Serves every connection: welcomes, answers, closes. Returns true if anything
     /// changed, so the caller polls the interface again to send what was queued.
-    fn serve(
+    fn serve<H: Handler<GreetingEvent> + ?Sized>(
         &mut self,
         now: Instant,
         stack: &mut Stack<'_>,
-        emit: &mut dyn FnMut(GreetingEvent),
+        handler: &mut H,
     ) -> bool {
         let config = &self.config;
         let sessions = &mut self.sessions;
@@ -253,7 +255,7 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
                 // Replies are small and each answers a request: send them at once.
                 socket.set_nagle_enabled(false);
                 if let Some(peer) = socket.remote_endpoint() {
-                    emit(GreetingEvent::Accepted { peer });
+                    handler.event(GreetingEvent::Accepted { peer });
                     sessions[i] = Some(Session::new(peer, now));
                 }
             }
@@ -268,19 +270,16 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
                         CloseReason::IdleTimeout => socket.abort(),
                         _ => socket.close(),
                     }
-                    emit(GreetingEvent::Closed {
-                        peer: session.peer,
-                        reason,
-                    });
-                    sessions[i] = None;
+                    // The pool tells `Ended` at once: the close is reported there.
+                    session.end = Some(reason);
                 }
             }
-            // Over without our close: the client reset it (or TCP gave up on it).
+            // Closed by us above, or else by the client's RST (or TCP gave up on it).
             Conn::Ended => {
                 if let Some(session) = sessions[i].take() {
-                    emit(GreetingEvent::Closed {
+                    handler.event(GreetingEvent::Closed {
                         peer: session.peer,
-                        reason: CloseReason::PeerReset,
+                        reason: session.end.unwrap_or(CloseReason::PeerReset),
                     });
                 }
             }
@@ -291,19 +290,10 @@ impl<const N: usize, const MSG: usize> GreetingServer<N, MSG> {
     /// The earliest time the server has something to do without new input: a delayed reply,
     /// an idle timeout, a close that takes too long.
     pub fn poll_at(&self, now: Instant) -> Option<Instant> {
-        // Stop once every served connection is seen.
-        let mut left = self.active();
-        let mut next = self.pool.poll_at(now);
-        for session in &self.sessions {
-            if left == 0 {
-                break;
-            }
-            let Some(session) = session else { continue };
-            left -= 1;
-            let at = session.poll_at(now, &self.config);
-            next = Some(next.map_or(at, |next| next.min(at)));
-        }
-        next
+        self.pool.poll_at(now, |i| {
+            let session = self.sessions[i].as_ref()?;
+            Some(session.poll_at(now, &self.config))
+        })
     }
 }
 
@@ -316,6 +306,7 @@ impl Session {
             read_left: 0,
             reply: Reply::Between,
             reply_at: now,
+            end: None,
         }
     }
 
@@ -468,7 +459,7 @@ where
     H: Handler<GreetingEvent> + ?Sized,
 {
     fn poll(&mut self, now: Instant, stack: &mut Stack<'_>, handler: &mut H) -> bool {
-        self.serve(now, stack, &mut |event| handler.event(event))
+        self.serve(now, stack, handler)
     }
 
     fn poll_at(&self, now: Instant) -> Option<Instant> {

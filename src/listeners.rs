@@ -151,9 +151,6 @@ pub struct Listeners<const N: usize> {
     handles: [SocketHandle; N],
     slots: [Slot; N],
     counts: Counts,
-    /// The listening slots, the first `counts[LISTENING]` entries: what
-    /// [`after_frame`](Self::after_frame) checks, without a scan of all `N` slots.
-    listeners: [u16; N],
 }
 
 /// Whether a socket's connection is still the service's to serve.
@@ -195,7 +192,6 @@ impl<const N: usize> Listeners<N> {
             handles,
             slots: core::array::from_fn(|i| Slot::Spare { parked: parked[i] }),
             counts,
-            listeners: [0; N],
         };
         let Sockets { set, parking } = &mut stack.sockets;
         pool.balance(set, parking);
@@ -223,22 +219,28 @@ impl<const N: usize> Listeners<N> {
         self.handles[index]
     }
 
-    /// The earliest closing deadline, or `now` if a socket waits to be freed: for the
-    /// service's [`Service::poll_at`](crate::Service::poll_at).
-    pub fn poll_at(&self, now: Instant) -> Option<Instant> {
-        let mut left = self.closing();
-        let mut next: Option<Instant> = None;
-        for slot in &self.slots {
+    /// For the service's [`Service::poll_at`](crate::Service::poll_at): the earliest of
+    /// what `each` says of each served connection (by slot index) and the closings'
+    /// deadlines (`now` if a socket waits to be freed).
+    pub fn poll_at(
+        &self,
+        now: Instant,
+        each: impl Fn(usize) -> Option<Instant>,
+    ) -> Option<Instant> {
+        let mut left = self.open() + self.closing();
+        let mut next = None;
+        for (i, slot) in self.slots.iter().enumerate() {
             if left == 0 {
                 break;
             }
             let at = match *slot {
-                Slot::Closing { deadline } => deadline,
-                Slot::Finishing => now,
+                Slot::Open => each(i),
+                Slot::Closing { deadline } => Some(deadline),
+                Slot::Finishing => Some(now),
                 _ => continue,
             };
             left -= 1;
-            next = Some(next.map_or(at, |next| next.min(at)));
+            next = crate::time::earliest(next, at);
         }
         next
     }
@@ -254,24 +256,23 @@ impl<const N: usize> Listeners<N> {
     /// other socket is taken, and its close still completes.
     pub fn after_frame(&mut self, sockets: &mut Sockets<'_>) -> bool {
         let Sockets { set, parking } = sockets;
-        let mut k = 0;
-        while k < self.count(LISTENING) {
-            let i = usize::from(self.listeners[k]);
-            if set.get::<tcp::Socket>(self.handles[i]).state() == State::Listen {
-                k += 1;
-            } else {
-                // Moves the last listener to `k`.
-                self.set(i, Slot::Accepting);
+        // Up to the last listener, not over all `N` slots.
+        let mut left = self.count(LISTENING);
+        let mut i = 0;
+        while left > 0 && i < N {
+            if let Slot::Listening = self.slots[i] {
+                left -= 1;
+                if set.get_mut::<tcp::Socket>(self.handles[i]).state() != State::Listen {
+                    self.set(i, Slot::Accepting);
+                }
             }
+            i += 1;
         }
         if !self.wants_listener() {
             return false;
         }
-        self.balance(set, parking);
-        if !self.wants_listener() || self.closing() == 0 {
-            return false;
-        }
-        let send_first = self.free_closed(set, parking);
+        // Spare sockets first; the closed ones only when there are none.
+        let send_first = self.count(SPARE) == 0 && self.free_closed(set, parking);
         self.balance(set, parking);
         send_first
     }
@@ -323,62 +324,70 @@ impl<const N: usize> Listeners<N> {
         socket: &mut tcp::Socket<'_>,
         each: &mut impl FnMut(usize, &mut tcp::Socket<'_>, Conn),
     ) -> bool {
-        match self.slots[i] {
-            Slot::Spare { .. } => false,
-            Slot::Listening | Slot::Accepting => match socket.state() {
-                // Back to listening after the client's RST, or still listening.
-                State::Listen => {
-                    self.listen_again(i, now, socket);
-                    false
-                }
-                State::SynReceived => {
-                    self.set(i, Slot::Accepting);
-                    false
-                }
-                // The client came and went before it was served.
-                State::Closed | State::TimeWait => {
-                    self.listen_again(i, now, socket);
-                    true
-                }
-                _ => {
-                    self.set(i, Slot::Open);
-                    each(i, socket, Conn::Accepted);
-                    self.visit(i, now, socket, each);
-                    true
-                }
-            },
-            Slot::Open => {
-                if connected(socket) {
-                    each(i, socket, Conn::Open);
-                    if connected(socket) {
-                        return false;
+        // Each turn moves the slot on; a slot whose socket has more to show (an accepted
+        // connection to serve, an ended one to close) takes another turn.
+        let mut moved = false;
+        loop {
+            match self.slots[i] {
+                Slot::Spare { .. } => return moved,
+                Slot::Listening | Slot::Accepting => match socket.state() {
+                    // Still listening, or back to listening after the client's RST: a
+                    // socket that was accepting is set aside (aborting a listener sends
+                    // nothing), and `balance` lets enough listen.
+                    State::Listen => {
+                        if let Slot::Accepting = self.slots[i] {
+                            socket.abort();
+                            self.set(i, Slot::Spare { parked: false });
+                        }
+                        return moved;
                     }
+                    State::SynReceived => {
+                        self.set(i, Slot::Accepting);
+                        return moved;
+                    }
+                    // The client came and went before it was served: TCP finishes the
+                    // close.
+                    State::Closed | State::TimeWait => {
+                        let deadline = now + self.config.close_timeout;
+                        self.set(i, Slot::Closing { deadline });
+                    }
+                    _ => {
+                        self.set(i, Slot::Open);
+                        each(i, socket, Conn::Accepted);
+                    }
+                },
+                Slot::Open => {
+                    if connected(socket) {
+                        each(i, socket, Conn::Open);
+                        if connected(socket) {
+                            return moved;
+                        }
+                    }
+                    each(i, socket, Conn::Ended);
+                    let deadline = now + self.config.close_timeout;
+                    self.set(i, Slot::Closing { deadline });
                 }
-                each(i, socket, Conn::Ended);
-                let deadline = now + self.config.close_timeout;
-                self.set(i, Slot::Closing { deadline });
-                self.visit(i, now, socket, each);
-                true
-            }
-            Slot::Closing { deadline } => {
                 // The frames just taken in may have brought this socket to TIME-WAIT with
                 // the ACK of the peer's FIN still queued: it becomes `Finishing`, freed on
                 // the next call, which comes after an egress pass (this call reports a
                 // change). An aborted socket keeps its remote endpoint until its RST is
                 // out. Freeing a socket queues nothing to send.
-                if self.reclaim(i, socket, false) {
-                    self.slots[i] == Slot::Finishing
-                } else if now >= deadline && socket.state() != State::Closed {
-                    socket.abort();
-                    true
-                } else {
-                    false
+                Slot::Closing { deadline } => {
+                    if self.reclaim(i, socket, false) {
+                        return moved | matches!(self.slots[i], Slot::Finishing);
+                    }
+                    if now >= deadline && socket.state() != State::Closed {
+                        socket.abort();
+                        return true;
+                    }
+                    return moved;
+                }
+                Slot::Finishing => {
+                    self.reclaim(i, socket, true);
+                    return moved;
                 }
             }
-            Slot::Finishing => {
-                self.reclaim(i, socket, true);
-                false
-            }
+            moved = true;
         }
     }
 
@@ -397,31 +406,6 @@ impl<const N: usize> Listeners<N> {
         true
     }
 
-    /// Slot `i`'s socket, whose client went away before it was served, listens again, or
-    /// (with `backlog` listening already) is set aside: a listener goes spare, a connection
-    /// that still has to finish closes like any other.
-    fn listen_again(&mut self, i: usize, now: Instant, socket: &mut tcp::Socket<'_>) {
-        let listening = self.slots[i] == Slot::Listening;
-        if socket.state() == State::Listen {
-            if listening {
-                return;
-            }
-            if self.count(LISTENING) < self.backlog() {
-                self.set(i, Slot::Listening);
-            } else {
-                // Aborting a listener sends nothing; the socket is free at once.
-                socket.abort();
-                self.set(i, Slot::Spare { parked: false });
-            }
-        } else if listening || self.count(LISTENING) < self.backlog() {
-            self.listen(socket);
-            self.set(i, Slot::Listening);
-        } else {
-            let deadline = now + self.config.close_timeout;
-            self.set(i, Slot::Closing { deadline });
-        }
-    }
-
     /// Frees (and parks) the sockets whose connections have finished closing. Returns true
     /// if one in TIME-WAIT still has to send the ACK of its peer's FIN (see `after_frame`).
     fn free_closed<'s>(&mut self, set: &mut SocketSet<'s>, parking: &mut Parking<'s>) -> bool {
@@ -431,8 +415,8 @@ impl<const N: usize> Listeners<N> {
         while left > 0 && i < N {
             if let Slot::Closing { .. } | Slot::Finishing = self.slots[i] {
                 left -= 1;
-                self.reclaim(i, set.get(self.handles[i]), false);
-                send_first |= self.slots[i] == Slot::Finishing;
+                self.reclaim(i, set.get_mut(self.handles[i]), false);
+                send_first |= matches!(self.slots[i], Slot::Finishing);
                 self.park(i, set, parking);
             }
             i += 1;
@@ -496,38 +480,22 @@ impl<const N: usize> Listeners<N> {
         usize::from(self.counts[kind])
     }
 
-    /// Puts slot `i` in state `slot`, keeping the counts and the list of listeners.
+    /// Puts slot `i` in state `slot`, keeping the counts. Not inlined: called from every
+    /// state change, it is a board's flash many times over when copied into each.
+    #[inline(never)]
     fn set(&mut self, i: usize, slot: Slot) {
-        let (before, after) = (self.slots[i].kind(), slot.kind());
-        if before == LISTENING {
-            let last = self.count(LISTENING) - 1;
-            if let Some(k) = self.listeners[..last]
-                .iter()
-                .position(|&l| usize::from(l) == i)
-            {
-                self.listeners[k] = self.listeners[last];
-            }
-        }
-        self.counts[before] -= 1;
-        if after == LISTENING {
-            // `N` fits in u16 (checked in `new`).
-            self.listeners[self.count(LISTENING)] = i as u16;
-        }
-        self.counts[after] += 1;
+        self.counts[self.slots[i].kind()] -= 1;
+        self.counts[slot.kind()] += 1;
         self.slots[i] = slot;
     }
 
-    /// The counts and the listeners agree with the slots (checked in debug builds, i.e. by
-    /// every test).
+    /// The counts agree with the slots (checked in debug builds, i.e. by every test).
     fn counts_hold(&self) -> bool {
         let mut counts = [0; 6];
         for slot in &self.slots {
             counts[slot.kind()] += 1;
         }
-        let listed = self.listeners[..self.count(LISTENING)]
-            .iter()
-            .all(|&i| self.slots[usize::from(i)] == Slot::Listening);
-        counts == self.counts && listed
+        counts == self.counts
     }
 }
 
@@ -654,10 +622,7 @@ mod tests {
         let seen = pair.run(20);
         assert_eq!(seen.first(), Some(&(0, Conn::Accepted)));
         assert_eq!(pair.client(0).state(), State::Established);
-        assert_eq!(
-            (pair.pool().open(), pair.pool().count(LISTENING)),
-            (1, 1)
-        );
+        assert_eq!((pair.pool().open(), pair.pool().count(LISTENING)), (1, 1));
     }
 
     #[test]
@@ -668,11 +633,7 @@ mod tests {
         }
         pair.run(50);
         assert_eq!(pair.pool().open(), 2);
-        assert_eq!(
-            pair.pool().count(LISTENING),
-            0,
-            "full: nobody listens"
-        );
+        assert_eq!(pair.pool().count(LISTENING), 0, "full: nobody listens");
         let refused = (0..3)
             .filter(|&c| pair.client(c).state() == State::Closed)
             .count();
@@ -698,7 +659,14 @@ mod tests {
         // Free again within milliseconds, not after TIME-WAIT's 10 s; the reserve (slot 1)
         // listened meanwhile.
         assert_eq!(pair.pool().closing(), 0, "{:?}", pair.pool().slots);
-        assert_eq!(pair.pool().slots, [Slot::Spare { parked: false }, Slot::Listening, Slot::Spare { parked: false }]);
+        assert_eq!(
+            pair.pool().slots,
+            [
+                Slot::Spare { parked: false },
+                Slot::Listening,
+                Slot::Spare { parked: false }
+            ]
+        );
         // Every socket takes a server-closed connection in turn, slot 0 again last.
         for c in 1..4 {
             pair.connect(c);
@@ -719,13 +687,26 @@ mod tests {
     #[test]
     fn a_free_slot_waits_while_the_others_are_open_or_listening() {
         let mut pair: Pair = Pair::new(ListenConfig::new(PORT).with_backlog(1).with_max_open(2));
-        assert_eq!(pair.pool().slots, [Slot::Listening, Slot::Spare { parked: false }, Slot::Spare { parked: false }]);
+        assert_eq!(
+            pair.pool().slots,
+            [
+                Slot::Listening,
+                Slot::Spare { parked: false },
+                Slot::Spare { parked: false }
+            ]
+        );
         pair.connect(0);
         pair.run(20);
-        assert_eq!(pair.pool().slots, [Slot::Open, Slot::Listening, Slot::Spare { parked: false }]);
+        assert_eq!(
+            pair.pool().slots,
+            [Slot::Open, Slot::Listening, Slot::Spare { parked: false }]
+        );
         pair.connect(1);
         pair.run(20);
-        assert_eq!(pair.pool().slots, [Slot::Open, Slot::Open, Slot::Spare { parked: false }]);
+        assert_eq!(
+            pair.pool().slots,
+            [Slot::Open, Slot::Open, Slot::Spare { parked: false }]
+        );
     }
 
     #[test]

@@ -211,20 +211,20 @@ impl<const N: usize> StoredUrl<N> {
         }
     }
 
-    /// Parses `text` and keeps it if it is a valid URL.
-    pub(crate) fn parse(text: heapless::String<N>) -> Result<Self, UrlError> {
-        let spans = Spans::parse(&text)?;
-        Ok(Self { text, spans })
+    /// Parses `text` and keeps it if it is a valid URL of at most `N` bytes.
+    pub(crate) fn set(&mut self, text: &str) -> Result<(), UrlError> {
+        let spans = Spans::parse(text)?;
+        self.text.clear();
+        self.text
+            .push_str(text)
+            .map_err(|_| UrlError::TooLong { limit: N })?;
+        self.spans = spans;
+        Ok(())
     }
 
     /// The URL's parts.
     pub(crate) fn url(&self) -> Url<'_> {
         self.spans.url(&self.text)
-    }
-
-    /// The URL as written.
-    pub(crate) fn as_str(&self) -> &str {
-        &self.text
     }
 }
 
@@ -401,7 +401,7 @@ pub fn resolve<const CAP: usize>(
     if !text.complete {
         return Err(UrlError::TooLong { limit: CAP });
     }
-    Url::parse(out).map(|_| ())
+    Spans::parse(out).map(|_| ())
 }
 
 /// A fixed string as a [`TextOut`] that remembers whether everything fit.
@@ -444,13 +444,16 @@ mod tests {
             "http://h?q",
             "http://[fd00::1]:8080/x",
         ] {
-            let stored = StoredUrl::<64>::parse(text.try_into().unwrap()).unwrap();
+            let mut stored = StoredUrl::<64>::new();
+            stored.set(text).unwrap();
             assert_eq!(stored.url(), Url::parse(text).unwrap(), "{text}");
-            assert_eq!(stored.as_str(), text);
+            assert_eq!(stored.text, text);
         }
-        let bad = StoredUrl::<64>::parse("http://a b/".try_into().unwrap());
-        assert_eq!(bad.err(), Some(UrlError::Malformed));
-        assert_eq!(StoredUrl::<8>::new().url().host, "");
+        let mut stored = StoredUrl::<16>::new();
+        assert_eq!(stored.url().host, "");
+        assert_eq!(stored.set("http://a b/"), Err(UrlError::Malformed));
+        let long = "http://example.com/";
+        assert_eq!(stored.set(long), Err(UrlError::TooLong { limit: 16 }));
     }
 
     #[test]

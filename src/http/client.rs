@@ -389,12 +389,10 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
         if url.len() > limit {
             return Err(HttpError::Url(url::UrlError::TooLong { limit }));
         }
-        let mut text = String::new();
-        // Fits: the limit is at most the capacity.
-        let _ = text.push_str(url);
-        let stored = StoredUrl::parse(text)?;
-        self.check_scheme(&stored.url())?;
-        self.url = stored;
+        // Fits: the limit is at most the capacity. Idle, so a refused URL replaces nothing
+        // that is in use.
+        self.url.set(url)?;
+        self.check_scheme(&self.url.url())?;
         self.visited.clear();
         let _ = self.visited.push(fnv1a(url.as_bytes()));
         self.state = State::WaitAddress { since: now };
@@ -865,13 +863,12 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
                         }
                     });
                 let resolved = resolved.and_then(|()| {
-                    let next = StoredUrl::parse(next)?;
+                    self.url.set(&next)?;
                     // An https:// Location without TLS fails here, after its head was shown.
-                    self.check_scheme(&next.url())?;
-                    Ok(next)
+                    self.check_scheme(&self.url.url())
                 });
                 return match resolved {
-                    Ok(next) => self.redirect(status, next, now, stack, report),
+                    Ok(()) => self.redirect(status, next, now, stack, report),
                     Err(error) => Step::End(Err(error)),
                 };
             }
@@ -910,12 +907,12 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
     fn redirect(
         &mut self,
         status: u16,
-        next: StoredUrl<URL>,
+        next: String<URL>,
         now: Instant,
         stack: &mut Stack<'_>,
         report: &mut dyn Report,
     ) -> Step {
-        let hash = fnv1a(next.as_str().as_bytes());
+        let hash = fnv1a(next.as_bytes());
         if self.visited.contains(&hash) {
             return Step::End(Err(HttpError::RedirectLoop));
         }
@@ -923,11 +920,7 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
             return Step::End(Err(HttpError::TooManyRedirects));
         }
         let _ = self.visited.push(hash);
-        report.emit(HttpEvent::Redirect {
-            status,
-            to: next.as_str(),
-        });
-        self.url = next;
+        report.emit(HttpEvent::Redirect { status, to: &next });
         // The rest of this response is not needed: cut the connection.
         if core::mem::take(&mut self.tls) {
             self.secure.stop();

@@ -55,8 +55,8 @@ const KIB: u64 = 1024;
 /// crate). Flash: 24,208 B measured (24,276 B with the shared board crate, issue 26; the
 /// board's 32 interrupt vectors, folded identical functions, the machine outliner, its own
 /// memcpy & co. and 64-bit division instead of compiler_builtins' 3.8 KB; socket parking is
-/// the core's `parking` feature, which the board leaves off, and a server of at most
-/// `BACKLOG` sockets keeps no `Accepting` or listener-list bookkeeping; empty socket slots
+/// the core's `parking` feature, which the board leaves off; the listener pool's bookkeeping
+/// is one state machine for every socket count, issue 24; empty socket slots
 /// built in place instead of copied from a 320 B constant: issue 17). Budget: the goal,
 /// about 1.7 % above the flash measured (another rustc or checkout path moves the layout by
 /// tens of bytes); the table says separately whether the goal is met.
@@ -500,8 +500,7 @@ pub fn figure() -> Result<Section, String> {
     s.para(
         "Socket parking (spare greeting sockets kept out of smoltcp's walks) is the core's \
          `parking` feature, on for the std platforms and off for the board, whose server \
-         has no spare sockets; a server of at most `BACKLOG` (4) sockets keeps no \
-         `Accepting` bookkeeping either. Together they were 600 B of every board build. \
+         has no spare sockets. \
          Measured and not taken (full build, issue 17): opt-level \"z\" for the whole \
          build 55,360 B (-0.7 KB) but a 1.5x slower GET on the board; \"z\" for smoltcp \
          +1.6 KB, for the core +0.2 KB; `-C llvm-args=-inline-threshold=25/50/100` +0.8 KB \
