@@ -538,8 +538,8 @@ mod tests {
             })
         }
 
-        fn poll_at(&self, _: Instant) -> Option<Instant> {
-            None
+        fn poll_at(&self, now: Instant) -> Option<Instant> {
+            self.pool.poll_at(now, |_| None)
         }
 
         fn after_frame(&mut self, sockets: &mut Sockets<'_>) -> bool {
@@ -607,6 +607,16 @@ mod tests {
                 }
             }
             core::mem::take(&mut self.server.services_mut().seen)
+        }
+
+        /// Runs the server alone (the client host is gone) for `ms` simulated milliseconds.
+        fn run_server(&mut self, ms: u64) {
+            let end = self.now + Duration::from_millis(ms);
+            while self.now < end {
+                self.server
+                    .poll(self.now, &mut self.link.port(0), &mut Ignore);
+                self.now += Duration::from_millis(1);
+            }
         }
 
         fn client(&mut self, c: usize) -> &mut tcp::Socket<'static> {
@@ -707,6 +717,55 @@ mod tests {
             pair.pool().slots,
             [Slot::Open, Slot::Open, Slot::Spare { parked: false }]
         );
+    }
+
+    #[test]
+    fn a_closing_the_peer_never_finishes_is_aborted_at_the_close_timeout() {
+        let timeout = Duration::from_secs(2);
+        let config = ListenConfig::new(PORT)
+            .with_max_open(1)
+            .with_close_timeout(timeout);
+        let mut pair: Pair<2> = Pair::new(config);
+        pair.connect(0);
+        pair.run(20);
+        pair.client(0).send_slice(b"bye").unwrap();
+        pair.run(5);
+        // The server closed, and the client's host went away before its FIN-ACK.
+        let closed_at = pair.now;
+        let deadline = pair.server.services().poll_at(closed_at);
+        assert!(
+            deadline.is_some_and(|at| at > closed_at && at <= closed_at + timeout),
+            "{deadline:?}"
+        );
+        pair.run_server(1000);
+        assert_eq!(pair.pool().closing(), 1, "still closing within the timeout");
+        pair.run_server(1100);
+        assert_eq!(pair.pool().closing(), 0, "{:?}", pair.pool().slots);
+        assert_eq!(pair.pool().count(LISTENING), 1, "the slot serves again");
+    }
+
+    #[cfg(feature = "parking")]
+    #[test]
+    fn spare_sockets_wait_parked_and_come_back_when_needed() {
+        let link: &'static Link<2, 32> = leak(Link::new());
+        let now = Instant::ZERO;
+        let scfg = StackConfig::new([2, 0, 0, 0, 0, 2], [10, 0, 0, 2], 24);
+        let slots = leak([SocketStorage::EMPTY; 8]);
+        let stack = Stack::new(&scfg, &mut link.port(0), slots, now);
+        let mut stack = stack.with_parking(leak([SocketStorage::EMPTY; 8]));
+        let buffers = leak([const { TcpBuffers::<256, 256>::new() }; 8]);
+        let config = ListenConfig::new(PORT).with_backlog(2);
+        let mut pool = Listeners::new(config, &mut stack, buffers);
+        let in_set = |stack: &Stack<'_>| stack.sockets().iter().count();
+        assert_eq!(in_set(&stack), 2, "only the listeners are in smoltcp's set");
+        assert_eq!(pool.count(SPARE), 6);
+        // Two clients take the listeners (as `after_frame` sees it): two more come back.
+        for i in [0, 1] {
+            pool.set(i, Slot::Accepting);
+        }
+        pool.after_frame(stack.sockets_mut());
+        assert_eq!(in_set(&stack), 4);
+        assert_eq!(pool.count(LISTENING), 2);
     }
 
     #[test]
