@@ -112,11 +112,10 @@ impl Spans {
 
     /// The parts of `text` (the text these spans were made from).
     fn url<'a>(&self, text: &'a str) -> Url<'a> {
-        let part = |(start, end): (usize, usize)| text.get(start..end).unwrap_or_default();
-        let path = part(self.path);
+        let path = part(text, self.path);
         Url {
             tls: self.tls,
-            host: part(self.host),
+            host: part(text, self.host),
             port: self.port,
             path: if path.is_empty() { "/" } else { path },
         }
@@ -193,6 +192,13 @@ impl Spans {
             path: span(path),
         })
     }
+}
+
+/// The part of `text` at `span` (empty if it is not one: spans come from `text` itself).
+/// Not inlined: one copy of the bounds checks serves every part.
+#[inline(never)]
+fn part(text: &str, (start, end): (usize, usize)) -> &str {
+    text.get(start..end).unwrap_or_default()
 }
 
 /// A URL in a fixed buffer of `N` bytes, parsed once when stored: a client keeps the URL it
@@ -411,6 +417,9 @@ struct Bounded<'a, const CAP: usize> {
 }
 
 impl<const CAP: usize> TextOut for Bounded<'_, CAP> {
+    // Not inlined: a URL is written in several pieces, and each copy of the bounded append
+    // would cost a board's flash.
+    #[inline(never)]
     fn put(&mut self, text: &str) {
         self.complete = self.complete && self.out.push_str(text).is_ok();
     }

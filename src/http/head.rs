@@ -45,7 +45,6 @@ impl<'a> ResponseHead<'a> {
         }
         let mut length = None;
         let mut chunked = false;
-        let mut has_coding = false;
         for header in self.headers {
             if header.name.eq_ignore_ascii_case("content-length") {
                 let value = parse_length(header.value)?;
@@ -60,28 +59,22 @@ impl<'a> ResponseHead<'a> {
                     if coding.is_empty() {
                         continue;
                     }
-                    if chunked && coding.eq_ignore_ascii_case(b"chunked") {
+                    match (chunked, coding.eq_ignore_ascii_case(b"chunked")) {
+                        (false, true) => chunked = true,
                         // Chunked twice (RFC 9112 section 6.1 forbids it).
-                        return Err(HttpError::BadChunk);
-                    }
-                    if chunked {
-                        // Something applied after `chunked`: the body is not delimited.
-                        return Err(HttpError::UnsupportedTransferCoding(CodingName::new(
-                            coding,
-                        )));
-                    }
-                    has_coding = true;
-                    if coding.eq_ignore_ascii_case(b"chunked") {
-                        chunked = true;
-                    } else {
-                        return Err(HttpError::UnsupportedTransferCoding(CodingName::new(
-                            coding,
-                        )));
+                        (true, true) => return Err(HttpError::BadChunk),
+                        // Another coding, or something applied after `chunked` (then the
+                        // body is not delimited).
+                        _ => {
+                            return Err(HttpError::UnsupportedTransferCoding(CodingName::new(
+                                coding,
+                            )))
+                        }
                     }
                 }
             }
         }
-        match (has_coding, length) {
+        match (chunked, length) {
             (true, Some(_)) => Err(HttpError::AmbiguousLength),
             (true, None) => Ok(Framing::Chunked),
             (false, Some(len)) => Ok(Framing::Length(len)),
