@@ -51,7 +51,7 @@ use smoltcp::socket::tcp::{self, State as TcpState};
 use crate::http::{HttpError, Secure, TlsFailure};
 use pipe::Pipe;
 pub use signature::{Ecdsa, PublicKey, SignatureAlgorithm, SignatureCheck, SignatureError};
-pub use verify::UnixClock;
+pub use verify::{cas_may_sign, failure_of as webpki_failure, UnixClock};
 use verify::{StrictVerifier, MAX_HOST};
 
 /// The receive record buffer that holds any TLS record (2^14 bytes of data plus overhead).
