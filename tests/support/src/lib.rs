@@ -21,7 +21,7 @@ pub use dns_server::{DnsServer, TYPE_A, TYPE_AAAA};
 pub use faults::{faulty, FaultStats, Faults, FaultyPort, Shuffle};
 pub use forge::{Forger, RecordCounter};
 pub use http_server::{End, HttpServer, Response};
-pub use pki::{Issuer, KeyKind, ServerCert, Validity};
+pub use pki::{pem, Issuer, KeyKind, ServerCert, Validity};
 /// The seeded RNG the TLS tests give the device.
 pub use rand_chacha;
 /// The certificate parameters [`Issuer::intermediate_with`] and [`Issuer::server_with`] edit.
