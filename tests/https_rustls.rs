@@ -6,27 +6,12 @@
 //! names what it lacks.
 
 use smoltcp::time::Duration;
-use tcplink::http::{HttpConfig, HttpError, TlsFailure};
+use tcplink::http::{HttpError, TlsFailure};
 use tcplink_testkit::rustls::{CipherSuite, NamedGroup};
 use tcplink_testkit::{
-    key_share_groups, pseudo_random, server_name, sha256, DeviceSetup, Issuer, Response,
-    ServerCert, Sim, TlsBehaviour, TlsEngine, TlsSetup, Validity, PEER_IP,
+    key_share_groups, pseudo_random, server_name, sha256, Issuer, Response, ServerCert, Sim,
+    TlsBehaviour, TlsEngine, TlsSetup, Validity,
 };
-
-/// A device running `tls`, a peer serving TLS with `cert` on 443 as `behaviour` says, and DNS
-/// for `files.test`.
-fn sim_with(tls: TlsSetup, cert: &ServerCert, behaviour: TlsBehaviour) -> Sim<4> {
-    let setup = DeviceSetup {
-        http: Some(HttpConfig::default()),
-        dns: vec![PEER_IP.into()],
-        tls: Some(tls),
-        ..DeviceSetup::default()
-    };
-    let mut sim = Sim::<4>::new(&setup, 16);
-    sim.peer.serve_tls(443, cert, behaviour);
-    sim.peer.serve_dns(&[("files.test", PEER_IP)]);
-    sim
-}
 
 /// GETs `https://files.test/x` over `engine` trusting `ca`, from a server presenting `cert`
 /// as `behaviour` says and answering with `body`; on success the body must be byte-identical.
@@ -37,7 +22,7 @@ fn fetch(
     behaviour: TlsBehaviour,
     body: &[u8],
 ) -> (Result<(u16, u64), HttpError>, Sim<4>) {
-    let mut sim = sim_with(TlsSetup::trusting_with(&[&ca.der], engine), cert, behaviour);
+    let mut sim = Sim::<4>::https(TlsSetup::trusting_with(&[&ca.der], engine), cert, behaviour);
     sim.peer.tls[0].route("/x", Response::fixed(body));
     sim.get("https://files.test/x").expect("GET starts");
     let result = sim.run_get(Duration::from_secs(600)).expect("GET ended");
@@ -238,22 +223,44 @@ fn truncation_and_insecure_mean_the_same_over_both() {
     };
     for engine in TlsEngine::ALL {
         let tls = TlsSetup::trusting_with(&[&ca.der], engine);
-        let mut sim = sim_with(tls, &cert, no_close_notify);
+        let mut sim = Sim::<4>::https(tls, &cert, no_close_notify);
         sim.peer.tls[0].route("/x", Response::until_close(&pseudo_random(50_000, 1)));
         sim.get("https://files.test/x").expect("GET starts");
         let got = sim.run_get(Duration::from_secs(600)).expect("GET ended");
         assert_eq!(got, REFUSED(TlsFailure::Truncated), "{engine:?}");
+        // With a length, the body is complete before the FIN: no truncation to report.
+        let body = pseudo_random(50_000, 2);
+        let (got, _) = fetch(engine, &ca, &cert, no_close_notify, &body);
+        assert_eq!(got, Ok((200, body.len() as u64)), "{engine:?}");
 
         // No verification, only when asked: a certificate from an unknown CA passes.
         let insecure = TlsSetup {
             insecure: true,
             ..TlsSetup::trusting_with(&[&other.der], engine)
         };
-        let mut sim = sim_with(insecure, &cert, TlsBehaviour::default());
+        let mut sim = Sim::<4>::https(insecure, &cert, TlsBehaviour::default());
         sim.peer.tls[0].route("/x", Response::fixed(b"ok"));
         sim.get("https://files.test/x").expect("GET starts");
         let got = sim.run_get(Duration::from_secs(600)).expect("GET ended");
         assert_eq!(got, Ok((200, 2)), "{engine:?}");
+    }
+}
+
+/// The server changes its keys every 512 KiB (rustls's KeyUpdate, asking for one back):
+/// each engine follows and the 4 MiB arrive byte-identical.
+#[test]
+fn server_key_updates_over_both() {
+    let ca = Issuer::root("tcplink test CA");
+    let cert = ca.server(&["files.test"], &[]);
+    let behaviour = TlsBehaviour {
+        key_updates_every: Some(512 * 1024),
+        ..TlsBehaviour::default()
+    };
+    let body = pseudo_random(4 << 20, 13);
+    for engine in TlsEngine::ALL {
+        let (got, sim) = fetch(engine, &ca, &cert, behaviour, &body);
+        assert_eq!(got, Ok((200, body.len() as u64)), "{engine:?}");
+        assert!(sim.peer.tls[0].key_updates >= 7, "{engine:?}");
     }
 }
 
@@ -266,7 +273,7 @@ fn sni_without_a_trailing_dot_and_none_for_an_address_over_rustls() {
         ("https://10.0.0.1/x", None),
     ] {
         let tls = TlsSetup::trusting_with(&[&ca.der], TlsEngine::Rustls);
-        let mut sim = sim_with(tls, &cert, TlsBehaviour::default());
+        let mut sim = Sim::<4>::https(tls, &cert, TlsBehaviour::default());
         sim.peer.tls[0].route("/x", Response::fixed(b"ok"));
         sim.get(url).expect("GET starts");
         let got = sim.run_get(Duration::from_secs(600)).expect("GET ended");

@@ -39,8 +39,10 @@ use rustls::{
     AlertDescription, CertificateError, ClientConfig, DigitallySignedStruct, Error,
     PeerIncompatible, SignatureScheme,
 };
-use smoltcp::socket::tcp::{self, State as TcpState};
-use tcplink::http::{HttpError, Secure, TlsFailure};
+use smoltcp::socket::tcp;
+use tcplink::http::{
+    peer_finished, recv_from_socket, send_to_socket, HttpError, Secure, TlsFailure,
+};
 use tcplink::tls::{UnixClock, Verify};
 
 /// Ciphertext from the server not yet processed: at least one whole record (16 KiB plus
@@ -187,17 +189,15 @@ impl RustlsLayer {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let verdict = Verdict::default();
         let algorithms = provider.signature_verification_algorithms;
-        let (verifier, clock): (Arc<dyn ServerCertVerifier>, _) = match verify {
-            Verify::Anchors { anchors, clock, .. } => (
-                Arc::new(WebPkiVerifier {
-                    anchors: trust_anchors(anchors),
-                    algorithms,
-                    verdict: verdict.clone(),
-                }),
-                clock,
-            ),
-            Verify::Insecure => (Arc::new(Insecure { algorithms }), None),
+        let (anchors, clock) = match verify {
+            Verify::Anchors { anchors, clock, .. } => (Some(trust_anchors(anchors)), clock),
+            Verify::Insecure => (None, None),
         };
+        let verifier = Arc::new(WebPkiVerifier {
+            anchors,
+            algorithms,
+            verdict: verdict.clone(),
+        });
         let builder = match clock {
             Some(clock) => {
                 ClientConfig::builder_with_details(provider, Arc::new(PlatformClock(clock)))
@@ -406,41 +406,31 @@ impl Secure for RustlsLayer {
         let mut moved_any = false;
         for _ in 0..MAX_PUMP_ROUNDS {
             let mut moved = false;
-            while socket.can_recv() && self.net_in.free() > 0 {
-                let n = socket.recv_slice(self.net_in.room()).unwrap_or(0);
-                if n == 0 {
-                    break;
-                }
-                self.net_in.commit(n);
-                moved = true;
-            }
-            let fin = matches!(
-                socket.state(),
-                TcpState::CloseWait | TcpState::LastAck | TcpState::Closing | TcpState::TimeWait
-            );
-            if fin && !socket.can_recv() && !self.net_eof {
+            let net_in = &mut self.net_in;
+            moved |= recv_from_socket(socket, &mut |data| net_in.push(data));
+            if peer_finished(socket) && !self.net_eof {
                 self.net_eof = true;
                 moved = true;
             }
             let (stop, progressed) = self.drive();
             moved |= progressed;
             if stop == Stop::Input && self.net_in.free() == 0 {
-                // rustls waits for the rest of a handshake message that cannot fit.
-                self.phase = Phase::Failed(TlsFailure::HandshakeTooLarge);
+                // rustls waits for the rest of a handshake message that cannot fit (after
+                // the handshake no record is that large: rustls refuses one first).
+                self.phase = Phase::Failed(if self.phase == Phase::Handshake {
+                    TlsFailure::HandshakeTooLarge
+                } else {
+                    TlsFailure::Protocol
+                });
                 moved = true;
             } else if stop == Stop::Input && self.net_eof {
                 // FIN before close_notify: whatever was cut, the data may be incomplete.
                 self.phase = Phase::Failed(TlsFailure::Truncated);
                 moved = true;
             }
-            while socket.can_send() && !self.net_out.is_empty() {
-                let n = socket.send_slice(self.net_out.data()).unwrap_or(0);
-                if n == 0 {
-                    break;
-                }
-                self.net_out.consume(n);
-                moved = true;
-            }
+            let sent = send_to_socket(socket, self.net_out.data());
+            self.net_out.consume(sent);
+            moved |= sent > 0;
             moved_any |= moved;
             if !moved {
                 break;
@@ -509,9 +499,11 @@ impl TimeProvider for PlatformClock {
 }
 
 /// The certificate verifier: webpki over ring's algorithms, with the core's rules and errors.
+/// Without anchors ([`Verify::Insecure`], the user's explicit choice) any certificate passes
+/// for any name; the handshake signature is still checked against the certificate sent.
 #[derive(Debug)]
 struct WebPkiVerifier {
-    anchors: Vec<TrustAnchor<'static>>,
+    anchors: Option<Vec<TrustAnchor<'static>>>,
     algorithms: WebPkiSupportedAlgorithms,
     verdict: Verdict,
 }
@@ -525,13 +517,16 @@ impl WebPkiVerifier {
         name: &ServerName<'_>,
         now: UnixTime,
     ) -> Result<(), TlsFailure> {
+        let Some(anchors) = &self.anchors else {
+            return Ok(());
+        };
         let leaf = webpki::EndEntityCert::try_from(leaf).map_err(|e| webpki_failure(&e))?;
-        if self.anchors.is_empty() {
+        if anchors.is_empty() {
             return Err(TlsFailure::UnknownCa);
         }
         leaf.verify_for_usage(
             self.algorithms.all,
-            &self.anchors,
+            anchors,
             intermediates,
             now,
             webpki::KeyUsage::server_auth(),
@@ -612,48 +607,6 @@ impl ServerCertVerifier for WebPkiVerifier {
             dss,
             &self.algorithms,
         ))
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
-}
-
-/// [`Verify::Insecure`]: any certificate for any name (the user's explicit choice). The
-/// handshake signature is still checked against the certificate the server sent.
-#[derive(Debug)]
-struct Insecure {
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for Insecure {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {

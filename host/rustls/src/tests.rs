@@ -60,7 +60,7 @@ impl Ca {
 
 fn verifier(anchors: &[&[u8]]) -> WebPkiVerifier {
     WebPkiVerifier {
-        anchors: trust_anchors(anchors),
+        anchors: Some(trust_anchors(anchors)),
         algorithms: rustls::crypto::ring::default_provider().signature_verification_algorithms,
         verdict: Verdict::default(),
     }

@@ -732,6 +732,22 @@ impl<const N: usize> Sim<N> {
         sim
     }
 
+    /// A device with the GET client over `tls` (asking the peer for DNS), and a peer serving
+    /// TLS with `cert` on 443 as `behaviour` says and DNS for `files.test` and `other.test`.
+    pub fn https(tls: TlsSetup, cert: &ServerCert, behaviour: TlsBehaviour) -> Self {
+        let setup = DeviceSetup {
+            http: Some(HttpConfig::default()),
+            dns: vec![PEER_IP.into()],
+            tls: Some(tls),
+            ..DeviceSetup::default()
+        };
+        let mut sim = Self::new(&setup, 16);
+        sim.peer.serve_tls(443, cert, behaviour);
+        sim.peer
+            .serve_dns(&[("files.test", PEER_IP), ("other.test", PEER_IP)]);
+        sim
+    }
+
     /// A greeting server with `config` on `N` sockets, and a peer with room for `clients`.
     pub fn greeting(config: GreetingConfig, clients: usize) -> Self {
         let setup = DeviceSetup {
