@@ -13,7 +13,7 @@ use smoltcp::iface::SocketStorage;
 use smoltcp::time::Duration;
 use tcplink::dhcp::Dhcp;
 use tcplink::greeting::{GreetingConfig, GreetingServer};
-use tcplink::http::{HttpClient, HttpConfig, HttpError, HttpStorage, Secure};
+use tcplink::http::{HttpClient, HttpConfig, HttpError, HttpStorage, NoTls, Secure};
 use tcplink::tls::{TlsLayer, TlsStorage};
 use tcplink::{App, Stack, StackConfig, TcpBuffers};
 use tcplink_rustls::RustlsLayer;
@@ -113,15 +113,17 @@ fn run_on<const N: usize>(node: &mut Node, plan: &Plan<'_>) -> Result<ExitCode> 
         .map(|_| boxed_array::<GreetingBuffers, N>(GreetingBuffers::new));
     let mut get_storage = plan.fetch.map(|_| Box::new(GetStorage::new()));
     // HTTPS: rustls (the default), or the board's engine with its record buffers (16 KiB)
-    // and its TLS task on the heap; only the chosen one is built.
+    // and its TLS task on the heap; only the chosen one is built, and only for a fetch.
     let (anchors, engine) = match plan.fetch {
-        Some((_, args)) => (Anchors::load(&args.tls)?, args.tls.tls_engine),
-        None => (Anchors::default(), TlsEngine::Rustls),
+        Some((_, args)) => (Anchors::load(&args.tls)?, Some(args.tls.tls_engine)),
+        None => (Anchors::default(), None),
     };
     let mut anchor_list = Vec::new();
     let verify = anchors.verify(&mut anchor_list);
-    log::info!("TLS engine: {engine:?}");
-    let mut tls_storage = (engine == TlsEngine::Embedded)
+    if let Some(engine) = engine {
+        log::info!("TLS engine: {engine:?}");
+    }
+    let mut tls_storage = (engine == Some(TlsEngine::Embedded))
         .then(|| Box::new(TlsStorage::<{ tcplink::tls::RECORD_RX }>::new()));
     let mut tls_task = tls_storage.as_deref_mut().map(|storage| {
         let (wire, task) = storage.split(rand_core::OsRng, verify);
@@ -130,11 +132,13 @@ fn run_on<const N: usize>(node: &mut Node, plan: &Plan<'_>) -> Result<ExitCode> 
     let mut embedded = tls_task
         .as_mut()
         .map(|(wire, task)| TlsLayer::new(wire, task.as_mut()));
-    let mut rustls = (engine == TlsEngine::Rustls).then(|| RustlsLayer::new(verify));
+    let mut rustls = (engine == Some(TlsEngine::Rustls)).then(|| RustlsLayer::new(verify));
+    // Without a fetch there is no GET client to give a layer to.
+    let mut no_tls = NoTls;
     let tls: &mut dyn Secure = match (embedded.as_mut(), rustls.as_mut()) {
         (Some(layer), _) => layer,
         (None, Some(layer)) => layer,
-        (None, None) => unreachable!("one engine is always built"),
+        (None, None) => &mut no_tls,
     };
 
     let now = node.clock.now();
