@@ -224,27 +224,6 @@ impl RustlsLayer {
         }
     }
 
-    /// The TLS version of the session, once the server has chosen one (for tests and logs).
-    pub fn protocol_version(&self) -> Option<rustls::ProtocolVersion> {
-        self.conn.as_ref().and_then(|c| c.protocol_version())
-    }
-
-    /// The cipher suite of the session, once negotiated.
-    pub fn cipher_suite(&self) -> Option<rustls::CipherSuite> {
-        self.conn
-            .as_ref()
-            .and_then(|c| c.negotiated_cipher_suite())
-            .map(|s| s.suite())
-    }
-
-    /// The key-exchange group of the session, once negotiated.
-    pub fn key_exchange_group(&self) -> Option<rustls::NamedGroup> {
-        self.conn
-            .as_ref()
-            .and_then(|c| c.negotiated_key_exchange_group())
-            .map(|g| g.name())
-    }
-
     fn reset(&mut self) {
         self.conn = None;
         self.phase = Phase::Idle;
