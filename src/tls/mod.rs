@@ -1,5 +1,10 @@
 //! HTTPS: TLS 1.3 (embedded-tls) under the GET client, with no heap and no blocking.
 //!
+//! This is the engine for platforms without an allocator (the boards). A host with a heap
+//! can put rustls behind the same [`Secure`] seam instead: the crate `tcplink-rustls` (TLS
+//! 1.2 and 1.3, more groups and suites), which verifies with the same webpki rules and reports
+//! the same [`TlsFailure`]s through [`cas_may_sign`] and [`webpki_failure`].
+//!
 //! embedded-tls has no sans-IO interface, and its blocking handshake cannot resume after
 //! `WouldBlock`; its async one can. So the whole TLS side is one long-lived async task
 //! ([`TlsStorage::split`]) that the platform pins in memory it owns and that [`TlsLayer`]
