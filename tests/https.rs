@@ -18,17 +18,7 @@ fn tls_sim(anchors: &[&[u8]], cert: &ServerCert, behaviour: TlsBehaviour) -> Sim
 
 /// [`tls_sim`] with the device's TLS set up as `tls` says.
 fn sim_with(tls: TlsSetup, cert: &ServerCert, behaviour: TlsBehaviour) -> Sim<4> {
-    let setup = DeviceSetup {
-        http: Some(HttpConfig::default()),
-        dns: vec![PEER_IP.into()],
-        tls: Some(tls),
-        ..DeviceSetup::default()
-    };
-    let mut sim = Sim::<4>::new(&setup, 16);
-    sim.peer.serve_tls(443, cert, behaviour);
-    sim.peer
-        .serve_dns(&[("files.test", PEER_IP), ("other.test", PEER_IP)]);
-    sim
+    Sim::<4>::https(tls, cert, behaviour)
 }
 
 fn fetch(sim: &mut Sim<4>, url: &str) -> Result<(u16, u64), HttpError> {

@@ -18,7 +18,7 @@ pub use body::{BodyDecoder, Framing, MAX_LINE, MAX_TRAILERS};
 pub use client::{HttpClient, HttpConfig, HttpEvent, HttpStorage};
 pub use error::{CodingName, ConnectAttempt, ConnectError, DnsServers, HttpError, TlsFailure};
 pub use head::{parse as parse_head, unfold as unfold_head, ResponseHead, DEFAULT_HEADERS};
-pub use transport::{NoTls, Secure};
+pub use transport::{peer_finished, recv_from_socket, send_to_socket, NoTls, Secure};
 
 /// Where the GET client's body goes: the platform's handler implements it beside
 /// [`Handler<HttpEvent>`](crate::Handler) (a file, a hash, a buffer).

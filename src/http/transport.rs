@@ -39,6 +39,53 @@ pub trait Secure {
     fn failure(&self) -> Option<HttpError>;
 }
 
+/// Whether the peer of `socket` ended its stream (FIN) and every byte before the FIN was
+/// read: no more ciphertext can come. For a [`Secure`] layer's [`pump`](Secure::pump).
+pub fn peer_finished(socket: &tcp::Socket<'_>) -> bool {
+    !socket.can_recv()
+        && matches!(
+            socket.state(),
+            TcpState::CloseWait | TcpState::LastAck | TcpState::Closing | TcpState::TimeWait
+        )
+}
+
+/// Offers what `socket` received to `take`, which returns how much it used, until it uses
+/// none or nothing is left: a [`Secure`] layer's ciphertext in. Returns whether anything
+/// moved.
+pub fn recv_from_socket(
+    socket: &mut tcp::Socket<'_>,
+    take: &mut dyn FnMut(&[u8]) -> usize,
+) -> bool {
+    let mut moved = false;
+    while socket.can_recv() {
+        let n = socket
+            .recv(|data| {
+                let n = take(data);
+                (n, n)
+            })
+            .unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        moved = true;
+    }
+    moved
+}
+
+/// Queues as much of `data` on `socket` as it takes: a [`Secure`] layer's ciphertext out.
+/// Returns how many bytes were taken (the rest stays with the layer).
+pub fn send_to_socket(socket: &mut tcp::Socket<'_>, data: &[u8]) -> usize {
+    let mut sent = 0;
+    while socket.can_send() && sent < data.len() {
+        let n = socket.send_slice(&data[sent..]).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        sent += n;
+    }
+    sent
+}
+
 /// The layer of a client without TLS: `https://` fails with
 /// [`UrlError::TlsUnsupported`](crate::url::UrlError::TlsUnsupported).
 #[derive(Debug, Clone, Copy, Default)]

@@ -1,5 +1,10 @@
 //! HTTPS: TLS 1.3 (embedded-tls) under the GET client, with no heap and no blocking.
 //!
+//! This is the engine for platforms without an allocator (the boards). A host with a heap
+//! can put rustls behind the same [`Secure`] seam instead: the crate `tcplink-rustls` (TLS
+//! 1.2 and 1.3, more groups and suites), which verifies with the same webpki rules and reports
+//! the same [`TlsFailure`]s through [`cas_may_sign`] and [`webpki_failure`].
+//!
 //! embedded-tls has no sans-IO interface, and its blocking handshake cannot resume after
 //! `WouldBlock`; its async one can. So the whole TLS side is one long-lived async task
 //! ([`TlsStorage::split`]) that the platform pins in memory it owns and that [`TlsLayer`]
@@ -46,12 +51,12 @@ use embedded_tls::{
 };
 use heapless::String;
 use pki_types::ServerName;
-use smoltcp::socket::tcp::{self, State as TcpState};
+use smoltcp::socket::tcp;
 
-use crate::http::{HttpError, Secure, TlsFailure};
+use crate::http::{peer_finished, recv_from_socket, send_to_socket, HttpError, Secure, TlsFailure};
 use pipe::Pipe;
 pub use signature::{Ecdsa, PublicKey, SignatureAlgorithm, SignatureCheck, SignatureError};
-pub use verify::UnixClock;
+pub use verify::{cas_may_sign, failure_of as webpki_failure, UnixClock};
 use verify::{StrictVerifier, MAX_HOST};
 
 /// The receive record buffer that holds any TLS record (2^14 bytes of data plus overhead).
@@ -262,25 +267,9 @@ impl<F: Future<Output = Infallible>> Secure for TlsLayer<'_, F> {
                 if wire.phase == Phase::Idle {
                     return moved_any;
                 }
-                while socket.can_recv() && wire.net_in.free() > 0 {
-                    let room = wire.net_in.room();
-                    let n = socket.recv_slice(room).unwrap_or(0);
-                    if n == 0 {
-                        break;
-                    }
-                    wire.net_in.commit(n);
-                    moved = true;
-                }
-                if !socket.can_recv()
-                    && matches!(
-                        socket.state(),
-                        TcpState::CloseWait
-                            | TcpState::LastAck
-                            | TcpState::Closing
-                            | TcpState::TimeWait
-                    )
-                    && !wire.net_eof
-                {
+                let net_in = &mut wire.net_in;
+                moved |= recv_from_socket(socket, &mut |data| net_in.push(data));
+                if peer_finished(socket) && !wire.net_eof {
                     wire.net_eof = true;
                     moved = true;
                 }
@@ -290,14 +279,9 @@ impl<F: Future<Output = Infallible>> Secure for TlsLayer<'_, F> {
             moved |= self.progress() != before;
             {
                 let mut wire = self.wire.borrow_mut();
-                while socket.can_send() && !wire.net_out.is_empty() {
-                    let n = socket.send_slice(wire.net_out.data()).unwrap_or(0);
-                    if n == 0 {
-                        break;
-                    }
-                    wire.net_out.consume(n);
-                    moved = true;
-                }
+                let sent = send_to_socket(socket, wire.net_out.data());
+                wire.net_out.consume(sent);
+                moved |= sent > 0;
             }
             moved_any |= moved;
             if !moved {

@@ -61,19 +61,6 @@ impl<const N: usize> Pipe<N> {
         }
     }
 
-    /// The free room, contiguous; mark what was written with [`commit`](Self::commit).
-    pub(crate) fn room(&mut self) -> &mut [u8] {
-        if self.end > N / 2 {
-            self.compact();
-        }
-        &mut self.buf[self.end..]
-    }
-
-    /// Marks `n` bytes of [`room`](Self::room) as written.
-    pub(crate) fn commit(&mut self, n: usize) {
-        self.end = (self.end + n).min(N);
-    }
-
     /// Appends as much of `data` as fits; returns how much.
     pub(crate) fn push(&mut self, data: &[u8]) -> usize {
         if data.len() > N - self.end {

@@ -292,7 +292,10 @@ fn handshake_algorithm(scheme: SignatureScheme, key: &PublicKey<'_>) -> Option<S
 /// RFC 5280 §4.2.1.3, which webpki leaves out: a CA with a keyUsage extension must assert
 /// keyCertSign to sign certificates (webpki has checked cA and the path length). Refused
 /// like a certificate that is no CA at all.
-fn cas_may_sign(path: &VerifiedPath<'_>) -> Result<(), webpki::Error> {
+///
+/// Public so that another TLS engine verifying through webpki (tcplink-rustls) enforces the
+/// same rule: pass it as `verify_for_usage`'s `verify_path` callback.
+pub fn cas_may_sign(path: &VerifiedPath<'_>) -> Result<(), webpki::Error> {
     for cert in path.intermediate_certificates() {
         let der = cert.der();
         if Cert::parse(&der).is_ok_and(|cert| cert.key_cert_sign == Some(false)) {
@@ -319,7 +322,10 @@ fn consistent_moment(chain: &[Cert<'_>]) -> u64 {
 }
 
 /// The failure webpki's `error` stands for.
-fn failure_of(error: &webpki::Error) -> TlsFailure {
+///
+/// Public so that another TLS engine verifying through webpki (tcplink-rustls) reports the
+/// same [`TlsFailure`] for the same fault.
+pub fn failure_of(error: &webpki::Error) -> TlsFailure {
     use webpki::Error as E;
     // webpki 0.103 reports the `...Context` forms; the deprecated unit variants it no longer
     // returns fall to the last arm.

@@ -148,6 +148,8 @@ pub fn run(root: &Path) -> bool {
     docs_bare.env("RUSTDOCFLAGS", "-D warnings");
     let mut docs_embassy = root_cargo(root, &["doc", "-p", "tcplink-embassy", "--no-deps"]);
     docs_embassy.env("RUSTDOCFLAGS", "-D warnings");
+    let mut docs_rustls = root_cargo(root, &["doc", "-p", "tcplink-rustls", "--no-deps"]);
+    docs_rustls.env("RUSTDOCFLAGS", "-D warnings");
     let mut size = Command::new("size");
     size.arg(BOARD_ELF).current_dir(root.join(BOARD));
     let mut size2 = Command::new("size");
@@ -249,6 +251,7 @@ pub fn run(root: &Path) -> bool {
         ("core docs (broken links fail)", docs),
         ("core docs without default features (broken links fail)", docs_bare),
         ("embassy adapter docs (broken links fail)", docs_embassy),
+        ("rustls engine docs (broken links fail)", docs_rustls),
         (
             "porting skeleton (examples/board-skeleton) on a microcontroller target",
             root_cargo(

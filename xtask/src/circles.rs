@@ -14,6 +14,7 @@ const ROOTS: &[&str] = &[
     "firmware/board-common/src",
     "host/src",
     "host/rsa/src",
+    "host/rustls/src",
     "tests/support/src",
     "tests/bench/src",
     "xtask/src",

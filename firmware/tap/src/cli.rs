@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::builder::TypedValueParser;
-use clap::{ArgAction, Args, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use smoltcp::wire::{EthernetAddress, IpAddress, Ipv4Address, Ipv4Cidr, Ipv6Cidr};
 use tcplink::stack::StackConfig;
 
@@ -184,12 +184,13 @@ pub struct FetchArgs {
     pub tls: TlsArgs,
 }
 
-/// How `https://` servers are trusted.
+/// How `https://` servers are trusted, and which TLS engine talks to them.
 #[derive(Debug, Clone, Args)]
 pub struct TlsArgs {
     /// Trust the CA certificates in this PEM file (one or several) instead of the system's
-    /// store (/etc/ssl/certs/ca-certificates.crt). Certificates may be ECDSA (P-256, P-384)
-    /// or RSA; the chain is built in any order, as curl does (TLS 1.3 only).
+    /// store (/etc/ssl/certs/ca-certificates.crt). The chain is checked by webpki (RFC 5280:
+    /// path built in any order, as curl does; extendedKeyUsage, pathLen, name constraints,
+    /// dates, host name) with either engine.
     #[arg(long, value_name = "FILE")]
     pub cacert: Option<PathBuf>,
 
@@ -197,12 +198,27 @@ pub struct TlsArgs {
     /// then read and change the download; a warning says so.
     #[arg(long)]
     pub insecure: bool,
+
+    /// The TLS engine behind the HTTP client.
+    #[arg(long, value_name = "ENGINE", value_enum, default_value_t = TlsEngine::Rustls)]
+    pub tls_engine: TlsEngine,
+}
+
+/// The TLS engines `--tls-engine` picks from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TlsEngine {
+    /// rustls (tcplink-rustls): TLS 1.3 and 1.2; X25519, P-256, P-384;
+    /// AES-128/256-GCM, ChaCha20-Poly1305; ECDSA, RSA and Ed25519 certificates
+    Rustls,
+    /// The board's engine (embedded-tls, no heap): TLS 1.3 only; P-256; AES-128-GCM;
+    /// ECDSA P-256/P-384 and RSA certificates
+    Embedded,
 }
 
 /// Serve, optionally fetching at the same time.
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
-    /// Fetch this http:// URL while serving.
+    /// Fetch this http:// or https:// URL while serving.
     #[arg(long, value_name = "URL")]
     pub get: Option<String>,
     #[command(flatten)]

@@ -13,13 +13,14 @@ use smoltcp::iface::SocketStorage;
 use smoltcp::time::Duration;
 use tcplink::dhcp::Dhcp;
 use tcplink::greeting::{GreetingConfig, GreetingServer};
-use tcplink::http::{HttpClient, HttpConfig, HttpError, HttpStorage, Secure};
+use tcplink::http::{HttpClient, HttpConfig, HttpError, HttpStorage, NoTls, Secure};
 use tcplink::tls::{TlsLayer, TlsStorage};
 use tcplink::{App, Stack, StackConfig, TcpBuffers};
+use tcplink_rustls::RustlsLayer;
 
 use crate::addresses::Ipv6Addresses;
 use crate::cli::{
-    FetchArgs, GetArgs, NetArgs, RunArgs, ServeArgs, MAX_HEAD, MAX_HEADERS, MAX_URL,
+    FetchArgs, GetArgs, NetArgs, RunArgs, ServeArgs, TlsEngine, MAX_HEAD, MAX_HEADERS, MAX_URL,
     SUPPORTED_SOCKETS,
 };
 use crate::download::{default_name, Download};
@@ -111,17 +112,34 @@ fn run_on<const N: usize>(node: &mut Node, plan: &Plan<'_>) -> Result<ExitCode> 
         .serve
         .map(|_| boxed_array::<GreetingBuffers, N>(GreetingBuffers::new));
     let mut get_storage = plan.fetch.map(|_| Box::new(GetStorage::new()));
-    // HTTPS: the record buffers on the heap (16 KiB), the TLS task pinned on this stack.
-    let anchors = match plan.fetch {
-        Some((_, args)) => Anchors::load(&args.tls)?,
-        None => Anchors::default(),
+    // HTTPS: rustls (the default), or the board's engine with its record buffers (16 KiB)
+    // and its TLS task on the heap; only the chosen one is built, and only for a fetch.
+    let (anchors, engine) = match plan.fetch {
+        Some((_, args)) => (Anchors::load(&args.tls)?, Some(args.tls.tls_engine)),
+        None => (Anchors::default(), None),
     };
     let mut anchor_list = Vec::new();
     let verify = anchors.verify(&mut anchor_list);
-    let mut tls_storage = Box::new(TlsStorage::<{ tcplink::tls::RECORD_RX }>::new());
-    let (wire, task) = tls_storage.split(rand_core::OsRng, verify);
-    let task = std::pin::pin!(task);
-    let mut tls = TlsLayer::new(wire, task);
+    if let Some(engine) = engine {
+        log::info!("TLS engine: {engine:?}");
+    }
+    let mut tls_storage = (engine == Some(TlsEngine::Embedded))
+        .then(|| Box::new(TlsStorage::<{ tcplink::tls::RECORD_RX }>::new()));
+    let mut tls_task = tls_storage.as_deref_mut().map(|storage| {
+        let (wire, task) = storage.split(rand_core::OsRng, verify);
+        (wire, Box::pin(task))
+    });
+    let mut embedded = tls_task
+        .as_mut()
+        .map(|(wire, task)| TlsLayer::new(wire, task.as_mut()));
+    let mut rustls = (engine == Some(TlsEngine::Rustls)).then(|| RustlsLayer::new(verify));
+    // Without a fetch there is no GET client to give a layer to.
+    let mut no_tls = NoTls;
+    let tls: &mut dyn Secure = match (embedded.as_mut(), rustls.as_mut()) {
+        (Some(layer), _) => layer,
+        (None, Some(layer)) => layer,
+        (None, None) => &mut no_tls,
+    };
 
     let now = node.clock.now();
     let mut stack =
@@ -138,8 +156,8 @@ fn run_on<const N: usize>(node: &mut Node, plan: &Plan<'_>) -> Result<ExitCode> 
         .fetch
         .map_or_else(HttpConfig::default, |(_, args)| http_config(args));
     let http = get_storage.as_deref_mut().map(|storage| {
-        let client: GetClient<'_> = HttpClient::new(http_config, &mut stack, storage, &net.dns)
-            .with_secure(&mut tls as &mut dyn Secure);
+        let client: GetClient<'_> =
+            HttpClient::new(http_config, &mut stack, storage, &net.dns).with_secure(tls);
         client
     });
 

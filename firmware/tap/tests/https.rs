@@ -127,20 +127,37 @@ fn get_to(lab: &Lab, url: &str, out: &Path, extra: &[&str]) -> std::process::Out
 }
 
 /// 5 MiB over TLS 1.3 from nginx, verified against the test's CA (`--cacert`), identical;
-/// the same URL through an http:// redirect; the wrong CA refused; `--insecure` warns.
+/// the same URL through an http:// redirect; the wrong CA refused; `--insecure` warns. With
+/// the default engine (rustls).
 #[test]
 fn get_https_from_nginx() {
-    let Some(lab) = Lab::new("tlsngx", &["nginx", "python3"]) else {
-        return;
+    if let Some(lab) = Lab::new("tlsngx", &["nginx", "python3"]) {
+        https_from_nginx(&lab, &[]);
+    }
+}
+
+/// [`get_https_from_nginx`] with the board's engine on the TAP (`--tls-engine embedded`).
+#[test]
+fn get_https_from_nginx_with_the_embedded_engine() {
+    if let Some(lab) = Lab::new("tlsngxe", &["nginx", "python3"]) {
+        https_from_nginx(&lab, &["--tls-engine", "embedded"]);
+    }
+}
+
+/// The fetches of [`get_https_from_nginx`], each with `engine` (extra arguments) too.
+fn https_from_nginx(lab: &Lab, engine: &[&str]) {
+    let get_to = |lab: &Lab, url: &str, out: &Path, extra: &[&str]| {
+        let args: Vec<&str> = extra.iter().chain(engine).copied().collect();
+        get_to(lab, url, out, &args)
     };
-    let (_nginx, prefix, sha) = nginx_tls(&lab);
+    let (_nginx, prefix, sha) = nginx_tls(lab);
     let ca = prefix.path().join("ca.pem");
     let ca = ca.to_str().unwrap();
     let out_dir = tempfile::tempdir().unwrap();
     let out_file = out_dir.path().join("saved.bin");
 
     let url = format!("https://{HOST_IP}:{HTTPS_PORT}/file");
-    let out = get_to(&lab, &url, &out_file, &["--cacert", ca]);
+    let out = get_to(lab, &url, &out_file, &["--cacert", ca]);
     let stdout = success(&out);
     assert!(stdout.starts_with("HTTP/1.1 200 OK\n"), "{stdout}");
     assert_saved(&stdout, SIZE, &out_file, &sha);
@@ -148,7 +165,7 @@ fn get_https_from_nginx() {
     // http:// → 302 → https://
     std::fs::remove_file(&out_file).unwrap();
     let go = format!("http://{HOST_IP}:{HTTP_PORT}/go");
-    let out = get_to(&lab, &go, &out_file, &["--cacert", ca]);
+    let out = get_to(lab, &go, &out_file, &["--cacert", ca]);
     let stdout = success(&out);
     assert!(
         stdout.starts_with("HTTP/1.1 302 Moved Temporarily\n"),
@@ -159,18 +176,13 @@ fn get_https_from_nginx() {
     // A CA that did not sign the server's certificate: refused, nothing saved.
     std::fs::remove_file(&out_file).unwrap();
     let other = prefix.path().join("other-ca.pem");
-    let out = get_to(
-        &lab,
-        &url,
-        &out_file,
-        &["--cacert", other.to_str().unwrap()],
-    );
+    let out = get_to(lab, &url, &out_file, &["--cacert", other.to_str().unwrap()]);
     let err = one_error_line(&out);
     assert!(err.contains("unknown CA"), "{err}");
     assert!(!out_file.exists());
 
     // --insecure: no verification, and a warning saying so.
-    let out = get_to(&lab, &url, &out_file, &["--insecure"]);
+    let out = get_to(lab, &url, &out_file, &["--insecure"]);
     let stdout = success(&out);
     assert_saved(&stdout, SIZE, &out_file, &sha);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -180,9 +192,21 @@ fn get_https_from_nginx() {
 /// `openssl s_server -tls1_3 -WWW`: a read-until-close body ended by close_notify.
 #[test]
 fn get_https_from_openssl_s_server() {
-    let Some(lab) = Lab::new("tlsossl", &["openssl", "python3"]) else {
-        return;
-    };
+    if let Some(lab) = Lab::new("tlsossl", &["openssl", "python3"]) {
+        https_from_openssl_s_server(&lab, &[]);
+    }
+}
+
+/// [`get_https_from_openssl_s_server`] with the board's engine (`--tls-engine embedded`).
+#[test]
+fn get_https_from_openssl_s_server_with_the_embedded_engine() {
+    if let Some(lab) = Lab::new("tlsossle", &["openssl", "python3"]) {
+        https_from_openssl_s_server(&lab, &["--tls-engine", "embedded"]);
+    }
+}
+
+/// The fetch of [`get_https_from_openssl_s_server`] with `engine` (extra arguments).
+fn https_from_openssl_s_server(lab: &Lab, engine: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     make_pki(dir.path());
     let data = random_bytes(SIZE);
@@ -204,12 +228,14 @@ fn get_https_from_openssl_s_server() {
     .stdout(Stdio::null())
     .stderr(Stdio::null());
     let _server = ChildGuard::spawn(&mut cmd);
-    wait_listening(&lab, HOST_IP, S_SERVER_PORT);
+    wait_listening(lab, HOST_IP, S_SERVER_PORT);
     let out_dir = tempfile::tempdir().unwrap();
     let out_file = out_dir.path().join("saved.bin");
     let ca = dir.path().join("ca.pem");
     let url = format!("https://{HOST_IP}:{S_SERVER_PORT}/file");
-    let out = get_to(&lab, &url, &out_file, &["--cacert", ca.to_str().unwrap()]);
+    let mut args = vec!["--cacert", ca.to_str().unwrap()];
+    args.extend(engine);
+    let out = get_to(lab, &url, &out_file, &args);
     let stdout = success(&out);
     assert!(stdout.starts_with("HTTP/1.0 200 ok\n"), "{stdout}");
     assert_saved(&stdout, SIZE, &out_file, &sha256_hex(&data));

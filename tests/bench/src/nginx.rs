@@ -39,36 +39,52 @@ pub fn available() -> Result<(), String> {
     Ok(())
 }
 
-/// The contenders, in the order of the table.
-const ROWS: [(&str, Client, Sink); 5] = [
-    ("tcplink-tap get -o /dev/null", Client::Tap, Sink::Null),
-    ("curl -o /dev/null (veth)", Client::Curl, Sink::Null),
-    (
-        "tcplink-tap get -o FILE (fsync before rename)",
-        Client::Tap,
-        Sink::File,
-    ),
-    ("curl -o FILE (veth)", Client::Curl, Sink::File),
-    (
-        "curl -o FILE (veth), then sync FILE",
+/// The contenders of `scheme`, in the order of the table: per sink, tcplink-tap (over HTTPS
+/// once per TLS engine) then curl; last, curl followed by `sync FILE`.
+fn rows(scheme: Scheme) -> Vec<(String, Client, Sink)> {
+    let engines: &[Option<&'static str>] = match scheme {
+        Scheme::Http => &[None],
+        Scheme::Https => &[Some("rustls"), Some("embedded")],
+    };
+    let mut rows = Vec::new();
+    for (sink, target, fsync) in [
+        (Sink::Null, "/dev/null", ""),
+        (Sink::File, "FILE", " (fsync before rename)"),
+    ] {
+        for engine in engines {
+            let name = match engine {
+                None => format!("tcplink-tap get -o {target}{fsync}"),
+                Some(e) => format!("tcplink-tap get -o {target}{fsync}, --tls-engine {e}"),
+            };
+            rows.push((name, Client::Tap(*engine), sink));
+        }
+        rows.push((format!("curl -o {target} (veth)"), Client::Curl, sink));
+    }
+    rows.push((
+        "curl -o FILE (veth), then sync FILE".into(),
         Client::CurlSync,
         Sink::File,
-    ),
-];
-/// Row indexes of the baselines.
-const CURL_NULL: usize = 1;
-const CURL_FILE: usize = 3;
-const CURL_SYNC: usize = 4;
+    ));
+    rows
+}
 
-#[derive(Clone, Copy)]
+/// The row of `rows` that `client` fills for `sink` (a baseline).
+fn row_of(rows: &[(String, Client, Sink)], client: Client, sink: Sink) -> usize {
+    rows.iter()
+        .position(|(_, c, s)| *c == client && *s == sink)
+        .expect("every baseline has a row")
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Client {
-    Tap,
+    /// tcplink-tap, with this `--tls-engine` (None: its default, or plain HTTP).
+    Tap(Option<&'static str>),
     Curl,
     /// curl, then `sync FILE`: on disk at the end, as tcplink-tap's file is.
     CurlSync,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Sink {
     Null,
     File,
@@ -178,21 +194,26 @@ pub fn figure(
 
     let tap_url = format!("{proto}://192.168.69.1:{PORT}/blob");
     let curl_url = format!("{proto}://{SERVER_VETH_IP}:{PORT}/blob");
-    let mut secs: Vec<Vec<f64>> = vec![Vec::new(); ROWS.len()];
+    let rows = rows(scheme);
+    let mut secs: Vec<Vec<f64>> = vec![Vec::new(); rows.len()];
     for run in 0..runs {
-        for k in 0..ROWS.len() {
-            let i = (run + k) % ROWS.len();
-            let (name, who, sink) = ROWS[i];
+        for k in 0..rows.len() {
+            let i = (run + k) % rows.len();
+            let (name, who, sink) = &rows[i];
             let file = out.join("blob");
-            let target = match sink {
+            let target = match *sink {
                 Sink::Null => Path::new("/dev/null"),
                 Sink::File => file.as_path(),
             };
             // The previous download's dirty pages go to disk first, not during this one.
             sync(None)?;
             let t0 = Instant::now();
-            match who {
-                Client::Tap => {
+            match *who {
+                Client::Tap(engine) => {
+                    let mut extra = verify.to_vec();
+                    if let Some(engine) = engine {
+                        extra.extend(["--tls-engine", engine]);
+                    }
                     crate::tapfig::tap_get_with(
                         b,
                         &ns,
@@ -201,7 +222,7 @@ pub fn figure(
                         target,
                         bytes,
                         limit,
-                        verify,
+                        &extra,
                     )?;
                 }
                 Client::Curl => curl(&client.name, &curl_url, target, bytes, limit, verify)?,
@@ -211,12 +232,12 @@ pub fn figure(
                 }
             }
             let took = t0.elapsed().as_secs_f64();
-            if let Sink::File = sink {
+            if *sink == Sink::File {
                 check_same(&blob, &file)?;
                 let _ = std::fs::remove_file(&file);
             }
             eprintln!(
-                "tap-get nginx {proto} run {}/{runs}: {name:<32} {:7.3} s {:7.3} Gbit/s",
+                "tap-get nginx {proto} run {}/{runs}: {name:<48} {:7.3} s {:7.3} Gbit/s",
                 run + 1,
                 took,
                 bytes as f64 * 8.0 / took / 1e9
@@ -232,16 +253,18 @@ pub fn figure(
         Scheme::Http => Section::new("tap-get-nginx", "2b. HTTP GET from nginx (Gbit/s)"),
         Scheme::Https => Section::new(
             "tap-https",
-            "2d. HTTPS GET from nginx: TLS 1.3, AES-128-GCM, verified (Gbit/s)",
+            "2d. HTTPS GET from nginx: TLS 1.3, both TLS engines, verified (Gbit/s)",
         ),
     };
     if scheme == Scheme::Https {
         s.para(
             "The same as 2b over HTTPS: nginx with `ssl_protocols TLSv1.3` and an ECDSA P-256 \
              certificate from a CA made for the run; `tcplink-tap get --cacert` and `curl \
-             --cacert` both verify it. tcplink-tap runs TLS_AES_128_GCM_SHA256 (embedded-tls, \
-             RustCrypto's aes/polyval with runtime AES-NI/PCLMULQDQ detection); curl \
-             negotiates what OpenSSL prefers.",
+             --cacert` both verify it. tcplink-tap runs each TLS engine: `--tls-engine rustls` \
+             (its default: rustls with ring, which negotiates what nginx's OpenSSL prefers, as \
+             curl does) and `--tls-engine embedded` (the board's embedded-tls: \
+             TLS_AES_128_GCM_SHA256 only, RustCrypto's aes/polyval with runtime \
+             AES-NI/PCLMULQDQ detection).",
         );
     }
     s.para(&format!(
@@ -262,11 +285,14 @@ pub fn figure(
         "÷ curl, same sink (per round)",
         "÷ curl then sync (per round)",
     ]);
-    for (i, (name, who, sink)) in ROWS.iter().enumerate() {
+    let curl_null = row_of(&rows, Client::Curl, Sink::Null);
+    let curl_file = row_of(&rows, Client::Curl, Sink::File);
+    let curl_sync = row_of(&rows, Client::CurlSync, Sink::File);
+    for (i, (name, who, sink)) in rows.iter().enumerate() {
         let vs = |base: usize| show_ratio(&ratios(&gbit[i], &gbit[base]));
         let (same, synced) = match (who, sink) {
-            (Client::Tap, Sink::Null) => (vs(CURL_NULL), String::new()),
-            (Client::Tap, Sink::File) => (vs(CURL_FILE), vs(CURL_SYNC)),
+            (Client::Tap(_), Sink::Null) => (vs(curl_null), String::new()),
+            (Client::Tap(_), Sink::File) => (vs(curl_file), vs(curl_sync)),
             _ => (String::new(), String::new()),
         };
         t.row(vec![
@@ -404,4 +430,47 @@ fn curl(
         return Err(format!("curl got {size} of {bytes} bytes"));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 2b keeps its five rows; 2d has one tcplink-tap row per TLS engine and sink, each
+    /// compared with curl of the same sink.
+    #[test]
+    fn rows_per_scheme_and_engine() {
+        let names = |scheme| -> Vec<String> { rows(scheme).into_iter().map(|r| r.0).collect() };
+        assert_eq!(
+            names(Scheme::Http),
+            [
+                "tcplink-tap get -o /dev/null",
+                "curl -o /dev/null (veth)",
+                "tcplink-tap get -o FILE (fsync before rename)",
+                "curl -o FILE (veth)",
+                "curl -o FILE (veth), then sync FILE",
+            ]
+        );
+        let https = rows(Scheme::Https);
+        assert_eq!(https.len(), 7);
+        let taps: Vec<_> = https
+            .iter()
+            .filter_map(|(_, c, s)| match c {
+                Client::Tap(engine) => Some((*engine, *s == Sink::Null)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            taps,
+            [
+                (Some("rustls"), true),
+                (Some("embedded"), true),
+                (Some("rustls"), false),
+                (Some("embedded"), false),
+            ]
+        );
+        assert_eq!(row_of(&https, Client::Curl, Sink::Null), 2);
+        assert_eq!(row_of(&https, Client::Curl, Sink::File), 5);
+        assert_eq!(row_of(&https, Client::CurlSync, Sink::File), 6);
+    }
 }

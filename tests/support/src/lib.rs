@@ -21,12 +21,16 @@ pub use dns_server::{DnsServer, TYPE_A, TYPE_AAAA};
 pub use faults::{faulty, FaultStats, Faults, FaultyPort, Shuffle};
 pub use forge::{Forger, RecordCounter};
 pub use http_server::{End, HttpServer, Response};
-pub use pki::{Issuer, KeyKind, ServerCert, Validity};
+pub use pki::{pem, Issuer, KeyKind, ServerCert, Validity};
 /// The seeded RNG the TLS tests give the device.
 pub use rand_chacha;
 /// The certificate parameters [`Issuer::intermediate_with`] and [`Issuer::server_with`] edit.
 pub use rcgen;
-pub use tls_server::{server_name, Forgery, TlsBehaviour, TlsServer};
+/// The TLS library of the peer's server (its cipher suite and group names).
+pub use rustls;
+pub use tls_server::{
+    hello_extension, key_share_groups, server_name, Forgery, TlsBehaviour, TlsServer,
+};
 
 use managed::ManagedSlice;
 use sha2::{Digest, Sha256};
@@ -427,6 +431,26 @@ pub struct TlsSetup {
     /// RSA signatures checked by the host's [`tcplink_rsa::Rsa`] (as `tcplink-tap` does);
     /// without it the device knows ECDSA only, as a board does.
     pub rsa: bool,
+    /// Which TLS engine runs behind the GET client's `Secure` seam.
+    pub engine: TlsEngine,
+}
+
+/// The TLS engines a device can run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TlsEngine {
+    /// The core's embedded-tls layer ([`TlsLayer`]): no heap, TLS 1.3, AES-128-GCM, as a
+    /// board runs it.
+    #[default]
+    Embedded,
+    /// [`tcplink_rustls::RustlsLayer`]: TLS 1.2 and 1.3, all common groups and suites, as
+    /// tcplink-tap runs it by default (`small_records` and `rsa` do not apply: rustls takes
+    /// any record and checks RSA itself).
+    Rustls,
+}
+
+impl TlsEngine {
+    /// Both engines, for tests that must hold over each.
+    pub const ALL: [Self; 2] = [Self::Embedded, Self::Rustls];
 }
 
 impl TlsSetup {
@@ -439,6 +463,15 @@ impl TlsSetup {
             seed: 1,
             small_records: false,
             rsa: false,
+            engine: TlsEngine::Embedded,
+        }
+    }
+
+    /// [`trusting`](Self::trusting) with `engine`.
+    pub fn trusting_with(anchors: &[&[u8]], engine: TlsEngine) -> Self {
+        Self {
+            engine,
+            ..Self::trusting(anchors)
         }
     }
 }
@@ -471,6 +504,9 @@ fn tls_layer(setup: &TlsSetup) -> &'static mut dyn Secure {
                 .then_some(&tcplink_rsa::Rsa as &dyn tcplink::tls::SignatureCheck),
         }
     };
+    if setup.engine == TlsEngine::Rustls {
+        return leak(tcplink_rustls::RustlsLayer::new(verify));
+    }
     let rng = rand_chacha::ChaCha20Rng::seed_from_u64(setup.seed);
     if setup.small_records {
         let storage = leak(TlsStorage::<768, { tcplink::tls::RECORD_TX }>::new());
@@ -693,6 +729,22 @@ impl<const N: usize> Sim<N> {
         };
         let mut sim = Self::new(&setup, clients);
         sim.device_addr = DEVICE_IP6.into();
+        sim
+    }
+
+    /// A device with the GET client over `tls` (asking the peer for DNS), and a peer serving
+    /// TLS with `cert` on 443 as `behaviour` says and DNS for `files.test` and `other.test`.
+    pub fn https(tls: TlsSetup, cert: &ServerCert, behaviour: TlsBehaviour) -> Self {
+        let setup = DeviceSetup {
+            http: Some(HttpConfig::default()),
+            dns: vec![PEER_IP.into()],
+            tls: Some(tls),
+            ..DeviceSetup::default()
+        };
+        let mut sim = Self::new(&setup, 16);
+        sim.peer.serve_tls(443, cert, behaviour);
+        sim.peer
+            .serve_dns(&[("files.test", PEER_IP), ("other.test", PEER_IP)]);
         sim
     }
 

@@ -38,6 +38,12 @@ pub struct TlsBehaviour {
     /// (rustls counts the 5-byte header in), so handshake messages span records, as from
     /// `openssl s_server -max_send_frag`. `None`: full 16 KiB records.
     pub max_fragment_size: Option<usize>,
+    /// The only cipher suites the server accepts (`None`: ring's defaults, all of AES-128-GCM,
+    /// AES-256-GCM and ChaCha20-Poly1305).
+    pub suites: Option<&'static [rustls::CipherSuite]>,
+    /// The only key-exchange groups the server accepts (`None`: X25519, P-256, P-384). A
+    /// client whose first key share is not among them gets a HelloRetryRequest.
+    pub groups: Option<&'static [rustls::NamedGroup]>,
 }
 
 /// Records no stock server sends, sealed as the server would (the test kit's `forge`), so
@@ -62,6 +68,8 @@ impl Default for TlsBehaviour {
             key_updates_every: None,
             forge: None,
             max_fragment_size: None,
+            suites: None,
+            groups: None,
         }
     }
 }
@@ -167,7 +175,16 @@ impl TlsServer {
         key: Vec<u8>,
         behaviour: TlsBehaviour,
     ) -> Self {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut provider = rustls::crypto::ring::default_provider();
+        if let Some(suites) = behaviour.suites {
+            provider
+                .cipher_suites
+                .retain(|s| suites.contains(&s.suite()));
+        }
+        if let Some(groups) = behaviour.groups {
+            provider.kx_groups.retain(|g| groups.contains(&g.name()));
+        }
+        let provider = Arc::new(provider);
         let versions: &[&rustls::SupportedProtocolVersion] = if behaviour.tls12_only {
             &[&rustls::version::TLS12]
         } else {
@@ -400,9 +417,9 @@ fn first_record(bytes: &[u8]) -> Option<&[u8]> {
     bytes.get(..5 + length)
 }
 
-/// The host name a ClientHello record (header included) sends in its server_name extension
-/// (RFC 6066 §3), or `None` without one. Panics on a ClientHello it cannot read.
-pub fn server_name(client_hello: &[u8]) -> Option<String> {
+/// The data of extension `kind` in a ClientHello record (header included), or `None` without
+/// it. Panics on a ClientHello it cannot read.
+pub fn hello_extension(client_hello: &[u8], kind: u16) -> Option<&[u8]> {
     let mut at = 5 + 4 + 2 + 32; // record header, handshake header, version, random
     let skip = |at: &mut usize, width: usize| {
         let length = client_hello[*at..*at + width]
@@ -417,21 +434,45 @@ pub fn server_name(client_hello: &[u8]) -> Option<String> {
     let end = at + 2 + usize::from(u16::from_be_bytes([client_hello[at], client_hello[at + 1]]));
     at += 2;
     while at < end {
-        let kind = u16::from_be_bytes([client_hello[at], client_hello[at + 1]]);
+        let found = u16::from_be_bytes([client_hello[at], client_hello[at + 1]]);
         let length = usize::from(u16::from_be_bytes([
             client_hello[at + 2],
             client_hello[at + 3],
         ]));
-        let data = &client_hello[at + 4..at + 4 + length];
-        if kind == 0 {
-            // server_name_list: its length, then one host_name (type 0) with its length.
-            assert_eq!(data[2], 0, "a host_name entry");
-            let name_length = usize::from(u16::from_be_bytes([data[3], data[4]]));
-            return Some(String::from_utf8(data[5..5 + name_length].to_vec()).expect("ASCII"));
+        if found == kind {
+            return Some(&client_hello[at + 4..at + 4 + length]);
         }
         at += 4 + length;
     }
     None
+}
+
+/// The host name a ClientHello record (header included) sends in its server_name extension
+/// (RFC 6066 §3), or `None` without one. Panics on a ClientHello it cannot read.
+pub fn server_name(client_hello: &[u8]) -> Option<String> {
+    let data = hello_extension(client_hello, 0)?;
+    // server_name_list: its length, then one host_name (type 0) with its length.
+    assert_eq!(data[2], 0, "a host_name entry");
+    let name_length = usize::from(u16::from_be_bytes([data[3], data[4]]));
+    Some(String::from_utf8(data[5..5 + name_length].to_vec()).expect("ASCII"))
+}
+
+/// The groups of the key shares a ClientHello record (header included) offers (RFC 8446
+/// §4.2.8), in order; empty without the extension (TLS 1.2).
+pub fn key_share_groups(client_hello: &[u8]) -> Vec<rustls::NamedGroup> {
+    let Some(data) = hello_extension(client_hello, 51) else {
+        return Vec::new();
+    };
+    let mut groups = Vec::new();
+    let mut at = 2; // the list's length
+    while at + 4 <= data.len() {
+        groups.push(rustls::NamedGroup::from(u16::from_be_bytes([
+            data[at],
+            data[at + 1],
+        ])));
+        at += 4 + usize::from(u16::from_be_bytes([data[at + 2], data[at + 3]]));
+    }
+    groups
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
