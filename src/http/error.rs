@@ -154,6 +154,9 @@ pub enum TlsFailure {
     NoCommonParameters,
     /// The server aborted the handshake with this TLS alert.
     Alert(u8),
+    /// The server's HelloRetryRequest cannot be answered (RFC 8446 §4.1.4): a second one, or
+    /// one asking for a group this client did not offer or had already sent a key share of.
+    BadHelloRetry,
     /// A handshake message split over records is longer than the buffer that gathers it
     /// (`tcplink::tls::HANDSHAKE_MAX` bytes by default, the `HS` of `TlsStorage`).
     HandshakeTooLarge,
@@ -195,8 +198,16 @@ impl Render for TlsFailure {
             Self::ProtocolVersion => {
                 out.put("handshake failed: the server does not speak TLS 1.3 (TLS 1.2 only?)")
             }
+            #[cfg(feature = "x25519")]
+            Self::NoCommonParameters => out.put(
+                "handshake failed: no common cipher suite or group (need AES-128-GCM, X25519 or P-256)",
+            ),
+            #[cfg(not(feature = "x25519"))]
             Self::NoCommonParameters => out
                 .put("handshake failed: no common cipher suite or group (need AES-128-GCM, P-256)"),
+            Self::BadHelloRetry => out.put(
+                "handshake failed: the server's HelloRetryRequest asks for a group not offered, or comes twice",
+            ),
             Self::Alert(code) => {
                 out.put("handshake failed: the server sent alert ");
                 out.decimal(u64::from(*code));

@@ -73,6 +73,8 @@ mod record;
 mod record_reader;
 // tcplink patch: handshake messages that span records.
 mod reassembly;
+// tcplink patch: key shares of more than one group.
+mod key_exchange;
 mod write_buffer;
 
 pub use config::UnsecureProvider;
@@ -132,6 +134,10 @@ pub enum TlsError {
     /// tcplink patch: a handshake message spans records and is longer than the buffer
     /// lent for gathering it (`TlsConnection::with_handshake_buffer`).
     HandshakeTooLarge,
+    /// tcplink patch: the server's HelloRetryRequest cannot be answered (RFC 8446 §4.1.4): a
+    /// second one, one for a group not offered or already shared, for no change, or for
+    /// another version or cipher suite. The alert the client sent says which kind.
+    BadHelloRetryRequest(alert::AlertDescription),
 }
 
 impl embedded_io::Error for TlsError {
