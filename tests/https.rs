@@ -6,8 +6,9 @@ use tcplink::greeting::GreetingConfig;
 use tcplink::http::{HttpConfig, HttpError, TlsFailure};
 use tcplink::url::UrlError;
 use tcplink_testkit::{
-    pseudo_random, server_name, sha256, Client, DeviceSetup, Faults, Forgery, Issuer, KeyKind,
-    Response, ServerCert, Sim, TlsBehaviour, TlsSetup, Validity, PEER_IP,
+    key_share_groups, pseudo_random, server_name, sha256, supported_groups, Client, DeviceSetup,
+    Faults, Forgery, Issuer, KeyKind, KxGroups, Response, ServerCert, Sim, TlsBehaviour, TlsSetup,
+    Validity, PEER_IP,
 };
 
 /// A device trusting `anchors`, a peer serving TLS with `cert` on 443, and DNS for
@@ -1093,5 +1094,86 @@ fn a_chain_with_its_root_among_many_anchors_is_accepted() {
     assert_eq!(
         fetch(&mut sim, "https://files.test/x"),
         Err(HttpError::Tls(TlsFailure::UnknownCa))
+    );
+}
+
+const X25519: u16 = 0x001d;
+const SECP256R1: u16 = 0x0017;
+
+/// Issue 25: a server that takes P-256 only answers the device's X25519 key share with a
+/// HelloRetryRequest (RFC 8446 §4.1.4); the device sends a second ClientHello with a P-256
+/// key share, and the body arrives byte-identical. Also with the board's setup (768-byte
+/// receive buffer, 512-byte records) and a three-level chain. (Before: X25519 was not
+/// offered; a HelloRetryRequest was "TLS: protocol error from the server".)
+#[test]
+fn a_p256_only_server_is_fetched_after_a_hello_retry_request() {
+    let ca = Issuer::root("tcplink test CA");
+    let intermediate = ca.intermediate("tcplink test intermediate");
+    for board in [false, true] {
+        let cert = intermediate.server(&["files.test"], &[&intermediate]);
+        let tls = TlsSetup {
+            small_records: board,
+            ..TlsSetup::trusting(&[&ca.der])
+        };
+        let behaviour = TlsBehaviour {
+            groups: KxGroups::P256Only,
+            max_fragment_size: board.then_some(512 + 5),
+            ..TlsBehaviour::default()
+        };
+        let mut sim = sim_with(tls, &cert, behaviour);
+        let body = pseudo_random(100_000, 26);
+        sim.peer.tls[0].route("/x", Response::fixed(&body));
+        assert_eq!(
+            fetch(&mut sim, "https://files.test/x"),
+            Ok((200, body.len() as u64)),
+            "board setup: {board}"
+        );
+        assert_eq!(sim.events.body_sha256(), sha256(&body));
+        assert!(
+            sim.peer.tls[0].errors.is_empty(),
+            "{:?}",
+            sim.peer.tls[0].errors
+        );
+        // The first ClientHello shared X25519 alone, and offered P-256 beside it: only a
+        // HelloRetryRequest can have brought the P-256 share this server took.
+        let hello = &sim.peer.tls[0].client_hellos[0];
+        assert_eq!(key_share_groups(hello), [X25519]);
+        assert_eq!(supported_groups(hello), [X25519, SECP256R1]);
+    }
+}
+
+/// Issue 25: an X25519-only server (curl fetches from it; before, the device offered P-256
+/// alone: "no common cipher suite or group") takes the first ClientHello's key share.
+#[test]
+fn an_x25519_only_server_is_fetched() {
+    let ca = Issuer::root("tcplink test CA");
+    let cert = ca.server(&["files.test"], &[]);
+    let behaviour = TlsBehaviour {
+        groups: KxGroups::X25519Only,
+        ..TlsBehaviour::default()
+    };
+    let mut sim = tls_sim(&[&ca.der], &cert, behaviour);
+    let body = pseudo_random(100_000, 27);
+    sim.peer.tls[0].route("/x", Response::fixed(&body));
+    assert_eq!(
+        fetch(&mut sim, "https://files.test/x"),
+        Ok((200, body.len() as u64))
+    );
+    assert_eq!(sim.events.body_sha256(), sha256(&body));
+    assert_eq!(
+        key_share_groups(&sim.peer.tls[0].client_hellos[0]),
+        [X25519]
+    );
+}
+
+/// The typed error of a HelloRetryRequest the device refuses (the refusals themselves, a
+/// second HelloRetryRequest and groups not offered or already shared, are the fork's tests,
+/// third_party/embedded-tls/tests/hello_retry_test.rs, on forged server bytes: rustls never
+/// sends such a one).
+#[test]
+fn a_refused_hello_retry_request_renders_its_cause() {
+    assert_eq!(
+        HttpError::Tls(TlsFailure::BadHelloRetry).to_string(),
+        "TLS: handshake failed: the server's HelloRetryRequest asks for a group not offered, or comes twice"
     );
 }

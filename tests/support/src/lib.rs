@@ -26,7 +26,9 @@ pub use pki::{Issuer, KeyKind, ServerCert, Validity};
 pub use rand_chacha;
 /// The certificate parameters [`Issuer::intermediate_with`] and [`Issuer::server_with`] edit.
 pub use rcgen;
-pub use tls_server::{server_name, Forgery, TlsBehaviour, TlsServer};
+pub use tls_server::{
+    key_share_groups, server_name, supported_groups, Forgery, KxGroups, TlsBehaviour, TlsServer,
+};
 
 use managed::ManagedSlice;
 use sha2::{Digest, Sha256};

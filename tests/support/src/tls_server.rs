@@ -38,6 +38,31 @@ pub struct TlsBehaviour {
     /// (rustls counts the 5-byte header in), so handshake messages span records, as from
     /// `openssl s_server -max_send_frag`. `None`: full 16 KiB records.
     pub max_fragment_size: Option<usize>,
+    /// The key-exchange groups the server accepts.
+    pub groups: KxGroups,
+}
+
+/// The key-exchange groups a [`TlsServer`] accepts (rustls's `kx_groups`). A client whose
+/// key share is of another group it offered gets a HelloRetryRequest for one of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KxGroups {
+    /// rustls's defaults (X25519 first, then P-256 and P-384).
+    #[default]
+    All,
+    /// secp256r1 only.
+    P256Only,
+    /// X25519 only.
+    X25519Only,
+}
+
+impl KxGroups {
+    fn admits(self, group: rustls::NamedGroup) -> bool {
+        match self {
+            Self::All => true,
+            Self::P256Only => group == rustls::NamedGroup::secp256r1,
+            Self::X25519Only => group == rustls::NamedGroup::X25519,
+        }
+    }
 }
 
 /// Records no stock server sends, sealed as the server would (the test kit's `forge`), so
@@ -62,6 +87,7 @@ impl Default for TlsBehaviour {
             key_updates_every: None,
             forge: None,
             max_fragment_size: None,
+            groups: KxGroups::All,
         }
     }
 }
@@ -167,7 +193,11 @@ impl TlsServer {
         key: Vec<u8>,
         behaviour: TlsBehaviour,
     ) -> Self {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut provider = rustls::crypto::ring::default_provider();
+        provider
+            .kx_groups
+            .retain(|group| behaviour.groups.admits(group.name()));
+        let provider = Arc::new(provider);
         let versions: &[&rustls::SupportedProtocolVersion] = if behaviour.tls12_only {
             &[&rustls::version::TLS12]
         } else {
@@ -403,6 +433,37 @@ fn first_record(bytes: &[u8]) -> Option<&[u8]> {
 /// The host name a ClientHello record (header included) sends in its server_name extension
 /// (RFC 6066 §3), or `None` without one. Panics on a ClientHello it cannot read.
 pub fn server_name(client_hello: &[u8]) -> Option<String> {
+    let data = client_hello_extension(client_hello, 0)?;
+    // server_name_list: its length, then one host_name (type 0) with its length.
+    assert_eq!(data[2], 0, "a host_name entry");
+    let name_length = usize::from(u16::from_be_bytes([data[3], data[4]]));
+    Some(String::from_utf8(data[5..5 + name_length].to_vec()).expect("ASCII"))
+}
+
+/// The groups of the key shares a ClientHello record (header included) sends, in order
+/// (RFC 8446 §4.2.8). Panics on a ClientHello it cannot read or without key_share.
+pub fn key_share_groups(client_hello: &[u8]) -> Vec<u16> {
+    let data = client_hello_extension(client_hello, 51).expect("a key_share extension");
+    let mut groups = Vec::new();
+    let mut at = 2;
+    while at + 4 <= data.len() {
+        groups.push(u16::from_be_bytes([data[at], data[at + 1]]));
+        at += 4 + usize::from(u16::from_be_bytes([data[at + 2], data[at + 3]]));
+    }
+    groups
+}
+
+/// The supported_groups a ClientHello record (header included) offers, in order.
+pub fn supported_groups(client_hello: &[u8]) -> Vec<u16> {
+    let data = client_hello_extension(client_hello, 10).expect("a supported_groups extension");
+    data[2..]
+        .chunks(2)
+        .map(|g| u16::from_be_bytes([g[0], g[1]]))
+        .collect()
+}
+
+/// The data of a ClientHello record's (header included) extension of type `kind`.
+fn client_hello_extension(client_hello: &[u8], kind: u16) -> Option<&[u8]> {
     let mut at = 5 + 4 + 2 + 32; // record header, handshake header, version, random
     let skip = |at: &mut usize, width: usize| {
         let length = client_hello[*at..*at + width]
@@ -417,17 +478,13 @@ pub fn server_name(client_hello: &[u8]) -> Option<String> {
     let end = at + 2 + usize::from(u16::from_be_bytes([client_hello[at], client_hello[at + 1]]));
     at += 2;
     while at < end {
-        let kind = u16::from_be_bytes([client_hello[at], client_hello[at + 1]]);
+        let this = u16::from_be_bytes([client_hello[at], client_hello[at + 1]]);
         let length = usize::from(u16::from_be_bytes([
             client_hello[at + 2],
             client_hello[at + 3],
         ]));
-        let data = &client_hello[at + 4..at + 4 + length];
-        if kind == 0 {
-            // server_name_list: its length, then one host_name (type 0) with its length.
-            assert_eq!(data[2], 0, "a host_name entry");
-            let name_length = usize::from(u16::from_be_bytes([data[3], data[4]]));
-            return Some(String::from_utf8(data[5..5 + name_length].to_vec()).expect("ASCII"));
+        if this == kind {
+            return Some(&client_hello[at + 4..at + 4 + length]);
         }
         at += 4 + length;
     }
