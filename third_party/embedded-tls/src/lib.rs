@@ -75,6 +75,23 @@ mod record_reader;
 mod reassembly;
 // tcplink patch: key shares of more than one group.
 mod key_exchange;
+
+/// tcplink patch: the handshake reassembly (`src/reassembly.rs`) for a fuzzer, not an API:
+/// feeds `records` (the plaintexts of handshake records, in order) through a reassembly that
+/// lends `buf`, calling `each` with every whole handshake message (header included); returns
+/// whether a message is left unfinished.
+#[doc(hidden)]
+pub fn fuzz_reassembly<'r>(
+    buf: &mut [u8],
+    records: impl IntoIterator<Item = &'r [u8]>,
+    each: &mut dyn FnMut(&[u8]) -> Result<(), TlsError>,
+) -> Result<bool, TlsError> {
+    let mut reassembly = reassembly::Reassembly::new(buf);
+    for record in records {
+        reassembly.feed(record, each)?;
+    }
+    Ok(reassembly.is_pending())
+}
 mod write_buffer;
 
 pub use config::UnsecureProvider;
