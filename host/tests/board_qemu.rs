@@ -928,9 +928,66 @@ fn make_ca(dir: &Path, name: &str) -> PathBuf {
     dir.join(der)
 }
 
+/// An intermediate CA `NAME` in `dir` (`NAME.key`, `NAME.pem`), ECDSA P-256, issued by the CA
+/// `ca` that [`make_ca`] made there.
+fn make_intermediate(dir: &Path, name: &str, ca: &str) {
+    let key = format!("{name}.key");
+    let csr = format!("{name}.csr");
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &csr,
+            "-subj",
+            &format!("/CN=tcplink board test {name}"),
+        ],
+    );
+    let ext = format!("{name}.ext");
+    std::fs::write(
+        dir.join(&ext),
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n",
+    )
+    .unwrap();
+    sign(dir, &csr, ca, &format!("{name}.pem"), &ext);
+}
+
+/// Signs `csr` with the CA `ca` in `dir` into `out`, with the extensions in `ext`.
+fn sign(dir: &Path, csr: &str, ca: &str, out: &str, ext: &str) {
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            csr,
+            "-CA",
+            &format!("{ca}.pem"),
+            "-CAkey",
+            &format!("{ca}.key"),
+            "-CAcreateserial",
+            "-days",
+            "30",
+            "-out",
+            out,
+            "-extfile",
+            ext,
+        ],
+    );
+}
+
 /// `server.key` and `server.pem` in `dir`: an ECDSA P-256 certificate for HOST_IP (an IP
-/// subjectAltName), issued by the CA `ca` that [`make_ca`] made there.
-fn make_server_cert(dir: &Path, ca: &str) {
+/// subjectAltName), issued by the CA `ca` that [`make_ca`] or [`make_intermediate`] made
+/// there; `server.pem` holds the leaf, then the certificates of `above` (the chain nginx
+/// sends).
+fn make_server_cert(dir: &Path, ca: &str, above: &[&str]) {
     let subject = format!("/CN={HOST_IP}");
     openssl(
         dir,
@@ -954,26 +1011,12 @@ fn make_server_cert(dir: &Path, ca: &str) {
         format!("subjectAltName=IP:{HOST_IP}\nbasicConstraints=CA:FALSE\n"),
     )
     .unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            &format!("{ca}.pem"),
-            "-CAkey",
-            &format!("{ca}.key"),
-            "-CAcreateserial",
-            "-days",
-            "30",
-            "-out",
-            "server.pem",
-            "-extfile",
-            "server.ext",
-        ],
-    );
+    sign(dir, "server.csr", ca, "server.pem", "server.ext");
+    let mut chain = std::fs::read(dir.join("server.pem")).unwrap();
+    for name in above {
+        chain.extend(std::fs::read(dir.join(format!("{name}.pem"))).unwrap());
+    }
+    std::fs::write(dir.join("server.pem"), chain).unwrap();
 }
 
 /// nginx in `ns`, TLS 1.3 only on HOST_IP:HTTPS_PORT with `scratch`'s `server.pem`, serving
@@ -999,7 +1042,9 @@ fn serve_https(ns: &Namespace, scratch: &Path, body: &[u8]) -> Running {
 }
 
 /// The board built with `--features get,tls` GETs a 200 KiB file over TLS 1.3 from nginx,
-/// verifying its certificate against the CA compiled in (`TCPLINK_CA_DER`): nginx's exact
+/// verifying its certificate against the CA compiled in (`TCPLINK_CA_DER`) through a
+/// three-level chain (root → intermediate → leaf; nginx sends leaf + intermediate, which the
+/// board's max_fragment_length 512 makes span records, issue 25): nginx's exact
 /// head, the size and FNV-1a 64 hash of the file, and the cost lines (longest poll, stack
 /// high-water mark) are logged, and the greeting server keeps serving. Under
 /// `-icount shift=0`, so the longest-poll figure is an instruction count. The same firmware
@@ -1015,7 +1060,8 @@ fn board_downloads_a_file_over_https() {
     let dir = &scratch.0;
     let ca = make_ca(dir, "ca");
     let other_ca = make_ca(dir, "other-ca");
-    make_server_cert(dir, "ca");
+    make_intermediate(dir, "intermediate", "ca");
+    make_server_cert(dir, "intermediate", &["intermediate"]);
     let body = test_body();
     let url = format!("https://{HOST_IP}:{HTTPS_PORT}/blob.bin");
     let good_dir = dir.join("good");
