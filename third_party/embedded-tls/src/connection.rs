@@ -407,7 +407,7 @@ fn handle_processing_error_blocking<CipherSuite>(
 where
     CipherSuite: TlsCipherSuite,
 {
-    if let Some((level, description)) = alert_to_send(&result) {
+    if let Some((level, description)) = alert_to_send(result.as_ref()) {
         let (write_key_schedule, read_key_schedule) = key_schedule.as_split();
         let tx = tx_buf.write_record(
             &ClientRecord::Alert(Alert { level, description }, false),
@@ -421,8 +421,8 @@ where
     result
 }
 
-/// tcplink patch: the alert a failed handshake step sends; a refused HelloRetryRequest too.
-fn alert_to_send(result: &Result<State, TlsError>) -> Option<(AlertLevel, AlertDescription)> {
+/// tcplink patch: the alert a failed handshake step sends; a refused `HelloRetryRequest` too.
+fn alert_to_send(result: Result<&State, &TlsError>) -> Option<(AlertLevel, AlertDescription)> {
     match result {
         Err(TlsError::AbortHandshake(level, description)) => Some((*level, *description)),
         Err(TlsError::BadHelloRetryRequest(description)) => Some((AlertLevel::Fatal, *description)),
@@ -458,7 +458,7 @@ async fn handle_processing_error<CipherSuite>(
 where
     CipherSuite: TlsCipherSuite,
 {
-    if let Some((level, description)) = alert_to_send(&result) {
+    if let Some((level, description)) = alert_to_send(result.as_ref()) {
         let (write_key_schedule, read_key_schedule) = key_schedule.as_split();
         let tx = tx_buf.write_record(
             &ClientRecord::Alert(Alert { level, description }, false),
@@ -519,8 +519,8 @@ where
     }
 }
 
-/// tcplink patch: what a ServerHello leads to: the next state, or (a HelloRetryRequest) the
-/// second ClientHello to send, after which a ServerHello is read again.
+/// tcplink patch: what a `ServerHello` leads to: the next state, or (a `HelloRetryRequest`) the
+/// second `ClientHello` to send, after which a `ServerHello` is read again.
 enum ServerHelloOutcome<'r> {
     Next(State),
     Retry(&'r [u8]),
@@ -582,8 +582,8 @@ where
     }
 }
 
-/// tcplink patch: checks a HelloRetryRequest (RFC 8446 §4.1.4) and gives the secret of the
-/// second ClientHello's key share: a new one of the group it selects, else `secret` again
+/// tcplink patch: checks a `HelloRetryRequest` (RFC 8446 §4.1.4) and gives the secret of the
+/// second `ClientHello`'s key share: a new one of the group it selects, else `secret` again
 /// (a cookie alone). Refusals are `TlsError::BadHelloRetryRequest` with the alert to send.
 fn retry_secret<Provider>(
     handshake: &Handshake<Provider::CipherSuite>,

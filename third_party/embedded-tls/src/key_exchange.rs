@@ -1,9 +1,9 @@
 //! tcplink patch (new file): the client's ephemeral key share, for the group it was made for.
 //!
-//! Upstream made one P-256 key pair, always. The ClientHello now carries one key share for
+//! Upstream made one P-256 key pair, always. The `ClientHello` now carries one key share for
 //! the first group of `TlsConfig::named_groups` (X25519 with the `x25519` feature and
-//! `TlsConfig::with_x25519`, else P-256), and the second ClientHello after a
-//! HelloRetryRequest one for the group the server asked for (RFC 8446 §4.1.4).
+//! `TlsConfig::with_x25519`, else P-256), and the second `ClientHello` after a
+//! `HelloRetryRequest` one for the group the server asked for (RFC 8446 §4.1.4).
 
 use p256::EncodedPoint;
 use p256::ecdh::EphemeralSecret as P256Secret;
@@ -52,7 +52,7 @@ impl KeyShareSecret {
         }
     }
 
-    /// Encodes the KeyShareEntry of this secret's public key.
+    /// Encodes the `KeyShareEntry` of this secret's public key.
     pub(crate) fn encode_entry(&self, buf: &mut CryptoBuffer<'_>) -> Result<(), TlsError> {
         let group = self.group();
         match self {

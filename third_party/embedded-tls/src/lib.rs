@@ -151,7 +151,7 @@ pub enum TlsError {
     /// tcplink patch: a handshake message spans records and is longer than the buffer
     /// lent for gathering it (`TlsConnection::with_handshake_buffer`).
     HandshakeTooLarge,
-    /// tcplink patch: the server's HelloRetryRequest cannot be answered (RFC 8446 §4.1.4): a
+    /// tcplink patch: the server's `HelloRetryRequest` cannot be answered (RFC 8446 §4.1.4): a
     /// second one, one for a group not offered or already shared, for no change, or for
     /// another version or cipher suite. The alert the client sent says which kind.
     BadHelloRetryRequest(alert::AlertDescription),

@@ -64,7 +64,7 @@ where
         })
     }
 
-    /// tcplink patch: the second ClientHello, after a HelloRetryRequest (RFC 8446 §4.1.2):
+    /// tcplink patch: the second `ClientHello`, after a `HelloRetryRequest` (RFC 8446 §4.1.2):
     /// the first one's random and extensions, the key share of `secret`, the server's
     /// `cookie` extension data echoed.
     pub(crate) fn retry(

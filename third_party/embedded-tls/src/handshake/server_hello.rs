@@ -25,15 +25,15 @@ pub struct ServerHello<'a> {
     pub(crate) retry: Option<HelloRetryRequest<'a>>,
 }
 
-/// tcplink patch: what a HelloRetryRequest asks of the second ClientHello (RFC 8446 §4.1.4).
+/// tcplink patch: what a `HelloRetryRequest` asks of the second `ClientHello` (RFC 8446 §4.1.4).
 #[derive(Debug)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct HelloRetryRequest<'a> {
-    /// The cipher suite it selects (the one the second ServerHello must select).
+    /// The cipher suite it selects (the one the second `ServerHello` must select).
     pub cipher_suite: u16,
     /// The group it wants a key share of, as sent.
     pub selected_group: Option<u16>,
-    /// Whether its supported_versions selects TLS 1.3.
+    /// Whether its `supported_versions` selects TLS 1.3.
     pub tls13: bool,
     /// Its cookie extension's data (the length-prefixed cookie), to echo.
     pub cookie: Option<&'a [u8]>,
