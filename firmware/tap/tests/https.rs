@@ -185,8 +185,16 @@ fn get_https_from_openssl_s_server() {
     };
     let dir = tempfile::tempdir().unwrap();
     make_pki(dir.path());
-    let data = random_bytes(SIZE);
-    std::fs::write(dir.path().join("file"), &data).unwrap();
+    fetch_from_s_server(&lab, dir.path(), &[], SIZE);
+}
+
+/// `openssl s_server -quiet -tls1_3 -WWW` on S_SERVER_PORT in `dir` (its `server.pem` and
+/// `server.key`) with `extra` arguments, serving `size` random bytes as `file`, which
+/// `tcplink-tap get` trusting `dir`'s `ca.pem` must save byte-identical. The server is
+/// stopped on return.
+fn fetch_from_s_server(lab: &Lab, dir: &Path, extra: &[&str], size: usize) {
+    let data = random_bytes(size);
+    std::fs::write(dir.join("file"), &data).unwrap();
     let mut cmd = lab.cmd("openssl");
     cmd.args([
         "s_server",
@@ -200,19 +208,23 @@ fn get_https_from_openssl_s_server() {
         "-key",
         "server.key",
     ])
-    .current_dir(dir.path())
+    .args(extra)
+    .current_dir(dir)
     .stdout(Stdio::null())
     .stderr(Stdio::null());
     let _server = ChildGuard::spawn(&mut cmd);
-    wait_listening(&lab, HOST_IP, S_SERVER_PORT);
+    wait_listening(lab, HOST_IP, S_SERVER_PORT);
     let out_dir = tempfile::tempdir().unwrap();
     let out_file = out_dir.path().join("saved.bin");
-    let ca = dir.path().join("ca.pem");
+    let ca = dir.join("ca.pem");
     let url = format!("https://{HOST_IP}:{S_SERVER_PORT}/file");
-    let out = get_to(&lab, &url, &out_file, &["--cacert", ca.to_str().unwrap()]);
+    let out = get_to(lab, &url, &out_file, &["--cacert", ca.to_str().unwrap()]);
     let stdout = success(&out);
-    assert!(stdout.starts_with("HTTP/1.0 200 ok\n"), "{stdout}");
-    assert_saved(&stdout, SIZE, &out_file, &sha256_hex(&data));
+    assert!(
+        stdout.starts_with("HTTP/1.0 200 ok\n"),
+        "{extra:?}: {stdout}"
+    );
+    assert_saved(&stdout, size, &out_file, &sha256_hex(&data));
 }
 
 /// A three-level ECDSA P-256 PKI in `dir`: `ca.pem` (the root), `intermediate.pem` (a CA
@@ -257,56 +269,27 @@ fn get_https_from_s_server_in_512_byte_records_through_an_intermediate() {
     };
     let dir = tempfile::tempdir().unwrap();
     make_three_level_pki(dir.path());
-    let size = 1024 * 1024;
-    let data = random_bytes(size);
-    std::fs::write(dir.path().join("file"), &data).unwrap();
-    for (extra, client_hellos) in [(&[][..], 1), (&["-groups", "P-256"][..], 2)] {
-        let trace = dir.path().join("trace.txt");
+    let trace = dir.path().join("trace.txt");
+    let trace_arg = trace.to_str().unwrap();
+    for (groups, client_hellos) in [(&[][..], 1), (&["-groups", "P-256"][..], 2)] {
         let _ = std::fs::remove_file(&trace);
-        let mut cmd = lab.cmd("openssl");
-        cmd.args([
-            "s_server",
-            "-quiet",
-            "-tls1_3",
-            "-WWW",
+        let mut extra = vec![
             "-max_send_frag",
             "512",
-            "-accept",
-            &format!("{HOST_IP}:{S_SERVER_PORT}"),
-            "-cert",
-            "server.pem",
             "-cert_chain",
             "intermediate.pem",
-            "-key",
-            "server.key",
-        ])
-        .args(extra)
-        .arg("-trace")
-        .arg("-msgfile")
-        .arg(&trace)
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-        let server = ChildGuard::spawn(&mut cmd);
-        wait_listening(&lab, HOST_IP, S_SERVER_PORT);
-        let out_dir = tempfile::tempdir().unwrap();
-        let out_file = out_dir.path().join("saved.bin");
-        let ca = dir.path().join("ca.pem");
-        let url = format!("https://{HOST_IP}:{S_SERVER_PORT}/file");
-        let out = get_to(&lab, &url, &out_file, &["--cacert", ca.to_str().unwrap()]);
-        let stdout = success(&out);
-        assert!(
-            stdout.starts_with("HTTP/1.0 200 ok\n"),
-            "{extra:?}: {stdout}"
-        );
-        assert_saved(&stdout, size, &out_file, &sha256_hex(&data));
-        drop(server);
+            "-trace",
+            "-msgfile",
+            trace_arg,
+        ];
+        extra.extend_from_slice(groups);
+        fetch_from_s_server(&lab, dir.path(), &extra, 1024 * 1024);
         let trace = std::fs::read_to_string(&trace).unwrap();
         let received = trace
             .lines()
             .filter(|l| l.trim_start().starts_with("ClientHello, Length="))
             .count();
-        assert_eq!(received, client_hellos, "{extra:?}:\n{trace}");
+        assert_eq!(received, client_hellos, "{groups:?}:\n{trace}");
     }
 }
 
