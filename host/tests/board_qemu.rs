@@ -931,8 +931,24 @@ fn make_ca(dir: &Path, name: &str) -> PathBuf {
 /// An intermediate CA `NAME` in `dir` (`NAME.key`, `NAME.pem`), ECDSA P-256, issued by the CA
 /// `ca` that [`make_ca`] made there.
 fn make_intermediate(dir: &Path, name: &str, ca: &str) {
-    let key = format!("{name}.key");
     let csr = format!("{name}.csr");
+    new_p256_request(
+        dir,
+        &format!("{name}.key"),
+        &csr,
+        &format!("/CN=tcplink board test {name}"),
+    );
+    let ext = format!("{name}.ext");
+    std::fs::write(
+        dir.join(&ext),
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n",
+    )
+    .unwrap();
+    sign(dir, &csr, ca, &format!("{name}.pem"), &ext);
+}
+
+/// A new ECDSA P-256 key `key` and a certificate request `csr` for `subject`, in `dir`.
+fn new_p256_request(dir: &Path, key: &str, csr: &str, subject: &str) {
     openssl(
         dir,
         &[
@@ -943,20 +959,13 @@ fn make_intermediate(dir: &Path, name: &str, ca: &str) {
             "ec_paramgen_curve:P-256",
             "-nodes",
             "-keyout",
-            &key,
+            key,
             "-out",
-            &csr,
+            csr,
             "-subj",
-            &format!("/CN=tcplink board test {name}"),
+            subject,
         ],
     );
-    let ext = format!("{name}.ext");
-    std::fs::write(
-        dir.join(&ext),
-        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n",
-    )
-    .unwrap();
-    sign(dir, &csr, ca, &format!("{name}.pem"), &ext);
 }
 
 /// Signs `csr` with the CA `ca` in `dir` into `out`, with the extensions in `ext`.
@@ -988,24 +997,7 @@ fn sign(dir: &Path, csr: &str, ca: &str, out: &str, ext: &str) {
 /// there; `server.pem` holds the leaf, then the certificates of `above` (the chain nginx
 /// sends).
 fn make_server_cert(dir: &Path, ca: &str, above: &[&str]) {
-    let subject = format!("/CN={HOST_IP}");
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            &subject,
-        ],
-    );
+    new_p256_request(dir, "server.key", "server.csr", &format!("/CN={HOST_IP}"));
     std::fs::write(
         dir.join("server.ext"),
         format!("subjectAltName=IP:{HOST_IP}\nbasicConstraints=CA:FALSE\n"),
@@ -1020,15 +1012,15 @@ fn make_server_cert(dir: &Path, ca: &str, above: &[&str]) {
 }
 
 /// nginx in `ns`, TLS 1.3 only on HOST_IP:HTTPS_PORT with `scratch`'s `server.pem`, serving
-/// `body` as /blob.bin, once it accepts connections.
-fn serve_https(ns: &Namespace, scratch: &Path, body: &[u8]) -> Running {
+/// `body` as /blob.bin, once it accepts connections; `extra` adds directives to its server.
+fn serve_https(ns: &Namespace, scratch: &Path, body: &[u8], extra: &str) -> Running {
     let prefix = scratch.join("nginx");
     let www = prefix.join("www");
     std::fs::create_dir_all(&www).unwrap();
     std::fs::write(www.join("blob.bin"), body).unwrap();
     let site = format!(
         "root {www};\n    ssl_certificate {dir}/server.pem;\n    \
-         ssl_certificate_key {dir}/server.key;\n    ssl_protocols TLSv1.3;",
+         ssl_certificate_key {dir}/server.key;\n    ssl_protocols TLSv1.3;{extra}",
         www = www.display(),
         dir = scratch.display()
     );
@@ -1049,7 +1041,8 @@ fn serve_https(ns: &Namespace, scratch: &Path, body: &[u8]) -> Running {
 /// high-water mark) are logged, and the greeting server keeps serving. Under
 /// `-icount shift=0`, so the longest-poll figure is an instruction count. The same firmware
 /// built with a CA that did not sign nginx's certificate refuses the server: the unknown-CA
-/// line and no body.
+/// line and no body. Last, against nginx taking P-256 only, the board answers the
+/// HelloRetryRequest its X25519 key share draws (issue 25) and the file arrives intact.
 #[test]
 fn board_downloads_a_file_over_https() {
     let test = "board_downloads_a_file_over_https";
@@ -1078,7 +1071,7 @@ fn board_downloads_a_file_over_https() {
 
     let ns = Namespace::create(&format!("tlboard-t-{}", std::process::id()), TAP)
         .expect("create the namespace");
-    let nginx = serve_https(&ns, dir, &body);
+    let nginx = serve_https(&ns, dir, &body, "");
 
     let mut board = start_board_with(&ns, &elf, &["-icount", "shift=0"]);
     let (log, want) = await_download(&mut board, &body, &[("nginx", &nginx)]);
@@ -1153,6 +1146,20 @@ fn board_downloads_a_file_over_https() {
     assert!(!log.contains("HTTP/1.1"), "{log}");
     assert!(!log.contains("http: done"), "{log}");
     eprintln!("board log (other CA):\n{log}");
+    drop(board);
+    drop(nginx);
+
+    // nginx taking P-256 only: the board's first ClientHello shares X25519 (offering P-256
+    // too), so nginx answers with a HelloRetryRequest and the board's second ClientHello,
+    // with a P-256 key share, completes the handshake; the file arrives intact.
+    let nginx = serve_https(&ns, dir, &body, "\n    ssl_ecdh_curve prime256v1;");
+    let mut board = start_board(&ns, &elf);
+    let (log, want) = await_download(&mut board, &body, &[("nginx", &nginx)]);
+    assert!(
+        log.contains(&format!("{want}\n")),
+        "want `{want}` in:\n{log}"
+    );
+    eprintln!("board log (P-256-only nginx):\n{log}");
 }
 
 /// The text between `prefix` and `suffix` on the log line that starts with `prefix`, parsed.
