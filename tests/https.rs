@@ -19,6 +19,14 @@ fn tls_sim(anchors: &[&[u8]], cert: &ServerCert, behaviour: TlsBehaviour) -> Sim
 
 /// [`tls_sim`] with the device's TLS set up as `tls` says.
 fn sim_with(tls: TlsSetup, cert: &ServerCert, behaviour: TlsBehaviour) -> Sim<4> {
+    let mut sim = device_sim(tls);
+    sim.peer.serve_tls(443, cert, behaviour);
+    sim
+}
+
+/// A device whose TLS is set up as `tls` says, and a peer answering DNS for `files.test`
+/// and `other.test` (and serving nothing yet).
+fn device_sim(tls: TlsSetup) -> Sim<4> {
     let setup = DeviceSetup {
         http: Some(HttpConfig::default()),
         dns: vec![PEER_IP.into()],
@@ -26,7 +34,6 @@ fn sim_with(tls: TlsSetup, cert: &ServerCert, behaviour: TlsBehaviour) -> Sim<4>
         ..DeviceSetup::default()
     };
     let mut sim = Sim::<4>::new(&setup, 16);
-    sim.peer.serve_tls(443, cert, behaviour);
     sim.peer
         .serve_dns(&[("files.test", PEER_IP), ("other.test", PEER_IP)]);
     sim
@@ -1191,14 +1198,7 @@ fn hello_retry_request(group: u16) -> Vec<u8> {
 /// of `replies`: how the GET ends and the bytes the device sent.
 fn fetch_from_forged_server(replies: &[Vec<u8>]) -> (Result<(u16, u64), HttpError>, Vec<u8>) {
     let ca = Issuer::root("tcplink test CA");
-    let setup = DeviceSetup {
-        http: Some(HttpConfig::default()),
-        dns: vec![PEER_IP.into()],
-        tls: Some(TlsSetup::trusting(&[&ca.der])),
-        ..DeviceSetup::default()
-    };
-    let mut sim = Sim::<4>::new(&setup, 16);
-    sim.peer.serve_dns(&[("files.test", PEER_IP)]);
+    let mut sim = device_sim(TlsSetup::trusting(&[&ca.der]));
     let mut script = Vec::new();
     for reply in replies {
         script.push(Step::Recv);
