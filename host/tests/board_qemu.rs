@@ -928,10 +928,27 @@ fn make_ca(dir: &Path, name: &str) -> PathBuf {
     dir.join(der)
 }
 
-/// `server.key` and `server.pem` in `dir`: an ECDSA P-256 certificate for HOST_IP (an IP
-/// subjectAltName), issued by the CA `ca` that [`make_ca`] made there.
-fn make_server_cert(dir: &Path, ca: &str) {
-    let subject = format!("/CN={HOST_IP}");
+/// An intermediate CA `NAME` in `dir` (`NAME.key`, `NAME.pem`), ECDSA P-256, issued by the CA
+/// `ca` that [`make_ca`] made there.
+fn make_intermediate(dir: &Path, name: &str, ca: &str) {
+    let csr = format!("{name}.csr");
+    new_p256_request(
+        dir,
+        &format!("{name}.key"),
+        &csr,
+        &format!("/CN=tcplink board test {name}"),
+    );
+    let ext = format!("{name}.ext");
+    std::fs::write(
+        dir.join(&ext),
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n",
+    )
+    .unwrap();
+    sign(dir, &csr, ca, &format!("{name}.pem"), &ext);
+}
+
+/// A new ECDSA P-256 key `key` and a certificate request `csr` for `subject`, in `dir`.
+fn new_p256_request(dir: &Path, key: &str, csr: &str, subject: &str) {
     openssl(
         dir,
         &[
@@ -942,25 +959,24 @@ fn make_server_cert(dir: &Path, ca: &str) {
             "ec_paramgen_curve:P-256",
             "-nodes",
             "-keyout",
-            "server.key",
+            key,
             "-out",
-            "server.csr",
+            csr,
             "-subj",
-            &subject,
+            subject,
         ],
     );
-    std::fs::write(
-        dir.join("server.ext"),
-        format!("subjectAltName=IP:{HOST_IP}\nbasicConstraints=CA:FALSE\n"),
-    )
-    .unwrap();
+}
+
+/// Signs `csr` with the CA `ca` in `dir` into `out`, with the extensions in `ext`.
+fn sign(dir: &Path, csr: &str, ca: &str, out: &str, ext: &str) {
     openssl(
         dir,
         &[
             "x509",
             "-req",
             "-in",
-            "server.csr",
+            csr,
             "-CA",
             &format!("{ca}.pem"),
             "-CAkey",
@@ -969,23 +985,42 @@ fn make_server_cert(dir: &Path, ca: &str) {
             "-days",
             "30",
             "-out",
-            "server.pem",
+            out,
             "-extfile",
-            "server.ext",
+            ext,
         ],
     );
 }
 
+/// `server.key` and `server.pem` in `dir`: an ECDSA P-256 certificate for HOST_IP (an IP
+/// subjectAltName), issued by the CA `ca` that [`make_ca`] or [`make_intermediate`] made
+/// there; `server.pem` holds the leaf, then the certificates of `above` (the chain nginx
+/// sends).
+fn make_server_cert(dir: &Path, ca: &str, above: &[&str]) {
+    new_p256_request(dir, "server.key", "server.csr", &format!("/CN={HOST_IP}"));
+    std::fs::write(
+        dir.join("server.ext"),
+        format!("subjectAltName=IP:{HOST_IP}\nbasicConstraints=CA:FALSE\n"),
+    )
+    .unwrap();
+    sign(dir, "server.csr", ca, "server.pem", "server.ext");
+    let mut chain = std::fs::read(dir.join("server.pem")).unwrap();
+    for name in above {
+        chain.extend(std::fs::read(dir.join(format!("{name}.pem"))).unwrap());
+    }
+    std::fs::write(dir.join("server.pem"), chain).unwrap();
+}
+
 /// nginx in `ns`, TLS 1.3 only on HOST_IP:HTTPS_PORT with `scratch`'s `server.pem`, serving
-/// `body` as /blob.bin, once it accepts connections.
-fn serve_https(ns: &Namespace, scratch: &Path, body: &[u8]) -> Running {
+/// `body` as /blob.bin, once it accepts connections; `extra` adds directives to its server.
+fn serve_https(ns: &Namespace, scratch: &Path, body: &[u8], extra: &str) -> Running {
     let prefix = scratch.join("nginx");
     let www = prefix.join("www");
     std::fs::create_dir_all(&www).unwrap();
     std::fs::write(www.join("blob.bin"), body).unwrap();
     let site = format!(
         "root {www};\n    ssl_certificate {dir}/server.pem;\n    \
-         ssl_certificate_key {dir}/server.key;\n    ssl_protocols TLSv1.3;",
+         ssl_certificate_key {dir}/server.key;\n    ssl_protocols TLSv1.3;{extra}",
         www = www.display(),
         dir = scratch.display()
     );
@@ -999,12 +1034,15 @@ fn serve_https(ns: &Namespace, scratch: &Path, body: &[u8]) -> Running {
 }
 
 /// The board built with `--features get,tls` GETs a 200 KiB file over TLS 1.3 from nginx,
-/// verifying its certificate against the CA compiled in (`TCPLINK_CA_DER`): nginx's exact
+/// verifying its certificate against the CA compiled in (`TCPLINK_CA_DER`) through a
+/// three-level chain (root → intermediate → leaf; nginx sends leaf + intermediate, which the
+/// board's max_fragment_length 512 makes span records, issue 25): nginx's exact
 /// head, the size and FNV-1a 64 hash of the file, and the cost lines (longest poll, stack
 /// high-water mark) are logged, and the greeting server keeps serving. Under
 /// `-icount shift=0`, so the longest-poll figure is an instruction count. The same firmware
 /// built with a CA that did not sign nginx's certificate refuses the server: the unknown-CA
-/// line and no body.
+/// line and no body. Last, against nginx taking P-256 only, the board answers the
+/// HelloRetryRequest its X25519 key share draws (issue 25) and the file arrives intact.
 #[test]
 fn board_downloads_a_file_over_https() {
     let test = "board_downloads_a_file_over_https";
@@ -1015,7 +1053,8 @@ fn board_downloads_a_file_over_https() {
     let dir = &scratch.0;
     let ca = make_ca(dir, "ca");
     let other_ca = make_ca(dir, "other-ca");
-    make_server_cert(dir, "ca");
+    make_intermediate(dir, "intermediate", "ca");
+    make_server_cert(dir, "intermediate", &["intermediate"]);
     let body = test_body();
     let url = format!("https://{HOST_IP}:{HTTPS_PORT}/blob.bin");
     let good_dir = dir.join("good");
@@ -1032,7 +1071,7 @@ fn board_downloads_a_file_over_https() {
 
     let ns = Namespace::create(&format!("tlboard-t-{}", std::process::id()), TAP)
         .expect("create the namespace");
-    let nginx = serve_https(&ns, dir, &body);
+    let nginx = serve_https(&ns, dir, &body, "");
 
     let mut board = start_board_with(&ns, &elf, &["-icount", "shift=0"]);
     let (log, want) = await_download(&mut board, &body, &[("nginx", &nginx)]);
@@ -1107,6 +1146,20 @@ fn board_downloads_a_file_over_https() {
     assert!(!log.contains("HTTP/1.1"), "{log}");
     assert!(!log.contains("http: done"), "{log}");
     eprintln!("board log (other CA):\n{log}");
+    drop(board);
+    drop(nginx);
+
+    // nginx taking P-256 only: the board's first ClientHello shares X25519 (offering P-256
+    // too), so nginx answers with a HelloRetryRequest and the board's second ClientHello,
+    // with a P-256 key share, completes the handshake; the file arrives intact.
+    let nginx = serve_https(&ns, dir, &body, "\n    ssl_ecdh_curve prime256v1;");
+    let mut board = start_board(&ns, &elf);
+    let (log, want) = await_download(&mut board, &body, &[("nginx", &nginx)]);
+    assert!(
+        log.contains(&format!("{want}\n")),
+        "want `{want}` in:\n{log}"
+    );
+    eprintln!("board log (P-256-only nginx):\n{log}");
 }
 
 /// The text between `prefix` and `suffix` on the log line that starts with `prefix`, parsed.

@@ -148,12 +148,16 @@ pub enum TlsFailure {
     BadCertificate,
     /// The server uses a key or signature algorithm this client cannot verify.
     UnsupportedAlgorithm,
-    /// The server does not speak TLS 1.3 (a TLS 1.2-only server).
+    /// No TLS version in common with the server: a TLS 1.2-only server for the embedded
+    /// engine (TLS 1.3 only), one older than TLS 1.2 for the rustls engine.
     ProtocolVersion,
     /// The server and this client share no cipher suite or key-exchange group.
     NoCommonParameters,
     /// The server aborted the handshake with this TLS alert.
     Alert(u8),
+    /// The server's HelloRetryRequest cannot be answered (RFC 8446 §4.1.4): a second one, or
+    /// one asking for a group this client did not offer or had already sent a key share of.
+    BadHelloRetry,
     /// A handshake message split over records is longer than the buffer that gathers it
     /// (`tcplink::tls::HANDSHAKE_MAX` bytes by default, the `HS` of `TlsStorage`).
     HandshakeTooLarge,
@@ -192,11 +196,23 @@ impl Render for TlsFailure {
             Self::BadSignature => out.put("server's handshake signature does not verify"),
             Self::BadCertificate => out.put("malformed certificate"),
             Self::UnsupportedAlgorithm => out.put("unsupported key or signature algorithm"),
-            Self::ProtocolVersion => {
-                out.put("handshake failed: the server does not speak TLS 1.3 (TLS 1.2 only?)")
-            }
-            Self::NoCommonParameters => out
-                .put("handshake failed: no common cipher suite or group (need AES-128-GCM, P-256)"),
+            Self::ProtocolVersion => out.put(
+                "handshake failed: no TLS version in common with the server \
+                 (the embedded engine speaks TLS 1.3 only)",
+            ),
+            #[cfg(feature = "x25519")]
+            Self::NoCommonParameters => out.put(
+                "handshake failed: no cipher suite or group in common with the server \
+                 (the embedded engine has AES-128-GCM with X25519 or P-256)",
+            ),
+            #[cfg(not(feature = "x25519"))]
+            Self::NoCommonParameters => out.put(
+                "handshake failed: no cipher suite or group in common with the server \
+                 (the embedded engine has AES-128-GCM with P-256)",
+            ),
+            Self::BadHelloRetry => out.put(
+                "handshake failed: the server's HelloRetryRequest asks for a group not offered, or comes twice",
+            ),
             Self::Alert(code) => {
                 out.put("handshake failed: the server sent alert ");
                 out.decimal(u64::from(*code));

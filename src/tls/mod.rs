@@ -400,6 +400,13 @@ async fn session<R: CryptoRngCore>(
         Verify::Insecure => None,
     };
     let mut config = TlsConfig::new();
+    // X25519's key share first (the group curl/OpenSSL, nginx, Go and rustls prefer, and a
+    // cheaper key pair than P-256's on a small CPU); a P-256-only server asks for P-256 by a
+    // HelloRetryRequest, one round trip more.
+    #[cfg(feature = "x25519")]
+    {
+        config = config.with_x25519();
+    }
     if sni {
         config = config.with_server_name(name);
     }
@@ -507,6 +514,7 @@ fn failure(error: TlsError, wire: &RefCell<Wire>, reading: bool) -> TlsFailure {
         TlsError::HandshakeAborted(_, description) => TlsFailure::Alert(description as u8),
         TlsError::InsufficientSpace => TlsFailure::RecordTooLarge,
         TlsError::HandshakeTooLarge => TlsFailure::HandshakeTooLarge,
+        TlsError::BadHelloRetryRequest(_) => TlsFailure::BadHelloRetry,
         TlsError::Unimplemented => TlsFailure::Unimplemented,
         TlsError::InvalidSignatureScheme => TlsFailure::UnsupportedAlgorithm,
         _ => TlsFailure::Protocol,

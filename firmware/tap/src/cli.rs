@@ -210,7 +210,7 @@ pub enum TlsEngine {
     /// rustls (tcplink-rustls): TLS 1.3 and 1.2; X25519, P-256, P-384;
     /// AES-128/256-GCM, ChaCha20-Poly1305; ECDSA, RSA and Ed25519 certificates
     Rustls,
-    /// The board's engine (embedded-tls, no heap): TLS 1.3 only; P-256; AES-128-GCM;
+    /// The board's engine (embedded-tls, no heap): TLS 1.3 only; X25519, P-256; AES-128-GCM;
     /// ECDSA P-256/P-384 and RSA certificates
     Embedded,
 }

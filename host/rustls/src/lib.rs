@@ -36,8 +36,8 @@ use rustls::pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
 use rustls::time_provider::TimeProvider;
 use rustls::unbuffered::{ConnectionState, EncryptError, UnbufferedStatus};
 use rustls::{
-    AlertDescription, CertificateError, ClientConfig, DigitallySignedStruct, Error,
-    PeerIncompatible, SignatureScheme,
+    AlertDescription, CertificateError, ClientConfig, DigitallySignedStruct, Error, HandshakeType,
+    PeerIncompatible, PeerMisbehaved, SignatureScheme,
 };
 use smoltcp::socket::tcp;
 use tcplink::http::{
@@ -608,6 +608,21 @@ fn failure_of(error: &Error) -> TlsFailure {
             PeerIncompatible::NoSignatureSchemesInCommon => TlsFailure::UnsupportedAlgorithm,
             _ => TlsFailure::NoCommonParameters,
         },
+        // A HelloRetryRequest that asks for what we already sent or never offered, or comes
+        // a second time.
+        Error::PeerMisbehaved(
+            PeerMisbehaved::IllegalHelloRetryRequestWithOfferedGroup
+            | PeerMisbehaved::IllegalHelloRetryRequestWithUnofferedNamedGroup
+            | PeerMisbehaved::IllegalHelloRetryRequestWithNoChanges
+            | PeerMisbehaved::IllegalHelloRetryRequestWithEmptyCookie
+            | PeerMisbehaved::IllegalHelloRetryRequestWithUnofferedCipherSuite
+            | PeerMisbehaved::IllegalHelloRetryRequestWithUnsupportedVersion
+            | PeerMisbehaved::IllegalHelloRetryRequestWithWrongSessionId,
+        )
+        | Error::InappropriateHandshakeMessage {
+            got_type: HandshakeType::HelloRetryRequest,
+            ..
+        } => TlsFailure::BadHelloRetry,
         Error::InvalidCertificate(certificate) => certificate_failure(certificate),
         Error::NoCertificatesPresented => TlsFailure::BadCertificate,
         Error::UnsupportedNameType => TlsFailure::NameMismatch,

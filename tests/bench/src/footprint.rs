@@ -68,12 +68,14 @@ const FULL_BUDGET: Budget = Budget {
 };
 
 /// Greeting + HTTPS GET: no goal was set. The budget is about 1 % above the measured size,
-/// so growth is a decision: it was raised for certificate path validation by webpki and for
-/// handshake reassembly (issue 25). `tls-web` (P-384, SHA-384/512, RSA) is off; the App and
-/// the TLS task live in `main`'s frame, not in static RAM, so the stack's high-water mark
+/// so growth is a decision: it was raised for certificate path validation by webpki, for
+/// handshake reassembly, and for answering HelloRetryRequests with X25519 offered beside
+/// P-256 (issue 25; a board that talks only to P-256 servers can leave the core's `x25519`
+/// feature off and save about 8 KB). `tls-web` (P-384, SHA-384/512, RSA) is off; the App
+/// and the TLS task live in `main`'s frame, not in static RAM, so the stack's high-water mark
 /// (logged by the board after the GET) holds them. Figures: tests/bench/RESULTS.md.
 const TLS_BUDGET: Budget = Budget {
-    flash: 128 * KIB,
+    flash: 138 * KIB + 512,
     ram: 33 * KIB,
     goal: None,
 };

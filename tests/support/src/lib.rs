@@ -29,7 +29,8 @@ pub use rcgen;
 /// The TLS library of the peer's server (its cipher suite and group names).
 pub use rustls;
 pub use tls_server::{
-    hello_extension, key_share_groups, server_name, Forgery, TlsBehaviour, TlsServer,
+    hello_extension, key_share_groups, server_name, supported_groups, Forgery, TlsBehaviour,
+    TlsServer,
 };
 
 use managed::ManagedSlice;
@@ -735,6 +736,14 @@ impl<const N: usize> Sim<N> {
     /// A device with the GET client over `tls` (asking the peer for DNS), and a peer serving
     /// TLS with `cert` on 443 as `behaviour` says and DNS for `files.test` and `other.test`.
     pub fn https(tls: TlsSetup, cert: &ServerCert, behaviour: TlsBehaviour) -> Self {
+        let mut sim = Self::https_device(tls);
+        sim.peer.serve_tls(443, cert, behaviour);
+        sim
+    }
+
+    /// [`https`](Self::https) with the peer serving nothing on 443 yet (for a test's own
+    /// server, e.g. one that sends forged handshake bytes).
+    pub fn https_device(tls: TlsSetup) -> Self {
         let setup = DeviceSetup {
             http: Some(HttpConfig::default()),
             dns: vec![PEER_IP.into()],
@@ -742,7 +751,6 @@ impl<const N: usize> Sim<N> {
             ..DeviceSetup::default()
         };
         let mut sim = Self::new(&setup, 16);
-        sim.peer.serve_tls(443, cert, behaviour);
         sim.peer
             .serve_dns(&[("files.test", PEER_IP), ("other.test", PEER_IP)]);
         sim

@@ -475,6 +475,16 @@ pub fn key_share_groups(client_hello: &[u8]) -> Vec<rustls::NamedGroup> {
     groups
 }
 
+/// The groups a ClientHello record (header included) offers in supported_groups (RFC 8446
+/// §4.2.7), in order. Panics on a ClientHello it cannot read or without the extension.
+pub fn supported_groups(client_hello: &[u8]) -> Vec<rustls::NamedGroup> {
+    let data = hello_extension(client_hello, 10).expect("a supported_groups extension");
+    data[2..]
+        .chunks(2)
+        .map(|g| rustls::NamedGroup::from(u16::from_be_bytes([g[0], g[1]])))
+        .collect()
+}
+
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }

@@ -321,6 +321,17 @@ impl<'a> TlsConfig<'a> {
         config
     }
 
+    /// tcplink patch: offer X25519 too, first: the `ClientHello`'s one key share is of X25519
+    /// and P-256 stays in `supported_groups`, for a server that asks for it by a
+    /// `HelloRetryRequest`.
+    #[cfg(feature = "x25519")]
+    pub fn with_x25519(mut self) -> Self {
+        if !self.named_groups.contains(&NamedGroup::X25519) {
+            unwrap!(self.named_groups.insert(0, NamedGroup::X25519).ok());
+        }
+        self
+    }
+
     /// Enable RSA ciphers even if they might not be supported.
     pub fn enable_rsa_signatures(mut self) -> Self {
         unwrap!(

@@ -18,8 +18,10 @@ use embedded_io_async::{Read as AsyncRead, Write as AsyncWrite};
 
 use crate::application_data::ApplicationData;
 use crate::buffer::CryptoBuffer;
+use crate::handshake::client_hello::ClientHello;
+use crate::handshake::server_hello::HelloRetryRequest;
+use crate::key_exchange::{KeyShareSecret, can_share};
 use digest::generic_array::typenum::Unsigned;
-use p256::ecdh::EphemeralSecret;
 use signature::SignerMut;
 
 use crate::content_types::ContentType;
@@ -178,8 +180,13 @@ where
     CipherSuite: TlsCipherSuite,
 {
     traffic_hash: Option<CipherSuite::Hash>,
-    secret: Option<EphemeralSecret>,
+    // tcplink patch: of the group of the last ClientHello's key share.
+    secret: Option<KeyShareSecret>,
     certificate_request: Option<CertificateRequest>,
+    // tcplink patch: the first ClientHello's random, which the second one repeats, and
+    // whether the server has sent its (one allowed) HelloRetryRequest.
+    random: [u8; 32],
+    retried: bool,
 }
 
 impl<CipherSuite> Handshake<CipherSuite>
@@ -191,6 +198,8 @@ where
             traffic_hash: None,
             secret: None,
             certificate_request: None,
+            random: [0; 32],
+            retried: false,
         }
     }
 }
@@ -239,7 +248,24 @@ impl<'a> State {
                     .read_reassembling(transport, key_schedule.read_state())
                     .await?;
 
-                let result = process_server_hello(handshake, key_schedule, record);
+                // tcplink patch: a HelloRetryRequest is answered at once, while its cookie is
+                // still in the record buffer.
+                let result = process_server_hello(
+                    handshake,
+                    key_schedule,
+                    config,
+                    crypto_provider,
+                    tx_buf,
+                    record,
+                );
+                let result = match result {
+                    Ok(ServerHelloOutcome::Retry(tx)) => {
+                        respond(tx, transport, key_schedule).await?;
+                        return Ok(State::ServerHello);
+                    }
+                    Ok(ServerHelloOutcome::Next(state)) => Ok(state),
+                    Err(e) => Err(e),
+                };
 
                 handle_processing_error(result, transport, key_schedule, tx_buf).await
             }
@@ -311,7 +337,23 @@ impl<'a> State {
             State::ServerHello => {
                 let record = record_reader.read_blocking(transport, key_schedule.read_state())?;
 
-                let result = process_server_hello(handshake, key_schedule, record);
+                // tcplink patch: as in `process`.
+                let result = process_server_hello(
+                    handshake,
+                    key_schedule,
+                    config,
+                    crypto_provider,
+                    tx_buf,
+                    record,
+                );
+                let result = match result {
+                    Ok(ServerHelloOutcome::Retry(tx)) => {
+                        respond_blocking(tx, transport, key_schedule)?;
+                        return Ok(State::ServerHello);
+                    }
+                    Ok(ServerHelloOutcome::Next(state)) => Ok(state),
+                    Err(e) => Err(e),
+                };
 
                 handle_processing_error_blocking(result, transport, key_schedule, tx_buf)
             }
@@ -365,7 +407,7 @@ fn handle_processing_error_blocking<CipherSuite>(
 where
     CipherSuite: TlsCipherSuite,
 {
-    if let Err(TlsError::AbortHandshake(level, description)) = result {
+    if let Some((level, description)) = alert_to_send(result.as_ref()) {
         let (write_key_schedule, read_key_schedule) = key_schedule.as_split();
         let tx = tx_buf.write_record(
             &ClientRecord::Alert(Alert { level, description }, false),
@@ -377,6 +419,15 @@ where
     }
 
     result
+}
+
+/// tcplink patch: the alert a failed handshake step sends; a refused `HelloRetryRequest` too.
+fn alert_to_send(result: Result<&State, &TlsError>) -> Option<(AlertLevel, AlertDescription)> {
+    match result {
+        Err(TlsError::AbortHandshake(level, description)) => Some((*level, *description)),
+        Err(TlsError::BadHelloRetryRequest(description)) => Some((AlertLevel::Fatal, *description)),
+        _ => None,
+    }
 }
 
 fn respond_blocking<CipherSuite>(
@@ -407,7 +458,7 @@ async fn handle_processing_error<CipherSuite>(
 where
     CipherSuite: TlsCipherSuite,
 {
-    if let Err(TlsError::AbortHandshake(level, description)) = result {
+    if let Some((level, description)) = alert_to_send(result.as_ref()) {
         let (write_key_schedule, read_key_schedule) = key_schedule.as_split();
         let tx = tx_buf.write_record(
             &ClientRecord::Alert(Alert { level, description }, false),
@@ -456,10 +507,11 @@ where
 {
     key_schedule.initialize_early_secret(config.psk.as_ref().map(|p| p.0))?;
     let (write_key_schedule, read_key_schedule) = key_schedule.as_split();
-    let client_hello = ClientRecord::client_hello(config, crypto_provider);
+    let client_hello = ClientRecord::client_hello(config, crypto_provider)?;
     let slice = tx_buf.write_record(&client_hello, write_key_schedule, Some(read_key_schedule))?;
 
     if let ClientRecord::Handshake(ClientHandshake::ClientHello(client_hello), _) = client_hello {
+        handshake.random = client_hello.random;
         handshake.secret.replace(client_hello.secret);
         Ok((State::ServerHello, slice))
     } else {
@@ -467,32 +519,115 @@ where
     }
 }
 
-fn process_server_hello<CipherSuite>(
-    handshake: &mut Handshake<CipherSuite>,
-    key_schedule: &mut KeySchedule<CipherSuite>,
-    record: ServerRecord<'_, CipherSuite>,
-) -> Result<State, TlsError>
+/// tcplink patch: what a `ServerHello` leads to: the next state, or (a `HelloRetryRequest`) the
+/// second `ClientHello` to send, after which a `ServerHello` is read again.
+enum ServerHelloOutcome<'r> {
+    Next(State),
+    Retry(&'r [u8]),
+}
+
+fn process_server_hello<'r, Provider>(
+    handshake: &mut Handshake<Provider::CipherSuite>,
+    key_schedule: &mut KeySchedule<Provider::CipherSuite>,
+    config: &TlsConfig,
+    crypto_provider: &mut Provider,
+    tx_buf: &'r mut WriteBuffer,
+    record: ServerRecord<'_, Provider::CipherSuite>,
+) -> Result<ServerHelloOutcome<'r>, TlsError>
 where
-    CipherSuite: TlsCipherSuite,
+    Provider: CryptoProvider,
 {
     match record {
         ServerRecord::Handshake(server_handshake) => match server_handshake {
+            // tcplink patch: a HelloRetryRequest (RFC 8446 §4.1.4).
+            ServerHandshake::ServerHello(server_hello) if server_hello.retry.is_some() => {
+                let retry = server_hello
+                    .retry
+                    .as_ref()
+                    .ok_or(TlsError::InvalidHandshake)?;
+                let secret = handshake.secret.take().ok_or(TlsError::InvalidHandshake)?;
+                let secret =
+                    retry_secret::<Provider>(handshake, config, crypto_provider, retry, secret)?;
+                let hello = ClientHello::retry(config, handshake.random, secret, retry.cookie);
+                let record = ClientRecord::Handshake(ClientHandshake::ClientHello(hello), false);
+                let (write_key_schedule, read_key_schedule) = key_schedule.as_split();
+                let tx =
+                    tx_buf.write_record(&record, write_key_schedule, Some(read_key_schedule))?;
+                if let ClientRecord::Handshake(ClientHandshake::ClientHello(hello), _) = record {
+                    handshake.secret.replace(hello.secret);
+                }
+                handshake.retried = true;
+                Ok(ServerHelloOutcome::Retry(tx))
+            }
             ServerHandshake::ServerHello(server_hello) => {
                 trace!("********* ServerHello");
                 let secret = handshake.secret.take().ok_or(TlsError::InvalidHandshake)?;
-                let shared = server_hello
-                    .calculate_shared_secret(&secret)
-                    .ok_or(TlsError::InvalidKeyShare)?;
-                key_schedule.initialize_handshake_secret(shared.raw_secret_bytes())?;
-                Ok(State::ServerVerify)
+                // tcplink patch: of the group we sent a key share of (P-256 or X25519).
+                let share = server_hello.key_share().ok_or(TlsError::InvalidKeyShare)?;
+                let shared = secret.agree(share)?;
+                key_schedule.initialize_handshake_secret(&shared)?;
+                Ok(ServerHelloOutcome::Next(State::ServerVerify))
             }
             _ => Err(TlsError::InvalidHandshake),
         },
+        // tcplink patch: a server in middlebox compatibility mode may send a
+        // ChangeCipherSpec right after its HelloRetryRequest (RFC 8446 §D.4).
+        ServerRecord::ChangeCipherSpec(_) if handshake.retried => {
+            Ok(ServerHelloOutcome::Next(State::ServerHello))
+        }
         ServerRecord::Alert(alert) => {
             Err(TlsError::HandshakeAborted(alert.level, alert.description))
         }
         _ => Err(TlsError::InvalidRecord),
     }
+}
+
+/// tcplink patch: checks a `HelloRetryRequest` (RFC 8446 §4.1.4) and gives the secret of the
+/// second `ClientHello`'s key share: a new one of the group it selects, else `secret` again
+/// (a cookie alone). Refusals are `TlsError::BadHelloRetryRequest` with the alert to send.
+fn retry_secret<Provider>(
+    handshake: &Handshake<Provider::CipherSuite>,
+    config: &TlsConfig,
+    crypto_provider: &mut Provider,
+    retry: &HelloRetryRequest<'_>,
+    secret: KeyShareSecret,
+) -> Result<KeyShareSecret, TlsError>
+where
+    Provider: CryptoProvider,
+{
+    use crate::alert::AlertDescription::{IllegalParameter, UnexpectedMessage};
+    if handshake.retried {
+        warn!("A second HelloRetryRequest");
+        return Err(TlsError::BadHelloRetryRequest(UnexpectedMessage));
+    }
+    if !retry.tls13 || retry.cipher_suite != <Provider::CipherSuite as TlsCipherSuite>::CODE_POINT {
+        warn!("A HelloRetryRequest for another version or cipher suite");
+        return Err(TlsError::BadHelloRetryRequest(IllegalParameter));
+    }
+    let Some(code) = retry.selected_group else {
+        if retry.cookie.is_none() {
+            warn!("A HelloRetryRequest that asks for no change");
+            return Err(TlsError::BadHelloRetryRequest(IllegalParameter));
+        }
+        return Ok(secret);
+    };
+    let offered = config
+        .named_groups
+        .iter()
+        .copied()
+        .find(|group| group.as_u16() == code && can_share(*group));
+    let Some(group) = offered else {
+        warn!(
+            "A HelloRetryRequest for a group we did not offer: {:04x}",
+            code
+        );
+        return Err(TlsError::BadHelloRetryRequest(IllegalParameter));
+    };
+    if group == secret.group() {
+        warn!("A HelloRetryRequest for the group we sent a key share of");
+        return Err(TlsError::BadHelloRetryRequest(IllegalParameter));
+    }
+    KeyShareSecret::new(group, &mut crypto_provider.rng())
 }
 
 fn process_server_verify<Provider>(

@@ -73,6 +73,25 @@ mod record;
 mod record_reader;
 // tcplink patch: handshake messages that span records.
 mod reassembly;
+// tcplink patch: key shares of more than one group.
+mod key_exchange;
+
+/// tcplink patch: the handshake reassembly (`src/reassembly.rs`) for a fuzzer, not an API:
+/// feeds `records` (the plaintexts of handshake records, in order) through a reassembly that
+/// lends `buf`, calling `each` with every whole handshake message (header included); returns
+/// whether a message is left unfinished.
+#[doc(hidden)]
+pub fn fuzz_reassembly<'r>(
+    buf: &mut [u8],
+    records: impl IntoIterator<Item = &'r [u8]>,
+    each: &mut dyn FnMut(&[u8]) -> Result<(), TlsError>,
+) -> Result<bool, TlsError> {
+    let mut reassembly = reassembly::Reassembly::new(buf);
+    for record in records {
+        reassembly.feed(record, each)?;
+    }
+    Ok(reassembly.is_pending())
+}
 mod write_buffer;
 
 pub use config::UnsecureProvider;
@@ -132,6 +151,10 @@ pub enum TlsError {
     /// tcplink patch: a handshake message spans records and is longer than the buffer
     /// lent for gathering it (`TlsConnection::with_handshake_buffer`).
     HandshakeTooLarge,
+    /// tcplink patch: the server's `HelloRetryRequest` cannot be answered (RFC 8446 §4.1.4): a
+    /// second one, one for a group not offered or already shared, for no change, or for
+    /// another version or cipher suite. The alert the client sent says which kind.
+    BadHelloRetryRequest(alert::AlertDescription),
 }
 
 impl embedded_io::Error for TlsError {

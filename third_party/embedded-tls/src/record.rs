@@ -46,7 +46,9 @@ impl ClientRecordHeader {
     pub fn header_content_type(self) -> ContentType {
         match self {
             Self::Handshake(false) => ContentType::Handshake,
-            Self::Alert(false) => ContentType::ChangeCipherSpec,
+            // tcplink patch: a plaintext alert is an alert record (RFC 8446 §6), not a
+            // ChangeCipherSpec one (which a server reads as a malformed ChangeCipherSpec).
+            Self::Alert(false) => ContentType::Alert,
             Self::Handshake(true) | Self::Alert(true) | Self::ApplicationData => {
                 ContentType::ApplicationData
             }
@@ -90,17 +92,18 @@ where
         }
     }
 
+    // tcplink patch: fallible (`ClientHello::new`).
     pub fn client_hello<Provider>(
         config: &'config TlsConfig<'config>,
         provider: &mut Provider,
-    ) -> Self
+    ) -> Result<Self, TlsError>
     where
         Provider: CryptoProvider,
     {
-        ClientRecord::Handshake(
-            ClientHandshake::ClientHello(ClientHello::new(config, provider)),
+        Ok(ClientRecord::Handshake(
+            ClientHandshake::ClientHello(ClientHello::new(config, provider)?),
             false,
-        )
+        ))
     }
 
     pub fn close_notify(opened: bool) -> Self {

@@ -1,7 +1,7 @@
 use crate::extensions::{
     extension_data::{
         alpn::AlpnProtocolNameList,
-        key_share::{KeyShareClientHello, KeyShareServerHello},
+        key_share::{KeyShareClientHello, KeyShareHelloRetryRequest, KeyShareServerHello},
         max_fragment_length::MaxFragmentLength,
         pre_shared_key::{PreSharedKeyClientHello, PreSharedKeyServerHello},
         psk_key_exchange_modes::PskKeyExchangeModes,
@@ -99,8 +99,9 @@ extension_group! {
 // Source: https://www.rfc-editor.org/rfc/rfc8446#section-4.2 table, rows marked with HRR
 extension_group! {
     pub enum HelloRetryRequestExtension<'a> {
-        KeyShare(Unimplemented<'a>),
+        // tcplink patch: the selected group and the selected version are read.
+        KeyShare(KeyShareHelloRetryRequest),
         Cookie(Unimplemented<'a>),
-        SupportedVersions(Unimplemented<'a>)
+        SupportedVersions(SupportedVersionsServerHello)
     }
 }

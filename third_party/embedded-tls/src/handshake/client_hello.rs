@@ -2,61 +2,87 @@ use core::marker::PhantomData;
 
 use digest::{Digest, OutputSizeUser};
 use heapless::Vec;
-use p256::EncodedPoint;
-use p256::ecdh::EphemeralSecret;
 use p256::elliptic_curve::rand_core::RngCore;
 use typenum::Unsigned;
 
 use crate::TlsError;
 use crate::config::{TlsCipherSuite, TlsConfig};
 use crate::extensions::extension_data::alpn::AlpnProtocolNameList;
-use crate::extensions::extension_data::key_share::{KeyShareClientHello, KeyShareEntry};
 use crate::extensions::extension_data::pre_shared_key::PreSharedKeyClientHello;
 use crate::extensions::extension_data::psk_key_exchange_modes::{
     PskKeyExchangeMode, PskKeyExchangeModes,
 };
 use crate::extensions::extension_data::server_name::ServerNameList;
 use crate::extensions::extension_data::signature_algorithms::SignatureAlgorithms;
-use crate::extensions::extension_data::supported_groups::{NamedGroup, SupportedGroups};
+use crate::extensions::extension_data::supported_groups::SupportedGroups;
 use crate::extensions::extension_data::supported_versions::{SupportedVersionsClientHello, TLS13};
+use crate::extensions::extension_data::unimplemented::Unimplemented;
 use crate::extensions::messages::ClientHelloExtension;
 use crate::handshake::{LEGACY_VERSION, Random};
+use crate::key_exchange::KeyShareSecret;
 use crate::key_schedule::{HashOutputSize, WriteKeySchedule};
 use crate::{CryptoProvider, buffer::CryptoBuffer};
 
-pub struct ClientHello<'config, CipherSuite>
+pub struct ClientHello<'config, 'a, CipherSuite>
 where
     CipherSuite: TlsCipherSuite,
 {
     pub(crate) config: &'config TlsConfig<'config>,
-    random: Random,
+    pub(crate) random: Random,
     cipher_suite: PhantomData<CipherSuite>,
-    pub(crate) secret: EphemeralSecret,
+    // tcplink patch: a key share of the first configured group, or of the group a
+    // HelloRetryRequest asked for; the cookie it sent (RFC 8446 §4.2.2), echoed.
+    pub(crate) secret: KeyShareSecret,
+    cookie: Option<&'a [u8]>,
 }
 
-impl<'config, CipherSuite> ClientHello<'config, CipherSuite>
+impl<'config, 'a, CipherSuite> ClientHello<'config, 'a, CipherSuite>
 where
     CipherSuite: TlsCipherSuite,
 {
-    pub fn new<Provider>(config: &'config TlsConfig<'config>, mut provider: Provider) -> Self
+    // tcplink patch: fallible, as the first configured group may have no key share here.
+    pub fn new<Provider>(
+        config: &'config TlsConfig<'config>,
+        mut provider: Provider,
+    ) -> Result<Self, TlsError>
     where
         Provider: CryptoProvider,
     {
         let mut random = [0; 32];
         provider.rng().fill_bytes(&mut random);
+        let group = *config
+            .named_groups
+            .first()
+            .ok_or(TlsError::InvalidKeyShare)?;
 
+        Ok(Self {
+            config,
+            random,
+            cipher_suite: PhantomData,
+            secret: KeyShareSecret::new(group, &mut provider.rng())?,
+            cookie: None,
+        })
+    }
+
+    /// tcplink patch: the second `ClientHello`, after a `HelloRetryRequest` (RFC 8446 §4.1.2):
+    /// the first one's random and extensions, the key share of `secret`, the server's
+    /// `cookie` extension data echoed.
+    pub(crate) fn retry(
+        config: &'config TlsConfig<'config>,
+        random: Random,
+        secret: KeyShareSecret,
+        cookie: Option<&'a [u8]>,
+    ) -> Self {
         Self {
             config,
             random,
             cipher_suite: PhantomData,
-            secret: EphemeralSecret::random(&mut provider.rng()),
+            secret,
+            cookie,
         }
     }
 
     pub(crate) fn encode(&self, buf: &mut CryptoBuffer<'_>) -> Result<(), TlsError> {
-        let public_key = EncodedPoint::from(&self.secret.public_key());
-        let public_key = public_key.as_ref();
-
         buf.push_u16(LEGACY_VERSION)
             .map_err(|_| TlsError::EncodeError)?;
         buf.extend_from_slice(&self.random)
@@ -108,14 +134,15 @@ where
             })
             .encode(buf)?;
 
-            ClientHelloExtension::KeyShare(KeyShareClientHello {
-                client_shares: Vec::from_slice(&[KeyShareEntry {
-                    group: NamedGroup::Secp256r1,
-                    opaque: public_key,
-                }])
-                .unwrap(),
-            })
-            .encode(buf)?;
+            // tcplink patch: one key share, of the secret's group (the extension's header and
+            // its list's length, then the entry: what `KeyShareClientHello` would encode).
+            crate::extensions::ExtensionType::KeyShare.encode(buf)?;
+            buf.with_u16_length(|buf| buf.with_u16_length(|buf| self.secret.encode_entry(buf)))?;
+
+            // tcplink patch: the HelloRetryRequest's cookie, as it came (RFC 8446 §4.2.2).
+            if let Some(cookie) = self.cookie {
+                ClientHelloExtension::Cookie(Unimplemented { data: cookie }).encode(buf)?;
+            }
 
             if let Some(server_name) = self.config.server_name {
                 ClientHelloExtension::ServerName(ServerNameList::single(server_name))

@@ -73,7 +73,7 @@ where
 {
     ClientCert(CertificateRef<'a>),
     ClientCertVerify(CertificateVerify),
-    ClientHello(ClientHello<'config, CipherSuite>),
+    ClientHello(ClientHello<'config, 'a, CipherSuite>),
     Finished(Finished<HashOutputSize<CipherSuite>>),
 }
 
@@ -198,6 +198,19 @@ impl<'a, CipherSuite: TlsCipherSuite> ServerHandshake<'a, CipherSuite> {
 
         if let ServerHandshake::Finished(finished) = &mut handshake {
             finished.hash.replace(digest.clone().finalize());
+        }
+
+        // tcplink patch: a HelloRetryRequest replaces the first ClientHello in the transcript
+        // by a synthetic message_hash message holding its hash (RFC 8446 §4.4.1). (The digest
+        // holds that ClientHello alone here; a second HelloRetryRequest is refused later.)
+        if let ServerHandshake::ServerHello(hello) = &handshake
+            && hello.retry.is_some()
+        {
+            let client_hello = digest.clone().finalize();
+            *digest = CipherSuite::Hash::new();
+            let len = client_hello.len() as u8;
+            digest.update([HandshakeType::MessageHash as u8, 0, 0, len]);
+            digest.update(&client_hello);
         }
 
         digest.update(&buf.as_slice()[handshake_start..handshake_end]);

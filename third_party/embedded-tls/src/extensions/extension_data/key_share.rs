@@ -44,22 +44,25 @@ impl<'a, const N: usize> KeyShareClientHello<'a, N> {
     }
 }
 
+// tcplink patch: the group's code point as sent, so that a group this crate does not know
+// is the client's refusal of the HelloRetryRequest, not a decoding error.
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct KeyShareHelloRetryRequest {
-    pub selected_group: NamedGroup,
+    pub selected_group: u16,
 }
 
 #[allow(dead_code)]
 impl KeyShareHelloRetryRequest {
     pub fn parse(buf: &mut ParseBuffer) -> Result<Self, ParseError> {
         Ok(Self {
-            selected_group: NamedGroup::parse(buf)?,
+            selected_group: buf.read_u16()?,
         })
     }
 
     pub fn encode(&self, buf: &mut CryptoBuffer) -> Result<(), TlsError> {
-        self.selected_group.encode(buf)
+        buf.push_u16(self.selected_group)
+            .map_err(|_| TlsError::EncodeError)
     }
 }
 
