@@ -268,6 +268,21 @@ pub fn run(root: &Path) -> bool {
                 ],
             ),
         ),
+        // The fuzz targets run under cargo-fuzz (nightly, sanitizers), which CI does not
+        // install; checking that they compile on stable keeps them from rotting.
+        (
+            "fuzz targets compile (fuzz/, run them with cargo-fuzz)",
+            root_cargo(
+                root,
+                &[
+                    "check",
+                    "--manifest-path",
+                    "fuzz/Cargo.toml",
+                    "--bins",
+                    "--locked",
+                ],
+            ),
+        ),
         (
             "fmt (porting skeleton)",
             root_cargo(
