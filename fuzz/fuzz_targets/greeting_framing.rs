@@ -31,7 +31,8 @@ fuzz_target!(|data: &[u8]| {
     let mut dev_buffers = Box::new([const { TcpBuffers::<1024, 256>::new() }; 1]);
     let dev_config = StackConfig::new([2, 0, 0, 0, 0, 2], [10, 0, 0, 2], 24);
     let mut dev_stack = Stack::new(&dev_config, &mut dev_port, &mut dev_storage, now);
-    let server = GreetingServer::<1>::new(GreetingConfig::default(), &mut dev_stack, &mut dev_buffers);
+    let server =
+        GreetingServer::<1>::new(GreetingConfig::default(), &mut dev_stack, &mut dev_buffers);
     let mut app = App::new(dev_stack, server);
 
     let mut peer_storage = [SocketStorage::EMPTY; 1];
@@ -70,8 +71,8 @@ fuzz_target!(|data: &[u8]| {
             now += Duration::from_millis(1);
         }
     }
-    let echoed = greeting_echo(data, &received)
-        .expect("replies are Welcome then Hello, X! for the input");
+    let echoed =
+        greeting_echo(data, &received).expect("replies are Welcome then Hello, X! for the input");
     let unframed = data.iter().filter(|&&b| b != b'\n' && b != b'\r').count();
     // Everything is answered unless an `exit` message closed the session early.
     if !data.windows(4).any(|w| w == b"exit") {

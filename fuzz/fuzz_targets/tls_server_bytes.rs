@@ -14,8 +14,8 @@ use smoltcp::iface::SocketStorage;
 use smoltcp::time::{Duration, Instant};
 use tcplink::http::{BodySink, HttpClient, HttpConfig, HttpEvent, HttpStorage, SinkError};
 use tcplink::link::Link;
-use tcplink::{App, Handler, Stack, StackConfig, TcpBuffers};
 use tcplink::tls::{TlsLayer, TlsStorage, Verify};
+use tcplink::{App, Handler, Stack, StackConfig, TcpBuffers};
 use tcplink_testkit::rand_chacha::{rand_core::SeedableRng, ChaCha20Rng};
 
 /// How the GET ended (`Some(true)`: success, which would be a bug); bodies are refused.
@@ -59,8 +59,12 @@ fuzz_target!(|data: &[u8]| {
     let (wire, task) = tls_storage.split(ChaCha20Rng::seed_from_u64(7), verify);
     let task = std::pin::pin!(task);
     let mut layer = TlsLayer::new(wire, task);
-    let client: HttpClient<2048, 256> =
-        HttpClient::new(HttpConfig::default(), &mut dev_stack, &mut http_storage, &[]);
+    let client: HttpClient<2048, 256> = HttpClient::new(
+        HttpConfig::default(),
+        &mut dev_stack,
+        &mut http_storage,
+        &[],
+    );
     let mut app = App::new(dev_stack, client.with_secure(&mut layer));
 
     let mut peer_storage = [SocketStorage::EMPTY; 1];
@@ -96,5 +100,9 @@ fuzz_target!(|data: &[u8]| {
             now += Duration::from_millis(1);
         }
     }
-    assert_eq!(ended.get(), Some(false), "the GET must end, and not in success");
+    assert_eq!(
+        ended.get(),
+        Some(false),
+        "the GET must end, and not in success"
+    );
 });
