@@ -17,12 +17,17 @@ use crate::report::{Section, Table};
 use crate::stats::{ratios, show_ratio, Summary};
 use crate::tapfig::{self, device_args, gbit, quiet, Bins, Dl, LoadResult};
 
-/// The greeting servers, in the order of the table (tcplink first: the ratios' numerator).
-const SERVERS: [&str; 3] = [
-    "tcplink-tap serve --sockets 64",
+/// The greeting servers, in the order of the table: tcplink in its two TAP I/O modes first
+/// (the ratios' numerators), then the other stacks.
+const SERVERS: [&str; 4] = [
+    "tcplink-tap serve --sockets 64 (io_uring, the default)",
+    "tcplink-tap --io read-write serve --sockets 64",
     "lwIP 2.2, lwip-tap serve (64 PCBs)",
     "embassy-net 0.9.1, embassy-tap serve (64 socket tasks)",
 ];
+
+/// How many of [`SERVERS`] are tcplink's (one per I/O mode).
+const TCPLINK_MODES: usize = 2;
 
 /// The namespace's name: unique to this process, as other benchmarks and tests run at once.
 fn namespace(figure: &str) -> Result<Namespace, String> {
@@ -47,13 +52,17 @@ fn tap_frames(ns: &Namespace) -> Result<u64, String> {
 
 fn serve_command(b: &Bins, ns: &Namespace, server: usize) -> Command {
     let program: &Path = match server {
-        0 => &b.tap,
-        1 => &b.lwip,
+        0 | 1 => &b.tap,
+        2 => &b.lwip,
         _ => &b.embassy,
     };
     let mut cmd = ns.command(program);
-    cmd.args(device_args(ns)).arg("serve");
-    if server == 0 {
+    cmd.args(device_args(ns));
+    if server == 1 {
+        cmd.args(["--io", "read-write"]);
+    }
+    cmd.arg("serve");
+    if server < TCPLINK_MODES {
         cmd.args(["--sockets", "64"]);
     }
     quiet(cmd)
@@ -122,8 +131,9 @@ pub fn load_figure(b: &Bins, clients: &[usize], secs: u64, runs: usize) -> Resul
          rounds with the servers' order rotated per round. Server CPU is the device process's \
          (all threads, /proc/PID/task/*/schedstat) over the load, per completed session; \
          frames per session are the TAP's counters (both ways) over the load. The ratio \
-         columns are tcplink's figure divided by the row's, per round (median (min–max)): \
-         above 1× tcplink serves more sessions/s, below 1× it spends less CPU per session."
+         columns are tcplink's figure (io_uring, or read-write) divided by the row's, per \
+         round (median (min–max)): above 1× tcplink serves more sessions/s, below 1× it \
+         spends less CPU per session."
     ));
     let mut t = Table::new(&[
         "clients",
@@ -134,8 +144,10 @@ pub fn load_figure(b: &Bins, clients: &[usize], secs: u64, runs: usize) -> Resul
         "errors",
         "CPU µs/session",
         "frames/session",
-        "tcplink ÷ this, sessions/s",
-        "tcplink ÷ this, CPU/session",
+        "io_uring ÷ this, sessions/s",
+        "read-write ÷ this, sessions/s",
+        "io_uring ÷ this, CPU/session",
+        "read-write ÷ this, CPU/session",
     ]);
     for (ci, &c) in clients.iter().enumerate() {
         let col = |si: usize, f: fn(&Measured) -> f64| -> Vec<f64> {
@@ -144,15 +156,15 @@ pub fn load_figure(b: &Bins, clients: &[usize], secs: u64, runs: usize) -> Resul
         let sps = |m: &Measured| m.load.sessions_per_s;
         let cpu = |m: &Measured| m.cpu_us_per_session;
         for (si, name) in SERVERS.iter().enumerate() {
-            let (r_sps, r_cpu) = if si == 0 {
-                ("—".to_string(), "—".to_string())
-            } else {
-                (
-                    show_ratio(&ratios(&col(0, sps), &col(si, sps))),
-                    show_ratio(&ratios(&col(0, cpu), &col(si, cpu))),
-                )
+            // Each tcplink mode against every row but its own.
+            let ratio = |mode: usize, f: fn(&Measured) -> f64| {
+                if mode == si {
+                    "—".to_string()
+                } else {
+                    show_ratio(&ratios(&col(mode, f), &col(si, f)))
+                }
             };
-            t.row(vec![
+            let mut row = vec![
                 c.to_string(),
                 name.to_string(),
                 Summary::of(&col(si, sps)).show(0),
@@ -165,9 +177,9 @@ pub fn load_figure(b: &Bins, clients: &[usize], secs: u64, runs: usize) -> Resul
                     .to_string(),
                 Summary::of(&col(si, cpu)).show(1),
                 Summary::of(&col(si, |m| m.frames_per_session)).show(1),
-                r_sps,
-                r_cpu,
-            ]);
+            ];
+            row.extend([ratio(0, sps), ratio(1, sps), ratio(0, cpu), ratio(1, cpu)]);
+            t.row(row);
         }
     }
     s.table(&t);
