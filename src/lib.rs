@@ -63,6 +63,7 @@
 //! | `http` | yes | `http::HttpClient` and `url` (implies `dns`) |
 //! | `tls` | yes | HTTPS: TLS 1.3 without a heap under the GET client |
 //! | `tls-web` | yes | P-384 certificates and room for an RSA leaf key (hosts) |
+//! | `x25519` | yes | X25519 key exchange beside P-256, its key share sent first |
 //! | `parking` | yes | `Stack::with_parking`: spare sockets kept out of smoltcp's walks |
 //! | `log` | no | log through the `log` facade |
 //! | `defmt` | no | log through `defmt`, and `defmt::Format` on events |
