@@ -255,6 +255,21 @@ fn rustls_errors_map_onto_the_cores_failures() {
             )))),
             TlsFailure::PathLength,
         ),
+        (
+            Error::PeerMisbehaved(PeerMisbehaved::IllegalHelloRetryRequestWithOfferedGroup),
+            TlsFailure::BadHelloRetry,
+        ),
+        (
+            Error::PeerMisbehaved(PeerMisbehaved::IllegalHelloRetryRequestWithUnofferedNamedGroup),
+            TlsFailure::BadHelloRetry,
+        ),
+        (
+            Error::InappropriateHandshakeMessage {
+                expect_types: vec![HandshakeType::ServerHello],
+                got_type: HandshakeType::HelloRetryRequest,
+            },
+            TlsFailure::BadHelloRetry,
+        ),
     ];
     for (error, want) in cases {
         assert_eq!(failure_of(&error), want, "{error:?}");
