@@ -263,8 +263,8 @@ pub fn figure(
              --cacert` both verify it. tcplink-tap runs each TLS engine: `--tls-engine rustls` \
              (its default: rustls with ring, which negotiates what nginx's OpenSSL prefers, as \
              curl does) and `--tls-engine embedded` (the board's embedded-tls: \
-             TLS_AES_128_GCM_SHA256 only, RustCrypto's aes/polyval with runtime \
-             AES-NI/PCLMULQDQ detection).",
+             TLS_AES_128_GCM_SHA256 only; on this host RustCrypto's aes-gcm 0.11: aes 0.9 and \
+             polyval 0.7's four-block GHASH, AES-NI/VAES and PCLMULQDQ detected at run time).",
         );
     }
     s.para(&format!(

@@ -6,7 +6,10 @@ use crate::extensions::extension_data::signature_algorithms::SignatureScheme;
 use crate::extensions::extension_data::supported_groups::NamedGroup;
 pub use crate::handshake::certificate::{CertificateEntryRef, CertificateRef};
 pub use crate::handshake::certificate_verify::CertificateVerifyRef;
-use aes_gcm::{AeadInPlace, Aes128Gcm, Aes256Gcm, KeyInit};
+// tcplink patch: AES-GCM from `src/gcm.rs` (aes-gcm 0.11's four-block GHASH where the CPU has
+// carry-less multiply, upstream's aes-gcm 0.10 elsewhere).
+use crate::gcm::{Aes128Gcm, Aes256Gcm};
+use aes_gcm::{AeadInPlace, KeyInit};
 use digest::core_api::BlockSizeUser;
 use digest::{Digest, FixedOutput, OutputSizeUser, Reset};
 use ecdsa::elliptic_curve::SecretKey;
