@@ -112,6 +112,60 @@ fn a_client_auth_only_leaf_is_refused_by_both() {
     same_over_both(&ca, &both, Ok((200, 2)));
 }
 
+/// A refused server is told why, as curl (OpenSSL) and rustls tell it: the fatal alert for
+/// the finding goes out before the device closes (with a FIN: a reset would discard it), the
+/// same alert over both engines.
+#[test]
+fn a_refused_server_is_told_why_by_the_same_alert_over_both() {
+    use tcplink_testkit::rcgen::ExtendedKeyUsagePurpose::ClientAuth;
+    let ca = Issuer::root("tcplink test CA");
+    let other = Issuer::root("some other CA");
+    let expired = Validity {
+        from_days: -30,
+        until_days: -1,
+    };
+    let client_only = ca.server_with(&["files.test"], &[], |p| {
+        p.extended_key_usages = vec![ClientAuth];
+    });
+    let cases = [
+        (
+            &other,
+            ca.server(&["files.test"], &[]),
+            TlsFailure::UnknownCa,
+            "UnknownCA",
+        ),
+        (
+            &ca,
+            ca.server(&["other.test"], &[]),
+            TlsFailure::NameMismatch,
+            "BadCertificate",
+        ),
+        (
+            &ca,
+            ca.server_valid(&["files.test"], expired, &[]),
+            TlsFailure::Expired,
+            "CertificateExpired",
+        ),
+        (
+            &ca,
+            client_only,
+            TlsFailure::NotForServers,
+            "UnsupportedCertificate",
+        ),
+    ];
+    for (trusted, cert, failure, alert) in &cases {
+        for engine in TlsEngine::ALL {
+            let (result, sim) = fetch(engine, trusted, cert, TlsBehaviour::default(), b"ok");
+            assert_eq!(result, REFUSED(*failure), "{engine:?}");
+            assert_eq!(
+                sim.peer.tls[0].errors,
+                [format!("received fatal alert: {alert}")],
+                "{engine:?}, {failure:?}"
+            );
+        }
+    }
+}
+
 #[test]
 fn path_length_constraints_hold_over_both() {
     use tcplink_testkit::rcgen::{BasicConstraints, IsCa};

@@ -16,6 +16,7 @@
 
 use core::time::Duration;
 
+use embedded_tls::alert::{AlertDescription, AlertLevel};
 use embedded_tls::{
     Aes128GcmSha256, CertificateEntryRef, CertificateRef, CertificateVerifyRef, SignatureScheme,
     TlsError, TlsVerifier,
@@ -98,10 +99,11 @@ impl<'a> StrictVerifier<'a> {
         }
     }
 
-    /// Remembers `failure` and hands embedded-tls an error that aborts the handshake.
+    /// Remembers `failure` and hands embedded-tls an error that aborts the handshake with
+    /// a fatal alert naming it, sent to the server before the connection closes.
     fn fail(&mut self, failure: TlsFailure) -> TlsError {
         self.failure = Some(failure);
-        TlsError::InvalidCertificate
+        TlsError::AbortHandshake(AlertLevel::Fatal, refusal_alert(failure))
     }
 
     /// Checks the server's chain (leaf first) for `self.host` with webpki: a path from the
@@ -351,5 +353,19 @@ pub fn failure_of(error: &webpki::Error) -> TlsFailure {
         // Malformed DER, an unsupported critical extension or version, a bad name or name
         // constraint: the certificate cannot be read as RFC 5280 requires.
         _ => TlsFailure::BadCertificate,
+    }
+}
+
+/// The alert that tells a server why its certificate or signature was refused: the one
+/// rustls sends for the same finding (through the `CertificateError` tcplink-rustls gives
+/// it), so both engines say the same on the wire, as curl and OpenSSL do.
+fn refusal_alert(failure: TlsFailure) -> AlertDescription {
+    match failure {
+        TlsFailure::UnknownCa => AlertDescription::UnknownCa,
+        TlsFailure::Expired | TlsFailure::NotYetValid => AlertDescription::CertificateExpired,
+        TlsFailure::NameMismatch | TlsFailure::BadCertificate => AlertDescription::BadCertificate,
+        TlsFailure::BadChain | TlsFailure::BadSignature => AlertDescription::DecryptError,
+        TlsFailure::NotForServers => AlertDescription::UnsupportedCertificate,
+        _ => AlertDescription::AccessDenied,
     }
 }

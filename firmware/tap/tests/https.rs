@@ -106,7 +106,7 @@ fn nginx_tls_of(lab: &Lab, keys: Keys, size: usize) -> (ChildGuard, tempfile::Te
     std::fs::write(www.join("file"), &data).unwrap();
     let site = format!(
         "root {www};\n    ssl_certificate {p}/server.pem;\n    ssl_certificate_key {p}/server.key;\n    \
-         ssl_protocols TLSv1.3;\n    location = /go {{ return 302 https://{HOST_IP}:{HTTPS_PORT}/file; }}",
+         ssl_protocols TLSv1.3;\n    error_log {p}/handshakes.log info;\n    location = /go {{ return 302 https://{HOST_IP}:{HTTPS_PORT}/file; }}",
         www = www.display(),
         p = p.display()
     );
@@ -180,6 +180,20 @@ fn https_from_nginx(lab: &Lab, engine: &[&str]) {
     let err = one_error_line(&out);
     assert!(err.contains("unknown CA"), "{err}");
     assert!(!out_file.exists());
+    // nginx was told why, by the fatal alert curl would send (OpenSSL logs it at "info").
+    let log = prefix.path().join("handshakes.log");
+    let told = |log: &Path| {
+        std::fs::read_to_string(log).is_ok_and(|text| text.contains("tlsv1 alert unknown ca"))
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !told(&log) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(
+        told(&log),
+        "{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
 
     // --insecure: no verification, and a warning saying so.
     let out = get_to(lab, &url, &out_file, &["--insecure"]);

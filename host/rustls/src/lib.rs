@@ -338,8 +338,27 @@ impl RustlsLayer {
                 Ok(Some(stop)) => return (stop, moved),
                 Err(error) => {
                     self.fail(&error);
+                    self.queue_alert();
                     return (Stop::Done, true);
                 }
+            }
+        }
+    }
+
+    /// After an error, the fatal alert rustls queued for it (if any) goes into the outgoing
+    /// queue, for the pump to hand to the socket before the connection closes: the server
+    /// learns why, as from curl.
+    fn queue_alert(&mut self) {
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
+        if let Ok(ConnectionState::EncodeTlsData(mut data)) =
+            conn.process_tls_records(&mut []).state
+        {
+            // An alert record is a few dozen bytes; with no room it is dropped, as on a
+            // full link.
+            if let Ok(n) = data.encode(self.net_out.room()) {
+                self.net_out.commit(n);
             }
         }
     }

@@ -407,10 +407,10 @@ fn handle_processing_error_blocking<CipherSuite>(
 where
     CipherSuite: TlsCipherSuite,
 {
-    if let Some((level, description)) = alert_to_send(result.as_ref()) {
+    if let Some((level, description, encrypted)) = alert_to_send(result.as_ref()) {
         let (write_key_schedule, read_key_schedule) = key_schedule.as_split();
         let tx = tx_buf.write_record(
-            &ClientRecord::Alert(Alert { level, description }, false),
+            &ClientRecord::Alert(Alert { level, description }, encrypted),
             write_key_schedule,
             Some(read_key_schedule),
         )?;
@@ -421,11 +421,18 @@ where
     result
 }
 
-/// tcplink patch: the alert a failed handshake step sends; a refused `HelloRetryRequest` too.
-fn alert_to_send(result: Result<&State, &TlsError>) -> Option<(AlertLevel, AlertDescription)> {
+/// tcplink patch: the alert a failed handshake step sends, and whether it goes encrypted. A
+/// verifier's `AbortHandshake` comes after the `ServerHello`, so under the client's handshake
+/// traffic key (RFC 8446 §5: an alert then is protected; OpenSSL refuses a plaintext one as
+/// "wrong version number"); a refused `HelloRetryRequest` comes before any key, in plaintext.
+fn alert_to_send(
+    result: Result<&State, &TlsError>,
+) -> Option<(AlertLevel, AlertDescription, bool)> {
     match result {
-        Err(TlsError::AbortHandshake(level, description)) => Some((*level, *description)),
-        Err(TlsError::BadHelloRetryRequest(description)) => Some((AlertLevel::Fatal, *description)),
+        Err(TlsError::AbortHandshake(level, description)) => Some((*level, *description, true)),
+        Err(TlsError::BadHelloRetryRequest(description)) => {
+            Some((AlertLevel::Fatal, *description, false))
+        }
         _ => None,
     }
 }
@@ -458,10 +465,10 @@ async fn handle_processing_error<CipherSuite>(
 where
     CipherSuite: TlsCipherSuite,
 {
-    if let Some((level, description)) = alert_to_send(result.as_ref()) {
+    if let Some((level, description, encrypted)) = alert_to_send(result.as_ref()) {
         let (write_key_schedule, read_key_schedule) = key_schedule.as_split();
         let tx = tx_buf.write_record(
-            &ClientRecord::Alert(Alert { level, description }, false),
+            &ClientRecord::Alert(Alert { level, description }, encrypted),
             write_key_schedule,
             Some(read_key_schedule),
         )?;

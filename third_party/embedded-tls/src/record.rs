@@ -65,8 +65,10 @@ impl ClientRecordHeader {
 
     pub fn version(self) -> [u8; 2] {
         match self {
-            Self::Handshake(true) | Self::Alert(true) | Self::ApplicationData => [0x03, 0x03],
-            Self::Handshake(false) | Self::Alert(false) => [0x03, 0x01],
+            // tcplink patch: only the ClientHello's record may say 0x0301 (RFC 8446 §5.1); a
+            // plaintext alert says 0x0303, as every other record.
+            Self::Handshake(true) | Self::Alert(_) | Self::ApplicationData => [0x03, 0x03],
+            Self::Handshake(false) => [0x03, 0x01],
         }
     }
 
