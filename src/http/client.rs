@@ -488,6 +488,7 @@ impl<const HEAD: usize, const URL: usize, const HEADERS: usize, S: Secure>
                 drop_unreachable(socket);
                 report.emit(HttpEvent::Failed(error));
             }
+            #[cfg(feature = "tls")]
             Err(error @ HttpError::Tls(_)) => {
                 // A close, not a reset: the fatal alert the TLS engine queued (why the
                 // server was refused) goes out first, as curl's does.
