@@ -17,10 +17,8 @@ NS=tlab-$$; TAP=tlab$$
 OUT=$(mktemp /tmp/tlab-$$-XXXX)
 ip netns add $NS
 trap 'ip netns del $NS; rm -f $OUT' EXIT
-ip -n $NS tuntap add $TAP mode tap
-ip -n $NS addr add 192.168.69.1/24 dev $TAP
-ip -n $NS link set $TAP up
-ip -n $NS link set lo up
+. "$(dirname "$0")/tap-lab.sh"
+tap_lab $NS $TAP
 cpu_ns() { local t=0 a rest; for f in /proc/$1/task/*/schedstat; do read -r a rest < $f; t=$((t + a)); done; echo $t; }
 one() { # DIR CLIENTS LABEL
   local extra; if [ "$3" = old ]; then extra=${OLD_ARGS:-}; else extra=${NEW_ARGS:-}; fi

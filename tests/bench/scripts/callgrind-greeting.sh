@@ -19,10 +19,8 @@ NS=tlcg-$$; TAP=tlcg$$
 OUT=$(mktemp -d /tmp/tlcg-$$-XXXX)
 ip netns add $NS
 trap 'ip netns del $NS; if [ -n "${KEEP:-}" ]; then cp $OUT/* "$KEEP"/; fi; rm -rf $OUT' EXIT
-ip -n $NS tuntap add $TAP mode tap
-ip -n $NS addr add 192.168.69.1/24 dev $TAP
-ip -n $NS link set $TAP up
-ip -n $NS link set lo up
+. "$(dirname "$0")/tap-lab.sh"
+tap_lab $NS $TAP
 load() { # CLIENTS SESSIONS
   ip netns exec $NS $DIR/tcplink-host load 192.168.69.2:9999 --clients $1 --max-sessions $2 \
     --duration-s 120 --json

@@ -16,10 +16,8 @@ NS=tlstrace-$$; TAP=tlst$$
 OUT=$(mktemp -d /tmp/tlstrace-$$-XXXX)
 ip netns add $NS
 trap 'ip netns del $NS; rm -rf $OUT' EXIT
-ip -n $NS tuntap add $TAP mode tap
-ip -n $NS addr add 192.168.69.1/24 dev $TAP
-ip -n $NS link set $TAP up
-ip -n $NS link set lo up
+. "$(dirname "$0")/tap-lab.sh"
+tap_lab $NS $TAP
 DEV=(--tap $TAP --ip 192.168.69.2/24 --mac 02:00:00:00:00:02)
 one() { # PROGRAM CLIENTS LABEL ARGS...
   local prog=$1 c=$2 label=$3; shift 3
